@@ -1,0 +1,36 @@
+"""Every exception that :mod:`dp` raises.
+
+>>> from dp.errors import BudgetExceededError
+>>> issubclass(BudgetExceededError, DpError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = ["BitWidthError", "BudgetExceededError", "DpError", "LedgerFormatError", "UnsupportedEventError"]
+
+
+class DpError(Exception):
+    """Base class of every error raised by :mod:`dp`."""
+
+
+class BudgetExceededError(DpError):
+    """A charge would push the spent (epsilon, delta) past the ledger's budget.
+
+    Raised before anything is recorded: the ledger is unchanged.
+    """
+
+
+class BitWidthError(DpError, ValueError):
+    """Too few modulus bits for the requested noise, clip and client count.
+
+    The message names the numbers (bits needed, bits given).
+    """
+
+
+class UnsupportedEventError(DpError, ValueError):
+    """An accountant was asked to compose an event it has no valid bound for."""
+
+
+class LedgerFormatError(DpError, ValueError):
+    """A saved ledger failed validation on load."""

@@ -1,0 +1,70 @@
+"""The injectable randomness source for :mod:`dp` (``dp`` never imports ``secagg``).
+
+Any object with ``token_bytes(n) -> bytes`` works, including the one from
+``secagg.primitives.randomness``; the default reads ``os.urandom``. Helpers here
+turn bytes into the uniform integers and floats that exact samplers need.
+
+>>> u = uniform_float64(OSRandom(), 5)
+>>> bool(((0.0 <= u) & (u < 1.0)).all())
+True
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["DEFAULT_RANDOM", "OSRandom", "RandomSource", "random_uint64", "uniform_float64"]
+
+
+@runtime_checkable
+class RandomSource(Protocol):
+    """Anything that returns ``n`` uniformly random bytes from ``token_bytes(n)``."""
+
+    def token_bytes(self, n: int) -> bytes:  # pragma: no cover - protocol
+        """Return ``n`` uniformly random bytes."""
+        ...
+
+
+class OSRandom:
+    """The operating system's CSPRNG (``os.urandom``); the default source."""
+
+    __slots__ = ()
+
+    def token_bytes(self, n: int) -> bytes:
+        """Return ``n`` bytes from ``os.urandom``.
+
+        Raises:
+            ValueError: if ``n`` is negative.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        return os.urandom(n)
+
+    def __repr__(self) -> str:
+        return "OSRandom()"
+
+
+DEFAULT_RANDOM: RandomSource = OSRandom()
+
+
+def random_uint64(random: RandomSource, size: int) -> np.ndarray:
+    """Return ``size`` uniform 64-bit words as a ``uint64`` array.
+
+    Raises:
+        ValueError: if ``size`` is negative.
+    """
+    if size < 0:
+        raise ValueError(f"size must be >= 0, got {size}")
+    return np.frombuffer(random.token_bytes(8 * size), dtype="<u8").astype(np.uint64)
+
+
+def uniform_float64(random: RandomSource, size: int) -> np.ndarray:
+    """Return ``size`` floats uniform on the 2**-53 grid of ``[0, 1)``.
+
+    Raises:
+        ValueError: if ``size`` is negative.
+    """
+    return (random_uint64(random, size) >> np.uint64(11)).astype(np.float64) * (2.0**-53)
