@@ -1,0 +1,179 @@
+"""AES-256-CTR pseudorandom generator that expands 32-byte seeds into masks.
+
+Derivation (normative text in protocol_spec/SPEC.md, chapter "PRG"):
+
+* key = HKDF-SHA256(ikm = seed, salt = session_id,
+  info = b"secagg/v1/prg" || 0x00 || u64le(length) || u8(bits)), 32 bytes.
+  Binding the session id, vector length and bit width into the key means a
+  seed never yields the same keystream for two different vectors.
+* keystream = AES-256-CTR(key) over zero plaintext, initial counter block
+  16 zero bytes (the 128-bit block counter is big-endian, as in NIST SP 800-38A).
+* mask word i = little-endian unsigned integer of keystream bytes
+  ``[w*i, w*(i+1))`` AND ``(2**bits - 1)``, where ``w`` = 4 for ``bits <= 32``
+  and 8 above (:func:`secagg.primitives.words.word_bytes`). Because 2**bits
+  divides 2**(8w), every mask word is exactly uniform in ``[0, 2**bits)``: no
+  rejection and no bias.
+* hard cap: one key produces at most ``length * w`` bytes, and ``length`` is at
+  most :data:`MAX_LENGTH`; asking for more raises :class:`PrgLimitExceeded`.
+
+>>> m = expand_mask(bytes(32), session_id=bytes(32), length=4, bits=20)
+>>> m.dtype, bool((m < 2**20).all())
+(dtype('uint32'), True)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from secagg.errors import PrgLimitExceeded
+from secagg.primitives.words import check_bits, modulus_mask, word_bytes, word_dtype
+
+__all__ = ["MAX_LENGTH", "PRG_LABEL", "SEED_SIZE", "SESSION_ID_SIZE", "AESCTRPrg", "expand_mask", "prg_key"]
+
+SEED_SIZE = 32
+SESSION_ID_SIZE = 32
+MAX_LENGTH = 2**31
+PRG_LABEL = b"secagg/v1/prg"
+_ZERO_IV = bytes(16)
+
+if sys.byteorder != "little":  # pragma: no cover - every supported platform is little-endian
+    raise ImportError("secagg's kernels assume a little-endian host")
+
+
+def _check_bytes(name: str, value: object, size: int) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
+    value = bytes(value)
+    if len(value) != size:
+        raise ValueError(f"{name} must be {size} bytes, got {len(value)}")
+    return value
+
+
+def _check_length(length: object) -> int:
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)):
+        raise TypeError(f"length must be an int, got {type(length).__name__}")
+    if not 1 <= length <= MAX_LENGTH:
+        raise ValueError(f"length must be in [1, {MAX_LENGTH}], got {length}")
+    return int(length)
+
+
+def prg_key(seed: bytes, *, session_id: bytes, length: int, bits: int) -> bytes:
+    """Derive the AES-256 key that expands ``seed`` into one mask.
+
+    Args:
+        seed: 32 secret bytes (a self-mask seed or a pairwise mask seed).
+        session_id: the 32-byte session id.
+        length: number of mask words the key will produce (1..MAX_LENGTH).
+        bits: modulus bits of the mask words (1..62).
+
+    Returns:
+        32 bytes.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if a size or range is wrong.
+    """
+    seed = _check_bytes("seed", seed, SEED_SIZE)
+    session_id = _check_bytes("session_id", session_id, SESSION_ID_SIZE)
+    length = _check_length(length)
+    bits = check_bits(bits)
+    info = PRG_LABEL + b"\x00" + length.to_bytes(8, "little") + bits.to_bytes(1, "little")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=session_id, info=info).derive(seed)
+
+
+class AESCTRPrg:
+    """A keystream for one (seed, session, length, bits): read it once, in order.
+
+    Args:
+        seed: 32 secret bytes.
+        session_id: the 32-byte session id.
+        length: number of mask words this PRG may produce.
+        bits: modulus bits (1..62).
+
+    Raises:
+        TypeError, ValueError: as :func:`prg_key`.
+
+    Warning:
+        The keystream is a one-time pad for the vector it masks. Never expand
+        the same (seed, session_id, length, bits) for two different vectors;
+        the protocol guarantees this by drawing fresh seeds per session.
+    """
+
+    __slots__ = ("_encryptor", "_produced", "bits", "dtype", "length", "limit", "word_size")
+
+    def __init__(self, seed: bytes, *, session_id: bytes, length: int, bits: int) -> None:
+        key = prg_key(seed, session_id=session_id, length=length, bits=bits)
+        self.length = int(length)
+        self.bits = int(bits)
+        self.dtype = word_dtype(bits)
+        self.word_size = word_bytes(bits)
+        self.limit = self.length * self.word_size
+        self._produced = 0
+        self._encryptor = Cipher(algorithms.AES(key), modes.CTR(_ZERO_IV)).encryptor()
+
+    @property
+    def produced(self) -> int:
+        """Keystream bytes produced so far."""
+        return self._produced
+
+    def keystream_into(self, zeros: np.ndarray, out: np.ndarray) -> None:
+        """Write the next ``len(zeros)`` keystream bytes into ``out``.
+
+        Args:
+            zeros: a ``uint8`` buffer of zeros (reused across calls; its length
+                is the number of bytes produced).
+            out: a writable ``uint8`` buffer of the same length.
+
+        Raises:
+            PrgLimitExceeded: if the key would produce more than
+                ``length * word_size`` bytes in total.
+            ValueError: if the buffers differ in length.
+        """
+        n = len(zeros)
+        if len(out) != n:
+            raise ValueError(f"out has {len(out)} bytes, zeros has {n}")
+        if self._produced + n > self.limit:
+            raise PrgLimitExceeded(
+                f"PRG asked for {self._produced + n} bytes, cap is {self.limit} "
+                f"({self.length} words of {self.word_size} bytes)"
+            )
+        self._encryptor.update_into(zeros, out)
+        self._produced += n
+
+    def words(self, count: int) -> np.ndarray:
+        """Return the next ``count`` mask words, reduced mod ``2**bits``.
+
+        Raises:
+            PrgLimitExceeded: past the cap.
+            ValueError: if ``count`` is negative.
+        """
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        nbytes = count * self.word_size
+        out = np.empty(nbytes, dtype=np.uint8)
+        self.keystream_into(np.zeros(nbytes, dtype=np.uint8), out)
+        # Little-endian words: the module refuses to import on big-endian hosts.
+        return out.view(self.dtype) & self.dtype.type(modulus_mask(self.bits))
+
+
+def expand_mask(seed: bytes, *, session_id: bytes, length: int, bits: int) -> np.ndarray:
+    """Return the whole mask of ``length`` words for ``seed`` (reference path).
+
+    Args:
+        seed: 32 secret bytes.
+        session_id: the 32-byte session id.
+        length: number of words.
+        bits: modulus bits.
+
+    Returns:
+        An array of dtype ``word_dtype(bits)``, values in ``[0, 2**bits)``.
+
+    Raises:
+        TypeError, ValueError: as :func:`prg_key`.
+    """
+    return AESCTRPrg(seed, session_id=session_id, length=length, bits=bits).words(length)
