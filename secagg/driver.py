@@ -1,0 +1,249 @@
+"""In-process runner: one whole round with real cryptography, bytes and all.
+
+:func:`secure_sum` builds a :class:`~secagg.protocol.server.Server` and one
+:class:`~secagg.protocol.client.Client` per vector, moves every message as
+bytes between them (this module and the transport adapters are the only code
+that moves bytes), applies a dropout schedule, and returns a
+:class:`~secagg.result.SumResult` with the exact sum, who is in it, and
+per-phase timings and byte counts.
+
+>>> import numpy as np
+>>> vs = [np.array([1, 2, 3], dtype=np.uint32) for _ in range(4)]
+>>> r = secure_sum(vs, bits=8, neighbors=3, threshold=3)
+>>> r.total.tolist(), r.included
+([4, 8, 12], (1, 2, 3, 4))
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from secagg.errors import AbortReason, ProtocolAborted, RemoteProtocolError
+from secagg.params import GraphKind, Params, ThreatModel
+from secagg.primitives.encoding import FixedPointEncoder, plan_bits
+from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+from secagg.primitives.sign import Ed25519SigningKey
+from secagg.protocol.client import Client
+from secagg.protocol.server import Server, ServerAborted
+from secagg.result import RoundStats, SumResult
+
+__all__ = ["PHASES", "Phase", "secure_sum"]
+
+
+class Phase(enum.Enum):
+    """The protocol phases, in order. ``dropouts[id] = Phase.X`` means the
+    client vanishes before sending its phase-X message."""
+
+    ADVERTISE_KEYS = "advertise_keys"
+    SHARE_KEYS = "share_keys"
+    MASKED_INPUT = "masked_input"
+    CONSISTENCY_CHECK = "consistency_check"
+    UNMASKING = "unmasking"
+
+
+PHASES: tuple[Phase, ...] = tuple(Phase)
+_ORDER = {p: i for i, p in enumerate(PHASES)}
+
+
+def _as_phase(value: Phase | str) -> Phase:
+    if isinstance(value, Phase):
+        return value
+    try:
+        return Phase(str(value).lower().replace("-", "_"))
+    except ValueError:
+        raise ValueError(f"unknown phase {value!r}; expected one of {[p.value for p in PHASES]}") from None
+
+
+def secure_sum(
+    vectors: Sequence[np.ndarray],
+    *,
+    bits: int | None = None,
+    clip: float | None = None,
+    precision: float | None = None,
+    dropouts: Mapping[int, Phase | str] | None = None,
+    threat: ThreatModel | str = ThreatModel.SEMI_HONEST,
+    graph: GraphKind | str = "auto",
+    neighbors: int | None = None,
+    threshold: int | None = None,
+    dropout_rate: float | None = None,
+    adversarial_rate: float = 0.05,
+    backend: str = "masking",
+    random: RandomSource = DEFAULT_RANDOM,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SumResult:
+    """Securely sum ``vectors`` in one process with the full protocol.
+
+    Client ``i + 1`` holds ``vectors[i]``. Integer vectors (values in
+    ``[0, 2**bits)``) are summed exactly mod ``2**bits``. Float vectors are
+    clipped to ``[-clip, clip]``, encoded in fixed point with quantisation step
+    at most ``precision`` and a bit width planned so that the sum of all clients
+    never wraps, then decoded.
+
+    Args:
+        vectors: one 1-D array per client, all the same length.
+        bits: modulus bits (required for integer vectors; for floats it is
+            planned, and a given value must be at least the plan's).
+        clip: float inputs only: the per-coordinate bound.
+        precision: float inputs only: the largest acceptable quantisation step
+            (default ``clip / 2**16``).
+        dropouts: ``{client id: Phase}``: the client vanishes before sending
+            its message of that phase.
+        threat: ``"semi-honest"``, ``"semi-malicious"`` or ``"active"`` (the
+            active model makes in-process Ed25519 identities and a PKI).
+        graph: ``"auto"`` (the parameter finder's choice), ``"complete"``
+            (SecAgg) or ``"harary"`` (SecAgg+).
+        neighbors, threshold: explicit k and t instead of the finder's.
+        dropout_rate: the rate the finder plans for (default: the schedule's
+            rate, at least 0.05).
+        adversarial_rate: the rate of corrupt clients the finder plans for.
+        backend: ``"masking"`` (this protocol) or ``"ckks"`` (TenSEAL; float
+            vectors only).
+        random: the randomness source.
+        progress: called as ``progress(phase_name, done, total)``.
+
+    Returns:
+        A :class:`SumResult`: ``total`` is ``uint32``/``uint64`` mod
+        ``2**bits`` for integer inputs and ``float64`` for float inputs.
+
+    Raises:
+        ValueError: inconsistent shapes, values out of range, missing ``bits``
+            or ``clip``, infeasible parameters (the message names the numbers).
+        BitBudgetError: float inputs whose sum would need more than 62 bits.
+        ProtocolAborted: the round aborted (for example too few survivors);
+            never a wrong sum.
+    """
+    if backend == "ckks":
+        from secagg.ckks import secure_sum_ckks
+
+        return secure_sum_ckks(vectors, dropouts=dropouts)
+    if backend != "masking":
+        raise ValueError(f"backend must be 'masking' or 'ckks', got {backend!r}")
+    arrays = [np.asarray(v) for v in vectors]
+    n = len(arrays)
+    if n < 2:
+        raise ValueError(f"need at least 2 vectors, got {n}")
+    dim = arrays[0].shape[0] if arrays[0].ndim == 1 else -1
+    for i, a in enumerate(arrays):
+        if a.ndim != 1 or a.shape[0] != dim:
+            raise ValueError(f"vector {i} has shape {a.shape}; all must be 1-D of length {arrays[0].shape}")
+    schedule = {int(u): _as_phase(p) for u, p in (dropouts or {}).items()}
+    for u in schedule:
+        if not 1 <= u <= n:
+            raise ValueError(f"dropout id {u} is not a client id in [1, {n}]")
+
+    encoder: FixedPointEncoder | None = None
+    if all(a.dtype.kind in "iu" for a in arrays):
+        if bits is None:
+            raise ValueError("integer vectors need bits= (the modulus is 2**bits)")
+        inputs = arrays
+    elif all(a.dtype.kind == "f" for a in arrays):
+        if clip is None:
+            raise ValueError("float vectors need clip= (each coordinate is clipped to [-clip, clip])")
+        plan = plan_bits(n_clients=n, clip=clip, precision=precision if precision is not None else clip / 2**16)
+        if bits is not None and bits < plan.bits:
+            raise ValueError(f"bits={bits} is below the {plan.bits} bits that {n} clients need at this clip/precision")
+        encoder = FixedPointEncoder.from_plan(plan) if bits is None else FixedPointEncoder(clip=plan.clip, scale=plan.scale, bits=bits)
+        bits = encoder.bits
+        inputs = [encoder.encode(a, random=random) for a in arrays]
+    else:
+        raise TypeError("vectors must be all integer or all float arrays")
+
+    threat = ThreatModel(threat) if not isinstance(threat, ThreatModel) else threat
+    if neighbors is not None or threshold is not None:
+        if neighbors is None or threshold is None:
+            raise ValueError("give both neighbors= and threshold=, or neither")
+        kind = GraphKind.COMPLETE if neighbors >= n - 1 else GraphKind.HARARY
+        if graph not in ("auto", kind, kind.value):
+            raise ValueError(f"graph={graph!r} does not fit neighbors={neighbors} with {n} clients")
+        params = Params(n_clients=n, dim=dim, bits=bits, graph=kind, neighbors=neighbors, threshold=threshold, threat=threat)
+    else:
+        rate = dropout_rate if dropout_rate is not None else max(0.05, len(schedule) / n)
+        params = Params.auto(
+            n_clients=n, dim=dim, bits=bits, dropout_rate=rate, adversarial_rate=adversarial_rate, threat=threat, graph=graph
+        )
+    return _run(params, inputs, schedule, encoder, random, progress)
+
+
+def _run(params, inputs, schedule, encoder, random, progress) -> SumResult:
+    n = params.n_clients
+    pki = None
+    keys: dict[int, Ed25519SigningKey] = {}
+    if params.threat is ThreatModel.ACTIVE:
+        keys = {u: Ed25519SigningKey.generate(random=random) for u in range(1, n + 1)}
+        pki = {u: k.public_bytes for u, k in keys.items()}
+    server = Server(params, pki=pki, random=random)
+    clients = {
+        u: Client(u, params, input=inputs[u - 1], identity_key=keys.get(u), pki=pki, random=random)
+        for u in range(1, n + 1)
+    }
+    seconds: dict[str, dict[str, float]] = {"server": {}, "clients": {}}
+    sent = {"server": 0, "clients": 0}
+    rejected: dict[int, str] = {}
+
+    def alive_for(u: int, phase: Phase) -> bool:
+        drop = schedule.get(u)
+        return drop is None or _ORDER[drop] > _ORDER[phase]
+
+    phases = [p for p in PHASES if p is not Phase.CONSISTENCY_CHECK or params.threat is ThreatModel.ACTIVE]
+    outbox: dict[int, bytes] = {}
+    for phase in phases:
+        name = phase.value
+        t_client = 0.0
+        t_server = 0.0
+        targets = range(1, n + 1) if phase is Phase.ADVERTISE_KEYS else sorted(outbox)
+        total = len(targets)
+        for done, u in enumerate(targets, 1):
+            if progress is not None:
+                progress(name, done, total)
+            client = clients[u]
+            if not alive_for(u, phase) or client.finished:
+                continue
+            t0 = time.perf_counter()
+            try:
+                reply = client.start() if phase is Phase.ADVERTISE_KEYS else client.receive(outbox[u])
+            except RemoteProtocolError as exc:
+                reply = client.abort_message
+                rejected[u] = str(exc)
+            t_client += time.perf_counter() - t0
+            if reply is None:
+                continue
+            sent["clients"] += len(reply)
+            t0 = time.perf_counter()
+            try:
+                server.receive(u, reply)
+            except RemoteProtocolError as exc:
+                rejected[u] = str(exc)
+            t_server += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        outbox = server.advance()
+        t_server += time.perf_counter() - t0
+        seconds["server"][name] = t_server
+        seconds["clients"][name] = t_client
+        if isinstance(server.state, ServerAborted):
+            raise ProtocolAborted(server.state.reason, server.state.detail)
+        sent["server"] += sum(len(m) for u, m in outbox.items())
+
+    done = server.result()
+    for role in seconds:
+        seconds[role]["total"] = sum(seconds[role].values())
+    stats = RoundStats(
+        seconds=seconds,
+        bytes_sent=dict(sent),
+        bytes_received={"server": sent["clients"], "clients": sent["server"]},
+        extra={
+            "graph": params.graph.value,
+            "neighbors": params.neighbors,
+            "threshold": params.threshold,
+            "bits": params.bits,
+            "threat": params.threat.value,
+            "rejected": rejected,
+        },
+    )
+    total = done.total
+    if encoder is not None:
+        total = encoder.decode(total)
+    return SumResult(total=total, included=done.included, dropped=done.dropped, stats=stats)

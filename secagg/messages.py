@@ -1,0 +1,386 @@
+"""Typed protocol messages: one frozen, slotted, keyword-only dataclass per message.
+
+Every invariant that does not depend on the round's parameters (sizes of keys,
+signatures and shares, ids in range, sorted and unique id lists) is checked in
+``__post_init__``, so an invalid message cannot be built. Parameter-dependent
+checks (counts against ``n_clients``, the masked vector's length) are done by
+the codec before allocation and again by the state machines.
+
+Compatibility rules (after dp_accounting's ``dp_event.py``):
+
+* never change what a field means; add a new message or a new codec version;
+* every field is covered by the codec's round-trip and corruption tests and by
+  the vectors in ``protocol_spec/vectors/codec.json``.
+
+Rounds and who sends what (``S`` server, ``C`` client)::
+
+    R0  C->S AdvertiseKeys
+    R1  S->C ShareKeysRequest         C->S ShareKeysResponse
+    R2  S->C MaskedInputRequest       C->S MaskedInputResponse
+    R3  S->C ConsistencyCheckRequest  C->S ConsistencyCheckResponse  (active only)
+    R4  S->C UnmaskingRequest         C->S UnmaskingResponse
+        either way: Abort
+
+>>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors=(1, 2, 3))
+>>> m.survivors
+(1, 2, 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Union
+
+from secagg.errors import AbortReason
+
+__all__ = [
+    "ENCRYPTED_SHARE_SIZE",
+    "KEY_SIZE",
+    "MAX_CLIENT_ID",
+    "SESSION_ID_SIZE",
+    "SHARE_PLAINTEXT_SIZE",
+    "SHARE_SIZE",
+    "SIGNATURE_SIZE",
+    "Abort",
+    "AddressedShare",
+    "AdvertiseKeys",
+    "ConsistencyCheckRequest",
+    "ConsistencyCheckResponse",
+    "MaskedInputRequest",
+    "MaskedInputResponse",
+    "Message",
+    "RevealedShare",
+    "ShareKeysRequest",
+    "ShareKeysResponse",
+    "Signature",
+    "UnmaskingRequest",
+    "UnmaskingResponse",
+]
+
+KEY_SIZE = 32
+SIGNATURE_SIZE = 64
+SESSION_ID_SIZE = 32
+SHARE_SIZE = 36  # one Shamir share of a 32-byte secret: 9 x u32le
+SHARE_PLAINTEXT_SIZE = 4 + 4 + 2 * SHARE_SIZE  # u32 sender, u32 receiver, share of b, share of s_sk
+ENCRYPTED_SHARE_SIZE = 12 + SHARE_PLAINTEXT_SIZE + 16  # nonce || ciphertext || tag
+MAX_CLIENT_ID = 65535
+MAX_DETAIL = 256
+
+
+def _check_id(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 1 <= value <= MAX_CLIENT_ID:
+        raise ValueError(f"{name} must be in [1, {MAX_CLIENT_ID}], got {value}")
+
+
+def _check_bytes(name: str, value: object, sizes: tuple[int, ...]) -> None:
+    if not isinstance(value, bytes):
+        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
+    if len(value) not in sizes:
+        want = " or ".join(str(s) for s in sizes)
+        raise ValueError(f"{name} must be {want} bytes, got {len(value)}")
+
+
+def _check_ids(name: str, ids: object) -> None:
+    if not isinstance(ids, tuple):
+        raise TypeError(f"{name} must be a tuple, got {type(ids).__name__}")
+    for i in ids:
+        _check_id(f"{name} entry", i)
+    if any(a >= b for a, b in zip(ids, ids[1:])):
+        raise ValueError(f"{name} must be strictly increasing (sorted, unique), got {ids[:8]}...")
+
+
+def _check_entries(name: str, entries: object, cls: type, key: str) -> None:
+    if not isinstance(entries, tuple):
+        raise TypeError(f"{name} must be a tuple, got {type(entries).__name__}")
+    for e in entries:
+        if not isinstance(e, cls):
+            raise TypeError(f"{name} entries must be {cls.__name__}, got {type(e).__name__}")
+    keys = [getattr(e, key) for e in entries]
+    if any(a >= b for a, b in zip(keys, keys[1:])):
+        raise ValueError(f"{name} must be sorted by {key} with no repeats")
+
+
+_FROZEN = dict(frozen=True, slots=True, kw_only=True)
+
+
+@dataclasses.dataclass(**_FROZEN)
+class AdvertiseKeys:
+    """R0, client to server: the client's two fresh X25519 public keys.
+
+    Attributes:
+        client_id: the sender, 1..65535.
+        c_pk: channel public key (share encryption), 32 bytes.
+        s_pk: mask public key (pairwise mask seeds), 32 bytes.
+        signature: Ed25519 signature over the keys (64 bytes) in the active
+            threat model, ``b""`` otherwise.
+    """
+
+    client_id: int
+    c_pk: bytes
+    s_pk: bytes
+    signature: bytes = b""
+
+    def __post_init__(self) -> None:
+        _check_id("client_id", self.client_id)
+        _check_bytes("c_pk", self.c_pk, (KEY_SIZE,))
+        _check_bytes("s_pk", self.s_pk, (KEY_SIZE,))
+        _check_bytes("signature", self.signature, (0, SIGNATURE_SIZE))
+
+
+@dataclasses.dataclass(**_FROZEN)
+class ShareKeysRequest:
+    """R1, server to client: every advertised key set and the graph seed.
+
+    Attributes:
+        graph_seed: 32 public random bytes that fix the neighbour graph.
+        advertised: the AdvertiseKeys of every client in the round, sorted by id.
+    """
+
+    graph_seed: bytes
+    advertised: tuple[AdvertiseKeys, ...]
+
+    def __post_init__(self) -> None:
+        _check_bytes("graph_seed", self.graph_seed, (32,))
+        _check_entries("advertised", self.advertised, AdvertiseKeys, "client_id")
+
+
+@dataclasses.dataclass(**_FROZEN)
+class AddressedShare:
+    """An AEAD-encrypted share pair addressed to (or from) one peer.
+
+    Attributes:
+        peer: the receiver (in ShareKeysResponse) or the sender (in
+            MaskedInputRequest).
+        blob: ``ENCRYPTED_SHARE_SIZE`` bytes: nonce || ciphertext || tag.
+    """
+
+    peer: int
+    blob: bytes
+
+    def __post_init__(self) -> None:
+        _check_id("peer", self.peer)
+        _check_bytes("blob", self.blob, (ENCRYPTED_SHARE_SIZE,))
+
+
+@dataclasses.dataclass(**_FROZEN)
+class ShareKeysResponse:
+    """R1, client to server: encrypted shares for each neighbour.
+
+    Attributes:
+        client_id: the sender.
+        session_id: the 32-byte session id the client computed.
+        seed_commitment: SHA-256 commitment to the self-mask seed, checked by
+            the server after reconstruction.
+        shares: one :class:`AddressedShare` per neighbour, sorted by peer.
+    """
+
+    client_id: int
+    session_id: bytes
+    seed_commitment: bytes
+    shares: tuple[AddressedShare, ...]
+
+    def __post_init__(self) -> None:
+        _check_id("client_id", self.client_id)
+        _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
+        _check_bytes("seed_commitment", self.seed_commitment, (32,))
+        _check_entries("shares", self.shares, AddressedShare, "peer")
+        if any(s.peer == self.client_id for s in self.shares):
+            raise ValueError("a client does not send a share to itself")
+
+
+@dataclasses.dataclass(**_FROZEN)
+class MaskedInputRequest:
+    """R2, server to client: the shares that the client's live neighbours sent it.
+
+    Attributes:
+        session_id: the session id.
+        shares: :class:`AddressedShare` entries whose ``peer`` is the sender,
+            sorted by peer.
+    """
+
+    session_id: bytes
+    shares: tuple[AddressedShare, ...]
+
+    def __post_init__(self) -> None:
+        _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
+        _check_entries("shares", self.shares, AddressedShare, "peer")
+
+
+@dataclasses.dataclass(**_FROZEN)
+class MaskedInputResponse:
+    """R2, client to server: the masked input, bit-packed at ``bits`` per word.
+
+    Attributes:
+        client_id: the sender.
+        session_id: the session id.
+        masked: ``packed_size(dim, bits)`` bytes (checked by the codec).
+    """
+
+    client_id: int
+    session_id: bytes
+    masked: bytes
+
+    def __post_init__(self) -> None:
+        _check_id("client_id", self.client_id)
+        _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
+        if not isinstance(self.masked, bytes):
+            raise TypeError(f"masked must be bytes, got {type(self.masked).__name__}")
+
+
+@dataclasses.dataclass(**_FROZEN)
+class ConsistencyCheckRequest:
+    """R3 (active model), server to client: the survivor set to sign.
+
+    Attributes:
+        session_id: the session id.
+        survivors: ids whose masked inputs the server holds, sorted.
+    """
+
+    session_id: bytes
+    survivors: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
+        _check_ids("survivors", self.survivors)
+
+
+@dataclasses.dataclass(**_FROZEN)
+class ConsistencyCheckResponse:
+    """R3 (active model), client to server: a signature over the survivor set.
+
+    Attributes:
+        client_id: the sender.
+        session_id: the session id.
+        signature: Ed25519 signature (64 bytes).
+    """
+
+    client_id: int
+    session_id: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        _check_id("client_id", self.client_id)
+        _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
+        _check_bytes("signature", self.signature, (SIGNATURE_SIZE,))
+
+
+@dataclasses.dataclass(**_FROZEN)
+class Signature:
+    """One client's consistency-check signature, forwarded by the server.
+
+    Attributes:
+        signer: the signing client's id.
+        signature: 64 bytes.
+    """
+
+    signer: int
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        _check_id("signer", self.signer)
+        _check_bytes("signature", self.signature, (SIGNATURE_SIZE,))
+
+
+@dataclasses.dataclass(**_FROZEN)
+class UnmaskingRequest:
+    """R4, server to client: who survived and who dropped.
+
+    Attributes:
+        session_id: the session id.
+        survivors: clients whose masked input the server holds, sorted.
+            In the active model the whole survivor set that was signed; else
+            at least the client's surviving neighbours.
+        dropped: neighbours that completed ShareKeys but sent no masked input.
+        signatures: consistency-check signatures (active model), sorted by signer.
+    """
+
+    session_id: bytes
+    survivors: tuple[int, ...]
+    dropped: tuple[int, ...]
+    signatures: tuple[Signature, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
+        _check_ids("survivors", self.survivors)
+        _check_ids("dropped", self.dropped)
+        _check_entries("signatures", self.signatures, Signature, "signer")
+
+
+@dataclasses.dataclass(**_FROZEN)
+class RevealedShare:
+    """One revealed Shamir share of a peer's secret.
+
+    Attributes:
+        owner: the client whose secret this is a share of.
+        share: ``SHARE_SIZE`` bytes (9 x u32le field elements).
+    """
+
+    owner: int
+    share: bytes
+
+    def __post_init__(self) -> None:
+        _check_id("owner", self.owner)
+        _check_bytes("share", self.share, (SHARE_SIZE,))
+
+
+@dataclasses.dataclass(**_FROZEN)
+class UnmaskingResponse:
+    """R4, client to server: self-mask shares of survivors, key shares of the dropped.
+
+    Attributes:
+        client_id: the sender.
+        session_id: the session id.
+        seed_shares: shares of survivors' self-mask seeds, sorted by owner.
+        key_shares: shares of dropped clients' mask keys, sorted by owner.
+    """
+
+    client_id: int
+    session_id: bytes
+    seed_shares: tuple[RevealedShare, ...]
+    key_shares: tuple[RevealedShare, ...]
+
+    def __post_init__(self) -> None:
+        _check_id("client_id", self.client_id)
+        _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
+        _check_entries("seed_shares", self.seed_shares, RevealedShare, "owner")
+        _check_entries("key_shares", self.key_shares, RevealedShare, "owner")
+        both = {s.owner for s in self.seed_shares} & {s.owner for s in self.key_shares}
+        if both:
+            raise ValueError(f"both shares of the same client revealed: {sorted(both)}")
+
+
+@dataclasses.dataclass(**_FROZEN)
+class Abort:
+    """Either direction: the sender aborted the session.
+
+    Attributes:
+        reason: the :class:`~secagg.errors.AbortReason`.
+        detail: at most 256 bytes of UTF-8 text.
+    """
+
+    reason: AbortReason
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reason, AbortReason):
+            raise TypeError(f"reason must be an AbortReason, got {self.reason!r}")
+        if not isinstance(self.detail, str):
+            raise TypeError(f"detail must be str, got {type(self.detail).__name__}")
+        if len(self.detail.encode("utf-8")) > MAX_DETAIL:
+            raise ValueError(f"detail must be at most {MAX_DETAIL} UTF-8 bytes")
+
+
+Message = Union[
+    AdvertiseKeys,
+    ShareKeysRequest,
+    ShareKeysResponse,
+    MaskedInputRequest,
+    MaskedInputResponse,
+    ConsistencyCheckRequest,
+    ConsistencyCheckResponse,
+    UnmaskingRequest,
+    UnmaskingResponse,
+    Abort,
+]

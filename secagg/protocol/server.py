@@ -1,0 +1,549 @@
+"""The server side of SecAgg / SecAgg+ as a sans-I/O state machine.
+
+The server never decides when a round ends: the caller (driver, framework
+adapter, a timer of its own) calls :meth:`Server.advance` when it stops
+waiting; clients that have not answered by then are dropped for the rest of
+the session. :meth:`Server.receive` validates a message completely before it
+touches any state, so a rejected message changes nothing (the sender is simply
+treated as silent unless it sends a valid message later in the same round).
+
+Transition table (``advance`` moves to the next round)::
+
+    ServerR0AdvertiseKeys      --advance-->  ServerR1ShareKeys
+    ServerR1ShareKeys          --advance-->  ServerR2MaskedInput
+    ServerR2MaskedInput        --advance-->  ServerR3ConsistencyCheck   (active)
+    ServerR2MaskedInput        --advance-->  ServerR4Unmasking          (not active)
+    ServerR3ConsistencyCheck   --advance-->  ServerR4Unmasking
+    ServerR4Unmasking          --advance-->  ServerCompleted
+    any non-terminal           --advance-->  ServerAborted  (too few clients, failed reconstruction)
+
+Memory: the masked inputs are summed as they arrive (O(dim), not O(n*dim)).
+Reconstruction uses exactly ``threshold`` shares per secret, reuses Lagrange
+coefficients for secrets with the same responder set, and checks every
+reconstructed mask key against the advertised public key and every self-mask
+seed against its commitment; a mismatch makes it try other share subsets
+before aborting with RECONSTRUCTION_FAILED.
+
+>>> from secagg.params import Params
+>>> p = Params(n_clients=3, dim=4, bits=16, graph="complete", neighbors=2, threshold=2)
+>>> s = Server(p)
+>>> type(s.state).__name__
+'ServerR0AdvertiseKeys'
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Mapping
+
+import numpy as np
+
+from secagg import codec
+from secagg.errors import AbortReason, InvalidShareError, InvalidSignature, LocalProtocolError, RemoteProtocolError
+from secagg.messages import (
+    Abort,
+    AddressedShare,
+    AdvertiseKeys,
+    ConsistencyCheckRequest,
+    ConsistencyCheckResponse,
+    MaskedInputRequest,
+    MaskedInputResponse,
+    Message,
+    ShareKeysRequest,
+    ShareKeysResponse,
+    Signature,
+    UnmaskingRequest,
+    UnmaskingResponse,
+)
+from secagg.params import Params, ThreatModel
+from secagg.primitives import kex, shamir, sign
+from secagg.primitives.masking import accumulate_packed, add_masks
+from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+from secagg.primitives.words import modulus_mask, word_dtype
+from secagg.protocol import session
+from secagg.protocol.graph import build_neighbors
+
+__all__ = [
+    "MAX_SUBSET_ATTEMPTS",
+    "SERVER_TRANSITIONS",
+    "Server",
+    "ServerAborted",
+    "ServerCompleted",
+    "ServerR0AdvertiseKeys",
+    "ServerR1ShareKeys",
+    "ServerR2MaskedInput",
+    "ServerR3ConsistencyCheck",
+    "ServerR4Unmasking",
+    "ServerState",
+]
+
+SERVER_TRANSITIONS: dict[tuple[str, str], str] = {
+    ("ServerR0AdvertiseKeys", "AdvertiseKeys"): "ServerR0AdvertiseKeys",
+    ("ServerR0AdvertiseKeys", "advance"): "ServerR1ShareKeys",
+    ("ServerR1ShareKeys", "ShareKeysResponse"): "ServerR1ShareKeys",
+    ("ServerR1ShareKeys", "advance"): "ServerR2MaskedInput",
+    ("ServerR2MaskedInput", "MaskedInputResponse"): "ServerR2MaskedInput",
+    ("ServerR2MaskedInput", "advance"): "ServerR3ConsistencyCheck | ServerR4Unmasking",
+    ("ServerR3ConsistencyCheck", "ConsistencyCheckResponse"): "ServerR3ConsistencyCheck",
+    ("ServerR3ConsistencyCheck", "advance"): "ServerR4Unmasking",
+    ("ServerR4Unmasking", "UnmaskingResponse"): "ServerR4Unmasking",
+    ("ServerR4Unmasking", "advance"): "ServerCompleted",
+}
+"""Every allowed (state, input) pair; any non-terminal state may also go to ServerAborted."""
+
+MAX_SUBSET_ATTEMPTS = 32
+"""How many share subsets the server tries per secret before giving up."""
+
+
+class _Abort(Exception):
+    def __init__(self, reason: AbortReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _reject(reason: AbortReason, detail: str) -> RemoteProtocolError:
+    return RemoteProtocolError(reason, detail)
+
+
+class ServerState:
+    """Base state: every message is unexpected unless a subclass handles it."""
+
+    terminal = False
+    expects: type | None = None
+
+    def check_sender(self, sender: int, msg: Message, seen: Mapping[int, object], eligible) -> None:
+        if getattr(msg, "client_id", sender) != sender:
+            raise _reject(AbortReason.MALFORMED, f"message from {sender} claims to be from {msg.client_id}")
+        if eligible is not None and sender not in eligible:
+            raise _reject(AbortReason.OUT_OF_ROUND, f"client {sender} is not part of this round")
+        if sender in seen:
+            raise _reject(AbortReason.REPLAYED, f"second {type(msg).__name__} from client {sender}")
+
+    def receive(self, server: "Server", sender: int, msg: Message) -> None:
+        raise _reject(AbortReason.OUT_OF_ROUND, f"{type(msg).__name__} is unexpected in {type(self).__name__}")
+
+    def advance(self, server: "Server") -> tuple["ServerState", dict[int, Message]]:
+        raise LocalProtocolError(AbortReason.LOCAL, f"advance() in terminal state {type(self).__name__}")
+
+
+class _Session:
+    """What the server knows once the keys are fixed (R1 on)."""
+
+    def __init__(self, sid: bytes, advertised: dict[int, AdvertiseKeys], neighbors: dict[int, tuple[int, ...]]) -> None:
+        self.sid = sid
+        self.advertised = advertised
+        self.neighbors = neighbors
+        self.neighbor_sets = {u: frozenset(vs) for u, vs in neighbors.items()}
+
+
+class ServerR0AdvertiseKeys(ServerState):
+    """Collecting AdvertiseKeys."""
+
+    def __init__(self) -> None:
+        self.advertised: dict[int, AdvertiseKeys] = {}
+        self.keys_seen: set[bytes] = set()
+
+    def receive(self, server, sender, msg):
+        if not isinstance(msg, AdvertiseKeys):
+            return super().receive(server, sender, msg)
+        self.check_sender(sender, msg, self.advertised, None)
+        if msg.c_pk in self.keys_seen or msg.s_pk in self.keys_seen or msg.c_pk == msg.s_pk:
+            raise _reject(AbortReason.INCONSISTENT, f"client {sender} advertised a key already in use")
+        for key in (msg.c_pk, msg.s_pk):
+            try:
+                kex.check_public_key(key)
+            except ValueError:
+                raise _reject(AbortReason.MALFORMED, f"client {sender} advertised an invalid key") from None
+        p = server.params
+        if p.threat is ThreatModel.ACTIVE:
+            vk = server.pki.get(sender)
+            try:
+                if vk is None:
+                    raise InvalidSignature()
+                sign.verify(vk, session.advertise_statement(p, sender, msg.c_pk, msg.s_pk), msg.signature)
+            except InvalidSignature:
+                raise _reject(AbortReason.AUTHENTICATION, f"bad key signature from client {sender}") from None
+        self.advertised[sender] = msg
+        self.keys_seen.update((msg.c_pk, msg.s_pk))
+
+    def advance(self, server):
+        p = server.params
+        u1 = sorted(self.advertised)
+        if len(u1) < p.threshold:
+            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(u1)} clients advertised keys, threshold {p.threshold}")
+        graph_seed = server.random.token_bytes(32)
+        entries = tuple(self.advertised[u] for u in u1)
+        sid = session.session_id(p, graph_seed, entries)
+        neighbors = build_neighbors(p, u1, graph_seed)
+        request = ShareKeysRequest(graph_seed=graph_seed, advertised=entries)
+        nxt = ServerR1ShareKeys(_Session(sid, dict(self.advertised), neighbors))
+        return nxt, {u: request for u in u1}
+
+
+class ServerR1ShareKeys(ServerState):
+    """Collecting ShareKeysResponses (encrypted shares to forward)."""
+
+    def __init__(self, sess: _Session) -> None:
+        self.sess = sess
+        self.responses: dict[int, ShareKeysResponse] = {}
+
+    def receive(self, server, sender, msg):
+        if not isinstance(msg, ShareKeysResponse):
+            return super().receive(server, sender, msg)
+        self.check_sender(sender, msg, self.responses, self.sess.neighbors)
+        if msg.session_id != self.sess.sid:
+            raise _reject(AbortReason.REPLAYED, f"client {sender} sent a message of another session")
+        if tuple(s.peer for s in msg.shares) != self.sess.neighbors[sender]:
+            raise _reject(AbortReason.INCONSISTENT, f"client {sender} did not send one share per neighbour")
+        self.responses[sender] = msg
+
+    def advance(self, server):
+        p = server.params
+        u2 = sorted(self.responses)
+        if len(u2) < p.threshold:
+            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(u2)} clients shared keys, threshold {p.threshold}")
+        inbox: dict[int, list[AddressedShare]] = defaultdict(list)
+        for u in u2:  # ascending, so every inbox list is sorted by sender
+            for s in self.responses[u].shares:
+                if s.peer in self.responses:
+                    inbox[s.peer].append(AddressedShare(peer=u, blob=s.blob))
+        out = {v: MaskedInputRequest(session_id=self.sess.sid, shares=tuple(inbox[v])) for v in u2}
+        commitments = {u: self.responses[u].seed_commitment for u in u2}
+        return ServerR2MaskedInput(self.sess, frozenset(u2), commitments, p), out
+
+
+class ServerR2MaskedInput(ServerState):
+    """Summing masked inputs as they arrive."""
+
+    def __init__(self, sess: _Session, u2: frozenset[int], commitments: dict[int, bytes], p: Params) -> None:
+        self.sess = sess
+        self.u2 = u2
+        self.commitments = commitments
+        self.acc = np.zeros(p.dim, dtype=word_dtype(p.bits))
+        self.received: dict[int, bool] = {}
+        tail_bits = (p.dim * p.bits) % 8
+        self._pad_mask = (0xFF << tail_bits) & 0xFF if tail_bits else 0
+
+    def receive(self, server, sender, msg):
+        if not isinstance(msg, MaskedInputResponse):
+            return super().receive(server, sender, msg)
+        self.check_sender(sender, msg, self.received, self.u2)
+        if msg.session_id != self.sess.sid:
+            raise _reject(AbortReason.REPLAYED, f"client {sender} sent a message of another session")
+        if msg.masked and msg.masked[-1] & self._pad_mask:
+            raise _reject(AbortReason.MALFORMED, f"client {sender} sent non-zero padding bits")
+        accumulate_packed(self.acc, msg.masked, bits=server.params.bits)  # validated above: cannot fail half-way
+        self.received[sender] = True
+
+    def advance(self, server):
+        p = server.params
+        u3 = tuple(sorted(self.received))
+        if len(u3) < p.threshold:
+            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(u3)} masked inputs, threshold {p.threshold}")
+        if p.threat is ThreatModel.ACTIVE:
+            req = ConsistencyCheckRequest(session_id=self.sess.sid, survivors=u3)
+            return ServerR3ConsistencyCheck(self, u3), {u: req for u in u3}
+        return _start_unmasking(self, u3, u3, ())
+
+
+class ServerR3ConsistencyCheck(ServerState):
+    """Collecting signatures over the survivor set (active model)."""
+
+    def __init__(self, prev: ServerR2MaskedInput, u3: tuple[int, ...]) -> None:
+        self.prev = prev
+        self.u3 = u3
+        self.u3_set = frozenset(u3)
+        self.signatures: dict[int, bytes] = {}
+        self.statement = session.consistency_statement(prev.sess.sid, u3)
+
+    def receive(self, server, sender, msg):
+        if not isinstance(msg, ConsistencyCheckResponse):
+            return super().receive(server, sender, msg)
+        self.check_sender(sender, msg, self.signatures, self.u3_set)
+        if msg.session_id != self.prev.sess.sid:
+            raise _reject(AbortReason.REPLAYED, f"client {sender} sent a message of another session")
+        try:
+            sign.verify(server.pki[sender], self.statement, msg.signature)
+        except InvalidSignature:
+            raise _reject(AbortReason.AUTHENTICATION, f"bad consistency signature from client {sender}") from None
+        self.signatures[sender] = msg.signature
+
+    def advance(self, server):
+        p = server.params
+        signers = tuple(sorted(self.signatures))
+        if len(signers) < p.threshold:
+            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(signers)} consistency signatures, threshold {p.threshold}")
+        sigs = tuple(Signature(signer=u, signature=self.signatures[u]) for u in signers)
+        return _start_unmasking(self.prev, self.u3, signers, sigs)
+
+
+def _start_unmasking(prev: ServerR2MaskedInput, u3: tuple[int, ...], recipients, sigs) -> tuple[ServerState, dict]:
+    sess = prev.sess
+    u3_set = frozenset(u3)
+    dropped_all = prev.u2 - u3_set
+    out: dict[int, Message] = {}
+    for u in recipients:
+        nbrs = sess.neighbor_sets[u]
+        if sigs:  # active: the signed, global survivor set
+            survivors = u3
+        else:
+            survivors = tuple(sorted((nbrs & u3_set) | {u}))
+        dropped = tuple(sorted(nbrs & dropped_all))
+        out[u] = UnmaskingRequest(session_id=sess.sid, survivors=survivors, dropped=dropped, signatures=sigs)
+    return ServerR4Unmasking(prev, u3_set, frozenset(recipients), frozenset(dropped_all)), out
+
+
+class ServerR4Unmasking(ServerState):
+    """Collecting revealed shares; ``advance`` reconstructs and unmasks."""
+
+    def __init__(self, prev: ServerR2MaskedInput, u3: frozenset[int], asked: frozenset[int], dropped: frozenset[int]) -> None:
+        self.prev = prev
+        self.u3 = u3
+        self.asked = asked
+        self.dropped = dropped
+        self.seed_shares: dict[int, dict[int, np.ndarray]] = defaultdict(dict)  # owner -> {holder: share}
+        self.key_shares: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
+        self.responded: dict[int, bool] = {}
+
+    def receive(self, server, sender, msg):
+        if not isinstance(msg, UnmaskingResponse):
+            return super().receive(server, sender, msg)
+        self.check_sender(sender, msg, self.responded, self.asked)
+        sess = self.prev.sess
+        if msg.session_id != sess.sid:
+            raise _reject(AbortReason.REPLAYED, f"client {sender} sent a message of another session")
+        nbrs = sess.neighbor_sets[sender]
+        may_seed = (nbrs & self.u3) | {sender}
+        may_key = nbrs & self.dropped
+        if not {s.owner for s in msg.seed_shares} <= may_seed:
+            raise _reject(AbortReason.INCONSISTENT, f"client {sender} revealed seed shares it was not asked for")
+        if not {s.owner for s in msg.key_shares} <= may_key:
+            raise _reject(AbortReason.INCONSISTENT, f"client {sender} revealed key shares it was not asked for")
+        try:
+            seeds = [(s.owner, shamir.shares_from_bytes(s.share, 1)[0]) for s in msg.seed_shares]
+            keys = [(s.owner, shamir.shares_from_bytes(s.share, 1)[0]) for s in msg.key_shares]
+        except InvalidShareError:
+            raise _reject(AbortReason.MALFORMED, f"client {sender} sent an invalid share") from None
+        for owner, share in seeds:
+            self.seed_shares[owner][sender] = share
+        for owner, share in keys:
+            self.key_shares[owner][sender] = share
+        self.responded[sender] = True
+
+    def advance(self, server):
+        p = server.params
+        sess = self.prev.sess
+        # Self-mask seeds of the survivors, checked against their commitments.
+        seeds = _reconstruct_all(
+            p.threshold,
+            {u: self.seed_shares.get(u, {}) for u in sorted(self.u3)},
+            lambda u, secret: session.seed_commitment(sess.sid, u, secret) == self.prev.commitments[u],
+            "self-mask seed",
+        )
+        # Mask keys of the clients that dropped after sharing, checked against s_pk.
+        keys = _reconstruct_all(
+            p.threshold,
+            {u: self.key_shares.get(u, {}) for u in sorted(self.dropped)},
+            lambda u, secret: kex.X25519KeyPair.from_private_bytes(secret).public_bytes == sess.advertised[u].s_pk,
+            "mask key",
+        )
+        mask_seeds: list[bytes] = []
+        signs: list[int] = []
+        for u in sorted(self.u3):
+            mask_seeds.append(seeds[u])
+            signs.append(-1)
+        for u in sorted(self.dropped):
+            pair = kex.X25519KeyPair.from_private_bytes(keys[u])
+            for v in sess.neighbors[u]:
+                if v in self.u3:
+                    mask_seeds.append(session.mask_seed(pair, sess.advertised[v].s_pk, sess.sid, u, v))
+                    signs.append(-session.pair_sign(v, u))
+        acc = self.prev.acc
+        add_masks(acc, mask_seeds, signs, session_id=sess.sid, bits=p.bits)
+        included = tuple(sorted(self.u3))
+        dropped = tuple(i for i in range(1, p.n_clients + 1) if i not in self.u3)
+        return ServerCompleted(acc, included, dropped), {}
+
+
+def _reconstruct_all(threshold, shares_by_owner, check, what) -> dict[int, bytes]:
+    """Reconstruct one secret per owner from exactly ``threshold`` shares.
+
+    Owners whose first ``threshold`` holders coincide share one Lagrange
+    object. A secret that fails ``check`` is retried with other subsets.
+    """
+    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for owner, by_holder in shares_by_owner.items():
+        if len(by_holder) < threshold:
+            raise _Abort(
+                AbortReason.TOO_FEW_SURVIVORS,
+                f"{len(by_holder)} shares of client {owner}'s {what}, threshold {threshold}",
+            )
+        groups[tuple(sorted(by_holder))[:threshold]].append(owner)
+    out: dict[int, bytes] = {}
+    for xs, owners in groups.items():
+        ys = np.stack([np.stack([shares_by_owner[o][x] for o in owners]) for x in xs])  # (t, m, LIMBS)
+        try:
+            secrets = shamir.Lagrange(xs).reconstruct(ys)
+        except InvalidShareError:
+            secrets = [None] * len(owners)
+        for owner, secret in zip(owners, secrets):
+            if secret is not None and _safe_check(check, owner, secret):
+                out[owner] = secret
+            else:
+                out[owner] = _retry(threshold, owner, shares_by_owner[owner], check, what, skip=xs)
+    return out
+
+
+def _safe_check(check, owner, secret) -> bool:
+    try:
+        return bool(check(owner, secret))
+    except ValueError:
+        return False
+
+
+def _retry(threshold, owner, by_holder, check, what, skip) -> bytes:
+    holders = sorted(by_holder)
+    for attempt, xs in enumerate(itertools.combinations(holders, threshold)):
+        if attempt >= MAX_SUBSET_ATTEMPTS:
+            break
+        if xs == skip:
+            continue
+        ys = np.stack([by_holder[x][None, :] for x in xs])
+        try:
+            secret = shamir.Lagrange(xs).reconstruct(ys)[0]
+        except InvalidShareError:
+            continue
+        if _safe_check(check, owner, secret):
+            return secret
+    raise _Abort(AbortReason.RECONSTRUCTION_FAILED, f"no subset of shares reconstructs client {owner}'s {what}")
+
+
+class ServerCompleted(ServerState):
+    """Terminal: the sum is known. Holds no key material.
+
+    Attributes:
+        total: the sum mod 2**bits of the included clients' inputs.
+        included: sorted ids whose inputs are in ``total``.
+        dropped: the other ids.
+    """
+
+    terminal = True
+
+    def __init__(self, total: np.ndarray, included: tuple[int, ...], dropped: tuple[int, ...]) -> None:
+        self.total = total
+        self.included = included
+        self.dropped = dropped
+
+
+class ServerAborted(ServerState):
+    """Terminal and sticky: the round aborted.
+
+    Attributes:
+        reason: the :class:`AbortReason`.
+        detail: explanation.
+    """
+
+    terminal = True
+
+    def __init__(self, reason: AbortReason, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+
+
+class Server:
+    """The server of one secure-aggregation round (sans-I/O facade).
+
+    Args:
+        params: the round parameters.
+        pki: ``{client id: Ed25519 public key}`` (required in the active model).
+        random: the randomness source for the graph seed.
+
+    Raises:
+        TypeError: if ``params`` is not :class:`Params`.
+        ValueError: active model without a PKI.
+    """
+
+    def __init__(self, params: Params, *, pki: Mapping[int, bytes] | None = None, random: RandomSource = DEFAULT_RANDOM) -> None:
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be Params, got {type(params).__name__}")
+        if params.threat is ThreatModel.ACTIVE and pki is None:
+            raise ValueError("the active threat model needs a pki")
+        self.params = params
+        self.pki = dict(pki) if pki is not None else {}
+        self.random = random
+        self._state: ServerState = ServerR0AdvertiseKeys()
+
+    @property
+    def state(self) -> ServerState:
+        """The current state."""
+        return self._state
+
+    @property
+    def finished(self) -> bool:
+        """True once completed or aborted."""
+        return self._state.terminal
+
+    def receive(self, sender: int, data: bytes) -> None:
+        """Process one message from client ``sender``.
+
+        An Abort from a client removes it from the rest of the session.
+
+        Args:
+            sender: the transport-authenticated id of the sending client.
+            data: the encoded message.
+
+        Raises:
+            RemoteProtocolError: the message was rejected (malformed, out of
+                round, replayed, from another session, inconsistent); the
+                server state is unchanged.
+            LocalProtocolError: the server already finished.
+        """
+        if self._state.terminal:
+            raise LocalProtocolError(AbortReason.LOCAL, f"receive() in terminal state {type(self._state).__name__}")
+        if isinstance(sender, bool) or not isinstance(sender, int) or not 1 <= sender <= self.params.n_clients:
+            raise RemoteProtocolError(AbortReason.MALFORMED, f"unknown sender {sender!r}")
+        msg = codec.decode(data, params=self.params)
+        if isinstance(msg, Abort):
+            return  # the client leaves; it simply does not answer any more
+        self._state.receive(self, sender, msg)
+
+    def advance(self) -> dict[int, bytes]:
+        """Close the current round and return the messages of the next one.
+
+        Returns:
+            ``{client id: encoded message}``; after an abort, an Abort message
+            for every client still in the session; empty once completed.
+
+        Raises:
+            LocalProtocolError: if the server already finished.
+        """
+        state = self._state
+        if state.terminal:
+            raise LocalProtocolError(AbortReason.LOCAL, f"advance() in terminal state {type(state).__name__}")
+        try:
+            nxt, out = state.advance(self)
+        except _Abort as a:
+            self._state = ServerAborted(a.reason, a.detail)
+            abort = codec.encode(Abort(reason=a.reason, detail=a.detail[:200]))
+            return {u: abort for u in range(1, self.params.n_clients + 1)}
+        self._state = nxt
+        cache: dict[int, bytes] = {}
+        encoded = {}
+        for u, m in out.items():  # identical messages (broadcasts) are encoded once
+            key = id(m)
+            if key not in cache:
+                cache[key] = codec.encode(m)
+            encoded[u] = cache[key]
+        return encoded
+
+    def result(self) -> ServerCompleted:
+        """Return the completed state (total, included, dropped).
+
+        Raises:
+            LocalProtocolError: if the round has not completed.
+        """
+        if not isinstance(self._state, ServerCompleted):
+            raise LocalProtocolError(AbortReason.LOCAL, f"no result in state {type(self._state).__name__}")
+        return self._state
