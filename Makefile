@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/secagg simulate --clients 200 --dim 100000 --dropout 0.1
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -q -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest tests secagg dp --doctest-modules -q -n 2 -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench -q --benchmark-columns=median,iqr,rounds --benchmark-sort=name

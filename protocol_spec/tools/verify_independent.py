@@ -1,0 +1,360 @@
+"""Re-verify the kdf, prg and x25519 vectors with a second, minimal implementation.
+
+Written from the SPEC text (chapters "Conventions", "Key agreement and KDF",
+"AEAD and signatures" and "PRG") and the RFCs alone; it imports nothing from
+``secagg``. What it implements itself:
+
+* HKDF-SHA256 from RFC 5869 with :mod:`hmac` and :mod:`hashlib` only;
+* X25519 from RFC 7748 section 5 (Montgomery ladder on Python integers);
+* AES-256-CTR from single-block AES (pyca/cryptography's raw AES in ECB mode,
+  the only borrowed primitive), the 16-byte counter block being one
+  big-endian 128-bit integer;
+* the byte layouts (HKDF info strings, AEAD associated data), the argument
+  rules and the little-endian mask words.
+
+Before the vector files it checks itself against RFC 5869 (test cases 1 and
+3), RFC 7748 (section 5.2) and NIST SP 800-38A (F.5.5). It exits non-zero and
+lists every mismatch if any check fails.
+
+Usage: ``python protocol_spec/tools/verify_independent.py [--vectors DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import pathlib
+import re
+import sys
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+DEFAULT_VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors"
+
+# ----------------------------------------------------------------- RFC 5869 HKDF
+
+
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-Extract then HKDF-Expand with HMAC-SHA256 (RFC 5869, section 2)."""
+    if not salt:
+        salt = bytes(32)
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    okm, block = b"", b""
+    for i in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + info + bytes([i]), hashlib.sha256).digest()
+        okm += block
+    return okm[:length]
+
+
+# ----------------------------------------------------------------- RFC 7748 X25519
+
+_P = 2**255 - 19
+_A24 = 121665
+
+
+def x25519(scalar: bytes, u: bytes) -> bytes:
+    """X25519(k, u) of RFC 7748 section 5 (clamping, top-bit masking, ladder)."""
+    k = bytearray(scalar)
+    k[0] &= 248
+    k[31] &= 127
+    k[31] |= 64
+    k_int = int.from_bytes(k, "little")
+    u_bytes = bytearray(u)
+    u_bytes[31] &= 127
+    x1 = int.from_bytes(u_bytes, "little") % _P
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in range(254, -1, -1):
+        bit = (k_int >> t) & 1
+        swap ^= bit
+        if swap:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a = (x2 + z2) % _P
+        aa = a * a % _P
+        b = (x2 - z2) % _P
+        bb = b * b % _P
+        e = (aa - bb) % _P
+        c = (x3 + z3) % _P
+        d = (x3 - z3) % _P
+        da = d * a % _P
+        cb = c * b % _P
+        x3 = (da + cb) ** 2 % _P
+        z3 = x1 * (da - cb) ** 2 % _P
+        x2 = aa * bb % _P
+        z2 = e * (aa + _A24 * e) % _P
+    if swap:
+        x2, x3, z2, z3 = x3, x2, z3, z2
+    return (x2 * pow(z2, _P - 2, _P) % _P).to_bytes(32, "little")
+
+
+_BASE_POINT = (9).to_bytes(32, "little")
+
+# ----------------------------------------------------------------- AES-256-CTR
+
+
+def aes256_ctr_keystream(key: bytes, initial_counter: int, first_block: int, nbytes: int) -> bytes:
+    """Keystream blocks AES(key, (initial_counter + j) mod 2**128), j >= first_block."""
+    nblocks = -(-nbytes // 16)
+    blocks = b"".join(
+        ((initial_counter + first_block + j) % 2**128).to_bytes(16, "big") for j in range(nblocks)
+    )
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return (encryptor.update(blocks) + encryptor.finalize())[:nbytes]
+
+
+# ----------------------------------------------------------------- SPEC layouts
+
+LABEL = b"secagg/v1/"
+SESSION_ID_SIZE = 32
+MAX_LENGTH = 2**31
+_PURPOSE = re.compile(r"[a-z0-9-]{1,64}")
+
+
+def _u(value: object, bits: int) -> bytes:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**bits:
+        raise ValueError(f"not a u{bits}: {value!r}")
+    return value.to_bytes(bits // 8, "little")
+
+
+def _purpose(purpose: object, *, kdf: bool) -> bytes:
+    if not isinstance(purpose, str) or _PURPOSE.fullmatch(purpose) is None:
+        raise ValueError(f"bad purpose {purpose!r}")
+    if kdf and purpose == "prg":
+        raise ValueError("purpose 'prg' is reserved")
+    return purpose.encode("ascii")
+
+
+def _sized(data: bytes, size: int, name: str) -> bytes:
+    if len(data) != size:
+        raise ValueError(f"{name} must be {size} bytes, got {len(data)}")
+    return data
+
+
+def kdf_info(purpose: str, rnd: int, sender: int, receiver: int) -> bytes:
+    return LABEL + _purpose(purpose, kdf=True) + b"\x00" + _u(rnd, 8) + _u(sender, 32) + _u(receiver, 32)
+
+
+def derive_key(shared: bytes, purpose: str, session_id: bytes, rnd: int, sender: int, receiver: int) -> bytes:
+    _sized(shared, 32, "shared secret")
+    _sized(session_id, SESSION_ID_SIZE, "session id")
+    return hkdf_sha256(shared, session_id, kdf_info(purpose, rnd, sender, receiver), 32)
+
+
+def associated_data(purpose: str, session_id: bytes, rnd: int, sender: int, receiver: int) -> bytes:
+    _sized(session_id, SESSION_ID_SIZE, "session id")
+    return (
+        LABEL + _purpose(purpose, kdf=False) + b"\x00" + session_id + _u(rnd, 8) + _u(sender, 32) + _u(receiver, 32)
+    )
+
+
+def _prg_args(length: object, bits: object) -> int:
+    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_LENGTH:
+        raise ValueError(f"bad length {length!r}")
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 62:
+        raise ValueError(f"bad bits {bits!r}")
+    return 4 if bits <= 32 else 8
+
+
+def prg_info(length: int, bits: int) -> bytes:
+    _prg_args(length, bits)
+    return LABEL + b"prg" + b"\x00" + _u(length, 64) + _u(bits, 8)
+
+
+def prg_key(seed: bytes, session_id: bytes, length: int, bits: int) -> bytes:
+    _sized(seed, 32, "seed")
+    _sized(session_id, SESSION_ID_SIZE, "session id")
+    return hkdf_sha256(seed, session_id, prg_info(length, bits), 32)
+
+
+def prg_window(key: bytes, bits: int, offset: int, count: int) -> tuple[bytes, list[int]]:
+    """Keystream bytes and words [offset, offset + count) of one PRG key."""
+    w = 4 if bits <= 32 else 8
+    start, end = offset * w, (offset + count) * w
+    stream = aes256_ctr_keystream(key, 0, start // 16, end - (start // 16) * 16)[start % 16 :]
+    words = [int.from_bytes(stream[i * w : (i + 1) * w], "little") & (2**bits - 1) for i in range(count)]
+    return stream, words
+
+
+# ----------------------------------------------------------------- checks
+
+
+class Report:
+    def __init__(self) -> None:
+        self.checked = 0
+        self.failures: list[str] = []
+
+    def expect(self, where: str, ok: bool, detail: str = "") -> None:
+        self.checked += 1
+        if not ok:
+            self.failures.append(f"{where}: {detail}" if detail else where)
+
+    def expect_rejected(self, where: str, thunk) -> None:
+        try:
+            thunk()
+        except ValueError:
+            self.expect(where, True)
+        else:
+            self.expect(where, False, "accepted by the independent implementation")
+
+
+def self_test(report: Report) -> None:
+    # RFC 5869 appendix A.1 and A.3.
+    ikm = bytes([0x0B] * 22)
+    report.expect(
+        "self-test rfc5869-a.1",
+        hkdf_sha256(ikm, bytes(range(13)), bytes(range(0xF0, 0xFA)), 42).hex()
+        == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+    )
+    report.expect(
+        "self-test rfc5869-a.3",
+        hkdf_sha256(ikm, b"", b"", 42).hex()
+        == "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+    )
+    # RFC 7748 section 5.2.
+    report.expect(
+        "self-test rfc7748-5.2",
+        x25519(
+            bytes.fromhex("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4"),
+            bytes.fromhex("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"),
+        ).hex()
+        == "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
+    )
+    # NIST SP 800-38A F.5.5, first two blocks (the second shows the big-endian carry).
+    key = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
+    stream = aes256_ctr_keystream(key, int("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", 16), 0, 32)
+    pt = bytes.fromhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51")
+    ct = bytes(a ^ b for a, b in zip(pt, stream))
+    report.expect(
+        "self-test nist-f.5.5",
+        ct.hex() == "601ec313775789a5b7a7f504bbf3d228f443e3ca4d62b59aca84e990cacaf5c5",
+    )
+
+
+def _hex(entry: dict, field: str) -> bytes:
+    return bytes.fromhex(entry[field])
+
+
+def check_kdf(data: dict, report: Report) -> None:
+    for e in data.get("generate", []):
+        where = f"kdf/{e['id']}"
+        kind = e["kind"]
+        sid = _hex(e, "session_id")
+        if kind == "derive_key":
+            info = kdf_info(e["purpose"], e["round"], e["sender"], e["receiver"])
+            report.expect(where + " info", info.hex() == e["info"], f"{info.hex()} != {e['info']}")
+            key = derive_key(_hex(e, "shared_secret"), e["purpose"], sid, e["round"], e["sender"], e["receiver"])
+            report.expect(where + " key", key.hex() == e["key"], f"{key.hex()} != {e['key']}")
+        elif kind == "associated_data":
+            ad = associated_data(e["purpose"], sid, e["round"], e["sender"], e["receiver"])
+            report.expect(where, ad.hex() == e["associated_data"], f"{ad.hex()} != {e['associated_data']}")
+        elif kind == "chain":
+            a, b = _hex(e, "private"), _hex(e, "peer_private")
+            report.expect(where + " peer public", x25519(b, _BASE_POINT).hex() == e["peer_public"])
+            shared = x25519(a, _hex(e, "peer_public"))
+            report.expect(where + " shared", shared.hex() == e["shared_secret"])
+            report.expect(where + " symmetric", x25519(b, x25519(a, _BASE_POINT)) == shared)
+            key = derive_key(shared, e["purpose"], sid, e["round"], e["sender"], e["receiver"])
+            report.expect(where + " key", key.hex() == e["key"])
+        else:
+            report.expect(where, False, f"unknown kind {kind!r}")
+    for e in data.get("invalid", []):
+        where = f"kdf/invalid/{e['id']}"
+        sid = _hex(e, "session_id")
+        if e["operation"] == "derive_key":
+            shared = _hex(e, "shared_secret")
+            report.expect_rejected(
+                where, lambda: derive_key(shared, e["purpose"], sid, e["round"], e["sender"], e["receiver"])
+            )
+        else:
+            report.expect_rejected(
+                where, lambda: associated_data(e["purpose"], sid, e["round"], e["sender"], e["receiver"])
+            )
+
+
+def check_prg(data: dict, report: Report) -> None:
+    for e in data.get("generate", []):
+        where = f"prg/{e['id']}"
+        seed, sid, length, bits = _hex(e, "seed"), _hex(e, "session_id"), e["length"], e["bits"]
+        info = prg_info(length, bits)
+        report.expect(where + " info", info.hex() == e["info"], f"{info.hex()} != {e['info']}")
+        key = prg_key(seed, sid, length, bits)
+        report.expect(where + " key", key.hex() == e["key"], f"{key.hex()} != {e['key']}")
+        count = len(e["words"])
+        report.expect(where + " window inside cap", e["offset"] + count <= length)
+        stream, words = prg_window(key, bits, e["offset"], count)
+        report.expect(where + " keystream", stream.hex() == e["keystream"])
+        report.expect(where + " words", words == e["words"], f"{words[:4]}... != {e['words'][:4]}...")
+        report.expect(where + " words in range", all(0 <= x < 2**bits for x in e["words"]))
+    for e in data.get("verify", []):
+        where = f"prg/verify/{e['id']}"
+        pt, ct = _hex(e, "plaintext"), _hex(e, "ciphertext")
+        stream = aes256_ctr_keystream(_hex(e, "key"), int(e["initial_counter"], 16), 0, len(pt))
+        report.expect(where, bytes(a ^ b for a, b in zip(pt, stream)) == ct)
+    for e in data.get("invalid", []):
+        where = f"prg/invalid/{e['id']}"
+        seed, sid = _hex(e, "seed"), _hex(e, "session_id")
+        if e["operation"] == "read":
+            prg_key(seed, sid, e["length"], e["bits"])  # the arguments themselves are valid
+            report.expect(where, sum(e["reads"]) > e["length"], "the reads stay within the cap")
+        else:
+            report.expect_rejected(where, lambda: prg_key(seed, sid, e["length"], e["bits"]))
+
+
+def check_x25519(data: dict, report: Report) -> None:
+    for family in ("generate", "verify"):
+        for e in data.get(family, []):
+            where = f"x25519/{e['id']}"
+            if "public" in e:
+                report.expect(where + " public", x25519(_hex(e, "private"), _BASE_POINT).hex() == e["public"])
+            if "peer_private" in e:
+                report.expect(
+                    where + " peer public", x25519(_hex(e, "peer_private"), _BASE_POINT).hex() == e["peer_public"]
+                )
+            shared = x25519(_hex(e, "private"), _hex(e, "peer_public"))
+            report.expect(where + " shared", shared.hex() == e["shared"])
+    for e in data.get("invalid", []):
+        where = f"x25519/invalid/{e['id']}"
+        private, peer = _hex(e, "private"), bytes.fromhex(e.get("peer_public", ""))
+        if e["operation"] == "from_private_bytes":
+            report.expect(where, len(private) != 32)
+        elif len(peer) != 32:
+            report.expect(where, True)
+        else:
+            report.expect(where, x25519(private, peer) == bytes(32), "shared secret is not all zero")
+
+
+CHECKS = {"kdf": check_kdf, "prg": check_prg, "x25519": check_x25519}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vectors", type=pathlib.Path, default=DEFAULT_VECTORS)
+    args = parser.parse_args(argv)
+    report = Report()
+    self_test(report)
+    print(f"self-test: {report.checked} checks, {len(report.failures)} failed")
+    for name, check in CHECKS.items():
+        path = args.vectors / f"{name}.json"
+        before_checked, before_failed = report.checked, len(report.failures)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("name") != name or data.get("version") != 1:
+                raise ValueError(f"unexpected name/version {data.get('name')!r}/{data.get('version')!r}")
+            check(data, report)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            report.expect(f"{name}.json", False, f"{type(exc).__name__}: {exc}")
+        print(
+            f"{name}.json: {report.checked - before_checked} checks, "
+            f"{len(report.failures) - before_failed} failed"
+        )
+    for failure in report.failures:
+        print(f"MISMATCH {failure}")
+    passed = report.checked - len(report.failures)
+    print(f"{passed} passed, {len(report.failures)} failed")
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,308 @@
+"""X25519 key agreement and the HKDF-SHA256 key derivation bound to a session.
+
+Normative text: protocol_spec/SPEC.md, chapter "Key agreement and KDF".
+
+* :class:`X25519KeyPair` wraps pyca/cryptography's X25519 private key; keys
+  travel as their raw 32-byte encodings (RFC 7748).
+* :func:`agree` returns the raw X25519 shared secret and refuses the all-zero
+  output (a low-order peer point), compared in constant time.
+* :func:`derive_key` turns a shared secret into a 32-byte key with
+  HKDF-SHA256 (RFC 5869)::
+
+      salt = session_id                                   (32 bytes)
+      info = b"secagg/v1/" || purpose || 0x00
+             || u8(round) || u32le(sender) || u32le(receiver)
+
+  so a key is bound to its purpose, session, round and the ordered pair of
+  client ids.
+
+>>> from secagg.primitives.kex import PURPOSE_MASK_SEED, X25519KeyPair, agree, derive_key
+>>> a, b = X25519KeyPair.generate(), X25519KeyPair.generate()
+>>> agree(a, b.public_bytes) == agree(b, a.public_bytes)
+True
+>>> key = derive_key(agree(a, b.public_bytes), purpose=PURPOSE_MASK_SEED,
+...                  session_id=bytes(32), round=1, sender=1, receiver=2)
+>>> len(key)
+32
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from secagg.errors import InvalidKey
+from secagg.primitives.prg import SESSION_ID_SIZE
+from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+
+__all__ = [
+    "KEY_SIZE",
+    "LABEL_PREFIX",
+    "PURPOSE_MASK_SEED",
+    "PURPOSE_SHARE_ENCRYPTION",
+    "RESERVED_PURPOSES",
+    "SESSION_ID_SIZE",
+    "X25519KeyPair",
+    "agree",
+    "check_public_key",
+    "check_purpose",
+    "check_uint",
+    "derive_key",
+    "kdf_info",
+]
+
+KEY_SIZE = 32
+LABEL_PREFIX = b"secagg/v1/"
+PURPOSE_SHARE_ENCRYPTION = "share-encryption"
+PURPOSE_MASK_SEED = "mask-seed"
+RESERVED_PURPOSES = frozenset({"prg"})
+"""Purposes :func:`derive_key` refuses: ``prg`` is the PRG's own HKDF label
+(:data:`secagg.primitives.prg.PRG_LABEL`), whose info has the same length."""
+
+_PURPOSE_RE = re.compile(r"[a-z0-9-]{1,64}")
+_ZERO_SECRET = bytes(KEY_SIZE)
+
+
+def _as_bytes(name: str, value: object) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
+    return bytes(value)
+
+
+def check_uint(name: str, value: object, bits: int) -> int:
+    """Validate an unsigned integer field of ``bits`` bits.
+
+    Args:
+        name: the field's name, quoted in errors.
+        value: the value to check.
+        bits: the encoded width (8 or 32 in this module).
+
+    Returns:
+        ``value`` as an ``int``.
+
+    Raises:
+        TypeError: if ``value`` is not an ``int`` (``bool`` is refused).
+        ValueError: if ``value`` is outside ``[0, 2**bits)``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 <= value < (1 << bits):
+        raise ValueError(f"{name} must be in [0, {(1 << bits) - 1}], got {value}")
+    return value
+
+
+def check_purpose(purpose: object) -> bytes:
+    """Validate a purpose label and return its ASCII bytes.
+
+    Args:
+        purpose: 1 to 64 characters from ``[a-z0-9-]``.
+
+    Returns:
+        The ASCII encoding of ``purpose``.
+
+    Raises:
+        TypeError: if ``purpose`` is not a ``str``.
+        ValueError: if it is empty, longer than 64 characters or uses another
+            character.
+    """
+    if not isinstance(purpose, str):
+        raise TypeError(f"purpose must be a str, got {type(purpose).__name__}")
+    if _PURPOSE_RE.fullmatch(purpose) is None:
+        raise ValueError(f"purpose must be 1..64 characters of [a-z0-9-], got {purpose!r}")
+    return purpose.encode("ascii")
+
+
+def _check_session_id(session_id: object) -> bytes:
+    session_id = _as_bytes("session_id", session_id)
+    if len(session_id) != SESSION_ID_SIZE:
+        raise ValueError(f"session_id must be {SESSION_ID_SIZE} bytes, got {len(session_id)}")
+    return session_id
+
+
+class X25519KeyPair:
+    """An X25519 private key and its public key (immutable).
+
+    Build one with :meth:`generate` or :meth:`from_private_bytes`.
+
+    Warning:
+        The private key is secret: :meth:`private_bytes` exists for tests,
+        vectors and key storage, never for a message.
+    """
+
+    __slots__ = ("_private", "_public")
+
+    def __init__(self, private: X25519PrivateKey) -> None:
+        if not isinstance(private, X25519PrivateKey):
+            raise TypeError(f"private must be an X25519PrivateKey, got {type(private).__name__}")
+        object.__setattr__(self, "_private", private)
+        object.__setattr__(self, "_public", private.public_key().public_bytes_raw())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __repr__(self) -> str:
+        return f"X25519KeyPair(public={self._public.hex()})"
+
+    @classmethod
+    def generate(cls, *, random: RandomSource = DEFAULT_RANDOM) -> X25519KeyPair:
+        """Make a key pair from 32 bytes of ``random``.
+
+        Args:
+            random: the randomness source (the OS CSPRNG by default).
+
+        Returns:
+            A new key pair.
+
+        Raises:
+            InvalidKey: if ``random`` returns other than 32 bytes.
+        """
+        return cls.from_private_bytes(random.token_bytes(KEY_SIZE))
+
+    @classmethod
+    def from_private_bytes(cls, data: bytes) -> X25519KeyPair:
+        """Load a key pair from a raw 32-byte private key (RFC 7748 scalar).
+
+        Args:
+            data: 32 bytes; clamping is applied by X25519 itself, so every
+                32-byte string is a valid private key.
+
+        Returns:
+            The key pair.
+
+        Raises:
+            TypeError: if ``data`` is not bytes.
+            InvalidKey: if ``data`` is not 32 bytes long.
+        """
+        data = _as_bytes("data", data)
+        if len(data) != KEY_SIZE:
+            raise InvalidKey(f"an X25519 private key is {KEY_SIZE} bytes, got {len(data)}")
+        return cls(X25519PrivateKey.from_private_bytes(data))
+
+    def private_bytes(self) -> bytes:
+        """Return the raw 32-byte private key, exactly as it was loaded."""
+        return self._private.private_bytes_raw()
+
+    @property
+    def public_bytes(self) -> bytes:
+        """The raw 32-byte public key (the u-coordinate, little-endian)."""
+        return self._public
+
+
+def check_public_key(data: bytes) -> bytes:
+    """Validate the encoding of a peer's X25519 public key.
+
+    Only the length can be checked: every 32-byte string decodes to a
+    u-coordinate (the top bit is ignored, RFC 7748 section 5). Low-order
+    points are caught by :func:`agree`.
+
+    Args:
+        data: the peer's public key.
+
+    Returns:
+        ``data`` as ``bytes``.
+
+    Raises:
+        TypeError: if ``data`` is not bytes.
+        InvalidKey: if ``data`` is not exactly 32 bytes.
+    """
+    data = _as_bytes("public key", data)
+    if len(data) != KEY_SIZE:
+        raise InvalidKey(f"an X25519 public key is {KEY_SIZE} bytes, got {len(data)}")
+    return data
+
+
+def agree(private: X25519KeyPair, peer_public: bytes) -> bytes:
+    """Return the raw X25519 shared secret of ``private`` and ``peer_public``.
+
+    Args:
+        private: our key pair.
+        peer_public: the peer's raw 32-byte public key.
+
+    Returns:
+        32 bytes, the same on both sides. Feed them to :func:`derive_key`;
+        never use them as a key directly.
+
+    Raises:
+        TypeError: if ``private`` is not an :class:`X25519KeyPair` or
+            ``peer_public`` is not bytes.
+        InvalidKey: if ``peer_public`` is not 32 bytes, or the result is the
+            all-zero secret (``peer_public`` is a low-order point).
+    """
+    if not isinstance(private, X25519KeyPair):
+        raise TypeError(f"private must be an X25519KeyPair, got {type(private).__name__}")
+    peer = X25519PublicKey.from_public_bytes(check_public_key(peer_public))
+    try:
+        shared = private._private.exchange(peer)
+    except ValueError:
+        # OpenSSL refuses the all-zero output itself; same error as our check.
+        raise InvalidKey("X25519 produced the all-zero shared secret (low-order public key)") from None
+    if hmac.compare_digest(shared, _ZERO_SECRET):
+        raise InvalidKey("X25519 produced the all-zero shared secret (low-order public key)")
+    return shared
+
+
+def kdf_info(*, purpose: str, round: int, sender: int, receiver: int) -> bytes:
+    """Return the HKDF ``info`` string that :func:`derive_key` uses.
+
+    ``b"secagg/v1/" || purpose || 0x00 || u8(round) || u32le(sender) ||
+    u32le(receiver)``.
+
+    Raises:
+        TypeError, ValueError: as :func:`derive_key`.
+    """
+    label = check_purpose(purpose)
+    if purpose in RESERVED_PURPOSES:
+        raise ValueError(f"purpose {purpose!r} is reserved")
+    return (
+        LABEL_PREFIX
+        + label
+        + b"\x00"
+        + check_uint("round", round, 8).to_bytes(1, "little")
+        + check_uint("sender", sender, 32).to_bytes(4, "little")
+        + check_uint("receiver", receiver, 32).to_bytes(4, "little")
+    )
+
+
+def derive_key(
+    shared_secret: bytes, *, purpose: str, session_id: bytes, round: int, sender: int, receiver: int
+) -> bytes:
+    """Derive a 32-byte key from a shared secret with HKDF-SHA256.
+
+    ``HKDF-SHA256(ikm=shared_secret, salt=session_id, info=kdf_info(...), L=32)``.
+
+    Args:
+        shared_secret: 32 bytes, normally from :func:`agree`.
+        purpose: what the key is for (:data:`PURPOSE_SHARE_ENCRYPTION`,
+            :data:`PURPOSE_MASK_SEED`, ...): 1..64 characters of ``[a-z0-9-]``,
+            not ``"prg"``.
+        session_id: the 32-byte session id.
+        round: the protocol round, 0..255.
+        sender: a client id, 0..2**32-1 (the protocol uses 1..n).
+        receiver: a client id, 0..2**32-1.
+
+    Returns:
+        32 bytes.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if ``shared_secret`` or ``session_id`` is not 32 bytes, the
+            purpose is malformed or reserved, or an integer is out of range.
+
+    Warning:
+        The key binds ``(sender, receiver)`` in the order given. Callers that
+        need the same key on both sides (a pairwise mask seed, a pairwise
+        channel key) must pass ``(min(u, v), max(u, v))``.
+    """
+    shared_secret = _as_bytes("shared_secret", shared_secret)
+    if len(shared_secret) != KEY_SIZE:
+        raise ValueError(f"shared_secret must be {KEY_SIZE} bytes, got {len(shared_secret)}")
+    salt = _check_session_id(session_id)
+    info = kdf_info(purpose=purpose, round=round, sender=sender, receiver=receiver)
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=info).derive(shared_secret)
