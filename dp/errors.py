@@ -7,7 +7,14 @@ True
 
 from __future__ import annotations
 
-__all__ = ["BitWidthError", "BudgetExceededError", "DpError", "LedgerFormatError", "UnsupportedEventError"]
+__all__ = [
+    "BitWidthError",
+    "BudgetExceededError",
+    "ConditionalRoundingError",
+    "DpError",
+    "LedgerFormatError",
+    "UnsupportedEventError",
+]
 
 
 class DpError(Exception):
@@ -34,3 +41,11 @@ class UnsupportedEventError(DpError, ValueError):
 
 class LedgerFormatError(DpError, ValueError):
     """A saved ledger failed validation on load."""
+
+
+class ConditionalRoundingError(DpError, RuntimeError):
+    """Conditional stochastic rounding kept exceeding the inflated L2 bound.
+
+    Each retry fails with probability at most ``beta``, so this means the
+    input was not clipped as the plan assumes (or the source is not random).
+    """
