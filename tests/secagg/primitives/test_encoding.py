@@ -1,0 +1,348 @@
+"""Fixed-point encoding and the bit budget: error bounds, unbiasedness, no wrap, vectors."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secagg.errors import BitBudgetError
+from secagg.primitives.encoding import BitPlan, FixedPointEncoder, plan_bits
+from secagg.primitives.words import word_dtype
+from tests.detrandom import DeterministicRandom
+from tests.vectors import params, unhex
+
+ERRORS = {"BitBudgetError": BitBudgetError, "ValueError": ValueError}
+
+
+class Replay:
+    """A source that returns recorded bytes in the sizes asked for, and nothing more."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def token_bytes(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise AssertionError(f"asked for {n} bytes, only {len(self.data) - self.pos} recorded")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+
+def _real(v):
+    return float(v) if isinstance(v, str) else v
+
+
+PLANS = st.builds(
+    dict,
+    n_clients=st.integers(1, 5000),
+    clip=st.floats(1e-3, 1e3),
+    precision=st.floats(1e-6, 10.0),
+)
+
+
+@st.composite
+def planned_inputs(draw, max_clients):
+    """A plan for up to ``max_clients`` and one input vector per client (some beyond the clip)."""
+    plan = plan_bits(
+        n_clients=draw(st.integers(1, max_clients)),
+        clip=draw(st.floats(1e-3, 1e3)),
+        precision=draw(st.floats(1e-6, 10.0)),
+    )
+    dim = draw(st.integers(0, 20))
+    values = st.lists(st.floats(-3 * plan.clip, 3 * plan.clip), min_size=dim, max_size=dim)
+    xs = [np.array(draw(values), dtype=np.float64) for _ in range(plan.n_clients)]
+    return plan, xs, draw(st.integers(0, 2**32 - 1))
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@given(p=PLANS)
+def test_plan_never_lets_the_worst_case_sum_wrap_and_uses_the_fewest_bits(p):
+    plan = plan_bits(**p)
+    n, code = plan.n_clients, plan.max_code
+    assert code == math.ceil(Fraction(plan.clip) * Fraction(plan.scale))
+    assert n * (code + 1) < 2 ** (plan.bits - 1)
+    assert n * (code + 1) >= 2 ** (plan.bits - 2)  # one bit fewer would not do
+    enc = FixedPointEncoder.from_plan(plan)
+    for sign in (1, -1):
+        word = sign * code % 2**plan.bits
+        total = n * word % 2**plan.bits  # n clients all at the extreme code
+        assert enc.decode(np.array([total], dtype=np.uint64))[0] == sign * n * code / plan.scale
+
+
+@given(p=PLANS)
+def test_plan_scale_is_the_coarsest_power_of_two_step_within_the_precision(p):
+    plan = plan_bits(**p)
+    mantissa, _ = math.frexp(plan.scale)
+    assert mantissa == 0.5  # a power of two
+    assert 1 / plan.scale <= p["precision"] < 2 / plan.scale
+
+
+def test_plan_worked_example_of_the_spec():
+    plan = plan_bits(n_clients=1000, clip=1.0, precision=1e-4)
+    assert (plan.bits, plan.scale, plan.max_code) == (25, 16384.0, 16384)
+    assert 1000 * 16385 < 2**24 <= 2 * 1000 * 16385
+
+
+def test_plan_over_budget_names_the_numbers():
+    with pytest.raises(BitBudgetError) as info:
+        plan_bits(n_clients=1_000_000, clip=1e4, precision=1e-9)
+    message = str(info.value)
+    for part in ("n_clients=1000000", "clip=10000.0", "precision=1e-09", "need 65 bits", "max_bits=62"):
+        assert part in message
+
+
+def test_plan_respects_a_lower_max_bits():
+    assert plan_bits(n_clients=1000, clip=1.0, precision=1e-4, max_bits=25).bits == 25
+    with pytest.raises(BitBudgetError):
+        plan_bits(n_clients=1000, clip=1.0, precision=1e-4, max_bits=24)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"n_clients": 0, "clip": 1.0, "precision": 0.1}, ValueError),
+        ({"n_clients": 2.0, "clip": 1.0, "precision": 0.1}, TypeError),
+        ({"n_clients": True, "clip": 1.0, "precision": 0.1}, TypeError),
+        ({"n_clients": 2, "clip": 0.0, "precision": 0.1}, ValueError),
+        ({"n_clients": 2, "clip": math.inf, "precision": 0.1}, ValueError),
+        ({"n_clients": 2, "clip": math.nan, "precision": 0.1}, ValueError),
+        ({"n_clients": 2, "clip": "1", "precision": 0.1}, TypeError),
+        ({"n_clients": 2, "clip": 1.0, "precision": -0.1}, ValueError),
+        ({"n_clients": 2, "clip": 1.0, "precision": 0.1, "max_bits": 63}, ValueError),
+        ({"n_clients": 2, "clip": 1e-305, "precision": 1e-320}, ValueError),
+    ],
+)
+def test_plan_rejects_bad_arguments(kwargs, error):
+    with pytest.raises(error) as info:
+        plan_bits(**kwargs)
+    assert info.type is error
+
+
+def test_bit_plan_is_frozen_and_validates_its_invariant():
+    plan = BitPlan(bits=25, scale=16384.0, clip=1.0, n_clients=1000)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.bits = 30
+    with pytest.raises(BitBudgetError):
+        BitPlan(bits=24, scale=16384.0, clip=1.0, n_clients=1000)
+    with pytest.raises(ValueError):
+        BitPlan(bits=25, scale=0.0, clip=1.0, n_clients=1000)
+    with pytest.raises(TypeError):
+        BitPlan(bits=25.0, scale=16384.0, clip=1.0, n_clients=1000)
+    with pytest.raises(TypeError):
+        BitPlan(25, 16384.0, 1.0, 1000)  # keyword-only
+
+
+# --------------------------------------------------------------------------- encode / decode
+
+
+@given(case=planned_inputs(1))
+def test_decode_of_encode_is_within_one_step_of_the_clipped_input(case):
+    plan, (x,), seed = case
+    enc = FixedPointEncoder.from_plan(plan)
+    words = enc.encode(x, random=DeterministicRandom(seed))
+    assert words.dtype == word_dtype(plan.bits) and words.shape == x.shape
+    assert int(words.max(initial=0)) < 2**plan.bits
+    err = np.abs(enc.decode(words) - np.clip(x, -plan.clip, plan.clip))
+    assert (err < 1 / plan.scale).all()
+
+
+@given(case=planned_inputs(8))
+def test_sum_of_n_encodings_decodes_to_the_sum_within_n_steps(case):
+    plan, xs, seed = case
+    enc = FixedPointEncoder.from_plan(plan)
+    rnd = DeterministicRandom(seed)
+    total = np.zeros(xs[0].shape, dtype=np.uint64)
+    mask = np.uint64(2**plan.bits - 1)
+    for x in xs:
+        total = (total + enc.encode(x, random=rnd).astype(np.uint64)) & mask
+    exact = np.sum([np.clip(x, -plan.clip, plan.clip) for x in xs], axis=0)
+    assert (np.abs(enc.decode(total) - exact) < len(xs) / plan.scale).all()
+
+
+@given(x=st.floats(-100.0, 100.0), seed=st.integers(0, 2**32 - 1))
+def test_rounding_goes_to_one_of_the_two_neighbouring_codes(x, seed):
+    enc = FixedPointEncoder(clip=100.0, scale=8.0, bits=16)
+    code = enc.decode(enc.encode(np.array([x]), random=DeterministicRandom(seed)))[0] * 8.0
+    assert code in (math.floor(x * 8.0), math.ceil(x * 8.0))
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.3, 0.9, 0.01])
+@pytest.mark.parametrize("base", [5.0, -5.0])
+def test_stochastic_rounding_is_unbiased(fraction, base):
+    """The mean code over N draws is within 5 standard errors of y.
+
+    Each code is floor(y) + Bernoulli(f), f the fractional part, so the mean
+    has standard error sqrt(f(1-f)/N); the source is deterministic, so the
+    test cannot flake, and any rounding with a bias above 5 sigma (about
+    0.0011 steps at f = 0.5, N = 500,000; round-to-nearest is off by
+    min(f, 1-f)) fails it.
+    """
+    n = 500_000
+    scale = 1024.0
+    y = base + fraction  # exact in binary for these values up to float rounding of fraction
+    enc = FixedPointEncoder(clip=10.0, scale=scale, bits=16)
+    words = enc.encode(np.full(n, y / scale), random=DeterministicRandom(b"unbiased"))
+    codes = enc.decode(words) * scale
+    f = y - math.floor(y)
+    assert set(np.unique(codes).tolist()) == {math.floor(y), math.floor(y) + 1}
+    assert abs(codes.mean() - y) < 5 * math.sqrt(f * (1 - f) / n)
+
+
+def test_negative_codes_are_twos_complement_mod_two_to_the_bits():
+    enc = FixedPointEncoder(clip=4.0, scale=2.0, bits=5)
+    words = enc.encode(np.array([-4.0, -0.5, 0.0, 0.5, 4.0, -9.0, 9.0]))
+    assert words.tolist() == [32 - 8, 32 - 1, 0, 1, 8, 32 - 8, 8]
+    assert enc.decode(words).tolist() == [-4.0, -0.5, 0.0, 0.5, 4.0, -4.0, 4.0]
+
+
+@pytest.mark.parametrize("bits, dtype", [(8, np.uint32), (32, np.uint32), (33, np.uint64), (62, np.uint64)])
+def test_words_use_the_word_dtype_of_the_bit_width(bits, dtype):
+    enc = FixedPointEncoder(clip=1.0, scale=4.0, bits=bits)
+    assert enc.encode(np.array([0.25, -0.25])).dtype == dtype
+
+
+def test_encode_keeps_the_shape_and_draws_eight_bytes_per_coordinate_in_c_order():
+    enc = FixedPointEncoder(clip=1.0, scale=2.0**10, bits=16)
+    x = np.linspace(-1, 1, 12).reshape(3, 4)
+    data = DeterministicRandom(3).token_bytes(96)
+    src = Replay(data)
+    words = enc.encode(x, random=src)
+    assert src.pos == 96 and words.shape == (3, 4)
+    np.testing.assert_array_equal(words.ravel(), enc.encode(x.ravel(), random=Replay(data)))
+    assert enc.encode(np.array([]), random=Replay(b"")).shape == (0,)
+
+
+def test_integer_inputs_are_encoded_as_reals():
+    enc = FixedPointEncoder(clip=10.0, scale=4.0, bits=12)
+    assert enc.decode(enc.encode(np.array([3, -2, 50]))).tolist() == [3.0, -2.0, 10.0]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_encode_rejects_nan_and_infinities(bad):
+    enc = FixedPointEncoder(clip=1.0, scale=4.0, bits=8)
+    with pytest.raises(ValueError, match="finite"):
+        enc.encode(np.array([0.0, bad]))
+
+
+def test_encode_and_decode_reject_non_real_or_non_integer_arrays():
+    enc = FixedPointEncoder(clip=1.0, scale=4.0, bits=8)
+    for bad in (np.array([1 + 2j]), np.array(["a"]), np.array([True])):
+        with pytest.raises(TypeError):
+            enc.encode(bad)
+    with pytest.raises(TypeError):
+        enc.decode(np.array([1.0]))
+
+
+def test_decode_rejects_words_outside_the_modulus():
+    enc = FixedPointEncoder(clip=1.0, scale=4.0, bits=8)
+    with pytest.raises(ValueError):
+        enc.decode(np.array([256], dtype=np.uint32))
+    with pytest.raises(ValueError):
+        enc.decode(np.array([-1], dtype=np.int64))
+    assert enc.decode(np.array([255], dtype=np.uint32)).tolist() == [-0.25]
+
+
+def test_encoder_validates_that_one_encoding_fits_and_its_arguments():
+    FixedPointEncoder(clip=1.0, scale=1024.0, bits=12)  # 1025 < 2**11
+    with pytest.raises(BitBudgetError):
+        FixedPointEncoder(clip=1.0, scale=1024.0, bits=11)
+    with pytest.raises(ValueError):
+        FixedPointEncoder(clip=-1.0, scale=1.0, bits=8)
+    with pytest.raises(ValueError):
+        FixedPointEncoder(clip=1.0, scale=1.0, bits=63)
+    with pytest.raises(TypeError):
+        FixedPointEncoder.from_plan({"bits": 8})
+
+
+@given(p=PLANS)
+def test_max_summands_is_the_largest_count_the_encoder_can_sum(p):
+    enc = FixedPointEncoder.from_plan(plan_bits(**p))
+    n = enc.max_summands
+    assert n >= p["n_clients"]
+    assert n * (enc.max_code + 1) < 2 ** (enc.bits - 1) <= (n + 1) * (enc.max_code + 1)
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+@pytest.mark.parametrize("vector", params("encoding", "generate"))
+def test_generate_vectors_are_reproduced_exactly(vector):
+    if vector["kind"] == "plan":
+        plan = plan_bits(
+            n_clients=vector["n_clients"], clip=vector["clip"], precision=vector["precision"],
+            max_bits=vector["max_bits"],
+        )
+        assert (plan.bits, plan.scale, plan.max_code) == (vector["bits"], vector["scale"], vector["max_code"])
+    elif vector["kind"] == "encode":
+        enc = FixedPointEncoder(clip=vector["clip"], scale=vector["scale"], bits=vector["bits"])
+        src = Replay(unhex(vector["random"]))
+        words = enc.encode(np.array([_real(v) for v in vector["x"]]), random=src)
+        assert src.pos == len(src.data)
+        assert words.tolist() == vector["words"]
+        assert vector["words"] == [c % 2 ** vector["bits"] for c in vector["codes"]]
+        assert enc.decode(words).tolist() == [c / vector["scale"] for c in vector["codes"]]
+    elif vector["kind"] == "decode":
+        enc = FixedPointEncoder(clip=1.0, scale=vector["scale"], bits=vector["bits"])
+        assert enc.decode(np.array(vector["words"], dtype=np.uint64)).tolist() == vector["values"]
+    else:
+        pytest.fail(f"unknown kind {vector['kind']!r}")
+
+
+@pytest.mark.parametrize("vector", params("encoding", "generate"))
+def test_encode_vectors_match_the_chapter_formulas_in_plain_floats(vector):
+    """Independent of the library and NumPy: recompute each code from the recorded random words."""
+    if vector["kind"] != "encode":
+        return
+    random = unhex(vector["random"])
+    for i, x in enumerate(vector["x"]):
+        y = min(max(x, -vector["clip"]), vector["clip"]) * vector["scale"]
+        u = (int.from_bytes(random[8 * i : 8 * i + 8], "little") >> 11) * 2.0**-53
+        assert vector["codes"][i] == math.floor(y) + (u < y - math.floor(y))
+
+
+@pytest.mark.parametrize("vector", params("encoding", "verify"))
+def test_verify_vectors_sum_and_decode(vector):
+    plan = plan_bits(n_clients=vector["n_clients"], clip=vector["clip"], precision=vector["precision"])
+    assert (plan.bits, plan.scale) == (vector["bits"], vector["scale"])
+    enc = FixedPointEncoder.from_plan(plan)
+    total = np.zeros(len(vector["total"]), dtype=np.uint64)
+    for x, random in zip(vector["inputs"], vector["random"]):
+        total = (total + enc.encode(np.array(x), random=Replay(unhex(random))).astype(np.uint64)) & np.uint64(
+            2**plan.bits - 1
+        )
+    assert total.tolist() == vector["total"]
+    assert enc.decode(total).tolist() == vector["decoded"]
+    exact = np.clip(np.array(vector["inputs"]), -plan.clip, plan.clip).sum(axis=0)
+    assert (np.abs(np.array(vector["decoded"]) - exact) < vector["n_clients"] / plan.scale).all()
+
+
+@pytest.mark.parametrize("vector", params("encoding", "invalid"))
+def test_invalid_vectors_are_rejected_with_their_named_error(vector):
+    expected = ERRORS[vector["error"]]
+    with pytest.raises(expected) as info:
+        op = vector["operation"]
+        if op == "plan":
+            plan_bits(
+                n_clients=vector["n_clients"], clip=vector["clip"], precision=vector["precision"],
+                max_bits=vector["max_bits"],
+            )
+        elif op == "encoder":
+            FixedPointEncoder(clip=vector["clip"], scale=vector["scale"], bits=vector["bits"])
+        elif op == "encode":
+            enc = FixedPointEncoder(clip=vector["clip"], scale=vector["scale"], bits=vector["bits"])
+            enc.encode(np.array([_real(v) for v in vector["x"]]))
+        elif op == "decode":
+            enc = FixedPointEncoder(clip=vector["clip"], scale=vector["scale"], bits=vector["bits"])
+            enc.decode(np.array(vector["words"], dtype=np.uint64))
+        else:
+            pytest.fail(f"unknown operation {op!r}")
+    assert info.type is expected
