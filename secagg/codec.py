@@ -12,6 +12,9 @@ Body fields, in the order the dataclass declares them:
 * ``bytes``     u32le length | bytes   (AdvertiseKeys.signature: 0 or 64;
                 MaskedInputResponse.masked: exactly packed_size(dim, bits))
 * ``str``       u32le length | UTF-8   (Abort.detail, at most 256 bytes)
+* id set        u32le length | bitmap  (ShareKeysRequest.participants: bit
+                (id - 1) of byte (id - 1) // 8, LSB first; minimal length,
+                at most ceil(n / 8) bytes)
 * sequence      u32le count | items    (count <= n_clients, checked together
                 with count * item size <= remaining bytes BEFORE any item is read)
 * AbortReason   u8 code from a closed table
@@ -38,6 +41,7 @@ from secagg.messages import (
     ENCRYPTED_SHARE_SIZE,
     KEY_SIZE,
     MAX_DETAIL,
+    MAX_PROOF_HASHES,
     SESSION_ID_SIZE,
     SHARE_SIZE,
     SIGNATURE_SIZE,
@@ -145,9 +149,11 @@ def encode(message: Message) -> bytes:
         _write_advertise(w, m)
     elif isinstance(m, ShareKeysRequest):
         w.raw(m.graph_seed)
+        w.var(_bitmap(m.participants))
         w.u32(len(m.advertised))
-        for a in m.advertised:
+        for a, proof in zip(m.advertised, m.proofs):
             _write_advertise(w, a)
+            w.var(proof)
     elif isinstance(m, ShareKeysResponse):
         w.u32(m.client_id)
         w.raw(m.session_id)
@@ -301,8 +307,15 @@ def decode(data: bytes, *, params: Params) -> Message:
             msg: Message = _read_advertise(r)
         elif cls is ShareKeysRequest:
             seed = r.raw(32, "graph_seed")
-            count = r.count("advertised", n, _ADVERTISE_SIZE)
-            msg = ShareKeysRequest(graph_seed=seed, advertised=tuple(_read_advertise(r) for _ in range(count)))
+            participants = _read_bitmap(r.var("participants", limit=(n + 7) // 8), n)
+            count = r.count("advertised", n, _ADVERTISE_SIZE + 4)
+            advertised, proofs = [], []
+            for _ in range(count):
+                advertised.append(_read_advertise(r))
+                proofs.append(r.var("proof", limit=32 * MAX_PROOF_HASHES))
+            msg = ShareKeysRequest(
+                graph_seed=seed, participants=participants, advertised=tuple(advertised), proofs=tuple(proofs)
+            )
         elif cls is ShareKeysResponse:
             msg = ShareKeysResponse(
                 client_id=r.u32("client_id"),
@@ -358,6 +371,25 @@ def decode(data: bytes, *, params: Params) -> Message:
         raise DecodeError(f"{cls.__name__}: {exc}") from None
     r.done()
     return msg
+
+
+def _bitmap(ids: tuple[int, ...]) -> bytes:
+    """Bit ``id - 1`` set for every id; minimal length (the last byte is non-zero)."""
+    if not ids:
+        return b""
+    out = bytearray((ids[-1] + 7) // 8)
+    for i in ids:
+        out[(i - 1) // 8] |= 1 << ((i - 1) % 8)
+    return bytes(out)
+
+
+def _read_bitmap(data: bytes, n: int) -> tuple[int, ...]:
+    if data and data[-1] == 0:
+        raise DecodeError("participants bitmap is not minimal (last byte is zero)")
+    ids = tuple(8 * j + b + 1 for j, byte in enumerate(data) if byte for b in range(8) if byte >> b & 1)
+    if ids and ids[-1] > n:
+        raise DecodeError(f"participant id {ids[-1]} exceeds n_clients={n}")
+    return ids
 
 
 def _read_advertise(r: _Reader) -> AdvertiseKeys:

@@ -37,6 +37,7 @@ __all__ = [
     "ENCRYPTED_SHARE_SIZE",
     "KEY_SIZE",
     "MAX_CLIENT_ID",
+    "MAX_PROOF_HASHES",
     "SESSION_ID_SIZE",
     "SHARE_PLAINTEXT_SIZE",
     "SHARE_SIZE",
@@ -65,6 +66,7 @@ SHARE_PLAINTEXT_SIZE = 4 + 4 + 2 * SHARE_SIZE  # u32 sender, u32 receiver, share
 ENCRYPTED_SHARE_SIZE = 12 + SHARE_PLAINTEXT_SIZE + 16  # nonce || ciphertext || tag
 MAX_CLIENT_ID = 65535
 MAX_DETAIL = 256
+MAX_PROOF_HASHES = 16  # Merkle depth for up to 65,535 participants
 
 
 def _check_id(name: str, value: object) -> None:
@@ -85,10 +87,13 @@ def _check_bytes(name: str, value: object, sizes: tuple[int, ...]) -> None:
 def _check_ids(name: str, ids: object) -> None:
     if not isinstance(ids, tuple):
         raise TypeError(f"{name} must be a tuple, got {type(ids).__name__}")
-    for i in ids:
-        _check_id(f"{name} entry", i)
+    if not all(type(i) is int for i in ids):  # bool is excluded: type(True) is bool
+        for i in ids:
+            _check_id(f"{name} entry", i)
     if any(a >= b for a, b in zip(ids, ids[1:])):
         raise ValueError(f"{name} must be strictly increasing (sorted, unique), got {ids[:8]}...")
+    if ids and (ids[0] < 1 or ids[-1] > MAX_CLIENT_ID):  # sorted, so the ends bound the rest
+        raise ValueError(f"{name} entries must be in [1, {MAX_CLIENT_ID}]")
 
 
 def _check_entries(name: str, entries: object, cls: type, key: str) -> None:
@@ -131,19 +136,38 @@ class AdvertiseKeys:
 
 @dataclasses.dataclass(**_FROZEN)
 class ShareKeysRequest:
-    """R1, server to client: every advertised key set and the graph seed.
+    """R1, server to client: who takes part, and the keys this client needs.
 
     Attributes:
         graph_seed: 32 public random bytes that fix the neighbour graph.
-        advertised: the AdvertiseKeys of every client in the round, sorted by id.
+        participants: sorted ids of every client that advertised keys (on the
+            wire: a bitmap). With ``graph_seed`` it fixes each client's
+            neighbours.
+        advertised: the AdvertiseKeys of the receiving client and of its
+            neighbours, sorted by id.
+        proofs: one Merkle inclusion proof per ``advertised`` entry (the
+            concatenated 32-byte sibling hashes) against the root over all
+            participants' keys, which the session id commits to.
     """
 
     graph_seed: bytes
+    participants: tuple[int, ...]
     advertised: tuple[AdvertiseKeys, ...]
+    proofs: tuple[bytes, ...]
 
     def __post_init__(self) -> None:
         _check_bytes("graph_seed", self.graph_seed, (32,))
+        _check_ids("participants", self.participants)
         _check_entries("advertised", self.advertised, AdvertiseKeys, "client_id")
+        if not isinstance(self.proofs, tuple) or len(self.proofs) != len(self.advertised):
+            raise ValueError("proofs must be a tuple with one proof per advertised entry")
+        for proof in self.proofs:
+            if not isinstance(proof, bytes):
+                raise TypeError(f"a proof must be bytes, got {type(proof).__name__}")
+            if len(proof) % 32 or len(proof) > 32 * MAX_PROOF_HASHES:
+                raise ValueError(f"a proof must be a multiple of 32 bytes, at most {32 * MAX_PROOF_HASHES}")
+        if not {a.client_id for a in self.advertised} <= set(self.participants):
+            raise ValueError("advertised entries must belong to participants")
 
 
 @dataclasses.dataclass(**_FROZEN)

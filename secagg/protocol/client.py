@@ -71,12 +71,12 @@ from secagg.messages import (
     UnmaskingResponse,
 )
 from secagg.params import Params, ThreatModel
-from secagg.primitives import aead, kex, shamir, sign
+from secagg.primitives import aead, kex, merkle, shamir, sign
 from secagg.primitives.masking import mask_input, pack
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
 from secagg.primitives.words import word_dtype
 from secagg.protocol import session
-from secagg.protocol.graph import build_neighbors
+from secagg.protocol.graph import neighbors_of
 
 __all__ = [
     "CLIENT_TRANSITIONS",
@@ -156,18 +156,35 @@ class ClientR0AdvertiseKeys(ClientState):
         if not isinstance(msg, ShareKeysRequest):
             return super().handle(ctx, msg, client)
         p, me = ctx.params, ctx.client_id
+        participants = msg.participants
+        if participants and participants[-1] > p.n_clients:
+            raise _Abort(AbortReason.MALFORMED, f"participant id above n_clients={p.n_clients}")
+        if len(participants) < p.threshold:
+            raise _Abort(
+                AbortReason.TOO_FEW_SURVIVORS, f"{len(participants)} clients advertised keys, threshold is {p.threshold}"
+            )
+        if me not in participants:
+            raise _Abort(AbortReason.INCONSISTENT, "own id missing from the participants")
+        neighbors = neighbors_of(p, participants, msg.graph_seed, me)
+        holders = sorted((*neighbors, me))
         entries = msg.advertised
-        ids = [a.client_id for a in entries]
-        if any(i > p.n_clients for i in ids):
-            raise _Abort(AbortReason.MALFORMED, f"client id above n_clients={p.n_clients}")
-        own = next((a for a in entries if a.client_id == me), None)
-        if own is None or own.c_pk != self.advertised.c_pk or own.s_pk != self.advertised.s_pk:
+        if [a.client_id for a in entries] != holders:
+            raise _Abort(AbortReason.INCONSISTENT, "the keys sent are not exactly this client's and its neighbours'")
+        own = entries[holders.index(me)]
+        if own.c_pk != self.advertised.c_pk or own.s_pk != self.advertised.s_pk:
             raise _Abort(AbortReason.INCONSISTENT, "own advertised keys did not come back unchanged")
         keys = [a.c_pk for a in entries] + [a.s_pk for a in entries]
         if len(set(keys)) != len(keys):
             raise _Abort(AbortReason.INCONSISTENT, "two advertised public keys are equal")
-        if len(entries) < p.threshold:
-            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(entries)} clients advertised keys, threshold is {p.threshold}")
+        position = {u: i for i, u in enumerate(participants)}
+        roots = set()
+        for a, proof in zip(entries, msg.proofs):
+            try:
+                roots.add(merkle.root_from_proof(session.key_leaf(a), position[a.client_id], len(participants), proof))
+            except ValueError:
+                raise _Abort(AbortReason.INCONSISTENT, f"malformed key proof for client {a.client_id}") from None
+        if len(roots) != 1:
+            raise _Abort(AbortReason.INCONSISTENT, "key proofs lead to different roots")
         if p.threat is ThreatModel.ACTIVE:
             for a in entries:
                 vk = ctx.pki.get(a.client_id)
@@ -177,9 +194,7 @@ class ClientR0AdvertiseKeys(ClientState):
                     sign.verify(vk, session.advertise_statement(p, a.client_id, a.c_pk, a.s_pk), a.signature)
                 except InvalidSignature:
                     raise _Abort(AbortReason.AUTHENTICATION, f"bad key signature of client {a.client_id}") from None
-        sid = session.session_id(p, msg.graph_seed, entries)
-        neighbors = build_neighbors(p, ids, msg.graph_seed)[me]
-        holders = sorted((*neighbors, me))
+        sid = session.session_id(p, msg.graph_seed, len(participants), roots.pop())
         if len(holders) < p.threshold:
             raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold is {p.threshold}")
         by_id = {a.client_id: a for a in entries}
@@ -187,6 +202,7 @@ class ClientR0AdvertiseKeys(ClientState):
         shares = shamir.split([seed, self.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
         out: list[AddressedShare] = []
         own_share = b""
+        share_keys: dict[int, bytes] = {}
         for row, holder in enumerate(holders):
             share_bytes = shamir.shares_to_bytes(shares[row])
             if holder == me:
@@ -196,26 +212,27 @@ class ClientR0AdvertiseKeys(ClientState):
                 key = session.share_key(self.c_keys, by_id[holder].c_pk, sid, me, holder)
             except InvalidKey:
                 raise _Abort(AbortReason.MALFORMED, f"client {holder} advertised an invalid key") from None
+            share_keys[holder] = key
             plaintext = me.to_bytes(4, "little") + holder.to_bytes(4, "little") + share_bytes
             blob = aead.encrypt(key, plaintext, session.share_associated_data(sid, me, holder), random=ctx.random)
             out.append(AddressedShare(peer=holder, blob=blob))
         reply = ShareKeysResponse(
             client_id=me, session_id=sid, seed_commitment=session.seed_commitment(sid, me, seed), shares=tuple(out)
         )
-        peers = {v: (by_id[v].c_pk, by_id[v].s_pk) for v in neighbors}
-        nxt = ClientR1ShareKeys(sid, tuple(ids), tuple(neighbors), peers, self.c_keys, self.s_keys, seed, own_share)
+        peers = {v: by_id[v].s_pk for v in neighbors}
+        nxt = ClientR1ShareKeys(sid, participants, tuple(neighbors), peers, share_keys, self.s_keys, seed, own_share)
         return nxt, reply
 
 
 class ClientR1ShareKeys(ClientState):
     """Shares sent; waiting for the MaskedInputRequest."""
 
-    def __init__(self, sid, all_ids, neighbors, peers, c_keys, s_keys, seed, own_share) -> None:
+    def __init__(self, sid, all_ids, neighbors, peers, share_keys, s_keys, seed, own_share) -> None:
         self.sid = sid
         self.all_ids = all_ids
         self.neighbors = neighbors
         self.peers = peers
-        self.c_keys = c_keys
+        self.share_keys = share_keys
         self.s_keys = s_keys
         self.seed = seed
         self.own_share = own_share
@@ -235,9 +252,8 @@ class ClientR1ShareKeys(ClientState):
             if v not in neighbor_set:
                 raise _Abort(AbortReason.INCONSISTENT, f"share from client {v}, who is not a neighbour")
             try:
-                key = session.share_key(self.c_keys, self.peers[v][0], self.sid, me, v)
-                plaintext = aead.decrypt(key, entry.blob, session.share_associated_data(self.sid, v, me))
-            except (InvalidCiphertext, InvalidKey):
+                plaintext = aead.decrypt(self.share_keys[v], entry.blob, session.share_associated_data(self.sid, v, me))
+            except InvalidCiphertext:
                 raise _Abort(AbortReason.AUTHENTICATION, f"share from client {v} failed to decrypt") from None
             if plaintext[:4] != v.to_bytes(4, "little") or plaintext[4:8] != me.to_bytes(4, "little"):
                 raise _Abort(AbortReason.INCONSISTENT, f"share from client {v} names other endpoints")
@@ -256,7 +272,7 @@ class ClientR1ShareKeys(ClientState):
         pair_signs = []
         for v in alive:
             try:
-                pair_seeds.append(session.mask_seed(self.s_keys, self.peers[v][1], self.sid, me, v))
+                pair_seeds.append(session.mask_seed(self.s_keys, self.peers[v], self.sid, me, v))
             except InvalidKey:
                 raise _Abort(AbortReason.MALFORMED, f"client {v} advertised an invalid key") from None
             pair_signs.append(session.pair_sign(me, v))

@@ -57,7 +57,7 @@ from secagg.messages import (
     UnmaskingResponse,
 )
 from secagg.params import Params, ThreatModel
-from secagg.primitives import kex, shamir, sign
+from secagg.primitives import kex, merkle, shamir, sign
 from secagg.primitives.masking import accumulate_packed, add_masks
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
 from secagg.primitives.words import modulus_mask, word_dtype
@@ -174,12 +174,22 @@ class ServerR0AdvertiseKeys(ServerState):
         if len(u1) < p.threshold:
             raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(u1)} clients advertised keys, threshold {p.threshold}")
         graph_seed = server.random.token_bytes(32)
-        entries = tuple(self.advertised[u] for u in u1)
-        sid = session.session_id(p, graph_seed, entries)
+        levels = merkle.merkle_levels([session.key_leaf(self.advertised[u]) for u in u1])
+        sid = session.session_id(p, graph_seed, len(u1), levels[-1][0])
         neighbors = build_neighbors(p, u1, graph_seed)
-        request = ShareKeysRequest(graph_seed=graph_seed, advertised=entries)
+        proofs = {u: merkle.merkle_proof(levels, i) for i, u in enumerate(u1)}
+        participants = tuple(u1)
+        out = {}
+        for u in u1:
+            holders = sorted((*neighbors[u], u))
+            out[u] = ShareKeysRequest(
+                graph_seed=graph_seed,
+                participants=participants,
+                advertised=tuple(self.advertised[v] for v in holders),
+                proofs=tuple(proofs[v] for v in holders),
+            )
         nxt = ServerR1ShareKeys(_Session(sid, dict(self.advertised), neighbors))
-        return nxt, {u: request for u in u1}
+        return nxt, out
 
 
 class ServerR1ShareKeys(ServerState):

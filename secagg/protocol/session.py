@@ -5,8 +5,9 @@ that the state machines stay about rules and the bytes stay in SPEC.md
 (chapter "Protocol"):
 
 * ``params_bytes``  = u32 n | u32 dim | u8 bits | u8 graph | u32 k | u32 t | u8 threat
+* key leaf          = SHA-256(0x00 | u32 id | c_pk | s_pk), one per participant
 * ``session_id``    = SHA-256("secagg/v1/session" 0x00 | params_bytes | graph_seed
-  | u32 m | for each advertised client in id order: u32 id | c_pk | s_pk)
+  | u32 m | Merkle root over the key leaves in id order)
 * advertise statement   = "secagg/v1/advertise" 0x00 | params_bytes | u32 id | c_pk | s_pk
 * consistency statement = "secagg/v1/consistency" 0x00 | session_id | u32 m | u32 ids...
 * seed commitment       = SHA-256("secagg/v1/seed-commitment" 0x00 | session_id | u32 id | seed)
@@ -25,15 +26,16 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from secagg.messages import AdvertiseKeys
 from secagg.params import GraphKind, Params, ThreatModel
-from secagg.primitives import aead, kex
+from secagg.primitives import aead, kex, merkle
 
 __all__ = [
     "advertise_statement",
     "consistency_statement",
+    "key_leaf",
     "mask_seed",
     "pair_sign",
     "params_bytes",
@@ -61,13 +63,19 @@ def params_bytes(params: Params) -> bytes:
     )
 
 
-def session_id(params: Params, graph_seed: bytes, advertised: Sequence[AdvertiseKeys]) -> bytes:
-    """Return the 32-byte session id over the parameters, graph seed and all keys.
+def key_leaf(entry: AdvertiseKeys) -> bytes:
+    """Return the Merkle leaf hash of one client's advertised keys."""
+    return merkle.leaf_hash(struct.pack("<I", entry.client_id) + entry.c_pk + entry.s_pk)
+
+
+def session_id(params: Params, graph_seed: bytes, n_participants: int, key_root: bytes) -> bytes:
+    """Return the 32-byte session id.
 
     Args:
         params: the round parameters.
         graph_seed: the 32-byte graph seed the server drew.
-        advertised: every client's AdvertiseKeys, sorted by id.
+        n_participants: how many clients advertised keys.
+        key_root: the Merkle root over every participant's :func:`key_leaf`.
 
     Returns:
         32 bytes.
@@ -75,11 +83,8 @@ def session_id(params: Params, graph_seed: bytes, advertised: Sequence[Advertise
     h = hashlib.sha256(b"secagg/v1/session\x00")
     h.update(params_bytes(params))
     h.update(graph_seed)
-    h.update(struct.pack("<I", len(advertised)))
-    for a in advertised:
-        h.update(struct.pack("<I", a.client_id))
-        h.update(a.c_pk)
-        h.update(a.s_pk)
+    h.update(struct.pack("<I", n_participants))
+    h.update(key_root)
     return h.digest()
 
 
