@@ -31,11 +31,9 @@ hold none.
 >>> from secagg.params import Params
 >>> p = Params(n_clients=3, dim=4, bits=16, graph="complete", neighbors=2, threshold=2)
 >>> c = Client(1, p, input=[1, 2, 3, 4])
->>> type(c.state).__name__
-'ClientR0AdvertiseKeys'
 >>> _ = c.start()
->>> c.finished
-False
+>>> type(c.state).__name__, c.finished
+('ClientR0AdvertiseKeys', False)
 """
 
 from __future__ import annotations
