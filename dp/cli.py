@@ -1,0 +1,222 @@
+"""The ``dp`` command line: epsilon, noise calibration and distributed-noise epsilon.
+
+Subcommands (each takes ``--json`` to print exactly one JSON object instead
+of a short table):
+
+* ``dp epsilon --noise-multiplier Z --sampling-rate Q --steps T --delta D [--accountant rdp|pld]``
+* ``dp calibrate --epsilon E --delta D --sampling-rate Q --steps T [--accountant rdp|pld]``
+* ``dp ddp-epsilon --mechanism skellam|dgauss --bits B --clients N --dim D --l2-clip C
+  --noise-multiplier Z --sampling-rate Q --steps T --delta D``
+
+Errors print one line on stderr and exit with status 2 (no traceback). In
+JSON output a non-finite number (an infinite epsilon, or the order of a
+zero-step run) is ``null``.
+
+>>> main(["epsilon", "--noise-multiplier", "1.1", "--sampling-rate", "0.0042666667",
+...       "--steps", "14063", "--delta", "1e-5", "--json"])  # doctest: +ELLIPSIS
+{"accountant": "rdp", "delta": 1e-05, "epsilon": 2.59..., ...}
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+class _UsageError(Exception):
+    """A bad command line; the message is printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, no usage block
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="dp", description="Differential-privacy accounting for federated learning.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    eps = sub.add_parser("epsilon", help="epsilon of T rounds of the Poisson-sampled Gaussian")
+    eps.add_argument("--noise-multiplier", type=_finite_float, required=True)
+    eps.add_argument("--sampling-rate", type=_finite_float, required=True)
+    eps.add_argument("--steps", type=_int, required=True)
+    eps.add_argument("--delta", type=_finite_float, required=True)
+    eps.add_argument("--accountant", choices=("rdp", "pld"), default="rdp")
+    eps.add_argument("--json", action="store_true", help="print one JSON object")
+
+    cal = sub.add_parser("calibrate", help="smallest Gaussian noise multiplier meeting (epsilon, delta)")
+    cal.add_argument("--epsilon", type=_finite_float, required=True)
+    cal.add_argument("--delta", type=_finite_float, required=True)
+    cal.add_argument("--sampling-rate", type=_finite_float, required=True)
+    cal.add_argument("--steps", type=_int, required=True)
+    cal.add_argument("--accountant", choices=("rdp", "pld"), default="rdp")
+    cal.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ddp = sub.add_parser("ddp-epsilon", help="epsilon of distributed Skellam / discrete Gaussian rounds")
+    ddp.add_argument("--mechanism", choices=("skellam", "dgauss"), required=True)
+    ddp.add_argument("--bits", type=_int, required=True)
+    ddp.add_argument("--clients", type=_int, required=True, help="minimum clients per sum (noise calibrated to it)")
+    ddp.add_argument("--dim", type=_int, required=True)
+    ddp.add_argument("--l2-clip", type=_finite_float, required=True)
+    ddp.add_argument("--noise-multiplier", type=_finite_float, required=True)
+    ddp.add_argument("--sampling-rate", type=_finite_float, required=True)
+    ddp.add_argument("--steps", type=_int, required=True)
+    ddp.add_argument("--delta", type=_finite_float, required=True)
+    ddp.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _run_epsilon(args: argparse.Namespace) -> dict[str, Any]:
+    from dp.accounting import epsilon
+
+    eps = epsilon(
+        noise_multiplier=args.noise_multiplier,
+        sampling_rate=args.sampling_rate,
+        steps=args.steps,
+        delta=args.delta,
+        accountant=args.accountant,
+    )
+    return {
+        "epsilon": eps,
+        "delta": args.delta,
+        "noise_multiplier": args.noise_multiplier,
+        "sampling_rate": args.sampling_rate,
+        "steps": args.steps,
+        "accountant": args.accountant,
+    }
+
+
+def _run_calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    from dp.accounting import calibrate_noise, epsilon
+
+    z = calibrate_noise(
+        epsilon=args.epsilon,
+        delta=args.delta,
+        sampling_rate=args.sampling_rate,
+        steps=args.steps,
+        accountant=args.accountant,
+    )
+    achieved = epsilon(
+        noise_multiplier=z, sampling_rate=args.sampling_rate, steps=args.steps, delta=args.delta, accountant=args.accountant
+    )
+    return {
+        "noise_multiplier": z,
+        "achieved_epsilon": achieved,
+        "target_epsilon": args.epsilon,
+        "delta": args.delta,
+        "sampling_rate": args.sampling_rate,
+        "steps": args.steps,
+        "accountant": args.accountant,
+    }
+
+
+def _run_ddp(args: argparse.Namespace) -> dict[str, Any]:
+    from dp.ddp_rdp import ddp_epsilon
+    from dp.distributed import DistributedDPConfig, plan
+
+    p = plan(
+        DistributedDPConfig(
+            mechanism=args.mechanism,
+            bits=args.bits,
+            l2_clip=args.l2_clip,
+            noise_multiplier=args.noise_multiplier,
+            dim=args.dim,
+            min_clients=args.clients,
+        )
+    )
+    eps, order = ddp_epsilon(plan=p, sampling_rate=args.sampling_rate, steps=args.steps, delta=args.delta)
+    return {
+        "epsilon": eps,
+        "order": order,
+        "delta": args.delta,
+        "mechanism": args.mechanism,
+        "bits": args.bits,
+        "clients": args.clients,
+        "dim": args.dim,
+        "padded_dim": p.padded_dim,
+        "scale": p.scale,
+        "local_variance": p.local_variance,
+        "l2_sensitivity": p.l2_sensitivity,
+        "l1_sensitivity": p.l1_sensitivity,
+        "noise_multiplier": args.noise_multiplier,
+        "sampling_rate": args.sampling_rate,
+        "steps": args.steps,
+        "accountant": "rdp",
+    }
+
+
+_COMMANDS = {"epsilon": _run_epsilon, "calibrate": _run_calibrate, "ddp-epsilon": _run_ddp}
+
+
+def _table(result: dict[str, Any]) -> str:
+    width = max(len(k) for k in result)
+    lines = []
+    for key, value in result.items():
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        lines.append(f"{key.ljust(width)}  {text}")
+    return "\n".join(lines)
+
+
+def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
+    # JSON has no inf/nan: a non-finite float (e.g. epsilon = inf) becomes null.
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``dp`` command line.
+
+    Args:
+        argv: the arguments after the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        0 on success (including ``--help``), 2 on any error (bad arguments, out-of-range values, too
+        few bits, unsupported parameters); the error is one line on stderr.
+    """
+    try:
+        args = _build_parser().parse_args(None if argv is None else list(argv))
+        result = _COMMANDS[args.command](args)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    except SystemExit as exc:  # --help / --version: argparse has printed, report its status
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except (ValueError, TypeError, ArithmeticError) as exc:  # our typed errors subclass ValueError
+        message = " ".join(str(exc).split())
+        print(f"dp: error: {type(exc).__name__}: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(_jsonable(result), sort_keys=True, allow_nan=False))
+    else:
+        print(_table(result))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

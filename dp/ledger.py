@@ -1,0 +1,628 @@
+"""A privacy budget ledger: stores events, checks before it commits, saves as JSON.
+
+:class:`PrivacyLedger` holds an ``(epsilon, delta)`` budget and the list of
+``DpEvent`` charges made against it (not running epsilons, so the file can be
+replayed and audited by anyone with dp-accounting). Every charge is checked
+first on a fresh accountant holding the old events plus the new one; only if
+the total stays within budget is it committed (after dp-accounting's
+``privacy_accountant.py``). A refused charge raises
+:class:`~dp.errors.BudgetExceededError` and changes nothing.
+
+The neighbouring relation (``"add_or_remove_one"`` or ``"replace_one"``) is
+explicit and stored. Saved files carry a format name and version and are
+decoded through a closed table of event tags (never a class looked up by
+name); every field is validated and the replayed total must be within the
+stored budget, otherwise :class:`~dp.errors.LedgerFormatError`.
+
+JSON format, version 1 (keys exactly these)::
+
+    {"format": "dp-ledger", "version": 1, "accountant": "rdp" | "pld",
+     "neighbouring_relation": "add_or_remove_one" | "replace_one",
+     "budget": {"epsilon": float, "delta": float},
+     "entries": [{"count": int >= 1, "event": EVENT}, ...]}
+
+    EVENT = {"type": "gaussian", "noise_multiplier": float > 0}
+          | {"type": "poisson_sampled", "sampling_probability": float in (0, 1], "event": EVENT}
+          | {"type": "self_composed", "count": int >= 1, "event": EVENT}
+          | {"type": "composed", "events": [EVENT, ...]}
+          | {"type": "distributed_noise", "mechanism": "skellam" | "dgauss",
+             "clients": int >= 1, "local_variance": float > 0,
+             "l2_sensitivity": float > 0, "l1_sensitivity": float > 0, "dim": int >= 1}
+
+>>> ledger = PrivacyLedger(epsilon=3.0, delta=1e-5)
+>>> _ = ledger.charge_gaussian_round(noise_multiplier=1.1, sampling_rate=0.01, count=100)
+>>> 0 < ledger.spent_epsilon() < 3.0
+True
+>>> PrivacyLedger.from_json(ledger.to_json()) == ledger
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import dp_accounting
+import numpy as np
+
+from dp.accounting import (
+    ACCOUNTANTS,
+    NEIGHBOURING_RELATIONS,
+    compose_event,
+    ddp_round_event,
+    gaussian_round_event,
+    make_accountant,
+)
+from dp.ddp_rdp import DDP_MECHANISMS, DistributedNoiseDpEvent
+from dp.errors import BudgetExceededError, LedgerFormatError, UnsupportedEventError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from dp.distributed import DistributedDPPlan
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MAX_COUNT",
+    "MAX_ENTRIES",
+    "MAX_EVENT_DEPTH",
+    "MAX_LEDGER_BYTES",
+    "PrivacyLedger",
+    "decode_event",
+    "encode_event",
+]
+
+FORMAT_NAME = "dp-ledger"
+FORMAT_VERSION = 1
+MAX_LEDGER_BYTES = 1 << 20
+MAX_ENTRIES = 10_000
+MAX_EVENT_DEPTH = 8
+MAX_EVENT_NODES = 10_000
+MAX_COUNT = 10**9
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------- event codec
+
+
+def _num(value: object, name: str, err: type[Exception]) -> float:
+    if not _is_real(value) or not math.isfinite(value):
+        raise err(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _int(value: object, name: str, lo: int, hi: int, err: type[Exception]) -> int:
+    if not _is_int(value) or not lo <= value <= hi:
+        raise err(f"{name} must be an int in [{lo}, {hi}], got {value!r}")
+    return int(value)
+
+
+def encode_event(event: dp_accounting.DpEvent) -> dict[str, Any]:
+    """The JSON object of an event (the closed set in the module docstring).
+
+    Args:
+        event: a ``GaussianDpEvent``, ``PoissonSampledDpEvent``,
+            ``SelfComposedDpEvent``, ``ComposedDpEvent`` or
+            :class:`~dp.ddp_rdp.DistributedNoiseDpEvent`, nested at most
+            :data:`MAX_EVENT_DEPTH` deep.
+
+    Returns:
+        A dict of str, int, float and nested dicts/lists.
+
+    Raises:
+        UnsupportedEventError: for any other event type, or nesting too deep.
+        ValueError: if a field is out of range (e.g. a non-positive noise multiplier).
+    """
+    return _encode(event, 0)
+
+
+def _encode(event: object, depth: int) -> dict[str, Any]:
+    if depth >= MAX_EVENT_DEPTH:
+        raise UnsupportedEventError(f"event nested deeper than {MAX_EVENT_DEPTH}")
+    if isinstance(event, dp_accounting.GaussianDpEvent):
+        z = _num(event.noise_multiplier, "noise_multiplier", ValueError)
+        if z <= 0:
+            raise ValueError(f"noise_multiplier must be > 0, got {z}")
+        return {"type": "gaussian", "noise_multiplier": z}
+    if isinstance(event, dp_accounting.PoissonSampledDpEvent):
+        q = _num(event.sampling_probability, "sampling_probability", ValueError)
+        if not 0.0 < q <= 1.0:
+            raise ValueError(f"sampling_probability must be in (0, 1], got {q}")
+        return {"type": "poisson_sampled", "sampling_probability": q, "event": _encode(event.event, depth + 1)}
+    if isinstance(event, dp_accounting.SelfComposedDpEvent):
+        count = _int(event.count, "count", 1, MAX_COUNT, ValueError)
+        return {"type": "self_composed", "count": count, "event": _encode(event.event, depth + 1)}
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        return {"type": "composed", "events": [_encode(e, depth + 1) for e in event.events]}
+    if isinstance(event, DistributedNoiseDpEvent):
+        return {
+            "type": "distributed_noise",
+            "mechanism": event.mechanism,
+            "clients": int(event.clients),
+            "local_variance": float(event.local_variance),
+            "l2_sensitivity": float(event.l2_sensitivity),
+            "l1_sensitivity": float(event.l1_sensitivity),
+            "dim": int(event.dim),
+        }
+    raise UnsupportedEventError(f"the ledger cannot store events of type {type(event).__name__}")
+
+
+def _fields(obj: dict[str, Any], keys: set[str]) -> None:
+    if set(obj) != keys:
+        raise LedgerFormatError(f"event {obj.get('type')!r} must have exactly the keys {sorted(keys)}, got {sorted(obj)}")
+
+
+def _decode_gaussian(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
+    _fields(obj, {"type", "noise_multiplier"})
+    z = _num(obj["noise_multiplier"], "noise_multiplier", LedgerFormatError)
+    if z <= 0:
+        raise LedgerFormatError(f"noise_multiplier must be > 0, got {z}")
+    return dp_accounting.GaussianDpEvent(z)
+
+
+def _decode_poisson(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
+    _fields(obj, {"type", "sampling_probability", "event"})
+    q = _num(obj["sampling_probability"], "sampling_probability", LedgerFormatError)
+    if not 0.0 < q <= 1.0:
+        raise LedgerFormatError(f"sampling_probability must be in (0, 1], got {q}")
+    return dp_accounting.PoissonSampledDpEvent(q, _decode(obj["event"], depth + 1, budget))
+
+
+def _decode_self_composed(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
+    _fields(obj, {"type", "count", "event"})
+    count = _int(obj["count"], "count", 1, MAX_COUNT, LedgerFormatError)
+    return dp_accounting.SelfComposedDpEvent(_decode(obj["event"], depth + 1, budget), count)
+
+
+def _decode_composed(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
+    _fields(obj, {"type", "events"})
+    events = obj["events"]
+    if not isinstance(events, list):
+        raise LedgerFormatError(f"composed events must be a list, got {type(events).__name__}")
+    return dp_accounting.ComposedDpEvent([_decode(e, depth + 1, budget) for e in events])
+
+
+def _decode_distributed(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
+    _fields(obj, {"type", "mechanism", "clients", "local_variance", "l2_sensitivity", "l1_sensitivity", "dim"})
+    if obj["mechanism"] not in DDP_MECHANISMS:
+        raise LedgerFormatError(f"mechanism must be one of {DDP_MECHANISMS}, got {obj['mechanism']!r}")
+    values = {name: _num(obj[name], name, LedgerFormatError) for name in ("local_variance", "l2_sensitivity", "l1_sensitivity")}
+    for name, value in values.items():
+        if value <= 0:
+            raise LedgerFormatError(f"{name} must be > 0, got {value}")
+    return DistributedNoiseDpEvent(
+        mechanism=obj["mechanism"],
+        clients=_int(obj["clients"], "clients", 1, 2**40, LedgerFormatError),
+        dim=_int(obj["dim"], "dim", 1, 2**40, LedgerFormatError),
+        **values,
+    )
+
+
+_DECODERS: dict[str, Callable[[dict[str, Any], int, list[int]], dp_accounting.DpEvent]] = {
+    "gaussian": _decode_gaussian,
+    "poisson_sampled": _decode_poisson,
+    "self_composed": _decode_self_composed,
+    "composed": _decode_composed,
+    "distributed_noise": _decode_distributed,
+}
+
+
+def decode_event(obj: object) -> dp_accounting.DpEvent:
+    """The event of a JSON object made by :func:`encode_event`, fully validated.
+
+    Args:
+        obj: the parsed JSON value.
+
+    Returns:
+        The event.
+
+    Raises:
+        LedgerFormatError: if ``obj`` is not exactly one of the shapes in the
+            module docstring (unknown tag, missing or extra key, wrong type,
+            out-of-range value, nesting deeper than :data:`MAX_EVENT_DEPTH`,
+            more than ``MAX_EVENT_NODES`` nodes).
+    """
+    return _decode(obj, 0, [MAX_EVENT_NODES])
+
+
+def _decode(obj: object, depth: int, budget: list[int]) -> dp_accounting.DpEvent:
+    if depth >= MAX_EVENT_DEPTH:
+        raise LedgerFormatError(f"event nested deeper than {MAX_EVENT_DEPTH}")
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise LedgerFormatError(f"more than {MAX_EVENT_NODES} events")
+    if not isinstance(obj, dict):
+        raise LedgerFormatError(f"an event must be a JSON object, got {type(obj).__name__}")
+    tag = obj.get("type")
+    decoder = _DECODERS.get(tag) if isinstance(tag, str) else None
+    if decoder is None:
+        raise LedgerFormatError(f"unknown event type {tag!r}; known: {sorted(_DECODERS)}")
+    return decoder(obj, depth, budget)
+
+
+# --------------------------------------------------------------------------- the ledger
+
+
+def _no_constants(name: str) -> None:
+    raise LedgerFormatError(f"non-finite number {name} in ledger JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise LedgerFormatError(f"duplicate key {key!r} in ledger JSON")
+        out[key] = value
+    return out
+
+
+class PrivacyLedger:
+    """An ``(epsilon, delta)`` budget and the events charged against it.
+
+    Args:
+        epsilon: the epsilon budget, finite and > 0.
+        delta: the delta at which epsilon is measured, in ``(0, 1)``.
+        accountant: ``"rdp"`` or ``"pld"`` (see :func:`dp.accounting.make_accountant`).
+        neighbouring_relation: ``"add_or_remove_one"`` or ``"replace_one"``.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if an argument is out of range.
+
+    Warning:
+        The ledger is not thread-safe; serialise charges from one process.
+        Distributed-noise rounds are supported only by the ``"rdp"`` accountant
+        (PLD raises :class:`~dp.errors.UnsupportedEventError`).
+    """
+
+    __slots__ = ("_accountant", "_delta", "_entries", "_epsilon", "_relation", "_spent")
+
+    def __init__(
+        self, *, epsilon: float, delta: float, accountant: str = "rdp", neighbouring_relation: str = "add_or_remove_one"
+    ) -> None:
+        if not _is_real(epsilon):
+            raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
+        if not (math.isfinite(epsilon) and epsilon > 0):
+            raise ValueError(f"epsilon must be finite and > 0, got {epsilon!r}")
+        if not _is_real(delta):
+            raise TypeError(f"delta must be a real number, got {type(delta).__name__}")
+        if not 0.0 < delta < 1.0:
+            raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+        if not isinstance(accountant, str) or not isinstance(neighbouring_relation, str):
+            raise TypeError("accountant and neighbouring_relation must be str")
+        if accountant not in ACCOUNTANTS:
+            raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {accountant!r}")
+        if neighbouring_relation not in NEIGHBOURING_RELATIONS:
+            raise ValueError(
+                f"neighbouring_relation must be one of {tuple(NEIGHBOURING_RELATIONS)}, got {neighbouring_relation!r}"
+            )
+        self._epsilon = float(epsilon)
+        self._delta = float(delta)
+        self._accountant = accountant
+        self._relation = neighbouring_relation
+        self._entries: tuple[tuple[dp_accounting.DpEvent, int], ...] = ()
+        self._spent = 0.0
+
+    # ----------------------------------------------------------------- views
+
+    @property
+    def epsilon_budget(self) -> float:
+        """The epsilon budget."""
+        return self._epsilon
+
+    @property
+    def delta(self) -> float:
+        """The delta at which epsilon is measured."""
+        return self._delta
+
+    @property
+    def accountant(self) -> str:
+        """``"rdp"`` or ``"pld"``."""
+        return self._accountant
+
+    @property
+    def neighbouring_relation(self) -> str:
+        """``"add_or_remove_one"`` or ``"replace_one"``."""
+        return self._relation
+
+    @property
+    def entries(self) -> tuple[tuple[dp_accounting.DpEvent, int], ...]:
+        """The committed charges as ``(event, count)``; equal consecutive events are merged."""
+        return self._entries
+
+    def spent_epsilon(self) -> float:
+        """Epsilon spent so far at the ledger's delta (0.0 when nothing is charged)."""
+        return self._spent
+
+    def remaining_epsilon(self) -> float:
+        """``epsilon_budget - spent_epsilon()`` (never negative)."""
+        return max(0.0, self._epsilon - self._spent)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PrivacyLedger):
+            return NotImplemented
+        return (
+            self._epsilon == other._epsilon
+            and self._delta == other._delta
+            and self._accountant == other._accountant
+            and self._relation == other._relation
+            and self._entries == other._entries
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"PrivacyLedger(epsilon={self._epsilon!r}, delta={self._delta!r}, accountant={self._accountant!r}, "
+            f"neighbouring_relation={self._relation!r}, spent={self._spent:.6g}, entries={len(self._entries)})"
+        )
+
+    # ----------------------------------------------------------------- charging
+
+    def _with(
+        self, event: dp_accounting.DpEvent, count: int
+    ) -> tuple[tuple[dp_accounting.DpEvent, int], ...]:
+        if self._entries and self._entries[-1][0] == event:
+            last, n = self._entries[-1]
+            return self._entries[:-1] + ((last, n + count),)
+        return self._entries + ((event, count),)
+
+    def _total_epsilon(self, entries: tuple[tuple[dp_accounting.DpEvent, int], ...]) -> float:
+        acc = make_accountant(self._accountant, neighbouring_relation=self._relation)
+        for event, count in entries:
+            compose_event(acc, event, count)
+        eps = float(acc.get_epsilon(self._delta))
+        return eps if not math.isnan(eps) else math.inf
+
+    def _check_charge(self, event: object, count: object) -> tuple[dp_accounting.DpEvent, int]:
+        if not isinstance(event, dp_accounting.DpEvent):
+            raise TypeError(f"event must be a dp_accounting.DpEvent, got {type(event).__name__}")
+        if not _is_int(count):
+            raise TypeError(f"count must be an int, got {type(count).__name__}")
+        if not 1 <= count <= MAX_COUNT:
+            raise ValueError(f"count must be in [1, {MAX_COUNT}], got {count}")
+        encode_event(event)  # validates, and refuses what could not be saved
+        return event, int(count)
+
+    def spend(self, event: dp_accounting.DpEvent, *, count: int = 1) -> float:
+        """Charge ``count`` compositions of ``event``: check first, commit after.
+
+        Args:
+            event: the event of one release (e.g. from
+                :func:`dp.accounting.gaussian_round_event` or
+                :func:`dp.accounting.ddp_round_event`).
+            count: how many times it happens, in ``[1, MAX_COUNT]``.
+
+        Returns:
+            The epsilon spent after the charge.
+
+        Raises:
+            TypeError: if ``event`` is not a DpEvent or ``count`` not an int.
+            ValueError: if ``count`` or an event field is out of range.
+            UnsupportedEventError: if the event cannot be stored or bounded by
+                the ledger's accountant and relation.
+            BudgetExceededError: if the charge would take epsilon past the
+                budget. In every error case the ledger is unchanged.
+        """
+        event, count = self._check_charge(event, count)
+        candidate = self._with(event, count)
+        asked = self._total_epsilon(candidate)
+        if not asked <= self._epsilon:
+            raise BudgetExceededError(
+                f"charge refused: {count} x {type(event).__name__} would bring epsilon from {self._spent:.6g} "
+                f"to {asked:.6g} > budget {self._epsilon:.6g} (delta={self._delta:g}); nothing was spent"
+            )
+        self._entries = candidate
+        self._spent = asked
+        return asked
+
+    def charge_gaussian_round(self, *, noise_multiplier: float, sampling_rate: float, count: int = 1) -> float:
+        """Charge ``count`` rounds of the Poisson-sampled Gaussian (see :meth:`spend`).
+
+        Args:
+            noise_multiplier: noise stddev over L2 sensitivity, finite and > 0.
+            sampling_rate: Poisson sampling rate in ``(0, 1]``.
+            count: number of rounds, >= 1.
+
+        Returns:
+            The epsilon spent after the charge.
+
+        Raises:
+            TypeError, ValueError: for bad arguments.
+            BudgetExceededError: if the rounds do not fit; the ledger is unchanged.
+        """
+        return self.spend(gaussian_round_event(noise_multiplier=noise_multiplier, sampling_rate=sampling_rate), count=count)
+
+    def charge_ddp_round(self, *, plan: DistributedDPPlan, sampling_rate: float, count: int = 1) -> float:
+        """Charge ``count`` rounds of distributed discrete noise (see :meth:`spend`).
+
+        Args:
+            plan: the :class:`dp.distributed.DistributedDPPlan` the clients used.
+            sampling_rate: Poisson client-sampling rate in ``(0, 1]``.
+            count: number of rounds, >= 1.
+
+        Returns:
+            The epsilon spent after the charge.
+
+        Raises:
+            TypeError, ValueError: for bad arguments.
+            UnsupportedEventError: under the PLD accountant, or sampled rounds
+                under replace-one.
+            BudgetExceededError: if the rounds do not fit; the ledger is unchanged.
+        """
+        return self.spend(ddp_round_event(plan=plan, sampling_rate=sampling_rate), count=count)
+
+    def remaining_rounds(self, event: dp_accounting.DpEvent, *, max_rounds: int = 1_000_000) -> int:
+        """How many more compositions of ``event`` fit in the budget (never over).
+
+        Exponential search then bisection on the count, each probe on a fresh
+        accountant; the returned count itself was checked to fit.
+
+        Args:
+            event: the event of one round.
+            max_rounds: upper limit of the search, >= 1.
+
+        Returns:
+            The largest ``k <= max_rounds`` found such that charging ``k`` more
+            rounds stays within budget (0 if not even one fits).
+
+        Raises:
+            TypeError, ValueError: for bad arguments.
+            UnsupportedEventError: if the event cannot be bounded.
+        """
+        if not _is_int(max_rounds) or not 1 <= max_rounds <= MAX_COUNT:
+            raise ValueError(f"max_rounds must be an int in [1, {MAX_COUNT}], got {max_rounds!r}")
+        event, _ = self._check_charge(event, 1)
+
+        def fits(k: int) -> bool:
+            return self._total_epsilon(self._with(event, k)) <= self._epsilon
+
+        if not fits(1):
+            return 0
+        lo, hi = 1, 2
+        while hi <= max_rounds and fits(hi):
+            lo, hi = hi, 2 * hi
+        if hi > max_rounds:
+            if fits(max_rounds):
+                return max_rounds
+            hi = max_rounds
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fits(mid):
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    # ----------------------------------------------------------------- persistence
+
+    def to_json(self) -> str:
+        """The ledger as one JSON object (format in the module docstring)."""
+        doc = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "accountant": self._accountant,
+            "neighbouring_relation": self._relation,
+            "budget": {"epsilon": self._epsilon, "delta": self._delta},
+            "entries": [{"count": count, "event": encode_event(event)} for event, count in self._entries],
+        }
+        return json.dumps(doc, sort_keys=True, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PrivacyLedger:
+        """Rebuild a ledger from :meth:`to_json` output, validating everything and replaying it.
+
+        Args:
+            text: the JSON text (str or UTF-8 bytes), at most :data:`MAX_LEDGER_BYTES`.
+
+        Returns:
+            The ledger, equal to the one saved.
+
+        Raises:
+            LedgerFormatError: if the text is too long, not JSON, has a
+                duplicate key or non-finite number, a wrong format name or
+                version, a missing, extra or ill-typed field, an unknown event
+                tag, more than :data:`MAX_ENTRIES` entries, events the
+                accountant cannot bound, or a replayed epsilon above the budget.
+        """
+        if isinstance(text, bytes):
+            if len(text) > MAX_LEDGER_BYTES:
+                raise LedgerFormatError(f"ledger is {len(text)} bytes, more than {MAX_LEDGER_BYTES}")
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise LedgerFormatError("ledger is not UTF-8") from exc
+        if not isinstance(text, str):
+            raise LedgerFormatError(f"ledger must be str or bytes, got {type(text).__name__}")
+        if len(text) > MAX_LEDGER_BYTES:
+            raise LedgerFormatError(f"ledger is {len(text)} characters, more than {MAX_LEDGER_BYTES}")
+        try:
+            doc = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+        except LedgerFormatError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise LedgerFormatError(f"ledger is not valid JSON: {exc}") from exc
+        return cls._from_doc(doc)
+
+    @classmethod
+    def _from_doc(cls, doc: object) -> PrivacyLedger:
+        keys = {"format", "version", "accountant", "neighbouring_relation", "budget", "entries"}
+        if not isinstance(doc, dict) or set(doc) != keys:
+            got = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
+            raise LedgerFormatError(f"ledger must be an object with exactly the keys {sorted(keys)}, got {got}")
+        if doc["format"] != FORMAT_NAME:
+            raise LedgerFormatError(f"format must be {FORMAT_NAME!r}, got {doc['format']!r}")
+        if not _is_int(doc["version"]) or doc["version"] != FORMAT_VERSION:
+            raise LedgerFormatError(f"unsupported ledger version {doc['version']!r} (this code reads {FORMAT_VERSION})")
+        if doc["accountant"] not in ACCOUNTANTS:
+            raise LedgerFormatError(f"accountant must be one of {ACCOUNTANTS}, got {doc['accountant']!r}")
+        if doc["neighbouring_relation"] not in NEIGHBOURING_RELATIONS:
+            raise LedgerFormatError(f"unknown neighbouring_relation {doc['neighbouring_relation']!r}")
+        budget = doc["budget"]
+        if not isinstance(budget, dict) or set(budget) != {"epsilon", "delta"}:
+            raise LedgerFormatError("budget must be an object with exactly the keys ['delta', 'epsilon']")
+        eps = _num(budget["epsilon"], "budget epsilon", LedgerFormatError)
+        dlt = _num(budget["delta"], "budget delta", LedgerFormatError)
+        if not eps > 0 or not 0 < dlt < 1:
+            raise LedgerFormatError(f"budget must have epsilon > 0 and delta in (0, 1), got {eps}, {dlt}")
+        entries = doc["entries"]
+        if not isinstance(entries, list) or len(entries) > MAX_ENTRIES:
+            raise LedgerFormatError(f"entries must be a list of at most {MAX_ENTRIES} items")
+        nodes = [MAX_EVENT_NODES]
+        decoded: list[tuple[dp_accounting.DpEvent, int]] = []
+        for item in entries:
+            if not isinstance(item, dict) or set(item) != {"count", "event"}:
+                raise LedgerFormatError("each entry must be an object with exactly the keys ['count', 'event']")
+            count = _int(item["count"], "entry count", 1, MAX_COUNT, LedgerFormatError)
+            decoded.append((_decode(item["event"], 0, nodes), count))
+        ledger = cls(epsilon=eps, delta=dlt, accountant=doc["accountant"], neighbouring_relation=doc["neighbouring_relation"])
+        ledger._entries = tuple(decoded)
+        try:
+            spent = ledger._total_epsilon(ledger._entries) if decoded else 0.0
+        except UnsupportedEventError as exc:
+            raise LedgerFormatError(f"ledger holds an event its accountant cannot bound: {exc}") from exc
+        if not spent <= eps:
+            raise LedgerFormatError(f"ledger replays to epsilon {spent:.6g}, above its budget {eps:.6g}")
+        ledger._spent = spent
+        return ledger
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_json` to ``path`` atomically (temporary file, then rename).
+
+        Raises:
+            OSError: if the file cannot be written.
+        """
+        directory = os.path.dirname(os.fspath(path)) or "."
+        fd, tmp = tempfile.mkstemp(prefix=".ledger-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.to_json())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PrivacyLedger:
+        """Read a ledger written by :meth:`save` (see :meth:`from_json`).
+
+        Raises:
+            OSError: if the file cannot be read.
+            LedgerFormatError: if it is larger than :data:`MAX_LEDGER_BYTES` or invalid.
+        """
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_LEDGER_BYTES + 1)
+        if len(data) > MAX_LEDGER_BYTES:
+            raise LedgerFormatError(f"ledger file is larger than {MAX_LEDGER_BYTES} bytes")
+        return cls.from_json(data)
