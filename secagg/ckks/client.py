@@ -1,0 +1,105 @@
+"""The CKKS client: encrypts one float vector under the public context.
+
+Sans-I/O: public-context bytes in at construction, envelope bytes out of
+:meth:`Client.encrypt`. The vector is cut into chunks of ``slots`` values
+(``poly_modulus_degree / 2``), each encrypted as one TenSEAL ``ckks_vector``
+(never ``ckks_tensor``, whose per-element ciphertexts are what makes TenSEAL
+FL uploads gigabytes) and serialised at once, so the client holds one
+ciphertext at a time besides its envelope.
+
+>>> import importlib.util
+>>> if importlib.util.find_spec("tenseal"):
+...     import numpy as np
+...     from secagg.ckks.keyholder import KeyHolder
+...     client = Client(KeyHolder("compact").public_context)
+...     envelope = client.encrypt(np.zeros(5000))
+...     print(envelope[:4], client.params.slots)
+... else:
+...     print(b'SGCK', 4096)
+b'SGCK' 4096
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from secagg.ckks._backend import _TENSEAL_ERRORS, load_public_context, load_tenseal
+from secagg.ckks.envelope import EnvelopeKind, context_fingerprint, encode_envelope
+from secagg.ckks.errors import CKKSError
+from secagg.ckks.params import CKKSParams, max_abs_sum
+from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, plan_sizes
+
+__all__ = ["Client"]
+
+
+class Client:
+    """Encrypts float vectors for one key holder's context.
+
+    Args:
+        public_context: the bytes :attr:`KeyHolder.public_context` exported.
+        memory_limit: refuse vectors whose encryption would need more bytes.
+
+    Raises:
+        CKKSUnavailableError: if TenSEAL is not installed.
+        TypeError: if ``public_context`` is not bytes.
+        ContextError: if the context does not parse, carries a secret key,
+            carries Galois/relinearisation keys, or uses refused parameters.
+    """
+
+    __slots__ = ("_fingerprint", "_loaded", "_memory_limit")
+
+    def __init__(self, public_context: bytes, *, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+        self._loaded = load_public_context(public_context)
+        self._fingerprint = context_fingerprint(public_context)
+        self._memory_limit = memory_limit
+
+    def __repr__(self) -> str:
+        return f"Client({self._loaded.params!r})"
+
+    @property
+    def params(self) -> CKKSParams:
+        """The parameter set read from the public context."""
+        return self._loaded.params
+
+    def encrypt(self, vector: np.ndarray) -> bytes:
+        """Encrypt ``vector`` into an UPLOAD envelope.
+
+        Args:
+            vector: a 1-D array of real numbers (float or int dtype), finite,
+                each ``|x| <=`` :func:`~secagg.ckks.params.max_abs_sum`.
+
+        Returns:
+            The envelope bytes (SPEC chapter 50).
+
+        Raises:
+            TypeError: if ``vector`` is not a real numeric array.
+            ValueError: if it is not 1-D, is empty, holds NaN/inf, or a value
+                whose magnitude the parameters cannot carry.
+            PlanError: if encrypting it would exceed the memory limit.
+            CKKSError: if TenSEAL fails to encrypt.
+        """
+        x = np.asarray(vector)
+        if x.dtype.kind not in "fiu":
+            raise TypeError(f"vector must hold real numbers, got dtype {x.dtype}")
+        if x.ndim != 1 or x.size == 0:
+            raise ValueError(f"vector must be 1-D and non-empty, got shape {x.shape}")
+        x = x.astype(np.float64, copy=False)
+        if not np.all(np.isfinite(x)):
+            raise ValueError("vector holds NaN or infinite values")
+        params = self._loaded.params
+        peak = float(np.max(np.abs(x)))
+        if peak > max_abs_sum(params):
+            raise ValueError(f"value of magnitude {peak:.6g} exceeds {max_abs_sum(params):.6g} for these parameters")
+        plan_sizes(int(x.size), params, memory_limit=self._memory_limit)
+        ts = load_tenseal()
+        chunks = []
+        for start in range(0, x.size, params.slots):
+            try:
+                ct = ts.ckks_vector(self._loaded.context, x[start : start + params.slots].tolist())
+                chunks.append(ct.serialize())
+            except _TENSEAL_ERRORS as exc:
+                raise CKKSError(f"TenSEAL failed to encrypt chunk {start // params.slots}: {exc}") from exc
+            del ct
+        return encode_envelope(
+            EnvelopeKind.UPLOAD, fingerprint=self._fingerprint, dim=int(x.size), contributors=1, chunks=chunks
+        )

@@ -1,0 +1,161 @@
+"""The key holder: makes the CKKS keys, exports the public context, decrypts only sums.
+
+Sans-I/O: :attr:`KeyHolder.public_context` is the bytes to send (through the
+server) to every client and to the server; :meth:`KeyHolder.decrypt` takes the
+server's AGGREGATE envelope and returns the float64 sum. The secret key never
+leaves the object: there is no method that exports it.
+
+The context carries no Galois keys (TenSEAL makes them only on
+``generate_galois_keys()``, which is never called) and the exported public
+context carries neither Galois nor relinearisation keys: a sum needs
+neither, and they are what makes TenSEAL contexts tens of megabytes.
+
+Randomness: keys and encryption noise come from SEAL's own CSPRNG (seeded
+from the operating system); TenSEAL offers no way to inject the toolkit's
+``RandomSource``, so the CKKS path cannot be made deterministic in tests.
+
+>>> import importlib.util
+>>> if importlib.util.find_spec("tenseal"):
+...     import numpy as np
+...     from secagg.ckks.client import Client
+...     from secagg.ckks.server import Server
+...     kh = KeyHolder("compact")
+...     server = Server(kh.public_context, dim=3)
+...     server.receive(1, Client(kh.public_context).encrypt(np.array([1.0, 2.0, 3.0])))
+...     server.receive(2, Client(kh.public_context).encrypt(np.array([0.5, 0.5, 0.5])))
+...     total = kh.decrypt(server.finish().envelope, dim=3)
+...     print(np.round(total, 6).tolist())
+... else:
+...     print([1.5, 2.5, 3.5])
+[1.5, 2.5, 3.5]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from secagg.ckks._backend import _TENSEAL_ERRORS, describe_context, load_chunk, load_tenseal
+from secagg.ckks.envelope import EnvelopeKind, context_fingerprint, decode_envelope
+from secagg.ckks.errors import ContextError, EnvelopeError, PlanError
+from secagg.ckks.params import CKKSParams, resolve_params
+from secagg.ckks.planner import max_ciphertext_bytes
+from secagg.errors import AbortReason
+
+__all__ = ["KeyHolder"]
+
+
+class KeyHolder:
+    """Holds the CKKS secret key; decrypts the aggregate and nothing else.
+
+    Warning:
+        The key holder decrypts whatever AGGREGATE envelope it is given, and
+        the contributor count inside is the server's word: a dishonest server
+        can relabel one client's ciphertext as a "sum" and learn that client's
+        input from the decryption. The CKKS path is safe only while the server
+        and the key holder do not collude and the key holder releases
+        decryptions only of rounds it knows to be real (SPEC chapter 50).
+
+    Args:
+        params: a :class:`~secagg.ckks.params.CKKSParams`, a parameter-set
+            name, or ``None`` for ``"default"``.
+
+    Raises:
+        CKKSUnavailableError: if TenSEAL is not installed.
+        TypeError: if ``params`` has the wrong type.
+        ValueError: if the parameter-set name is unknown.
+        PlanError: if SEAL refuses the parameters (for example no NTT-friendly
+            prime of a requested size exists for this degree).
+    """
+
+    __slots__ = ("_context", "_fingerprint", "_loaded", "_public")
+
+    def __init__(self, params: CKKSParams | str | None = None) -> None:
+        params = resolve_params(params)
+        ts = load_tenseal()
+        try:
+            context = ts.context(
+                ts.SCHEME_TYPE.CKKS,
+                poly_modulus_degree=params.poly_modulus_degree,
+                coeff_mod_bit_sizes=list(params.coeff_mod_bit_sizes),
+                n_threads=1,
+            )
+            context.global_scale = 2.0**params.scale_bits
+        except _TENSEAL_ERRORS as exc:
+            raise PlanError(f"TenSEAL refused the parameters {params!r}: {exc}") from exc
+        if context.has_galois_keys():
+            raise ContextError("TenSEAL generated Galois keys although none were requested")
+        self._context = context
+        self._loaded = describe_context(ts, context)
+        if self._loaded.params != params:
+            raise ContextError(f"TenSEAL built {self._loaded.params!r} instead of {params!r}")
+        self._public = context.serialize(
+            save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=False
+        )
+        self._fingerprint = context_fingerprint(self._public)
+
+    def __repr__(self) -> str:
+        return f"KeyHolder({self._loaded.params!r})"
+
+    @property
+    def params(self) -> CKKSParams:
+        """The parameter set of the keys."""
+        return self._loaded.params
+
+    @property
+    def public_context(self) -> bytes:
+        """The public context: public key and parameters, no secret, Galois or relinearisation keys."""
+        return self._public
+
+    @property
+    def fingerprint(self) -> bytes:
+        """:func:`~secagg.ckks.envelope.context_fingerprint` of :attr:`public_context`."""
+        return self._fingerprint
+
+    def decrypt(self, envelope: bytes, *, dim: int, min_contributors: int = 1) -> np.ndarray:
+        """Decrypt the server's AGGREGATE envelope into the float64 sum.
+
+        Args:
+            envelope: the bytes :meth:`Server.finish` produced.
+            dim: the round's vector length.
+            min_contributors: refuse sums the server says have fewer clients.
+
+        Returns:
+            A float64 array of length ``dim``.
+
+        Raises:
+            TypeError: if an argument has the wrong type.
+            ValueError: if ``dim`` or ``min_contributors`` is below 1.
+            EnvelopeError: if the envelope is malformed, is an UPLOAD (a
+                single client's ciphertext: decrypting it would reveal that
+                input), belongs to another context or length, counts fewer
+                than ``min_contributors`` clients (reason
+                ``TOO_FEW_SURVIVORS``), or a chunk fails validation.
+        """
+        for name, value in (("dim", dim), ("min_contributors", min_contributors)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value!r}")
+        params = self._loaded.params
+        decoded = decode_envelope(
+            envelope,
+            kind=EnvelopeKind.AGGREGATE,
+            fingerprint=self._fingerprint,
+            dim=dim,
+            slots=params.slots,
+            max_chunk_bytes=max_ciphertext_bytes(params),
+        )
+        if decoded.contributors < min_contributors:
+            raise EnvelopeError(
+                f"the sum counts {decoded.contributors} clients, fewer than the required {min_contributors}",
+                AbortReason.TOO_FEW_SURVIVORS,
+            )
+        total = np.empty(dim, dtype=np.float64)
+        for i, blob in enumerate(decoded.chunks):
+            start, stop = i * params.slots, min((i + 1) * params.slots, dim)
+            vector = load_chunk(self._loaded, blob, index=i, length=stop - start)
+            try:
+                total[start:stop] = vector.decrypt()
+            except _TENSEAL_ERRORS as exc:
+                raise EnvelopeError(f"chunk {i} does not decrypt: {exc}") from exc
+        return total

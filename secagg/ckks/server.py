@@ -1,0 +1,188 @@
+"""The CKKS server: adds ciphertext envelopes it cannot read, one at a time.
+
+Sans-I/O: public-context bytes and the round's vector length at construction,
+then :meth:`Server.receive` for each client envelope as it arrives, then
+:meth:`Server.finish` for the AGGREGATE envelope to send to the key holder.
+The server holds one running sum (``ceil(dim/slots)`` ciphertexts) plus,
+while it checks an arriving envelope, that envelope's ciphertexts: memory is
+O(one client's upload), never O(n * dim). A client that drops out simply
+never calls :meth:`receive`.
+
+Check-then-commit: an envelope is fully decoded and every ciphertext validated
+before any is added, so a rejected envelope (typed
+:class:`~secagg.ckks.errors.EnvelopeError`) leaves the running sum and the
+included set exactly as they were, and the round goes on.
+
+>>> import importlib.util
+>>> if importlib.util.find_spec("tenseal"):
+...     import numpy as np
+...     from secagg.ckks.client import Client
+...     from secagg.ckks.errors import EnvelopeError
+...     from secagg.ckks.keyholder import KeyHolder
+...     kh = KeyHolder("compact")
+...     server = Server(kh.public_context, dim=2)
+...     server.receive(7, Client(kh.public_context).encrypt(np.ones(2)))
+...     try:
+...         server.receive(8, b"junk")
+...     except EnvelopeError:
+...         pass
+...     print(server.finish().included)
+... else:
+...     print((7,))
+(7,)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from secagg.ckks._backend import _TENSEAL_ERRORS, load_chunk, load_public_context
+from secagg.ckks.envelope import EnvelopeKind, context_fingerprint, decode_envelope, encode_envelope
+from secagg.ckks.errors import CKKSError, CKKSStateError, EnvelopeError
+from secagg.ckks.params import CKKSParams
+from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, max_ciphertext_bytes, plan_sizes
+from secagg.errors import AbortReason
+
+__all__ = ["AggregateOutput", "Server"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AggregateOutput:
+    """What the server hands on: the encrypted sum and who is in it.
+
+    Attributes:
+        envelope: the AGGREGATE envelope, for the key holder.
+        included: sorted ids of the clients whose inputs are summed.
+    """
+
+    envelope: bytes
+    included: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        """Number of included clients."""
+        return len(self.included)
+
+
+class Server:
+    """Streaming sum of CKKS envelopes under a public context.
+
+    Warning:
+        The server does not authenticate clients: ``client_id`` is whatever the
+        transport says, and any party that can deliver bytes can contribute.
+        Nothing detects a server that drops or alters ciphertexts either (CKKS
+        ciphertexts are malleable); see the threat model in SPEC chapter 50.
+
+    Args:
+        public_context: the bytes the key holder exported.
+        dim: the round's vector length (>= 1).
+        memory_limit: refuse rounds whose sum would need more bytes.
+
+    Raises:
+        CKKSUnavailableError: if TenSEAL is not installed.
+        TypeError: if an argument has the wrong type.
+        ValueError: if ``dim`` is out of range.
+        ContextError: if the context does not parse, carries a SECRET key
+            (the server must never hold one), carries Galois or
+            relinearisation keys, or uses refused parameters.
+        PlanError: if the round needs more than ``memory_limit`` bytes.
+    """
+
+    __slots__ = ("_dim", "_finished", "_fingerprint", "_included", "_loaded", "_sum")
+
+    def __init__(self, public_context: bytes, *, dim: int, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+        self._loaded = load_public_context(public_context)
+        plan_sizes(dim, self._loaded.params, memory_limit=memory_limit)
+        self._fingerprint = context_fingerprint(public_context)
+        self._dim = dim
+        self._sum: list | None = None
+        self._included: list[int] = []
+        self._finished = False
+
+    def __repr__(self) -> str:
+        return f"Server({self._loaded.params!r}, dim={self._dim}, included={len(self._included)})"
+
+    @property
+    def params(self) -> CKKSParams:
+        """The parameter set read from the public context."""
+        return self._loaded.params
+
+    @property
+    def included(self) -> tuple[int, ...]:
+        """Sorted ids of the clients accepted so far."""
+        return tuple(sorted(self._included))
+
+    def receive(self, client_id: int, envelope: bytes) -> None:
+        """Validate one client's UPLOAD envelope and add it to the running sum.
+
+        Args:
+            client_id: the sender's id (>= 1), as the transport reports it.
+            envelope: the bytes :meth:`Client.encrypt` produced.
+
+        Raises:
+            CKKSStateError: if called after :meth:`finish`.
+            TypeError: if ``client_id`` is not an int or ``envelope`` not bytes.
+            ValueError: if ``client_id < 1``.
+            EnvelopeError: if the client already submitted (reason
+                ``REPLAYED``), or the envelope is malformed, of another
+                context or length, or holds a ciphertext that fails
+                validation. The server state is unchanged.
+        """
+        if self._finished:
+            raise CKKSStateError("receive() after finish(): the round is closed")
+        if isinstance(client_id, bool) or not isinstance(client_id, int):
+            raise TypeError(f"client_id must be an int, got {client_id!r}")
+        if client_id < 1:
+            raise ValueError(f"client_id must be >= 1, got {client_id!r}")
+        if client_id in self._included:
+            raise EnvelopeError(f"client {client_id} already submitted in this round", AbortReason.REPLAYED)
+        params = self._loaded.params
+        decoded = decode_envelope(
+            envelope,
+            kind=EnvelopeKind.UPLOAD,
+            fingerprint=self._fingerprint,
+            dim=self._dim,
+            slots=params.slots,
+            max_chunk_bytes=max_ciphertext_bytes(params),
+        )
+        vectors = [
+            load_chunk(self._loaded, blob, index=i, length=min(params.slots, self._dim - i * params.slots))
+            for i, blob in enumerate(decoded.chunks)
+        ]
+        # Commit: every ciphertext is validated (same level, scale and size as
+        # the running sum), so the additions below cannot fail half-way.
+        if self._sum is None:
+            self._sum = vectors
+        else:
+            for acc, vector in zip(self._sum, vectors, strict=True):
+                acc.add_(vector)
+        self._included.append(client_id)
+
+    def finish(self) -> AggregateOutput:
+        """Close the round and serialise the encrypted sum.
+
+        Returns:
+            The :class:`AggregateOutput` (AGGREGATE envelope and included ids).
+
+        Raises:
+            CKKSStateError: if no envelope was accepted, or if called twice.
+            CKKSError: if TenSEAL fails to serialise the sum.
+        """
+        if self._finished:
+            raise CKKSStateError("finish() called twice")
+        if self._sum is None:
+            raise CKKSStateError("no client envelope was accepted, there is nothing to sum")
+        try:
+            chunks = [vector.serialize() for vector in self._sum]
+        except _TENSEAL_ERRORS as exc:
+            raise CKKSError(f"TenSEAL failed to serialise the sum: {exc}") from exc
+        envelope = encode_envelope(
+            EnvelopeKind.AGGREGATE,
+            fingerprint=self._fingerprint,
+            dim=self._dim,
+            contributors=len(self._included),
+            chunks=chunks,
+        )
+        self._finished = True
+        self._sum = None
+        return AggregateOutput(envelope=envelope, included=self.included)
