@@ -1,0 +1,151 @@
+"""The ``secagg`` command line.
+
+Subcommands:
+
+* ``secagg params --clients N --dropout-rate X --adversarial-rate Y --threat T [--json]``:
+  the number of neighbours and the threshold the SecAgg+ parameter finder
+  chooses for a cohort (:func:`secagg.protocol.finder.find_parameters`).
+
+Every subcommand is one ``_cmd_<name>(args) -> int`` function. Errors print one
+line on stderr and exit with status 2 (no traceback).
+
+>>> argv = ["params", "--clients", "1000", "--dropout-rate", "0.1", "--adversarial-rate", "0.05", "--json"]
+>>> main(argv)  # doctest: +ELLIPSIS
+{"clients": 1000, ..., "graph": "harary", "neighbors": 36, "holders": 37, "threshold": 19, ...}
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from secagg.params import ThreatModel
+from secagg.protocol.finder import DEFAULT_FAILURE_BITS, DEFAULT_SECURITY_BITS, find_parameters
+
+__all__ = ["build_parser", "main"]
+
+PROG = "secagg"
+
+
+class _UsageError(Exception):
+    """A command-line usage error (argparse's, turned into one stderr line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse calls this and expects no return
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``secagg`` argument parser, one subparser per subcommand.
+
+    Each subparser sets ``handler`` to its ``_cmd_<name>`` function.
+    """
+    parser = _Parser(prog=PROG, description="Secure aggregation for federated learning.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser(
+        "params",
+        help="choose the neighbours and threshold for a cohort (SecAgg+ parameter finder)",
+        description="Choose the smallest even number of neighbours k and a Shamir threshold t that give "
+        "2^-40 statistical security and a failure probability below 2^-20 (chapter "
+        "'Parameters and graphs' of the protocol specification).",
+    )
+    p.add_argument("--clients", type=int, required=True, metavar="N", help="number of clients, 2..65535")
+    p.add_argument(
+        "--dropout-rate", type=float, default=0.1, metavar="X", help="largest dropout fraction (default 0.1)"
+    )
+    p.add_argument(
+        "--adversarial-rate", type=float, default=0.05, metavar="Y", help="largest colluding fraction (default 0.05)"
+    )
+    p.add_argument(
+        "--threat",
+        choices=[t.value for t in ThreatModel],
+        default=ThreatModel.SEMI_HONEST.value,
+        help="threat model (default semi-honest)",
+    )
+    p.add_argument("--security-bits", type=int, default=DEFAULT_SECURITY_BITS, help="statistical security (default 40)")
+    p.add_argument(
+        "--failure-bits", type=int, default=DEFAULT_FAILURE_BITS, help="failure probability 2^-f (default 20)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(handler=_cmd_params)
+    return parser
+
+
+def _cmd_params(args: argparse.Namespace) -> int:
+    choice = find_parameters(
+        n_clients=args.clients,
+        dropout_rate=args.dropout_rate,
+        adversarial_rate=args.adversarial_rate,
+        threat=args.threat,
+        security_bits=args.security_bits,
+        failure_bits=args.failure_bits,
+    )
+    out = {
+        "clients": args.clients,
+        "dropout_rate": args.dropout_rate,
+        "adversarial_rate": args.adversarial_rate,
+        "threat": args.threat,
+        "security_bits": args.security_bits,
+        "failure_bits": args.failure_bits,
+        "graph": choice.graph.value,
+        "neighbors": choice.neighbors,
+        "holders": choice.neighbors + 1,
+        "threshold": choice.threshold,
+        "max_threshold": choice.max_threshold,
+        "adversarial_bound": choice.adversarial_bound,
+        "survivor_bound": choice.survivor_bound,
+        "note": choice.note,
+    }
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    rows = [
+        ("clients", f"{args.clients}"),
+        ("dropout rate", f"{args.dropout_rate:g}"),
+        ("adversarial rate", f"{args.adversarial_rate:g}"),
+        ("threat model", args.threat),
+        ("graph", choice.graph.value),
+        ("neighbors k", f"{choice.neighbors}"),
+        ("threshold t", f"{choice.threshold} of {choice.neighbors + 1} holders (safe up to {choice.max_threshold})"),
+        ("corrupted holders", f"at most {choice.adversarial_bound} (except with prob. 2^-{args.security_bits + 1})"),
+        ("surviving holders", f"at least {choice.survivor_bound} (except with prob. 2^-{args.failure_bits})"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"note: {choice.note}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``secagg`` command line.
+
+    Args:
+        argv: the arguments after the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 on a usage or value error (one line
+        on stderr), or argparse's status for ``--help``.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except _UsageError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help exits through argparse
+        return e.code if isinstance(e.code, int) else 0
+    try:
+        return args.handler(args)
+    except (TypeError, ValueError) as e:
+        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

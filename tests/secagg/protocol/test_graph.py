@@ -1,0 +1,298 @@
+"""Neighbour graphs: the complete graph, the relabelled Harary graph, and its permutation."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import itertools
+import struct
+
+import pytest
+import scipy.stats
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secagg.params import Params
+from secagg.protocol.graph import (
+    build_neighbors,
+    graph_permutation,
+    harary_neighbors,
+    neighbors_complete,
+    neighbors_of,
+)
+from tests import vectors
+from tests.detrandom import DeterministicRandom
+
+
+# --------------------------------------------------------------------------- an independent re-derivation
+
+
+def reference_ring(ids, seed: bytes) -> list[int]:
+    """The permutation from the chapter text, written independently of the library."""
+    key = hashlib.sha256(b"secagg/v1/graph-permutation\x00" + seed).digest()
+    m = len(ids)
+    stream = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor().update(b"\x00" * (8 * (m + 64)))
+    cursor = 0
+
+    def next_word() -> int:
+        nonlocal cursor
+        (w,) = struct.unpack_from("<Q", stream, 8 * cursor)
+        cursor += 1
+        return w
+
+    p = sorted(ids)
+    for i in reversed(range(1, m)):
+        n = i + 1
+        while True:
+            w = next_word()
+            if w < (2**64 // n) * n:
+                break
+        j = w % n
+        p[i], p[j] = p[j], p[i]
+    return p
+
+
+def reference_neighbors(ring: list[int], k: int) -> dict[int, set[int]]:
+    m = len(ring)
+    if m - 1 <= k:
+        return {u: set(ring) - {u} for u in ring}
+    out: dict[int, set[int]] = {u: set() for u in ring}
+    for a, b in itertools.combinations(range(m), 2):
+        if min(b - a, m - (b - a)) <= k // 2:
+            out[ring[a]].add(ring[b])
+            out[ring[b]].add(ring[a])
+    return out
+
+
+def connected(graph: dict[int, tuple[int, ...]], removed: set[int]) -> bool:
+    alive = [u for u in graph if u not in removed]
+    if not alive:
+        return True
+    seen = {alive[0]}
+    stack = [alive[0]]
+    while stack:
+        u = stack.pop()
+        for v in graph[u]:
+            if v not in removed and v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return len(seen) == len(alive)
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+@pytest.mark.parametrize("v", vectors.params("graph", "generate"))
+def test_generate_vectors_match_the_library(v):
+    ids = v["ids"]
+    if v["graph"] == "complete":
+        graph = neighbors_complete(ids)
+    else:
+        seed = vectors.unhex(v["seed"])
+        assert list(graph_permutation(ids, seed)) == v["ring"]
+        graph = harary_neighbors(ids, v["k"], seed)
+    assert list(graph) == sorted(ids)
+    assert [list(graph[u]) for u in sorted(ids)] == v["neighbors"]
+
+
+@pytest.mark.parametrize("v", vectors.params("graph", "generate"))
+def test_generate_vectors_match_an_independent_derivation_from_the_spec_text(v):
+    ids = sorted(v["ids"])
+    if v["graph"] == "complete":
+        expected = {u: set(ids) - {u} for u in ids}
+    else:
+        seed = vectors.unhex(v["seed"])
+        key = hashlib.sha256(b"secagg/v1/graph-permutation\x00" + seed).digest()
+        assert key.hex() == v["key"]
+        keystream = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor().update(bytes(32))
+        assert keystream.hex() == v["keystream"]
+        ring = reference_ring(ids, seed)
+        assert ring == v["ring"]
+        expected = reference_neighbors(ring, v["k"])
+    assert [set(n) for n in v["neighbors"]] == [expected[u] for u in ids]
+
+
+@pytest.mark.parametrize("v", vectors.params("graph", "invalid"))
+def test_invalid_vectors_are_rejected_with_the_named_error(v):
+    error = {"ValueError": ValueError, "TypeError": TypeError}[v["error"]]
+    with pytest.raises(error):
+        if v["operation"] == "complete":
+            neighbors_complete(v["ids"])
+        else:
+            seed = vectors.unhex(v["seed"]) if v["seed"] is not None else None
+            harary_neighbors(v["ids"], v["k"], seed)
+
+
+# --------------------------------------------------------------------------- properties
+
+seeds = st.binary(min_size=32, max_size=32)
+
+
+@st.composite
+def harary_cases(draw):
+    m = draw(st.integers(1, 60))
+    ids = draw(st.lists(st.integers(1, 65535), min_size=m, max_size=m, unique=True))
+    k = 2 * draw(st.integers(1, 12))
+    return ids, k, draw(seeds)
+
+
+@given(harary_cases())
+def test_harary_graph_is_symmetric_sorted_loop_free_and_regular(case):
+    ids, k, seed = case
+    g = harary_neighbors(ids, k, seed)
+    assert list(g) == sorted(ids)
+    for u, vs in g.items():
+        assert list(vs) == sorted(vs)
+        assert u not in vs
+        assert len(set(vs)) == len(vs) == min(k, len(ids) - 1)
+        for v in vs:
+            assert u in g[v]
+
+
+@given(harary_cases())
+def test_harary_graph_links_exactly_the_clients_within_half_k_on_the_ring(case):
+    ids, k, seed = case
+    ring = list(graph_permutation(ids, seed))
+    assert sorted(ring) == sorted(ids)
+    g = harary_neighbors(ids, k, seed)
+    assert {u: set(vs) for u, vs in g.items()} == reference_neighbors(ring, k)
+
+
+@given(harary_cases(), st.data())
+def test_harary_graph_stays_connected_after_removing_any_k_minus_1_clients(case, data):
+    ids, k, seed = case
+    g = harary_neighbors(ids, k, seed)
+    removed = data.draw(st.sets(st.sampled_from(sorted(ids)), max_size=min(k - 1, len(ids))))
+    assert connected(g, removed)
+
+
+@given(harary_cases())
+def test_harary_graph_does_not_depend_on_the_order_of_the_ids(case):
+    ids, k, seed = case
+    assert harary_neighbors(ids, k, seed) == harary_neighbors(list(reversed(ids)), k, seed)
+    assert graph_permutation(ids, seed) == graph_permutation(sorted(ids), seed)
+
+
+@given(st.integers(1, 40), st.integers(1, 20), seeds)
+def test_harary_graph_with_k_at_least_m_minus_1_is_the_complete_graph(m, extra, seed):
+    ids = list(range(1, m + 1))
+    k = 2 * ((m - 1 + extra) // 2 + 1) if m > 1 else 2
+    assert k >= m - 1
+    assert harary_neighbors(ids, k, seed) == neighbors_complete(ids)
+
+
+def test_removing_two_opposite_runs_of_half_k_disconnects_the_harary_graph():
+    ids, k, seed = list(range(1, 21)), 4, bytes(range(32))
+    ring = list(graph_permutation(ids, seed))
+    g = harary_neighbors(ids, k, seed)
+    removed = set(ring[0:2]) | set(ring[10:12])
+    assert not connected(g, removed)
+    assert connected(g, set(ring[0:2]) | set(ring[10:11]))
+
+
+def test_different_seeds_give_different_rings_and_the_same_seed_the_same():
+    ids = list(range(1, 65))
+    r = DeterministicRandom(b"graph-seeds")
+    a, b = r.token_bytes(32), r.token_bytes(32)
+    assert graph_permutation(ids, a) == graph_permutation(ids, a)
+    assert graph_permutation(ids, a) != graph_permutation(ids, b)
+
+
+def test_permutation_of_four_ids_is_uniform_over_all_24_orders():
+    r = DeterministicRandom(b"graph-uniformity")
+    trials = 4800
+    counts = collections.Counter(graph_permutation([1, 2, 3, 4], r.token_bytes(32)) for _ in range(trials))
+    assert len(counts) == 24
+    observed = [counts[p] for p in itertools.permutations([1, 2, 3, 4])]
+    assert scipy.stats.chisquare(observed).pvalue > 1e-6
+
+
+def test_each_client_is_equally_likely_at_each_position():
+    r = DeterministicRandom(b"graph-positions")
+    m, trials = 7, 3500
+    table = [[0] * m for _ in range(m)]
+    for _ in range(trials):
+        for pos, u in enumerate(graph_permutation(range(1, m + 1), r.token_bytes(32))):
+            table[u - 1][pos] += 1
+    flat = [c for row in table for c in row]
+    assert scipy.stats.chisquare(flat).pvalue > 1e-6
+
+
+def test_large_harary_graph_has_every_client_with_k_neighbors():
+    ids = list(range(1, 5001))
+    g = harary_neighbors(ids, 40, bytes(32))
+    assert all(len(vs) == 40 for vs in g.values())
+    assert sum(len(vs) for vs in g.values()) == 5000 * 40
+
+
+# --------------------------------------------------------------------------- complete graph and dispatch
+
+
+@given(st.lists(st.integers(1, 65535), min_size=1, max_size=40, unique=True))
+def test_complete_graph_links_every_pair_once(ids):
+    g = neighbors_complete(ids)
+    assert list(g) == sorted(ids)
+    for u, vs in g.items():
+        assert vs == tuple(sorted(set(ids) - {u}))
+
+
+def test_build_neighbors_dispatches_on_the_graph_kind():
+    seed = bytes(range(32))
+    harary = Params(n_clients=12, dim=1, bits=8, graph="harary", neighbors=4, threshold=3)
+    complete = Params(n_clients=12, dim=1, bits=8, graph="complete", neighbors=11, threshold=3)
+    ids = [1, 2, 3, 5, 8, 9, 10, 12]
+    assert build_neighbors(harary, ids, seed) == harary_neighbors(ids, 4, seed)
+    assert build_neighbors(complete, ids, seed) == neighbors_complete(ids)
+
+
+def test_build_neighbors_over_fewer_advertised_clients_than_k_plus_2_is_complete():
+    p = Params(n_clients=20, dim=1, bits=8, graph="harary", neighbors=6, threshold=3)
+    assert build_neighbors(p, [2, 4, 6, 8, 10], bytes(32)) == neighbors_complete([2, 4, 6, 8, 10])
+
+
+@pytest.mark.parametrize(
+    ("ids", "seed", "error", "match"),
+    [
+        ([1, 2, 13], bytes(32), ValueError, "above n_clients=12"),
+        ([1, 2, 3], bytes(31), ValueError, "32 bytes"),
+        ([1, 2, 3], "00" * 32, TypeError, "bytes"),
+        ([1, 1, 3], bytes(32), ValueError, "distinct"),
+        ([], bytes(32), ValueError, "empty"),
+        ("123", bytes(32), TypeError, "sequence"),
+        ([1, 2.0], bytes(32), TypeError, "ints"),
+    ],
+)
+def test_build_neighbors_rejects_bad_input(ids, seed, error, match):
+    p = Params(n_clients=12, dim=1, bits=8, graph="complete", neighbors=11, threshold=3)
+    with pytest.raises(error, match=match):
+        build_neighbors(p, ids, seed)
+
+
+def test_build_neighbors_rejects_anything_but_params():
+    with pytest.raises(TypeError, match="Params"):
+        build_neighbors({"graph": "complete"}, [1, 2], bytes(32))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("k", [2.0, True, "2", None])
+def test_harary_neighbors_rejects_a_non_int_k(k):
+    with pytest.raises(TypeError):
+        harary_neighbors([1, 2, 3, 4, 5], k, bytes(32))  # type: ignore[arg-type]
+
+
+@given(harary_cases(), st.booleans(), st.data())
+def test_neighbors_of_one_client_equals_its_row_of_the_whole_graph(case, complete, data):
+    ids, k, seed = case
+    n = max(ids)
+    if complete or k >= n - 1:
+        p = Params(n_clients=max(n, 2), dim=1, bits=8, graph="complete", neighbors=max(n, 2) - 1, threshold=2)
+    else:
+        p = Params(n_clients=n, dim=1, bits=8, graph="harary", neighbors=k, threshold=2)
+    u = data.draw(st.sampled_from(ids))
+    assert neighbors_of(p, ids, seed, u) == build_neighbors(p, ids, seed)[u]
+
+
+def test_neighbors_of_rejects_a_client_not_among_the_ids():
+    p = Params(n_clients=12, dim=1, bits=8, graph="harary", neighbors=4, threshold=3)
+    with pytest.raises(ValueError, match="not among"):
+        neighbors_of(p, [1, 2, 3, 4, 5, 6, 7], bytes(32), 9)
