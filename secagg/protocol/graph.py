@@ -63,6 +63,14 @@ _CHUNK_WORDS = 1024
 
 
 def _check_ids(ids: object) -> list[int]:
+    if isinstance(ids, (tuple, list)) and ids and all(type(i) is int for i in ids):  # fast path
+        out = sorted(ids)
+        if out[0] < 1 or out[-1] > MAX_CLIENTS:
+            bad = out[0] if out[0] < 1 else out[-1]
+            raise ValueError(f"client ids must be in [1, {MAX_CLIENTS}], got {bad}")
+        if any(a == b for a, b in zip(out, out[1:])):
+            raise ValueError(f"client ids must be distinct, got {len(out) - len(set(out))} duplicate(s)")
+        return out
     if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, set, frozenset, np.ndarray)):
         raise TypeError(f"ids must be a sequence of ints, got {type(ids).__name__}")
     out: list[int] = []
@@ -115,7 +123,24 @@ def graph_permutation(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
             ``1..65535``, or ``seed`` is not 32 bytes.
     """
     perm = _check_ids(ids)
-    words = _words(_check_seed(seed))
+    seed = _check_seed(seed)
+    m = len(perm)
+    if m > 1:
+        # Fast path: the first m - 1 words, unless one of them is rejected
+        # (probability below m**2 / 2**64); then the generic loop below
+        # consumes the very same words one by one.
+        key = hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest()
+        enc = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
+        w = np.frombuffer(enc.update(bytes(8 * (m - 1))), dtype="<u8").astype(np.uint64)
+        bounds = np.arange(m, 1, -1, dtype=np.uint64)  # i + 1 for i = m-1 .. 1
+        rem = (np.uint64(0) - bounds) % bounds  # 2**64 mod bound
+        limit = np.uint64(0) - rem  # 2**64 - rem, wrapping to 0 when rem == 0
+        if not np.any((rem != 0) & (w >= limit)):
+            js = (w % bounds).tolist()
+            for i, j in zip(range(m - 1, 0, -1), js):
+                perm[i], perm[j] = perm[j], perm[i]
+            return tuple(perm)
+    words = _words(seed)
     for i in range(len(perm) - 1, 0, -1):
         bound = i + 1
         limit = _TWO64 - _TWO64 % bound
