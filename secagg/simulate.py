@@ -1,10 +1,10 @@
 """``secagg simulate``: one round on random data, checked against the plain sum.
 
-This is glue for the command line and the demo: it makes up float data (not
-secret, so a seeded NumPy generator is fine for the data and the dropout
-schedule; every key, seed, mask and rounding draw still comes from the OS
-CSPRNG), encodes it in fixed point, runs :func:`secagg.secure_sum`, and checks
-two things separately:
+This is glue for the command line and the demo: it makes up float data and a
+dropout schedule (not secret: both come from an AES-CTR stream keyed by the
+``seed`` argument, so a run can be repeated; every key, seed, mask and rounding
+draw of the protocol still comes from the OS CSPRNG), encodes the data in fixed
+point, runs :func:`secagg.secure_sum`, and checks two things separately:
 
 * **exactness** of the protocol: the secure sum equals the plain sum mod
   ``2**bits`` of the included clients' *encoded* vectors, bit for bit;
@@ -17,10 +17,12 @@ two things separately:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from secagg.codec import encoded_size_masked_input
 from secagg.driver import PHASES, Phase, secure_sum
@@ -29,6 +31,18 @@ from secagg.primitives.encoding import FixedPointEncoder, plan_bits
 from secagg.primitives.words import modulus_mask
 
 __all__ = ["run_simulation"]
+
+
+class _SimulationStream:
+    """Reproducible, non-secret uniforms for simulated data (AES-256-CTR keyed by the seed)."""
+
+    def __init__(self, seed: int) -> None:
+        key = hashlib.sha256(b"secagg/v1/simulation\x00" + int(seed).to_bytes(8, "little", signed=True)).digest()
+        self._enc = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
+
+    def uniform(self, count: int) -> np.ndarray:
+        words = np.frombuffer(self._enc.update(bytes(8 * count)), dtype="<u8")
+        return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def run_simulation(
@@ -74,13 +88,14 @@ def run_simulation(
         raise ValueError(f"need clients >= 2 and dim >= 1, got clients={clients}, dim={dim}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    rng = np.random.default_rng(seed)  # simulated data and schedule only: nothing secret
-    data = rng.uniform(-clip, clip, size=(clients, dim)).astype(np.float32)
+    stream = _SimulationStream(seed)  # simulated data and schedule only: nothing secret
+    data = (stream.uniform(clients * dim) * (2 * clip) - clip).astype(np.float32).reshape(clients, dim)
     n_drop = int(round(dropout * clients))
     threat_model = ThreatModel(threat)
     phases = [p for p in PHASES if p is not Phase.CONSISTENCY_CHECK or threat_model is ThreatModel.ACTIVE]
-    drop_ids = rng.choice(np.arange(1, clients + 1), size=n_drop, replace=False)
-    dropouts = {int(u): phases[int(rng.integers(len(phases)))] for u in drop_ids}
+    drop_ids = np.argsort(stream.uniform(clients), kind="stable")[:n_drop] + 1
+    picks = (stream.uniform(n_drop) * len(phases)).astype(np.int64)
+    dropouts = {int(u): phases[int(i)] for u, i in zip(drop_ids, picks)}
 
     t0 = time.perf_counter()
     if backend == "ckks":
