@@ -484,6 +484,7 @@ class Server:
         self.pki = dict(pki) if pki is not None else {}
         self.random = random
         self._state: ServerState = ServerR0AdvertiseKeys()
+        self._members: set[int] = set()  # clients with at least one accepted message
 
     @property
     def state(self) -> ServerState:
@@ -518,13 +519,14 @@ class Server:
         if isinstance(msg, Abort):
             return  # the client leaves; it simply does not answer any more
         self._state.receive(self, sender, msg)
+        self._members.add(sender)
 
     def advance(self) -> dict[int, bytes]:
         """Close the current round and return the messages of the next one.
 
         Returns:
             ``{client id: encoded message}``; after an abort, an Abort message
-            for every client still in the session; empty once completed.
+            for every client that took part; empty once completed.
 
         Raises:
             LocalProtocolError: if the server already finished.
@@ -537,7 +539,7 @@ class Server:
         except _Abort as a:
             self._state = ServerAborted(a.reason, a.detail)
             abort = codec.encode(Abort(reason=a.reason, detail=a.detail[:200]))
-            return {u: abort for u in range(1, self.params.n_clients + 1)}
+            return {u: abort for u in sorted(self._members)}
         self._state = nxt
         cache: dict[int, bytes] = {}
         encoded = {}
