@@ -1,0 +1,375 @@
+"""Vectors for the wire format (:mod:`secagg.codec`, chapter "Wire format").
+
+Every entry carries ``params`` (the round parameters the decoder is given:
+they bound the counts and fix the length of a masked input) and ``encoded``
+(the message bytes, hex).
+
+* generate: one or more entries per message type with fixed, readable field
+  values (keys ``11..``, ``22..``, session id ``5e..`` and so on) and
+  ``type`` + ``fields`` (the message as JSON: bytes as hex, id lists as
+  arrays, nested entries as objects, ``Abort.reason`` as its name). Tests
+  check ``encode(fields) == encoded`` and ``decode(encoded) == fields``.
+* verify: boundary cases that MUST be accepted (counts equal to
+  ``n_clients``, the highest participant id, a 256-byte detail, empty lists),
+  same layout; both directions are checked too.
+* invalid: byte strings that MUST be rejected with ``DecodeError``: every
+  generate entry truncated by one byte and extended by one byte, unknown
+  versions and tags, counts and lengths of ``0xFFFFFFFF`` and just above their
+  bound, wrong masked lengths, non-minimal and out-of-range bitmaps, bad abort
+  codes and details, unsorted or repeated ids, and field values that fail the
+  message's own validation. ``what`` says what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import struct
+
+from secagg.codec import ABORT_CODES, TAGS, VERSION, encode
+from secagg.errors import AbortReason
+from secagg.messages import (
+    Abort,
+    AddressedShare,
+    AdvertiseKeys,
+    ConsistencyCheckRequest,
+    ConsistencyCheckResponse,
+    MaskedInputRequest,
+    MaskedInputResponse,
+    RevealedShare,
+    ShareKeysRequest,
+    ShareKeysResponse,
+    Signature,
+    UnmaskingRequest,
+    UnmaskingResponse,
+)
+
+# The parameters every entry is decoded with: n = 5, dim = 6, bits = 16, so a
+# masked input is packed_size(6, 16) = 12 bytes and every count is at most 5.
+PARAMS = {
+    "n_clients": 5,
+    "dim": 6,
+    "bits": 16,
+    "graph": "complete",
+    "neighbors": 4,
+    "threshold": 3,
+    "threat": "semi-honest",
+}
+N = PARAMS["n_clients"]
+MASKED_LEN = 12
+
+SID = bytes([0x5E]) * 32
+SEED = bytes([0x6A]) * 32
+COMMIT = bytes([0xC0]) * 32
+
+
+def _pk(tag: int) -> bytes:
+    return bytes([tag]) * 32
+
+
+def _sig(tag: int) -> bytes:
+    return bytes([tag]) * 64
+
+
+def _blob(peer_from: int, peer_to: int) -> bytes:
+    return bytes([0xB0 + peer_from, 0xE0 + peer_to]) * 54  # 108 bytes
+
+
+def _share(owner: int, holder: int) -> bytes:
+    return bytes([0x50 + owner, 0x40 + holder]) * 18  # 36 bytes
+
+
+def _hashes(*tags: int) -> bytes:
+    return b"".join(bytes([t]) * 32 for t in tags)
+
+
+def _advertise(cid: int, signed: bool = False) -> AdvertiseKeys:
+    return AdvertiseKeys(
+        client_id=cid, c_pk=_pk(0x10 + cid), s_pk=_pk(0x20 + cid), signature=_sig(0x70 + cid) if signed else b""
+    )
+
+
+def to_json(value):
+    """A message (or part of one) as JSON: bytes as hex, tuples as lists, reasons by value."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _messages() -> list[tuple[str, object]]:
+    masked = struct.pack("<6H", 1, 2, 0xFFFF, 0x1234, 0, 7)
+    return [
+        ("advertise-keys-unsigned", _advertise(3)),
+        ("advertise-keys-signed", _advertise(2, signed=True)),
+        (
+            "share-keys-request",
+            ShareKeysRequest(
+                graph_seed=SEED,
+                participants=(1, 2, 3, 5),
+                advertised=(_advertise(1), _advertise(3)),
+                proofs=(_hashes(0xA1, 0xA2), _hashes(0xA3, 0xA4)),
+            ),
+        ),
+        (
+            "share-keys-request-single-participant",
+            ShareKeysRequest(graph_seed=SEED, participants=(4,), advertised=(_advertise(4),), proofs=(b"",)),
+        ),
+        (
+            "share-keys-response",
+            ShareKeysResponse(
+                client_id=2,
+                session_id=SID,
+                seed_commitment=COMMIT,
+                shares=(AddressedShare(peer=1, blob=_blob(2, 1)), AddressedShare(peer=4, blob=_blob(2, 4))),
+            ),
+        ),
+        (
+            "masked-input-request",
+            MaskedInputRequest(
+                session_id=SID,
+                shares=(AddressedShare(peer=1, blob=_blob(1, 2)), AddressedShare(peer=4, blob=_blob(4, 2))),
+            ),
+        ),
+        ("masked-input-request-empty", MaskedInputRequest(session_id=SID, shares=())),
+        ("masked-input-response", MaskedInputResponse(client_id=3, session_id=SID, masked=masked)),
+        ("consistency-check-request", ConsistencyCheckRequest(session_id=SID, survivors=(1, 2, 4))),
+        ("consistency-check-response", ConsistencyCheckResponse(client_id=4, session_id=SID, signature=_sig(0x94))),
+        (
+            "unmasking-request",
+            UnmaskingRequest(session_id=SID, survivors=(1, 2, 4), dropped=(3,)),
+        ),
+        (
+            "unmasking-request-signed",
+            UnmaskingRequest(
+                session_id=SID,
+                survivors=(1, 2, 4),
+                dropped=(5,),
+                signatures=(Signature(signer=1, signature=_sig(0x91)), Signature(signer=4, signature=_sig(0x94))),
+            ),
+        ),
+        (
+            "unmasking-response",
+            UnmaskingResponse(
+                client_id=2,
+                session_id=SID,
+                seed_shares=(RevealedShare(owner=1, share=_share(1, 2)), RevealedShare(owner=2, share=_share(2, 2))),
+                key_shares=(RevealedShare(owner=3, share=_share(3, 2)),),
+            ),
+        ),
+        ("abort-too-few-survivors", Abort(reason=AbortReason.TOO_FEW_SURVIVORS, detail="2 masked inputs, threshold 3")),
+        ("abort-empty-detail", Abort(reason=AbortReason.PEER_ABORTED)),
+        ("abort-utf8-detail", Abort(reason=AbortReason.LOCAL, detail="données ✓")),
+    ] + [(f"abort-code-{ABORT_CODES[r]}-{r.value}", Abort(reason=r, detail=r.value)) for r in AbortReason]
+
+
+def _verify_messages() -> list[tuple[str, object]]:
+    all_ids = tuple(range(1, N + 1))
+    return [
+        ("participants-include-id-n", ShareKeysRequest(graph_seed=SEED, participants=(5,), advertised=(), proofs=())),
+        (
+            "participants-all-n-with-n-entries",
+            ShareKeysRequest(
+                graph_seed=SEED,
+                participants=all_ids,
+                advertised=tuple(_advertise(u) for u in all_ids),
+                proofs=tuple(_hashes(0xA0 + u) for u in all_ids),
+            ),
+        ),
+        ("participants-empty", ShareKeysRequest(graph_seed=SEED, participants=(), advertised=(), proofs=())),
+        (
+            "proof-of-16-hashes",
+            ShareKeysRequest(
+                graph_seed=SEED, participants=(1,), advertised=(_advertise(1),), proofs=(_hashes(*range(16)),)
+            ),
+        ),
+        ("survivors-count-n", ConsistencyCheckRequest(session_id=SID, survivors=all_ids)),
+        ("survivors-empty", ConsistencyCheckRequest(session_id=SID, survivors=())),
+        ("ids-above-n-in-a-list", ConsistencyCheckRequest(session_id=SID, survivors=(1, 65535))),
+        ("client-id-65535", AdvertiseKeys(client_id=65535, c_pk=_pk(1), s_pk=_pk(2))),
+        ("abort-detail-256-bytes", Abort(reason=AbortReason.MALFORMED, detail="x" * 256)),
+        ("unmasking-response-empty", UnmaskingResponse(client_id=1, session_id=SID, seed_shares=(), key_shares=())),
+        (
+            "unmasking-request-n-signatures",
+            UnmaskingRequest(
+                session_id=SID,
+                survivors=all_ids,
+                dropped=(),
+                signatures=tuple(Signature(signer=u, signature=_sig(0x90 + u)) for u in all_ids),
+            ),
+        ),
+    ]
+
+
+def _entry(ident: str, msg) -> dict:
+    return {
+        "id": ident,
+        "params": PARAMS,
+        "type": type(msg).__name__,
+        "tag": TAGS[type(msg)],
+        "fields": to_json(msg),
+        "encoded": encode(msg).hex(),
+    }
+
+
+# ------------------------------------------------------------------ invalid bytes
+
+
+def _u32(v: int) -> bytes:
+    return struct.pack("<I", v)
+
+
+def _head(cls) -> bytes:
+    return bytes((VERSION, TAGS[cls]))
+
+
+def _ids(ids) -> bytes:
+    return _u32(len(ids)) + b"".join(_u32(i) for i in ids)
+
+
+def _adv_bytes(cid: int, sig: bytes = b"") -> bytes:
+    return _u32(cid) + _pk(0x10 + cid) + _pk(0x20 + cid) + _u32(len(sig)) + sig
+
+
+def _invalid(gen: list[dict]) -> list[dict]:
+    out: list[dict] = []
+
+    def bad(ident: str, data: bytes, what: str) -> None:
+        out.append({"id": ident, "params": PARAMS, "encoded": data.hex(), "what": what, "error": "DecodeError"})
+
+    for e in gen:
+        data = bytes.fromhex(e["encoded"])
+        bad(f"truncated-{e['id']}", data[:-1], "the last byte is missing")
+        bad(f"trailing-byte-{e['id']}", data + b"\x00", "one byte after the end of the message")
+
+    cc = _head(ConsistencyCheckRequest) + SID
+    adv = _head(AdvertiseKeys)
+    bad("empty", b"", "no bytes at all")
+    bad("version-only", bytes((VERSION,)), "version byte without a tag")
+    for v in (0, 2, 255):
+        bad(f"version-{v}", bytes((v, TAGS[ConsistencyCheckRequest])) + SID + _ids((1,)), f"version byte {v}")
+    for t in (0, 10, 11, 14, 16, 255):
+        bad(f"tag-{t}", bytes((VERSION, t)) + SID + _ids((1,)), f"unknown tag {t}")
+
+    # counts and lengths: 0xFFFFFFFF, and just above the bound with enough bytes behind them
+    big = 0xFFFFFFFF
+    bad("count-ffffffff-survivors", cc + _u32(big), "survivor count 2^32-1")
+    bad("count-ffffffff-survivors-with-bytes", cc + _u32(big) + bytes(64), "survivor count 2^32-1 with a few bytes")
+    bad("count-n-plus-1-survivors", cc + _ids(range(1, N + 2)), f"{N + 1} survivors with n = {N}")
+    um = _head(UnmaskingRequest) + SID
+    bad("count-ffffffff-dropped", um + _ids((1,)) + _u32(big), "dropped count 2^32-1")
+    bad("count-ffffffff-signatures", um + _ids((1,)) + _ids(()) + _u32(big), "signature count 2^32-1")
+    bad(
+        "count-n-plus-1-signatures",
+        um + _ids(range(1, N + 1)) + _ids(()) + _u32(N + 1) + b"".join(_u32(u) + _sig(u) for u in range(1, N + 2)),
+        f"{N + 1} signatures with n = {N}",
+    )
+    skr = _head(ShareKeysResponse) + _u32(2) + SID + COMMIT
+    bad("count-ffffffff-shares", skr + _u32(big), "share count 2^32-1")
+    bad(
+        "count-n-plus-1-shares",
+        _head(MaskedInputRequest) + SID + _u32(N + 1) + b"".join(_u32(u) + _blob(u, 9) for u in range(1, N + 2)),
+        f"{N + 1} addressed shares with n = {N}",
+    )
+    bad("count-ffffffff-seed-shares", _head(UnmaskingResponse) + _u32(2) + SID + _u32(big), "revealed count 2^32-1")
+    bad(
+        "count-ffffffff-key-shares",
+        _head(UnmaskingResponse) + _u32(2) + SID + _u32(0) + _u32(big),
+        "revealed count 2^32-1",
+    )
+    skq = _head(ShareKeysRequest) + SEED
+    bad("count-ffffffff-advertised", skq + _u32(1) + b"\x1f" + _u32(big), "advertised count 2^32-1")
+    bad(
+        "count-n-plus-1-advertised",
+        skq + _u32(1) + b"\x1f" + _u32(N + 1) + b"".join(_adv_bytes(u) + _u32(0) for u in range(1, N + 2)),
+        f"{N + 1} advertised entries with n = {N}",
+    )
+    mir = _head(MaskedInputResponse) + _u32(3) + SID
+    bad("length-ffffffff-masked", mir + _u32(big), "masked length 2^32-1")
+    bad("length-ffffffff-detail", bytes((VERSION, TAGS[Abort], 1)) + _u32(big), "detail length 2^32-1")
+    bad("length-ffffffff-signature", adv + _u32(1) + _pk(1) + _pk(2) + _u32(big), "signature length 2^32-1")
+    bad("length-ffffffff-proof", skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(1) + _u32(big), "proof length 2^32-1")
+    bad("length-ffffffff-participants", skq + _u32(big), "bitmap length 2^32-1")
+    bad("bitmap-longer-than-n", skq + _u32(2) + b"\x1f\x01" + _u32(0), f"2-byte bitmap with n = {N} (id 9)")
+    bad("bitmap-not-minimal", skq + _u32(2) + b"\x1f\x00" + _u32(0), "bitmap whose last byte is zero")
+    bad("bitmap-single-zero-byte", skq + _u32(1) + b"\x00" + _u32(0), "bitmap of one zero byte (empty set is length 0)")
+    bad("bitmap-id-above-n", skq + _u32(1) + b"\x3f" + _u32(0), f"bitmap naming id 6 with n = {N}")
+    bad(
+        "proof-17-hashes",
+        skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(1) + _u32(17 * 32) + bytes(17 * 32),
+        "proof of 17 hashes (limit 16)",
+    )
+    bad(
+        "proof-not-multiple-of-32",
+        skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(1) + _u32(31) + bytes(31),
+        "proof of 31 bytes",
+    )
+    bad(
+        "advertised-not-a-participant",
+        skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(2) + _u32(0),
+        "advertised keys of client 2, who is not a participant",
+    )
+    bad(
+        "advertised-unsorted",
+        skq + _u32(1) + b"\x03" + _u32(2) + _adv_bytes(2) + _u32(0) + _adv_bytes(1) + _u32(0),
+        "advertised entries not in ascending id order",
+    )
+    for n_bytes in (MASKED_LEN - 1, MASKED_LEN + 1, 0):
+        bad(f"masked-length-{n_bytes}", mir + _u32(n_bytes) + bytes(n_bytes), f"masked length {n_bytes}, expected 12")
+    for code in (0, 10, 255):
+        bad(f"abort-code-{code}", bytes((VERSION, TAGS[Abort], code)) + _u32(0), f"abort reason code {code}")
+    abort = bytes((VERSION, TAGS[Abort], ABORT_CODES[AbortReason.MALFORMED]))
+    bad("abort-detail-not-utf8", abort + _u32(2) + b"\xff\xfe", "detail bytes ff fe")
+    bad("abort-detail-overlong-utf8", abort + _u32(2) + b"\xc0\x80", "overlong UTF-8 encoding of NUL")
+    bad("abort-detail-truncated-utf8", abort + _u32(1) + "é".encode()[:1], "half of a two-byte UTF-8 character")
+    bad("abort-detail-257-bytes", abort + _u32(257) + b"x" * 257, "detail of 257 bytes (limit 256)")
+    bad("ids-unsorted", cc + _ids((2, 1)), "survivors 2, 1")
+    bad("ids-duplicate", cc + _ids((1, 1)), "survivors 1, 1")
+    bad("id-zero", cc + _ids((0, 1)), "survivor id 0")
+    bad("id-65536", cc + _ids((1, 65536)), "survivor id 65536")
+    bad("client-id-zero", adv + _u32(0) + _pk(1) + _pk(2) + _u32(0), "AdvertiseKeys from client 0")
+    bad("client-id-65536", adv + _u32(65536) + _pk(1) + _pk(2) + _u32(0), "AdvertiseKeys from client 65536")
+    bad("advertise-signature-32-bytes", adv + _u32(1) + _pk(1) + _pk(2) + _u32(32) + bytes(32), "32-byte signature")
+    bad("share-to-self", skr + _u32(1) + _u32(2) + _blob(2, 2), "client 2 addresses a share to itself")
+    bad(
+        "addressed-shares-unsorted",
+        skr + _u32(2) + _u32(4) + _blob(2, 4) + _u32(1) + _blob(2, 1),
+        "shares addressed to 4 then 1",
+    )
+    bad(
+        "addressed-shares-repeated-peer",
+        skr + _u32(2) + _u32(4) + _blob(2, 4) + _u32(4) + _blob(2, 4),
+        "two shares addressed to 4",
+    )
+    bad(
+        "both-shares-of-one-owner",
+        _head(UnmaskingResponse) + _u32(2) + SID + _u32(1) + _u32(3) + _share(3, 2) + _u32(1) + _u32(3) + _share(3, 2),
+        "seed share and key share of client 3",
+    )
+    bad(
+        "signatures-unsorted",
+        um + _ids((1, 2)) + _ids(()) + _u32(2) + _u32(2) + _sig(2) + _u32(1) + _sig(1),
+        "signatures by 2 then 1",
+    )
+    bad("signer-zero", um + _ids((1,)) + _ids(()) + _u32(1) + _u32(0) + _sig(0), "signature by client 0")
+    return out
+
+
+def generate() -> dict:
+    gen = [_entry(ident, msg) for ident, msg in _messages()]
+    ver = [_entry(ident, msg) for ident, msg in _verify_messages()]
+    return {
+        "name": "codec",
+        "version": 1,
+        "source": "protocol_spec/tools/gen_codec.py (library encoder on fixed field values; invalid bytes built "
+        "by hand from the layout of the chapter 'Wire format'); tests/secagg/test_codec.py re-encodes every "
+        "generate entry with an independent writer",
+        "generate": gen,
+        "verify": ver,
+        "invalid": _invalid(gen),
+    }

@@ -1,0 +1,338 @@
+"""Whole-round transcripts: reproduction, per-party replay, and the formulas of the chapter "Protocol".
+
+Each vector of ``transcripts.json`` is checked four ways:
+
+* re-running the round from the recorded seed with this file's own runner
+  (written from the run order of the chapter "Protocol") reproduces every
+  message byte for byte and the result;
+* a fresh server fed only the recorded client messages (and its own recorded
+  random draws) emits exactly the recorded server messages and result, and a
+  fresh client fed only its recorded server messages (and its own draws) emits
+  exactly its recorded replies;
+* every message decodes and re-encodes to the same bytes, and the sum is the
+  plain sum of the included inputs;
+* the session id, seed commitments, encrypted shares and masked inputs are
+  re-derived from the chapter's formulas with ``hashlib`` and pyca primitives
+  (plus the library's PRG and Shamir, which have their own vectors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from secagg.codec import decode, encode
+from secagg.errors import AbortReason
+from secagg.messages import (
+    Abort,
+    AdvertiseKeys,
+    MaskedInputRequest,
+    MaskedInputResponse,
+    ShareKeysRequest,
+    ShareKeysResponse,
+    UnmaskingRequest,
+    UnmaskingResponse,
+)
+from secagg.params import Params
+from secagg.primitives import shamir
+from secagg.primitives.packing import unpack
+from secagg.primitives.prg import expand_mask
+from secagg.primitives.sign import Ed25519SigningKey
+from secagg.protocol.client import Client
+from secagg.protocol.server import Server, ServerAborted, ServerCompleted
+from tests import vectors
+from tests.detrandom import DeterministicRandom
+from tests.vectors import unhex
+
+CASES = vectors.params("transcripts", "generate")
+PHASE_ORDER = ["advertise_keys", "share_keys", "masked_input", "consistency_check", "unmasking"]
+
+
+def _array(v, params: Params) -> np.ndarray:
+    return np.array(v, dtype=np.uint32 if params.bits <= 32 else np.uint64)
+
+
+class Replay:
+    """A randomness source that hands out recorded draws, checking their sizes."""
+
+    def __init__(self, draws: list[str]) -> None:
+        self.draws = [unhex(d) for d in draws]
+        self.used = 0
+
+    def token_bytes(self, n: int) -> bytes:
+        assert self.used < len(self.draws), "more random draws than recorded"
+        out = self.draws[self.used]
+        assert len(out) == n, f"draw {self.used}: asked for {n} bytes, recorded {len(out)}"
+        self.used += 1
+        return out
+
+
+def _identities(v: dict, random) -> tuple[dict[int, Ed25519SigningKey], dict[int, bytes] | None]:
+    p = Params(**v["params"])
+    if p.threat.value != "active":
+        return {}, None
+    keys = {u: Ed25519SigningKey.generate(random=random) for u in range(1, p.n_clients + 1)}
+    return keys, {u: k.public_bytes for u, k in keys.items()}
+
+
+# --------------------------------------------------------------------------- (a) re-run
+
+
+def run_round(v: dict) -> tuple[list[tuple], dict]:
+    """The run order of the chapter "Protocol" (section "Transcripts"), with one shared source."""
+    p = Params(**v["params"])
+    n = p.n_clients
+    drop = {int(u): PHASE_ORDER.index(ph) for u, ph in v["dropouts"].items()}
+    rnd = DeterministicRandom(unhex(v["seed"]))
+    keys, pki = _identities(v, rnd)
+    server = Server(p, pki=pki, random=rnd)
+    clients = {
+        u: Client(u, p, input=_array(v["inputs"][u - 1], p), identity_key=keys.get(u), pki=pki, random=rnd)
+        for u in range(1, n + 1)
+    }
+    phases = [ph for ph in PHASE_ORDER if ph != "consistency_check" or p.threat.value == "active"]
+    alive = lambda u, ph: drop.get(u, 99) > PHASE_ORDER.index(ph)  # noqa: E731
+    log: list[tuple] = []
+    outbox: dict[int, bytes] = {}
+    for i, ph in enumerate(phases):
+        for u in range(1, n + 1) if i == 0 else sorted(outbox):
+            if not alive(u, ph) or clients[u].finished:
+                continue
+            reply = clients[u].start() if i == 0 else clients[u].receive(outbox[u])
+            if reply is not None:
+                log.append(("client_to_server", u, ph, reply.hex(), None))
+                server.receive(u, reply)
+        outbox = server.advance()
+        stop = isinstance(server.state, ServerAborted)
+        for u in sorted(outbox):
+            delivered = not stop and i + 1 < len(phases) and alive(u, phases[i + 1]) and not clients[u].finished
+            log.append(("server_to_client", u, ph, outbox[u].hex(), delivered))
+        if stop:
+            return log, {"aborted": server.state.reason.value, "detail": server.state.detail}
+    done = server.result()
+    return log, {"sum": [int(x) for x in done.total], "included": list(done.included), "dropped": list(done.dropped)}
+
+
+def _recorded(v: dict) -> list[tuple]:
+    return [(m["direction"], m["client"], m["phase"], m["hex"], m.get("delivered")) for m in v["messages"]]
+
+
+@pytest.mark.parametrize("v", CASES)
+def test_rerunning_from_the_recorded_seed_reproduces_every_message_and_the_result(v):
+    log, result = run_round(v)
+    assert log == _recorded(v)
+    assert result == v["result"]
+
+
+# --------------------------------------------------------------------------- (b) replay each party alone
+
+
+@pytest.mark.parametrize("v", CASES)
+def test_a_fresh_server_fed_the_recorded_client_messages_emits_the_recorded_server_messages(v):
+    p = Params(**v["params"])
+    _, pki = _identities(v, Replay(v["random"].get("identity", [])))
+    replay = Replay(v["random"]["server"])
+    server = Server(p, pki=pki, random=replay)
+    for ph in v["phases"]:
+        for m in v["messages"]:
+            if m["phase"] == ph and m["direction"] == "client_to_server":
+                server.receive(m["client"], unhex(m["hex"]))
+        out = server.advance()
+        expected = {m["client"]: m["hex"] for m in v["messages"] if m["phase"] == ph and m["direction"] == "server_to_client"}
+        assert {u: b.hex() for u, b in out.items()} == expected
+        if isinstance(server.state, ServerAborted):
+            assert v["result"]["aborted"] == server.state.reason.value
+            break
+    else:
+        assert isinstance(server.state, ServerCompleted)
+        assert [int(x) for x in server.state.total] == v["result"]["sum"]
+    assert replay.used == len(replay.draws)
+
+
+@pytest.mark.parametrize("v", CASES)
+def test_each_fresh_client_fed_its_recorded_server_messages_emits_its_recorded_replies(v):
+    p = Params(**v["params"])
+    keys, pki = _identities(v, Replay(v["random"].get("identity", [])))
+    for u in range(1, p.n_clients + 1):
+        replay = Replay(v["random"].get(str(u), []))
+        client = Client(u, p, input=_array(v["inputs"][u - 1], p), identity_key=keys.get(u), pki=pki, random=replay)
+        sent = [m["hex"] for m in v["messages"] if m["client"] == u and m["direction"] == "client_to_server"]
+        received = [
+            m["hex"] for m in v["messages"] if m["client"] == u and m["direction"] == "server_to_client" and m["delivered"]
+        ]
+        replies = []
+        if sent:
+            replies.append(client.start().hex())
+            for data in received:
+                reply = client.receive(unhex(data))
+                if reply is not None:
+                    replies.append(reply.hex())
+        assert replies == sent
+        assert replay.used == len(replay.draws)
+
+
+# --------------------------------------------------------------------------- (c) decode and sum
+
+
+@pytest.mark.parametrize("v", CASES)
+def test_every_recorded_message_decodes_to_its_type_and_re_encodes_identically(v):
+    p = Params(**v["params"])
+    for m in v["messages"]:
+        data = unhex(m["hex"])
+        msg = decode(data, params=p)
+        assert type(msg).__name__ == m["type"]
+        assert encode(msg) == data
+
+
+@pytest.mark.parametrize("v", CASES)
+def test_the_recorded_sum_is_the_plain_sum_of_the_included_inputs(v):
+    p = Params(**v["params"])
+    r = v["result"]
+    masked_senders = sorted(
+        m["client"] for m in v["messages"] if m["type"] == "MaskedInputResponse" and m["direction"] == "client_to_server"
+    )
+    if "aborted" in r:
+        assert AbortReason(r["aborted"]) is AbortReason.TOO_FEW_SURVIVORS
+        aborts = [m for m in v["messages"] if m["type"] == "Abort"]
+        assert [m["client"] for m in aborts] == list(range(1, p.n_clients + 1))
+        assert not any(m["delivered"] for m in aborts)
+        return
+    assert r["included"] == masked_senders
+    assert r["dropped"] == [u for u in range(1, p.n_clients + 1) if u not in masked_senders]
+    plain = [sum(v["inputs"][u - 1][i] for u in r["included"]) % 2**p.bits for i in range(p.dim)]
+    assert r["sum"] == plain
+
+
+def test_the_transcripts_cover_every_size_graph_threat_model_and_dropout_phase():
+    entries = vectors.load("transcripts")["generate"]
+    assert {e["params"]["n_clients"] for e in entries} == {3, 4, 5}
+    for n in (3, 4, 5):
+        phases = {ph for e in entries if e["params"]["n_clients"] == n for ph in e["dropouts"].values()}
+        assert {"share_keys", "masked_input", "unmasking"} <= phases
+        assert any(not e["dropouts"] for e in entries if e["params"]["n_clients"] == n)
+    assert any(e["params"]["graph"] == "harary" for e in entries)
+    assert any(
+        e["params"]["threat"] == "active" and "consistency_check" in e["dropouts"].values() for e in entries
+    )
+    assert any("aborted" in e["result"] for e in entries)
+
+
+# --------------------------------------------------------------------------- formulas of the chapter "Protocol"
+
+_GRAPH = {"complete": 1, "harary": 2}
+_THREAT = {"semi-honest": 1, "semi-malicious": 2, "active": 3}
+
+
+def spec_params_bytes(p: dict) -> bytes:
+    return struct.pack(
+        "<IIBBIIB", p["n_clients"], p["dim"], p["bits"], _GRAPH[p["graph"]], p["neighbors"], p["threshold"], _THREAT[p["threat"]]
+    )
+
+
+def spec_merkle_root(leaves: list[bytes]) -> bytes:
+    while len(leaves) > 1:
+        nxt = [hashlib.sha256(b"\x01" + leaves[j] + leaves[j + 1]).digest() for j in range(0, len(leaves) - 1, 2)]
+        leaves = nxt + ([leaves[-1]] if len(leaves) % 2 else [])
+    return leaves[0]
+
+
+def spec_kdf(secret: bytes, purpose: bytes, sid: bytes, rnd: int, a: int, b: int) -> bytes:
+    info = b"secagg/v1/" + purpose + b"\x00" + struct.pack("<BII", rnd, min(a, b), max(a, b))
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=sid, info=info).derive(secret)
+
+
+def _x25519(private: bytes, public: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(private).exchange(X25519PublicKey.from_public_bytes(public))
+
+
+def _messages(v: dict, p: Params, cls, direction: str) -> dict[int, object]:
+    return {
+        m["client"]: decode(unhex(m["hex"]), params=p)
+        for m in v["messages"]
+        if m["type"] == cls.__name__ and m["direction"] == direction
+    }
+
+
+@pytest.mark.parametrize("v", CASES)
+def test_session_id_commitments_shares_and_masked_inputs_follow_the_formulas(v):
+    p = Params(**v["params"])
+    adv = _messages(v, p, AdvertiseKeys, "client_to_server")
+    requests = _messages(v, p, ShareKeysRequest, "server_to_client")
+    if not requests:
+        return
+    participants = sorted(adv)
+    graph_seed = next(iter(requests.values())).graph_seed
+    leaves = [hashlib.sha256(b"\x00" + struct.pack("<I", u) + adv[u].c_pk + adv[u].s_pk).digest() for u in participants]
+    sid = hashlib.sha256(
+        b"secagg/v1/session\x00"
+        + spec_params_bytes(v["params"])
+        + graph_seed
+        + struct.pack("<I", len(participants))
+        + spec_merkle_root(leaves)
+    ).digest()
+    for req in requests.values():
+        assert req.participants == tuple(participants) and req.graph_seed == graph_seed
+
+    draws = {u: [unhex(d) for d in v["random"][str(u)]] for u in participants}
+    responses = _messages(v, p, ShareKeysResponse, "client_to_server")
+    mi_requests = _messages(v, p, MaskedInputRequest, "server_to_client")
+    masked = _messages(v, p, MaskedInputResponse, "client_to_server")
+    # every session-bound message carries this session id
+    for group in (responses, mi_requests, masked, _messages(v, p, UnmaskingResponse, "client_to_server")):
+        assert all(m.session_id == sid for m in group.values())
+
+    plaintexts: dict[int, dict[int, bytes]] = {u: {} for u in participants}  # owner -> holder -> 72 bytes
+    for u, resp in responses.items():
+        c_sk, s_sk, b = draws[u][0], draws[u][1], draws[u][2]
+        assert X25519PrivateKey.from_private_bytes(c_sk).public_key().public_bytes_raw() == adv[u].c_pk
+        assert X25519PrivateKey.from_private_bytes(s_sk).public_key().public_bytes_raw() == adv[u].s_pk
+        assert resp.seed_commitment == hashlib.sha256(
+            b"secagg/v1/seed-commitment\x00" + sid + struct.pack("<I", u) + b
+        ).digest()
+        for share in resp.shares:
+            w = share.peer
+            key = spec_kdf(_x25519(c_sk, adv[w].c_pk), b"share-encryption", sid, 1, u, w)
+            ad = b"secagg/v1/share\x00" + sid + struct.pack("<BII", 1, u, w)
+            plain = AESGCM(key).decrypt(share.blob[:12], share.blob[12:], ad)
+            assert len(plain) == 80 and plain[:8] == struct.pack("<II", u, w)
+            plaintexts[u][w] = plain[8:]
+        # any t holders' shares give back b and s_sk (share of b first, then of s_sk)
+        holders = sorted(plaintexts[u])[: p.threshold]
+        if len(holders) == p.threshold:
+            ys = np.stack([shamir.shares_from_bytes(plaintexts[u][h], 2) for h in holders])
+            assert shamir.reconstruct(holders, ys, threshold=p.threshold) == [b, s_sk]
+
+    for u, resp in masked.items():
+        x = np.array(v["inputs"][u - 1], dtype=object)
+        alive = [s.peer for s in mi_requests[u].shares]
+        y = x + expand_mask(draws[u][2], session_id=sid, length=p.dim, bits=p.bits).astype(object)
+        for w in alive:
+            seed = spec_kdf(_x25519(draws[u][1], adv[w].s_pk), b"mask-seed", sid, 2, u, w)
+            sign = 1 if u < w else -1
+            y = y + sign * expand_mask(seed, session_id=sid, length=p.dim, bits=p.bits).astype(object)
+        assert unpack(resp.masked, p.bits, p.dim).tolist() == [int(e) % 2**p.bits for e in y]
+
+
+@pytest.mark.parametrize("v", CASES)
+def test_unmasking_requests_and_responses_follow_the_client_rules(v):
+    p = Params(**v["params"])
+    requests = _messages(v, p, UnmaskingRequest, "server_to_client")
+    responses = _messages(v, p, UnmaskingResponse, "client_to_server")
+    for u, resp in responses.items():
+        req = requests[u]
+        seed_owners = {s.owner for s in resp.seed_shares}
+        key_owners = {s.owner for s in resp.key_shares}
+        assert not seed_owners & key_owners  # never both shares of one peer
+        assert u in seed_owners and u not in key_owners  # own seed share revealed, own id never dropped
+        assert key_owners == set(req.dropped)
+        assert seed_owners <= set(req.survivors)
+    for m in v["messages"]:
+        if m["type"] == "Abort":
+            assert decode(unhex(m["hex"]), params=p) == Abort(reason=AbortReason(v["result"]["aborted"]), detail=v["result"]["detail"])

@@ -1,0 +1,719 @@
+"""The wire format: round trips, strict rejection of bad bytes, constructors, vectors."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import time
+import tracemalloc
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secagg import codec
+from secagg.codec import ABORT_CODES, TAGS, VERSION, decode, encode, encoded_size_masked_input
+from secagg.errors import AbortReason, DecodeError, RemoteProtocolError
+from secagg.messages import (
+    ENCRYPTED_SHARE_SIZE,
+    MAX_PROOF_HASHES,
+    SHARE_SIZE,
+    Abort,
+    AddressedShare,
+    AdvertiseKeys,
+    ConsistencyCheckRequest,
+    ConsistencyCheckResponse,
+    MaskedInputRequest,
+    MaskedInputResponse,
+    RevealedShare,
+    ShareKeysRequest,
+    ShareKeysResponse,
+    Signature,
+    UnmaskingRequest,
+    UnmaskingResponse,
+)
+from secagg.params import Params
+from secagg.primitives.packing import packed_size
+from tests import vectors
+from tests.vectors import unhex
+
+MESSAGE_TYPES = (
+    AdvertiseKeys,
+    ShareKeysRequest,
+    ShareKeysResponse,
+    MaskedInputRequest,
+    MaskedInputResponse,
+    ConsistencyCheckRequest,
+    ConsistencyCheckResponse,
+    UnmaskingRequest,
+    UnmaskingResponse,
+    Abort,
+)
+
+P5 = Params(n_clients=5, dim=6, bits=16, graph="complete", neighbors=4, threshold=3)
+SID = bytes(range(32))
+
+
+def u32(v: int) -> bytes:
+    return struct.pack("<I", v)
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+@st.composite
+def round_params(draw) -> Params:
+    n = draw(st.integers(2, 7))
+    return Params(
+        n_clients=n,
+        dim=draw(st.integers(1, 12)),
+        bits=draw(st.integers(1, 62)),
+        graph="complete",
+        neighbors=n - 1,
+        threshold=draw(st.integers(2, n)),
+    )
+
+
+IDS = st.integers(1, 65535)
+KEY = st.binary(min_size=32, max_size=32)
+SIG64 = st.binary(min_size=64, max_size=64)
+
+
+def id_tuple(max_size: int, ids=IDS):
+    return st.lists(ids, unique=True, max_size=max_size).map(lambda xs: tuple(sorted(xs)))
+
+
+def advertise():
+    return st.builds(
+        AdvertiseKeys, client_id=IDS, c_pk=KEY, s_pk=KEY, signature=st.one_of(st.just(b""), SIG64)
+    )
+
+
+def addressed(n: int, exclude: int | None = None):
+    peers = IDS if exclude is None else IDS.filter(lambda v: v != exclude)
+    blobs = st.binary(min_size=ENCRYPTED_SHARE_SIZE, max_size=ENCRYPTED_SHARE_SIZE)
+    return st.dictionaries(peers, blobs, max_size=n).map(
+        lambda d: tuple(AddressedShare(peer=p, blob=d[p]) for p in sorted(d))
+    )
+
+
+def revealed(n: int, owners=IDS):
+    shares = st.binary(min_size=SHARE_SIZE, max_size=SHARE_SIZE)
+    return st.dictionaries(owners, shares, max_size=n).map(
+        lambda d: tuple(RevealedShare(owner=o, share=d[o]) for o in sorted(d))
+    )
+
+
+@st.composite
+def share_keys_request(draw, p: Params):
+    participants = draw(id_tuple(p.n_clients, st.integers(1, p.n_clients)))
+    chosen = draw(st.lists(st.sampled_from(participants), unique=True).map(sorted)) if participants else []
+    entries = []
+    for cid in chosen:
+        a = draw(advertise())
+        entries.append(dataclasses.replace(a, client_id=cid))
+    proofs = tuple(draw(st.binary(max_size=3).map(lambda b: b * 32)) for _ in chosen)  # 0..3 hashes
+    return ShareKeysRequest(
+        graph_seed=draw(KEY), participants=participants, advertised=tuple(entries), proofs=proofs
+    )
+
+
+@st.composite
+def share_keys_response(draw, p: Params):
+    cid = draw(IDS)
+    return ShareKeysResponse(
+        client_id=cid, session_id=draw(KEY), seed_commitment=draw(KEY), shares=draw(addressed(p.n_clients, cid))
+    )
+
+
+@st.composite
+def unmasking_response(draw, p: Params):
+    seed = draw(revealed(p.n_clients))
+    seed_owners = {s.owner for s in seed}
+    key = draw(revealed(p.n_clients, IDS.filter(lambda o: o not in seed_owners)))
+    return UnmaskingResponse(client_id=draw(IDS), session_id=draw(KEY), seed_shares=seed, key_shares=key)
+
+
+def signatures(n: int):
+    return st.dictionaries(IDS, SIG64, max_size=n).map(
+        lambda d: tuple(Signature(signer=s, signature=d[s]) for s in sorted(d))
+    )
+
+
+def details():
+    return st.text(max_size=80).filter(lambda s: len(s.encode("utf-8")) <= 256)
+
+
+def message(p: Params):
+    n = p.n_clients
+    return st.one_of(
+        advertise(),
+        share_keys_request(p),
+        share_keys_response(p),
+        st.builds(MaskedInputRequest, session_id=KEY, shares=addressed(n)),
+        st.builds(
+            MaskedInputResponse,
+            client_id=IDS,
+            session_id=KEY,
+            masked=st.binary(min_size=packed_size(p.dim, p.bits), max_size=packed_size(p.dim, p.bits)),
+        ),
+        st.builds(ConsistencyCheckRequest, session_id=KEY, survivors=id_tuple(n)),
+        st.builds(ConsistencyCheckResponse, client_id=IDS, session_id=KEY, signature=SIG64),
+        st.builds(UnmaskingRequest, session_id=KEY, survivors=id_tuple(n), dropped=id_tuple(n), signatures=signatures(n)),
+        unmasking_response(p),
+        st.builds(Abort, reason=st.sampled_from(AbortReason), detail=details()),
+    )
+
+
+CASES = round_params().flatmap(lambda p: st.tuples(st.just(p), message(p)))
+
+
+# --------------------------------------------------------------------------- round trip and strictness
+
+
+@given(CASES)
+def test_decode_inverts_encode_for_every_message_type(case):
+    p, m = case
+    data = encode(m)
+    assert data[0] == VERSION and data[1] == TAGS[type(m)]
+    assert decode(data, params=p) == m
+    assert decode(bytearray(data), params=p) == m
+    assert decode(memoryview(data), params=p) == m
+
+
+@given(CASES)
+def test_every_strict_prefix_of_an_encoding_raises_decode_error(case):
+    p, m = case
+    data = encode(m)
+    for cut in range(len(data)):
+        with pytest.raises(DecodeError):
+            decode(data[:cut], params=p)
+
+
+@given(CASES, st.binary(min_size=1, max_size=3))
+def test_any_trailing_bytes_raise_decode_error(case, extra):
+    p, m = case
+    with pytest.raises(DecodeError, match="trailing"):
+        decode(encode(m) + extra, params=p)
+
+
+@given(CASES, st.data())
+def test_a_corrupted_byte_gives_decode_error_or_a_valid_message_that_re_encodes_to_the_same_bytes(case, data):
+    p, m = case
+    buf = bytearray(encode(m))
+    pos = data.draw(st.integers(0, len(buf) - 1), label="position")
+    buf[pos] = data.draw(st.integers(0, 255).filter(lambda b: b != buf[pos]), label="new byte")
+    try:
+        out = decode(bytes(buf), params=p)
+    except DecodeError:
+        return
+    # anything that decodes is a valid message whose encoding is exactly the input (canonical form)
+    assert type(out) in MESSAGE_TYPES
+    assert encode(out) == bytes(buf)
+
+
+@pytest.mark.parametrize("version", [0, 2, 3, 127, 255])
+def test_unknown_version_raises_decode_error(version):
+    data = bytearray(encode(ConsistencyCheckRequest(session_id=SID, survivors=(1,))))
+    data[0] = version
+    with pytest.raises(DecodeError, match="version"):
+        decode(bytes(data), params=P5)
+
+
+@pytest.mark.parametrize("tag", [t for t in range(256) if t not in TAGS.values()])
+def test_unknown_tag_raises_decode_error(tag):
+    with pytest.raises(DecodeError, match="tag"):
+        decode(bytes((VERSION, tag)) + SID + u32(0), params=P5)
+
+
+def test_decode_errors_are_remote_protocol_errors_with_reason_malformed():
+    with pytest.raises(RemoteProtocolError) as info:
+        decode(b"", params=P5)
+    assert isinstance(info.value, DecodeError)
+    assert info.value.reason is AbortReason.MALFORMED
+
+
+def test_decode_refuses_non_bytes_and_encode_refuses_non_messages():
+    with pytest.raises(TypeError):
+        decode("0106", params=P5)
+    with pytest.raises(TypeError):
+        encode(Signature(signer=1, signature=bytes(64)))
+    with pytest.raises(TypeError):
+        encode(b"\x01\x06")
+
+
+# --------------------------------------------------------------------------- forged counts and lengths
+
+HUGE = 0xFFFFFFFF
+_ADV = u32(1) + bytes(32) + bytes([1]) * 32
+FORGED = {
+    "survivors count": bytes((1, 6)) + SID + u32(HUGE),
+    "dropped count": bytes((1, 8)) + SID + u32(0) + u32(HUGE),
+    "signatures count": bytes((1, 8)) + SID + u32(0) + u32(0) + u32(HUGE),
+    "addressed shares count": bytes((1, 4)) + SID + u32(HUGE),
+    "share-keys shares count": bytes((1, 3)) + u32(1) + SID + SID + u32(HUGE),
+    "seed shares count": bytes((1, 9)) + u32(1) + SID + u32(HUGE),
+    "key shares count": bytes((1, 9)) + u32(1) + SID + u32(0) + u32(HUGE),
+    "advertised count": bytes((1, 2)) + SID + u32(1) + b"\x01" + u32(HUGE),
+    "participants length": bytes((1, 2)) + SID + u32(HUGE),
+    "proof length": bytes((1, 2)) + SID + u32(1) + b"\x01" + u32(1) + _ADV + u32(0) + u32(HUGE),
+    "signature length": bytes((1, 1)) + _ADV + u32(HUGE),
+    "masked length": bytes((1, 5)) + u32(1) + SID + u32(HUGE),
+    "detail length": bytes((1, 15, 1)) + u32(HUGE),
+}
+
+
+@pytest.mark.parametrize("field", sorted(FORGED))
+@pytest.mark.parametrize("padding", [0, 1024])
+def test_a_forged_huge_count_or_length_is_rejected_quickly_without_allocating(field, padding):
+    data = FORGED[field] + bytes(padding)
+    decode_ok = False
+    tracemalloc.start()
+    try:
+        t0 = time.perf_counter()
+        try:
+            decode(data, params=P5)
+            decode_ok = True
+        except DecodeError:
+            pass
+        elapsed = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert not decode_ok
+    assert peak < 1_000_000, f"{field}: peak allocation {peak} bytes"
+    assert elapsed < 1.0
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda ids: ConsistencyCheckRequest(session_id=SID, survivors=ids),
+        lambda ids: UnmaskingRequest(session_id=SID, survivors=ids, dropped=()),
+        lambda ids: UnmaskingRequest(session_id=SID, survivors=(), dropped=ids),
+        lambda ids: UnmaskingRequest(
+            session_id=SID, survivors=(), dropped=(), signatures=tuple(Signature(signer=i, signature=bytes(64)) for i in ids)
+        ),
+        lambda ids: MaskedInputRequest(session_id=SID, shares=tuple(AddressedShare(peer=i, blob=bytes(108)) for i in ids)),
+        lambda ids: ShareKeysResponse(
+            client_id=9, session_id=SID, seed_commitment=SID, shares=tuple(AddressedShare(peer=i, blob=bytes(108)) for i in ids)
+        ),
+        lambda ids: UnmaskingResponse(
+            client_id=9, session_id=SID, seed_shares=tuple(RevealedShare(owner=i, share=bytes(36)) for i in ids), key_shares=()
+        ),
+        lambda ids: UnmaskingResponse(
+            client_id=9, session_id=SID, seed_shares=(), key_shares=tuple(RevealedShare(owner=i, share=bytes(36)) for i in ids)
+        ),
+    ],
+    ids=["survivors", "unmask-survivors", "unmask-dropped", "signatures", "addressed", "share-keys", "seed", "key"],
+)
+def test_counts_up_to_n_clients_are_accepted_and_above_it_rejected(build):
+    n = P5.n_clients
+    ok = build(tuple(range(1, n + 1)))
+    assert decode(encode(ok), params=P5) == ok
+    with pytest.raises(DecodeError, match="limit"):
+        decode(encode(build(tuple(range(1, n + 2)))), params=P5)
+
+
+def test_advertised_count_above_n_clients_is_rejected():
+    p = Params(n_clients=2, dim=1, bits=8, graph="complete", neighbors=1, threshold=2)
+    entries = tuple(AdvertiseKeys(client_id=i, c_pk=bytes(32), s_pk=bytes(32)) for i in (1, 2))
+    m = ShareKeysRequest(graph_seed=SID, participants=(1, 2), advertised=entries, proofs=(b"", b""))
+    assert decode(encode(m), params=p) == m
+    data = bytearray(encode(m))
+    count_at = 2 + 32 + 4 + 1
+    data[count_at : count_at + 4] = u32(3)
+    data += _ADV + u32(0)
+    with pytest.raises(DecodeError, match="limit"):
+        decode(bytes(data), params=p)
+
+
+@given(dim=st.integers(1, 40), bits=st.integers(1, 62), delta=st.integers(-3, 3).filter(lambda d: d != 0))
+def test_masked_input_of_any_length_but_packed_size_is_rejected(dim, bits, delta):
+    p = Params(n_clients=3, dim=dim, bits=bits, graph="complete", neighbors=2, threshold=2)
+    size = packed_size(dim, bits)
+    good = MaskedInputResponse(client_id=1, session_id=SID, masked=bytes(size))
+    assert decode(encode(good), params=p) == good
+    assert len(encode(good)) == encoded_size_masked_input(p)
+    if size + delta >= 0:
+        bad = MaskedInputResponse(client_id=1, session_id=SID, masked=bytes(size + delta))
+        with pytest.raises(DecodeError, match="masked"):
+            decode(encode(bad), params=p)
+
+
+# --------------------------------------------------------------------------- bitmap
+
+
+def _skr(bitmap: bytes) -> bytes:
+    return bytes((1, 2)) + SID + u32(len(bitmap)) + bitmap + u32(0)
+
+
+@given(st.lists(st.integers(1, 20), unique=True, max_size=20))
+def test_participants_bitmap_sets_bit_id_minus_1_lsb_first_with_minimal_length(ids):
+    p = Params(n_clients=20, dim=1, bits=8, graph="complete", neighbors=19, threshold=2)
+    ids = tuple(sorted(ids))
+    m = ShareKeysRequest(graph_seed=SID, participants=ids, advertised=(), proofs=())
+    data = encode(m)
+    (length,) = struct.unpack_from("<I", data, 34)
+    bitmap = data[38 : 38 + length]
+    assert length == ((ids[-1] + 7) // 8 if ids else 0)
+    assert tuple(i + 1 for i in range(8 * length) if bitmap[i // 8] >> (i % 8) & 1) == ids
+    assert decode(data, params=p) == m
+
+
+def test_bitmap_with_a_zero_last_byte_is_rejected_as_not_minimal():
+    p = Params(n_clients=12, dim=1, bits=8, graph="complete", neighbors=11, threshold=2)
+    assert decode(_skr(b"\x01\x08"), params=p).participants == (1, 12)
+    for bitmap in (b"\x01\x00", b"\x00"):
+        with pytest.raises(DecodeError, match="minimal"):
+            decode(_skr(bitmap), params=p)
+
+
+def test_bitmap_naming_an_id_above_n_clients_is_rejected():
+    assert decode(_skr(b"\x10"), params=P5).participants == (5,)
+    with pytest.raises(DecodeError, match="exceeds n_clients"):
+        decode(_skr(b"\x20"), params=P5)
+    with pytest.raises(DecodeError):  # longer than ceil(n / 8) bytes
+        decode(_skr(b"\x01\x01"), params=P5)
+
+
+# --------------------------------------------------------------------------- abort
+
+
+def _abort(code: int, detail: bytes) -> bytes:
+    return bytes((1, 15, code)) + u32(len(detail)) + detail
+
+
+def test_abort_codes_cover_every_reason_once():
+    assert set(ABORT_CODES) == set(AbortReason)
+    assert sorted(ABORT_CODES.values()) == list(range(1, len(AbortReason) + 1))
+    for reason, code in ABORT_CODES.items():
+        assert decode(_abort(code, b"why"), params=P5) == Abort(reason=reason, detail="why")
+
+
+@pytest.mark.parametrize("code", [0, 10, 11, 100, 255])
+def test_unknown_abort_reason_code_is_rejected(code):
+    with pytest.raises(DecodeError, match="reason"):
+        decode(_abort(code, b""), params=P5)
+
+
+@pytest.mark.parametrize("detail", [b"\xff", b"ok\xc3", b"\xc0\x80", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80"])
+def test_abort_detail_that_is_not_utf8_is_rejected(detail):
+    with pytest.raises(DecodeError, match="UTF-8"):
+        decode(_abort(1, detail), params=P5)
+
+
+def test_abort_detail_is_limited_to_256_utf8_bytes():
+    assert decode(_abort(1, "é".encode() * 128), params=P5).detail == "é" * 128
+    with pytest.raises(DecodeError):
+        decode(_abort(1, b"x" * 257), params=P5)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_the_tag_table_is_closed_and_one_to_one():
+    assert set(TAGS) == set(MESSAGE_TYPES)
+    assert len(set(TAGS.values())) == len(TAGS)
+    assert codec.VERSION == 1
+    assert {cls.__name__: tag for cls, tag in TAGS.items()} == {
+        "AdvertiseKeys": 1,
+        "ShareKeysRequest": 2,
+        "ShareKeysResponse": 3,
+        "MaskedInputRequest": 4,
+        "MaskedInputResponse": 5,
+        "ConsistencyCheckRequest": 6,
+        "ConsistencyCheckResponse": 7,
+        "UnmaskingRequest": 8,
+        "UnmaskingResponse": 9,
+        "Abort": 15,
+    }
+
+
+# --------------------------------------------------------------------------- constructors
+
+K32, K31, K33 = bytes(32), bytes(31), bytes(33)
+
+
+@pytest.mark.parametrize(
+    "make, error",
+    [
+        (lambda: AdvertiseKeys(client_id=1, c_pk=K31, s_pk=K32), ValueError),
+        (lambda: AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K33), ValueError),
+        (lambda: AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32, signature=bytes(63)), ValueError),
+        (lambda: AdvertiseKeys(client_id=1, c_pk=bytearray(32), s_pk=K32), TypeError),
+        (lambda: AdvertiseKeys(client_id=0, c_pk=K32, s_pk=K32), ValueError),
+        (lambda: AdvertiseKeys(client_id=65536, c_pk=K32, s_pk=K32), ValueError),
+        (lambda: AdvertiseKeys(client_id=-1, c_pk=K32, s_pk=K32), ValueError),
+        (lambda: AdvertiseKeys(client_id=True, c_pk=K32, s_pk=K32), TypeError),
+        (lambda: AdvertiseKeys(client_id=1.0, c_pk=K32, s_pk=K32), TypeError),
+        (lambda: ShareKeysRequest(graph_seed=K31, participants=(), advertised=(), proofs=()), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, participants=[1], advertised=(), proofs=()), TypeError),
+        (lambda: ShareKeysRequest(graph_seed=K32, participants=(2, 1), advertised=(), proofs=()), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, 1), advertised=(), proofs=()), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, participants=(0, 1), advertised=(), proofs=()), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, 65536), advertised=(), proofs=()), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, True), advertised=(), proofs=()), TypeError),
+        (
+            lambda: ShareKeysRequest(
+                graph_seed=K32, participants=(1,), advertised=(AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32),), proofs=()
+            ),
+            ValueError,
+        ),
+        (
+            lambda: ShareKeysRequest(
+                graph_seed=K32,
+                participants=(1,),
+                advertised=(AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32),),
+                proofs=(bytes(31),),
+            ),
+            ValueError,
+        ),
+        (
+            lambda: ShareKeysRequest(
+                graph_seed=K32,
+                participants=(1,),
+                advertised=(AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32),),
+                proofs=(bytes(32 * (MAX_PROOF_HASHES + 1)),),
+            ),
+            ValueError,
+        ),
+        (
+            lambda: ShareKeysRequest(
+                graph_seed=K32, participants=(1,), advertised=(AdvertiseKeys(client_id=2, c_pk=K32, s_pk=K32),), proofs=(b"",)
+            ),
+            ValueError,
+        ),
+        (
+            lambda: ShareKeysRequest(
+                graph_seed=K32,
+                participants=(1, 2),
+                advertised=(AdvertiseKeys(client_id=2, c_pk=K32, s_pk=K32), AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32)),
+                proofs=(b"", b""),
+            ),
+            ValueError,
+        ),
+        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1,), advertised=(1,), proofs=(b"",)), TypeError),
+        (lambda: AddressedShare(peer=1, blob=bytes(ENCRYPTED_SHARE_SIZE - 1)), ValueError),
+        (lambda: AddressedShare(peer=0, blob=bytes(ENCRYPTED_SHARE_SIZE)), ValueError),
+        (
+            lambda: ShareKeysResponse(
+                client_id=1, session_id=K32, seed_commitment=K32, shares=(AddressedShare(peer=1, blob=bytes(108)),)
+            ),
+            ValueError,
+        ),
+        (lambda: ShareKeysResponse(client_id=1, session_id=K33, seed_commitment=K32, shares=()), ValueError),
+        (lambda: ShareKeysResponse(client_id=1, session_id=K32, seed_commitment=K31, shares=()), ValueError),
+        (
+            lambda: MaskedInputRequest(
+                session_id=K32,
+                shares=(AddressedShare(peer=3, blob=bytes(108)), AddressedShare(peer=3, blob=bytes(108))),
+            ),
+            ValueError,
+        ),
+        (lambda: MaskedInputResponse(client_id=1, session_id=K32, masked=[0, 1]), TypeError),
+        (lambda: MaskedInputResponse(client_id=1, session_id=K31, masked=b""), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors=(3, 2)), ValueError),
+        (lambda: ConsistencyCheckResponse(client_id=1, session_id=K32, signature=bytes(65)), ValueError),
+        (lambda: Signature(signer=1, signature=bytes(32)), ValueError),
+        (lambda: UnmaskingRequest(session_id=K32, survivors=(1,), dropped=(4, 4)), ValueError),
+        (
+            lambda: UnmaskingRequest(
+                session_id=K32,
+                survivors=(1,),
+                dropped=(),
+                signatures=(Signature(signer=2, signature=bytes(64)), Signature(signer=1, signature=bytes(64))),
+            ),
+            ValueError,
+        ),
+        (lambda: RevealedShare(owner=1, share=bytes(35)), ValueError),
+        (lambda: RevealedShare(owner=65536, share=bytes(36)), ValueError),
+        (
+            lambda: UnmaskingResponse(
+                client_id=1,
+                session_id=K32,
+                seed_shares=(RevealedShare(owner=2, share=bytes(36)),),
+                key_shares=(RevealedShare(owner=2, share=bytes(36)),),
+            ),
+            ValueError,
+        ),
+        (
+            lambda: UnmaskingResponse(
+                client_id=1,
+                session_id=K32,
+                seed_shares=(RevealedShare(owner=3, share=bytes(36)), RevealedShare(owner=2, share=bytes(36))),
+                key_shares=(),
+            ),
+            ValueError,
+        ),
+        (lambda: UnmaskingResponse(client_id=1, session_id=K32, seed_shares=[], key_shares=()), TypeError),
+        (lambda: Abort(reason="malformed"), TypeError),
+        (lambda: Abort(reason=AbortReason.MALFORMED, detail=b"x"), TypeError),
+        (lambda: Abort(reason=AbortReason.MALFORMED, detail="é" * 129), ValueError),
+    ],
+)
+def test_constructors_reject_invalid_field_values(make, error):
+    with pytest.raises(error):
+        make()
+
+
+def test_messages_are_frozen_and_keyword_only():
+    m = ConsistencyCheckRequest(session_id=SID, survivors=(1,))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.survivors = (2,)
+    with pytest.raises(TypeError):
+        ConsistencyCheckRequest(SID, (1,))
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+def _ads(x: dict) -> AdvertiseKeys:
+    return AdvertiseKeys(client_id=x["client_id"], c_pk=unhex(x["c_pk"]), s_pk=unhex(x["s_pk"]), signature=unhex(x["signature"]))
+
+
+def _addr(xs: list) -> tuple[AddressedShare, ...]:
+    return tuple(AddressedShare(peer=x["peer"], blob=unhex(x["blob"])) for x in xs)
+
+
+def _rev(xs: list) -> tuple[RevealedShare, ...]:
+    return tuple(RevealedShare(owner=x["owner"], share=unhex(x["share"])) for x in xs)
+
+
+def from_fields(kind: str, f: dict):
+    """Build a message from the JSON of a codec vector (explicitly, no lookup by name)."""
+    if kind == "AdvertiseKeys":
+        return _ads(f)
+    if kind == "ShareKeysRequest":
+        return ShareKeysRequest(
+            graph_seed=unhex(f["graph_seed"]),
+            participants=tuple(f["participants"]),
+            advertised=tuple(_ads(a) for a in f["advertised"]),
+            proofs=tuple(unhex(x) for x in f["proofs"]),
+        )
+    if kind == "ShareKeysResponse":
+        return ShareKeysResponse(
+            client_id=f["client_id"],
+            session_id=unhex(f["session_id"]),
+            seed_commitment=unhex(f["seed_commitment"]),
+            shares=_addr(f["shares"]),
+        )
+    if kind == "MaskedInputRequest":
+        return MaskedInputRequest(session_id=unhex(f["session_id"]), shares=_addr(f["shares"]))
+    if kind == "MaskedInputResponse":
+        return MaskedInputResponse(client_id=f["client_id"], session_id=unhex(f["session_id"]), masked=unhex(f["masked"]))
+    if kind == "ConsistencyCheckRequest":
+        return ConsistencyCheckRequest(session_id=unhex(f["session_id"]), survivors=tuple(f["survivors"]))
+    if kind == "ConsistencyCheckResponse":
+        return ConsistencyCheckResponse(
+            client_id=f["client_id"], session_id=unhex(f["session_id"]), signature=unhex(f["signature"])
+        )
+    if kind == "UnmaskingRequest":
+        return UnmaskingRequest(
+            session_id=unhex(f["session_id"]),
+            survivors=tuple(f["survivors"]),
+            dropped=tuple(f["dropped"]),
+            signatures=tuple(Signature(signer=s["signer"], signature=unhex(s["signature"])) for s in f["signatures"]),
+        )
+    if kind == "UnmaskingResponse":
+        return UnmaskingResponse(
+            client_id=f["client_id"],
+            session_id=unhex(f["session_id"]),
+            seed_shares=_rev(f["seed_shares"]),
+            key_shares=_rev(f["key_shares"]),
+        )
+    if kind == "Abort":
+        return Abort(reason=AbortReason(f["reason"]), detail=f["detail"])
+    raise AssertionError(f"unknown message type {kind!r}")
+
+
+# An independent writer, from the tables of the chapter "Wire format" alone.
+_SPEC_TAGS = {
+    "AdvertiseKeys": 1, "ShareKeysRequest": 2, "ShareKeysResponse": 3, "MaskedInputRequest": 4,
+    "MaskedInputResponse": 5, "ConsistencyCheckRequest": 6, "ConsistencyCheckResponse": 7,
+    "UnmaskingRequest": 8, "UnmaskingResponse": 9, "Abort": 15,
+}  # fmt: skip
+_SPEC_ABORT_CODES = {
+    "malformed": 1, "out_of_round": 2, "replayed": 3, "inconsistent": 4, "too_few_survivors": 5,
+    "authentication": 6, "reconstruction_failed": 7, "peer_aborted": 8, "local": 9,
+}  # fmt: skip
+
+
+def _var(b: bytes) -> bytes:
+    return u32(len(b)) + b
+
+
+def _idlist(ids: list[int]) -> bytes:
+    return u32(len(ids)) + b"".join(u32(i) for i in ids)
+
+
+def _spec_adv(a: dict) -> bytes:
+    return u32(a["client_id"]) + unhex(a["c_pk"]) + unhex(a["s_pk"]) + _var(unhex(a["signature"]))
+
+
+def spec_encode(kind: str, f: dict) -> bytes:
+    body = b""
+    if kind == "AdvertiseKeys":
+        body = _spec_adv(f)
+    elif kind == "ShareKeysRequest":
+        ids = f["participants"]
+        bitmap = bytearray((max(ids) + 7) // 8 if ids else 0)
+        for i in ids:
+            bitmap[(i - 1) // 8] |= 1 << ((i - 1) % 8)
+        body = unhex(f["graph_seed"]) + _var(bytes(bitmap)) + u32(len(f["advertised"]))
+        body += b"".join(_spec_adv(a) + _var(unhex(p)) for a, p in zip(f["advertised"], f["proofs"]))
+    elif kind in ("ShareKeysResponse", "MaskedInputRequest"):
+        if kind == "ShareKeysResponse":
+            body = u32(f["client_id"]) + unhex(f["session_id"]) + unhex(f["seed_commitment"])
+        else:
+            body = unhex(f["session_id"])
+        body += u32(len(f["shares"])) + b"".join(u32(s["peer"]) + unhex(s["blob"]) for s in f["shares"])
+    elif kind == "MaskedInputResponse":
+        body = u32(f["client_id"]) + unhex(f["session_id"]) + _var(unhex(f["masked"]))
+    elif kind == "ConsistencyCheckRequest":
+        body = unhex(f["session_id"]) + _idlist(f["survivors"])
+    elif kind == "ConsistencyCheckResponse":
+        body = u32(f["client_id"]) + unhex(f["session_id"]) + unhex(f["signature"])
+    elif kind == "UnmaskingRequest":
+        body = unhex(f["session_id"]) + _idlist(f["survivors"]) + _idlist(f["dropped"]) + u32(len(f["signatures"]))
+        body += b"".join(u32(s["signer"]) + unhex(s["signature"]) for s in f["signatures"])
+    elif kind == "UnmaskingResponse":
+        body = u32(f["client_id"]) + unhex(f["session_id"])
+        for group in (f["seed_shares"], f["key_shares"]):
+            body += u32(len(group)) + b"".join(u32(s["owner"]) + unhex(s["share"]) for s in group)
+    elif kind == "Abort":
+        body = bytes((_SPEC_ABORT_CODES[f["reason"]],)) + _var(f["detail"].encode("utf-8"))
+    return bytes((1, _SPEC_TAGS[kind])) + body
+
+
+def _both_directions(v: dict) -> None:
+    p = Params(**v["params"])
+    data = unhex(v["encoded"])
+    m = from_fields(v["type"], v["fields"])
+    assert type(m).__name__ == v["type"] and TAGS[type(m)] == v["tag"]
+    assert encode(m) == data
+    assert decode(data, params=p) == m
+    assert spec_encode(v["type"], v["fields"]) == data
+
+
+@pytest.mark.parametrize("v", vectors.params("codec", "generate"))
+def test_generate_vectors_encode_to_the_exact_bytes_and_decode_back(v):
+    _both_directions(v)
+
+
+@pytest.mark.parametrize("v", vectors.params("codec", "verify"))
+def test_verify_vectors_are_accepted_and_round_trip(v):
+    _both_directions(v)
+
+
+@pytest.mark.parametrize("v", vectors.params("codec", "invalid"))
+def test_invalid_vectors_raise_decode_error(v):
+    assert v["error"] == "DecodeError"
+    with pytest.raises(DecodeError):
+        decode(unhex(v["encoded"]), params=Params(**v["params"]))
+
+
+def test_codec_vectors_cover_every_message_type_and_abort_code():
+    gen = vectors.load("codec")["generate"]
+    assert {v["type"] for v in gen} == {cls.__name__ for cls in MESSAGE_TYPES}
+    assert {v["fields"]["reason"] for v in gen if v["type"] == "Abort"} == {r.value for r in AbortReason}
