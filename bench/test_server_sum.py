@@ -3,8 +3,10 @@
 Baselines: ``acc += v`` over 100 float32 vectors, and ``np.sum`` over the
 stacked (100, d) float32 array. Ours: :func:`accumulate` on uint32 words
 (bits 32, and bits 24 where every block is also range-checked), and
-:func:`accumulate_packed` straight from the wire bytes at bits 32, 24
-(byte-aligned fast path) and 20 (generic bit-stream path).
+:func:`accumulate_packed` straight from the wire bytes at bits 8, 16, 20, 24,
+27, 32 and 40 (one SIMD byte-shuffle kernel per width; bits 40 adds into a
+uint64 accumulator, so it moves twice the accumulator bytes). A second group
+times the client side, :func:`pack` of one d = 1e6 vector, at the same widths.
 
 Run: ``.venv/bin/python -m pytest bench/test_server_sum.py --benchmark-min-rounds=5 -q``
 """
@@ -16,9 +18,12 @@ import pytest
 from conftest import random_words
 
 from secagg.primitives.masking import accumulate, accumulate_packed, pack
+from secagg.primitives.words import word_dtype
 
 N, D = 100, 1_000_000
 GROUP = f"server sum n={N} d={D:.0e}"
+PACK_GROUP = f"client pack d={D:.0e}"
+WIDTHS = [8, 16, 20, 24, 27, 32, 40]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,7 @@ def word_stack(rng):
 
 
 def _packed(rng, bits):
-    return [pack(random_words(rng, D, bits), bits) for _ in range(N)]
+    return [pack(random_words(rng, D, bits, word_dtype(bits)), bits) for _ in range(N)]
 
 
 def test_numpy_float32_iadd(benchmark, float_stack):
@@ -83,11 +88,11 @@ def test_accumulate(benchmark, word_stack, bits):
     benchmark(run)
 
 
-@pytest.mark.parametrize("bits", [32, 24, 20])
+@pytest.mark.parametrize("bits", WIDTHS)
 def test_accumulate_packed(benchmark, rng, bits):
     benchmark.group = GROUP
     uploads = _packed(rng, bits)
-    acc = np.zeros(D, dtype=np.uint32)
+    acc = np.zeros(D, dtype=word_dtype(bits))
     accumulate_packed(acc, uploads[0], bits=bits)  # warm-up
 
     def run():
@@ -95,3 +100,11 @@ def test_accumulate_packed(benchmark, rng, bits):
             accumulate_packed(acc, data, bits=bits)
 
     benchmark(run)
+
+
+@pytest.mark.parametrize("bits", WIDTHS)
+def test_pack(benchmark, rng, bits):
+    benchmark.group = PACK_GROUP
+    words = random_words(rng, D, bits, word_dtype(bits))
+    pack(words, bits)  # warm-up
+    benchmark(pack, words, bits)

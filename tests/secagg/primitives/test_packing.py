@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secagg.primitives import packing
 from secagg.primitives.masking import accumulate_packed
 from secagg.primitives.masking_reference import (
     accumulate_packed_reference,
@@ -18,11 +17,11 @@ from secagg.primitives.packing import pack, packed_size, unpack, unpack_add_into
 from secagg.primitives.words import modulus_mask, word_dtype
 from tests.vectors import params, unhex
 
-# Lengths around the fused decoder's block size and the fast paths' groups of 4.
-LENGTHS = st.one_of(
-    st.integers(1, 40),
-    st.sampled_from([packing._BLOCK - 1, packing._BLOCK, packing._BLOCK + 1, 2 * packing._BLOCK + 3]),
-)
+# Lengths around the vector groups (16 words for bits <= 32, 8 above) and the
+# point where the scalar tail takes over (the last group whose 64-byte window
+# still fits in the buffer).
+BOUNDARY_LENGTHS = [7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1025]
+LENGTHS = st.one_of(st.integers(1, 40), st.sampled_from(BOUNDARY_LENGTHS))
 
 
 def _words(rng: np.random.Generator, bits: int, length: int) -> np.ndarray:
@@ -73,7 +72,21 @@ def test_packed_input_may_be_bytes_bytearray_memoryview_or_uint8_array():
         np.testing.assert_array_equal(unpack(form, 5, 5), words)
 
 
-@pytest.mark.parametrize("bits", [8, 16, 20, 24, 32, 45])
+@pytest.mark.parametrize("bits", range(1, 63))
+def test_every_width_packs_and_decodes_like_the_reference_across_group_boundaries(bits):
+    rng = np.random.default_rng(1000 + bits)
+    for length in BOUNDARY_LENGTHS:
+        words = _words(rng, bits, length)
+        data = pack_reference(words, bits)
+        assert pack(words, bits) == data, length
+        np.testing.assert_array_equal(unpack(data, bits, length), words)
+        acc = _words(rng, bits, length)
+        expected = accumulate_packed_reference(acc, data, bits=bits)
+        accumulate_packed(acc, data, bits=bits)
+        np.testing.assert_array_equal(acc, expected)
+
+
+@pytest.mark.parametrize("bits", [1, 7, 8, 16, 20, 24, 27, 32, 33, 40, 45, 57, 58, 62])
 def test_decoder_reads_an_unaligned_slice_of_a_larger_buffer(bits):
     words = _words(np.random.default_rng(bits), bits, 1001)
     data = pack(words, bits)
@@ -148,16 +161,37 @@ def test_unpack_rejects_bad_arguments():
         packed_size(-1, 8)
 
 
-def test_decoding_into_an_accumulator_with_an_unreduced_value_raises_and_leaves_it_unchanged():
-    length = 3 * packing._BLOCK + 5
+@pytest.mark.parametrize("bits", [3, 20, 27, 31, 40, 62])
+@pytest.mark.parametrize("where", ["first", "middle", "last vector group", "tail"])
+def test_decoding_into_an_accumulator_with_an_unreduced_value_raises_and_leaves_it_unchanged(bits, where):
+    length = 3077
     rng = np.random.default_rng(7)
-    acc = _words(rng, 20, length)
-    acc[-1] = 1 << 20  # out of range, in the last block
+    acc = _words(rng, bits, length)
+    data = pack(_words(rng, bits, length), bits)
+    lanes = 16 if bits <= 32 else 8
+    last_vector_group = (len(data) - 64) // (lanes * bits // 8)
+    index = {"first": 0, "middle": 1500, "last vector group": last_vector_group * lanes + 3, "tail": length - 1}[where]
+    acc[index] = acc.dtype.type(1 << bits)  # out of range
     before = acc.copy()
-    data = pack(_words(rng, 20, length), 20)
-    with pytest.raises(ValueError, match="2\\*\\*20"):
-        unpack_add_into(acc, data, bits=20)
+    with pytest.raises(ValueError, match=f"2\\*\\*{bits} \\(the first at index {index}\\)"):
+        unpack_add_into(acc, data, bits=bits)
     np.testing.assert_array_equal(acc, before)
+
+
+@pytest.mark.parametrize("bits", [5, 20, 27, 40, 61])
+@pytest.mark.parametrize("index", [0, 700, 999])
+def test_pack_rejects_a_word_of_the_word_dtype_that_is_too_large_anywhere(bits, index):
+    words = _words(np.random.default_rng(bits), bits, 1000)
+    words[index] = words.dtype.type(modulus_mask(bits) + 1)
+    with pytest.raises(ValueError, match=f"word {modulus_mask(bits) + 1} does not fit in {bits} bits"):
+        pack(words, bits)
+
+
+def test_pack_accepts_other_integer_dtypes_and_checks_them_before_converting():
+    words = np.array([3, 1, 4, 1, 5, 9, 2, 6] * 10, dtype=np.int64)
+    assert pack(words, 20) == pack_reference(words.astype(np.uint32), 20)
+    with pytest.raises(ValueError, match="does not fit"):
+        pack(np.array([2**32 + 1], dtype=np.int64), 20)  # would wrap to 1 as uint32
 
 
 def test_accumulator_with_the_wrong_dtype_is_a_type_error():

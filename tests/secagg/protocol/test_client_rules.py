@@ -1,0 +1,512 @@
+"""Every rule a client enforces against the server, one behaviour per test.
+
+The standard scenario (complete graph, n = 6, t = 4, semi-malicious): client 6
+advertises keys and then vanishes (it never sends shares), client 5 shares its
+keys and then vanishes (it never sends a masked input). Client 1 therefore
+holds shares from 2, 3, 4, 5, and the honest UnmaskingRequest tells it
+survivors (1, 2, 3, 4) and dropped (5,).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from secagg import codec
+from secagg.errors import AbortReason, DecodeError, RemoteProtocolError
+from secagg.messages import (
+    Abort,
+    AddressedShare,
+    ConsistencyCheckRequest,
+    ShareKeysResponse,
+    UnmaskingRequest,
+    UnmaskingResponse,
+)
+from secagg.primitives import kex
+from secagg.protocol.client import ClientAborted, ClientCompleted, ClientR0AdvertiseKeys, ClientR2MaskedInput
+from secagg.protocol.graph import neighbors_of
+from tests.detrandom import DeterministicRandom
+from tests.secagg.protocol.conftest import Harness, decode, flip, make_params, rewrite
+
+MALICIOUS = dict(t=4, threat="semi-malicious", dim=6, bits=20)
+
+
+def scenario(seed="rules", **kw) -> Harness:
+    """Clients 1..6; 6 never shares keys, 5 never sends a masked input; outbox: UnmaskingRequests."""
+    h = Harness(make_params(6, **{**MALICIOUS, **kw}), seed=seed)
+    h.to_unmasking(share=[1, 2, 3, 4, 5], masked=[1, 2, 3, 4])
+    return h
+
+
+def assert_aborted(h: Harness, u: int, reason: AbortReason, data: bytes, *, later: list[bytes], detail: str = ""):
+    """Client ``u`` aborts with ``reason`` on ``data``; the abort is sticky and announced."""
+    client = h.clients[u]
+    with pytest.raises(RemoteProtocolError) as info:
+        h.answer(u, data)
+    assert info.value.reason is reason
+    assert detail in info.value.detail
+    state = client.state
+    assert isinstance(state, ClientAborted)
+    assert state.reason is reason
+    assert client.finished
+    abort = decode(h.params, client.abort_message)
+    assert isinstance(abort, Abort) and abort.reason is reason
+    for message in later:  # sticky: even the genuine message is refused now
+        with pytest.raises(RemoteProtocolError) as again:
+            client.receive(message)
+        assert again.value.reason is AbortReason.OUT_OF_ROUND
+        assert client.state is state
+        assert decode(h.params, client.abort_message) == abort
+
+
+def tampered(h: Harness, u: int, **changes) -> bytes:
+    return rewrite(h.params, h.outbox[u], **changes)
+
+
+# --------------------------------------------------------------------------- R4: UnmaskingRequest
+
+
+def test_honest_unmasking_request_lists_survivors_and_the_dropped_neighbour():
+    h = scenario()
+    req = h.request(1)
+    assert (req.survivors, req.dropped) == ((1, 2, 3, 4), (5,))
+    response = decode(h.params, h.answer(1))
+    assert [s.owner for s in response.seed_shares] == [1, 2, 3, 4]
+    assert [s.owner for s in response.key_shares] == [5]
+    assert isinstance(h.clients[1].state, ClientCompleted)
+
+
+def test_unmasking_request_listing_a_client_both_as_survivor_and_dropped_aborts_inconsistent():
+    h = scenario()
+    bad = tampered(h, 1, survivors=(1, 2, 3, 4, 5), dropped=(5,))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="both alive and dropped")
+    assert "UnmaskingResponse" not in h.replies
+
+
+def test_unmasking_request_listing_the_client_itself_as_dropped_aborts_inconsistent():
+    h = scenario()
+    bad = tampered(h, 1, survivors=(2, 3, 4), dropped=(1, 5))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="listed as dropped")
+
+
+def test_unmasking_request_omitting_the_client_from_the_survivors_aborts_inconsistent():
+    h = scenario()
+    bad = tampered(h, 1, survivors=(2, 3, 4), dropped=(5,))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="missing from the survivors")
+
+
+@pytest.mark.parametrize("dropped", [(5, 6), (6,)], ids=["advertised-but-never-shared", "only-the-silent-one"])
+def test_unmasking_request_dropping_a_neighbour_whose_shares_never_arrived_aborts_inconsistent(dropped):
+    h = scenario()
+    bad = tampered(h, 1, dropped=dropped)
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="never received")
+
+
+def test_unmasking_request_with_fewer_than_threshold_survivors_aborts_too_few_survivors():
+    h = scenario()
+    bad = tampered(h, 1, survivors=(1, 2, 3), dropped=(5,))  # 3 live holders, t = 4
+    assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]])
+
+
+def test_unmasking_survivors_beyond_the_clients_shares_do_not_count_towards_the_threshold():
+    h = scenario()
+    # 6 never sent shares, so naming it a survivor cannot lift client 1 to t = 4 live holders.
+    bad = tampered(h, 1, survivors=(1, 2, 3, 6), dropped=(5,))
+    assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]])
+
+
+# --------------------------------------------------------------------------- never both shares
+
+
+def test_never_both_shares_of_one_peer_in_one_request_nor_across_two_requests():
+    h = scenario()
+    honest = h.outbox[1]
+    # One request asking for both shares of 5: rejected, nothing revealed.
+    greedy = tampered(h, 2, survivors=(1, 2, 3, 4, 5), dropped=(5,))
+    with pytest.raises(RemoteProtocolError) as info:
+        h.answer(2, greedy)
+    assert info.value.reason is AbortReason.INCONSISTENT
+    assert 2 not in h.replies.get("UnmaskingResponse", {})
+    # The honest request: 5 dropped, so its key share and no seed share.
+    response = decode(h.params, h.answer(1, honest))
+    assert {s.owner for s in response.key_shares} == {5}
+    assert 5 not in {s.owner for s in response.seed_shares}
+    # A second request now claiming 5 survived (to get its seed share too) is out of round.
+    second = rewrite(h.params, honest, survivors=(1, 2, 3, 4, 5), dropped=())
+    state = h.clients[1].state
+    with pytest.raises(RemoteProtocolError) as info:
+        h.answer(1, second)
+    assert info.value.reason is AbortReason.OUT_OF_ROUND
+    assert h.clients[1].state is state
+    assert h.replies["UnmaskingResponse"] == {1: h.replies["UnmaskingResponse"][1]}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from([1, 2, 3, 4, 5, 6]), unique=True).map(lambda x: tuple(sorted(x))),
+    st.lists(st.sampled_from([1, 2, 3, 4, 5, 6]), unique=True).map(lambda x: tuple(sorted(x))),
+)
+def test_unmasking_response_never_holds_both_shares_of_one_owner_whatever_the_server_claims(survivors, dropped):
+    h = Harness(make_params(6, t=2, dim=2, bits=8), seed="never-both")
+    h.to_unmasking(share=[1, 2, 3, 4, 5], masked=[1, 2, 3, 4])
+    try:
+        reply = h.answer(1, tampered(h, 1, survivors=survivors, dropped=dropped))
+    except RemoteProtocolError:
+        assert isinstance(h.clients[1].state, ClientAborted)
+        return
+    response = decode(h.params, reply)
+    seeds = {s.owner for s in response.seed_shares}
+    keys = {s.owner for s in response.key_shares}
+    assert not seeds & keys
+    assert seeds <= set(survivors) and 1 in seeds
+    assert keys == set(dropped) <= {2, 3, 4, 5}
+    assert not set(survivors) & set(dropped)
+
+
+# --------------------------------------------------------------------------- R1: ShareKeysRequest
+
+
+def share_keys_scenario(n=6, **kw) -> Harness:
+    return Harness(make_params(n, **{**MALICIOUS, **kw}), seed="share-keys").to_share_keys()
+
+
+def fresh_key(label: str) -> bytes:
+    return kex.X25519KeyPair.generate(random=DeterministicRandom(label)).public_bytes
+
+
+def test_share_keys_request_without_the_clients_own_keys_aborts_inconsistent():
+    h = share_keys_scenario()
+    req = h.request(1)
+    bad = tampered(h, 1, advertised=req.advertised[1:], proofs=req.proofs[1:])
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not exactly")
+
+
+@pytest.mark.parametrize("field", ["c_pk", "s_pk"])
+def test_share_keys_request_changing_the_clients_own_keys_aborts_inconsistent(field):
+    h = share_keys_scenario()
+    req = h.request(1)
+    own = dataclasses.replace(req.advertised[0], **{field: fresh_key(field)})
+    bad = tampered(h, 1, advertised=(own, *req.advertised[1:]))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="own advertised keys")
+
+
+@pytest.mark.parametrize(
+    "copy", [("c_pk", 1, "c_pk", 2), ("s_pk", 3, "s_pk", 4), ("c_pk", 2, "s_pk", 2), ("s_pk", 0, "c_pk", 5)]
+)
+def test_share_keys_request_with_two_equal_keys_aborts_inconsistent(copy):
+    source_field, source, target_field, target = copy
+    h = share_keys_scenario()
+    entries = list(h.request(1).advertised)
+    entries[target] = dataclasses.replace(entries[target], **{target_field: getattr(entries[source], source_field)})
+    bad = tampered(h, 1, advertised=tuple(entries))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="equal")
+
+
+def test_share_keys_request_missing_a_neighbour_aborts_inconsistent():
+    h = share_keys_scenario()
+    req = h.request(1)
+    keep = [i for i in range(6) if i != 3]
+    bad = tampered(h, 1, advertised=tuple(req.advertised[i] for i in keep), proofs=tuple(req.proofs[i] for i in keep))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not exactly")
+
+
+def harary_share_keys() -> tuple[Harness, int, int]:
+    """Harary(2) over 8 clients; returns the harness, a non-neighbour of 1 and one of its neighbours."""
+    h = Harness(make_params(8, k=2, t=2, dim=3, bits=12), seed="harary").to_share_keys()
+    req = h.request(1)
+    nbrs = neighbors_of(h.params, req.participants, req.graph_seed, 1)
+    assert [a.client_id for a in req.advertised] == sorted((1, *nbrs))
+    stranger = min(set(range(2, 9)) - set(nbrs))
+    return h, stranger, nbrs[0]
+
+
+def test_share_keys_request_adding_a_non_neighbour_aborts_inconsistent():
+    h, stranger, _ = harary_share_keys()
+    req = h.request(1)
+    entries = {a.client_id: (a, p) for a, p in zip(req.advertised, req.proofs)}
+    entries[stranger] = (decode(h.params, h.advertised[stranger]), req.proofs[0])
+    ordered = [entries[u] for u in sorted(entries)]
+    bad = tampered(h, 1, advertised=tuple(a for a, _ in ordered), proofs=tuple(p for _, p in ordered))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not exactly")
+
+
+def test_share_keys_request_swapping_a_neighbour_for_a_non_neighbour_aborts_inconsistent():
+    h, stranger, neighbour = harary_share_keys()
+    req = h.request(1)
+    entries = {a.client_id: (a, p) for a, p in zip(req.advertised, req.proofs)}
+    proof = entries.pop(neighbour)[1]
+    entries[stranger] = (decode(h.params, h.advertised[stranger]), proof)
+    ordered = [entries[u] for u in sorted(entries)]
+    bad = tampered(h, 1, advertised=tuple(a for a, _ in ordered), proofs=tuple(p for _, p in ordered))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not exactly")
+
+
+@pytest.mark.parametrize("entry", [0, 2, 5])
+def test_share_keys_request_with_a_wrong_merkle_proof_aborts_inconsistent(entry):
+    h = share_keys_scenario()
+    req = h.request(1)
+    proofs = list(req.proofs)
+    proofs[entry] = flip(proofs[entry], 7)
+    bad = tampered(h, 1, proofs=tuple(proofs))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="different roots")
+
+
+@pytest.mark.parametrize("change", ["shorter", "longer"])
+def test_share_keys_request_with_a_proof_of_the_wrong_length_aborts_inconsistent(change):
+    h = share_keys_scenario()
+    req = h.request(1)
+    proofs = list(req.proofs)
+    proofs[3] = proofs[3][:-32] if change == "shorter" else proofs[3] + bytes(32)
+    bad = tampered(h, 1, proofs=tuple(proofs))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="proof")
+
+
+def test_share_keys_request_with_a_substituted_neighbour_key_leads_to_different_roots_and_aborts():
+    h = share_keys_scenario()
+    req = h.request(1)
+    entries = list(req.advertised)
+    entries[4] = dataclasses.replace(entries[4], s_pk=fresh_key("server's own key"))
+    bad = tampered(h, 1, advertised=tuple(entries))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="different roots")
+
+
+def test_share_keys_request_with_fewer_than_threshold_participants_aborts_too_few_survivors():
+    h = share_keys_scenario()
+    req = h.request(1)
+    bad = tampered(h, 1, participants=(1, 2, 3), advertised=req.advertised[:3], proofs=req.proofs[:3])
+    assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]])
+
+
+def test_share_keys_request_leaving_out_the_client_from_the_participants_aborts():
+    h = share_keys_scenario()
+    req = h.request(1)
+    bad = tampered(h, 1, participants=(2, 3, 4, 5, 6), advertised=req.advertised[1:], proofs=req.proofs[1:])
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]])
+
+
+# --------------------------------------------------------------------------- R2: MaskedInputRequest
+
+
+def masked_scenario() -> Harness:
+    return Harness(make_params(6, **MALICIOUS), seed="masked").to_masked_input()
+
+
+def test_masked_input_request_with_a_tampered_share_aborts_authentication():
+    h = masked_scenario()
+    shares = list(h.request(1).shares)
+    shares[2] = dataclasses.replace(shares[2], blob=flip(shares[2].blob, 40))
+    bad = tampered(h, 1, shares=tuple(shares))
+    assert_aborted(h, 1, AbortReason.AUTHENTICATION, bad, later=[h.outbox[1]])
+
+
+@pytest.mark.parametrize("where", [0, 11, 12 + 80, 12 + 80 + 15], ids=["nonce", "nonce-end", "ciphertext", "tag"])
+def test_masked_input_request_share_flipped_anywhere_aborts_authentication(where):
+    h = masked_scenario()
+    shares = list(h.request(1).shares)
+    shares[0] = dataclasses.replace(shares[0], blob=flip(shares[0].blob, where, 0x80))
+    assert_aborted(h, 1, AbortReason.AUTHENTICATION, tampered(h, 1, shares=tuple(shares)), later=[h.outbox[1]])
+
+
+def test_masked_input_request_share_relabelled_with_another_sender_aborts_authentication():
+    h = masked_scenario()
+    shares = list(h.request(1).shares)
+    assert [s.peer for s in shares] == [2, 3, 4, 5, 6]
+    shares[0], shares[1] = (
+        AddressedShare(peer=2, blob=shares[1].blob),
+        AddressedShare(peer=3, blob=shares[0].blob),
+    )
+    assert_aborted(h, 1, AbortReason.AUTHENTICATION, tampered(h, 1, shares=tuple(shares)), later=[h.outbox[1]])
+
+
+def test_masked_input_request_forwarding_a_share_meant_for_another_client_aborts_authentication():
+    h = masked_scenario()
+    mine = list(h.request(1).shares)
+    theirs = {s.peer: s for s in h.request(2).shares}  # what 3 sent to client 2
+    mine[1] = AddressedShare(peer=3, blob=theirs[3].blob)
+    assert_aborted(h, 1, AbortReason.AUTHENTICATION, tampered(h, 1, shares=tuple(mine)), later=[h.outbox[1]])
+
+
+def test_masked_input_request_with_a_share_from_a_non_neighbour_aborts_inconsistent():
+    h, stranger, _ = harary_share_keys()
+    h.step()
+    shares = {s.peer: s for s in h.request(1).shares}
+    shares[stranger] = AddressedShare(peer=stranger, blob=next(iter(shares.values())).blob)
+    bad = tampered(h, 1, shares=tuple(shares[u] for u in sorted(shares)))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not a neighbour")
+
+
+def test_masked_input_request_with_fewer_than_threshold_live_holders_aborts_too_few_survivors():
+    h = masked_scenario()
+    shares = h.request(1).shares
+    bad = tampered(h, 1, shares=shares[:2])  # 2 neighbours + itself = 3 < t = 4
+    assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]])
+
+
+def test_masked_input_request_with_threshold_live_holders_is_accepted():
+    h = masked_scenario()
+    reply = h.answer(1, tampered(h, 1, shares=h.request(1).shares[:3]))  # 3 neighbours + itself = t
+    assert reply is not None
+    assert isinstance(h.clients[1].state, ClientR2MaskedInput)
+    assert h.clients[1].state.alive == (2, 3, 4)
+
+
+# --------------------------------------------------------------------------- rejected, not aborted
+
+
+def test_masked_input_request_of_another_session_is_rejected_as_replayed_and_the_round_still_completes():
+    h = masked_scenario()
+    client = h.clients[1]
+    state = client.state
+    replayed = tampered(h, 1, session_id=flip(h.request(1).session_id, 0))
+    with pytest.raises(RemoteProtocolError) as info:
+        client.receive(replayed)
+    assert info.value.reason is AbortReason.REPLAYED
+    assert client.state is state
+    assert client.abort_message is None
+    result = h.complete()
+    assert result.included == (1, 2, 3, 4, 5, 6)
+    assert result.total.tolist() == h.expected(h.ids)
+
+
+def test_message_from_a_previous_session_is_rejected_as_replayed():
+    old = Harness(make_params(6, **MALICIOUS), seed="old").to_masked_input()
+    h = masked_scenario()
+    state = h.clients[1].state
+    with pytest.raises(RemoteProtocolError) as info:
+        h.clients[1].receive(old.outbox[1])
+    assert info.value.reason is AbortReason.REPLAYED
+    assert h.clients[1].state is state
+
+
+def _unmasking_request() -> bytes:
+    return codec.encode(UnmaskingRequest(session_id=bytes(32), survivors=(1, 2, 3, 4), dropped=()))
+
+
+def test_unmasking_request_while_waiting_for_share_keys_is_out_of_round_and_changes_nothing():
+    h = share_keys_scenario()
+    client = h.clients[1]
+    state = client.state
+    assert isinstance(state, ClientR0AdvertiseKeys)
+    with pytest.raises(RemoteProtocolError) as info:
+        client.receive(_unmasking_request())
+    assert info.value.reason is AbortReason.OUT_OF_ROUND
+    assert client.state is state and client.abort_message is None
+    assert isinstance(decode(h.params, h.answer(1)), ShareKeysResponse)
+
+
+def test_a_second_share_keys_request_after_answering_is_out_of_round():
+    h = share_keys_scenario()
+    first = h.outbox[1]
+    h.answer(1)
+    state = h.clients[1].state
+    with pytest.raises(RemoteProtocolError) as info:
+        h.clients[1].receive(first)
+    assert info.value.reason is AbortReason.OUT_OF_ROUND
+    assert h.clients[1].state is state
+
+
+def test_consistency_check_request_outside_the_active_model_is_out_of_round():
+    h = scenario()
+    client = h.clients[1]
+    state = client.state
+    request = ConsistencyCheckRequest(session_id=h.request(1).session_id, survivors=(1, 2, 3, 4))
+    with pytest.raises(RemoteProtocolError) as info:
+        client.receive(codec.encode(request))
+    assert info.value.reason is AbortReason.OUT_OF_ROUND
+    assert client.state is state
+    h.answer(1)
+    assert isinstance(client.state, ClientCompleted)
+
+
+def test_unmasking_request_skipping_the_consistency_check_in_the_active_model_is_out_of_round():
+    h = Harness(make_params(5, t=3, threat="active"), seed="skip").to_masked_input()
+    h.step()
+    assert isinstance(h.request(1), ConsistencyCheckRequest)
+    client = h.clients[1]
+    state = client.state
+    skip = UnmaskingRequest(session_id=h.request(1).session_id, survivors=(1, 2, 3, 4, 5), dropped=())
+    with pytest.raises(RemoteProtocolError) as info:
+        client.receive(codec.encode(skip))
+    assert info.value.reason is AbortReason.OUT_OF_ROUND
+    assert client.state is state
+
+
+_CORRUPTIONS = {
+    "empty": lambda d: b"",
+    "version-only": lambda d: d[:1],
+    "truncated-by-one": lambda d: d[:-1],
+    "truncated-in-header": lambda d: d[:20],
+    "trailing-byte": lambda d: d + b"\x00",
+    "oversized": lambda d: d + bytes(4096),
+    "unknown-version": lambda d: b"\x02" + d[1:],
+    "unknown-tag": lambda d: d[:1] + b"\x63" + d[2:],
+    "huge-share-count": lambda d: d[:34] + b"\xff\xff\xff\xff" + d[38:],
+    "count-above-n": lambda d: d[:34] + (7).to_bytes(4, "little") + d[38:],
+    "garbage": lambda d: DeterministicRandom("garbage").token_bytes(len(d)),
+}
+
+
+@pytest.mark.parametrize("corrupt", list(_CORRUPTIONS.values()), ids=list(_CORRUPTIONS))
+def test_undecodable_bytes_raise_decode_error_and_leave_the_client_able_to_finish(corrupt):
+    h = masked_scenario()
+    client = h.clients[1]
+    state = client.state
+    with pytest.raises(DecodeError) as info:
+        client.receive(corrupt(h.outbox[1]))
+    assert info.value.reason is AbortReason.MALFORMED
+    assert client.state is state and client.abort_message is None
+    assert h.complete().total.tolist() == h.expected(h.ids)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=200))
+def test_arbitrary_undecodable_bytes_never_move_a_waiting_client(data):
+    params = make_params(3, t=2, dim=2, bits=8)
+    try:
+        codec.decode(data, params=params)
+    except DecodeError:
+        pass
+    else:
+        return  # a valid message by chance: not this test's concern
+    h = Harness(params, seed="fuzz").to_masked_input()
+    state = h.clients[1].state
+    with pytest.raises(DecodeError):
+        h.clients[1].receive(data)
+    assert h.clients[1].state is state
+
+
+def test_server_abort_moves_the_client_to_aborted_with_peer_aborted_and_no_reply():
+    h = share_keys_scenario()
+    abort = codec.encode(Abort(reason=AbortReason.TOO_FEW_SURVIVORS, detail="too few"))
+    assert h.clients[1].receive(abort) is None
+    assert isinstance(h.clients[1].state, ClientAborted)
+    assert h.clients[1].state.reason is AbortReason.PEER_ABORTED
+    assert h.clients[1].abort_message is None
+    with pytest.raises(RemoteProtocolError) as info:
+        h.clients[1].receive(h.outbox[1])
+    assert info.value.reason is AbortReason.OUT_OF_ROUND
+
+
+def test_completed_client_refuses_everything_and_keeps_its_state():
+    h = scenario()
+    h.answer(1)
+    state = h.clients[1].state
+    for data in (h.outbox[1], codec.encode(Abort(reason=AbortReason.LOCAL))):
+        with pytest.raises(RemoteProtocolError) as info:
+            h.clients[1].receive(data)
+        assert info.value.reason is AbortReason.OUT_OF_ROUND
+        assert h.clients[1].state is state
+
+
+def test_unmasking_response_reveals_a_different_share_for_each_owner_bound_to_the_session():
+    h = scenario()
+    response = decode(h.params, h.answer(1))
+    assert isinstance(response, UnmaskingResponse)
+    assert response.client_id == 1 and response.session_id == h.request(1).session_id
+    assert all(len(s.share) == 36 for s in (*response.seed_shares, *response.key_shares))
+    # One share of each owner's independent random polynomial: no two alike.
+    values = {s.share for s in (*response.seed_shares, *response.key_shares)}
+    assert len(values) == len(response.seed_shares) + len(response.key_shares)
