@@ -366,8 +366,6 @@ def decode(data: bytes, *, params: Params) -> Message:
                 raise DecodeError("abort detail is not UTF-8") from None
             msg = Abort(reason=reason, detail=text)
     except (TypeError, ValueError) as exc:  # a field failed the message's own validation
-        if isinstance(exc, DecodeError):
-            raise
         raise DecodeError(f"{cls.__name__}: {exc}") from None
     r.done()
     return msg

@@ -159,8 +159,10 @@ class ShareKeysRequest:
         _check_bytes("graph_seed", self.graph_seed, (32,))
         _check_ids("participants", self.participants)
         _check_entries("advertised", self.advertised, AdvertiseKeys, "client_id")
-        if not isinstance(self.proofs, tuple) or len(self.proofs) != len(self.advertised):
-            raise ValueError("proofs must be a tuple with one proof per advertised entry")
+        if not isinstance(self.proofs, tuple):
+            raise TypeError(f"proofs must be a tuple, got {type(self.proofs).__name__}")
+        if len(self.proofs) != len(self.advertised):
+            raise ValueError("proofs must hold one proof per advertised entry")
         for proof in self.proofs:
             if not isinstance(proof, bytes):
                 raise TypeError(f"a proof must be bytes, got {type(proof).__name__}")

@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 
@@ -48,6 +49,7 @@ __all__ = [
     "SESSION_ID_SIZE",
     "X25519KeyPair",
     "agree",
+    "check_not_low_order",
     "check_public_key",
     "check_purpose",
     "check_uint",
@@ -246,6 +248,34 @@ def agree(private: X25519KeyPair, peer_public: bytes) -> bytes:
     if hmac.compare_digest(shared, _ZERO_SECRET):
         raise InvalidKey("X25519 produced the all-zero shared secret (low-order public key)")
     return shared
+
+
+_PROBE: X25519KeyPair | None = None
+
+
+def check_not_low_order(public_key: bytes) -> bytes:
+    """Reject a public key of low order before anyone agrees with it.
+
+    X25519 scalars are clamped to multiples of the cofactor 8, so agreeing
+    with a point of order 1, 2, 4 or 8 gives the all-zero secret whatever the
+    scalar. One agreement with a fixed, public probe scalar therefore tells
+    whether the point is of low order; the probe needs no secrecy.
+
+    Args:
+        public_key: a raw 32-byte X25519 public key.
+
+    Returns:
+        ``public_key`` unchanged.
+
+    Raises:
+        TypeError: if ``public_key`` is not bytes.
+        InvalidKey: if it is not 32 bytes or is a low-order point.
+    """
+    global _PROBE
+    if _PROBE is None:
+        _PROBE = X25519KeyPair.from_private_bytes(hashlib.sha256(b"secagg/v1/low-order-probe").digest())
+    agree(_PROBE, public_key)
+    return public_key
 
 
 def kdf_info(*, purpose: str, round: int, sender: int, receiver: int) -> bytes:

@@ -38,7 +38,7 @@ import numba
 import numpy as np
 
 from secagg.primitives.packing import check_accumulator, pack, packed_size, unpack, unpack_add_into
-from secagg.primitives.prg import AESCTRPrg
+from secagg.primitives.prg import SEED_SIZE, AESCTRPrg, prg_key
 from secagg.primitives.words import check_bits, modulus_mask, word_dtype
 
 __all__ = [
@@ -51,6 +51,9 @@ __all__ = [
     "packed_size",
     "unpack",
 ]
+
+MAX_ROWS = 64
+"""At most this many masks are expanded side by side; more seeds take more passes."""
 
 CHUNK_BYTES = 64 * 1024
 """Keystream bytes per seed per chunk in :func:`add_masks` (tuned on the
@@ -189,32 +192,41 @@ def add_masks(
     check_accumulator(acc, bits)
     seeds, signs = _check_signs(seeds, signs)
     n = acc.shape[0]
-    order = [j for j in range(len(seeds)) if signs[j] > 0] + [j for j in range(len(seeds)) if signs[j] < 0]
-    npos = sum(1 for s in signs if s > 0)
-    prgs = [AESCTRPrg(seeds[j], session_id=session_id, length=n, bits=bits) for j in order]
+    prg_key(bytes(SEED_SIZE), session_id=session_id, length=n, bits=bits)  # session id and length, before acc is touched
+    for seed in seeds:
+        if not isinstance(seed, (bytes, bytearray, memoryview)):
+            raise TypeError(f"seed must be bytes, got {type(seed).__name__}")
+        if len(seed) != SEED_SIZE:
+            raise ValueError(f"seed must be {SEED_SIZE} bytes, got {len(seed)}")
     mask = modulus_mask(bits)
     if bits != 32 and int(_or_all(acc)) & ~mask:
         raise ValueError(f"acc holds a value >= 2**{bits}")
-    if not prgs:
-        return
     dtype = word_dtype(bits)
     wsize = dtype.itemsize
     chunk = min(n, max(1, CHUNK_BYTES // wsize))
-    buf = np.empty((len(prgs), chunk * wsize), dtype=np.uint8)
-    rows = buf.view(dtype)
+    rows_max = min(len(seeds), MAX_ROWS)
+    if rows_max == 0:
+        return
+    buf = np.empty((rows_max, chunk * wsize), dtype=np.uint8)  # O(MAX_ROWS * CHUNK_BYTES), whatever len(seeds)
     zeros = np.zeros(chunk * wsize, dtype=np.uint8)
-    row_views = list(buf)
-    full = n - n % chunk
-    for lo in range(0, full, chunk):
-        for prg, out in zip(prgs, row_views):
-            prg.keystream_into(zeros, out)
-        _add_rows(acc, lo, lo + chunk, rows, npos, mask)
-    if full < n:
-        tail = (n - full) * wsize
-        z = zeros[:tail]
-        for prg, out in zip(prgs, row_views):
-            prg.keystream_into(z, out[:tail])
-        _add_rows(acc, full, n, rows, npos, mask)
+    for start in range(0, len(seeds), MAX_ROWS):  # one pass over acc per batch of MAX_ROWS masks
+        batch = range(start, min(start + MAX_ROWS, len(seeds)))
+        order = [j for j in batch if signs[j] > 0] + [j for j in batch if signs[j] < 0]
+        npos = sum(1 for j in batch if signs[j] > 0)
+        prgs = [AESCTRPrg(seeds[j], session_id=session_id, length=n, bits=bits) for j in order]
+        rows = buf[: len(prgs)].view(dtype)
+        row_views = list(buf[: len(prgs)])
+        full = n - n % chunk
+        for lo in range(0, full, chunk):
+            for prg, out in zip(prgs, row_views):
+                prg.keystream_into(zeros, out)
+            _add_rows(acc, lo, lo + chunk, rows, npos, mask)
+        if full < n:
+            tail = (n - full) * wsize
+            z = zeros[:tail]
+            for prg, out in zip(prgs, row_views):
+                prg.keystream_into(z, out[:tail])
+            _add_rows(acc, full, n, rows, npos, mask)
 
 
 def mask_input(

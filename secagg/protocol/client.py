@@ -102,6 +102,11 @@ CLIENT_TRANSITIONS: dict[tuple[str, str], str] = {
 """Every allowed (state, message) pair and the state it leads to."""
 
 
+def _clip_detail(detail: str) -> str:
+    """Shorten an abort detail to the 256 UTF-8 bytes an Abort message allows."""
+    return detail.encode("utf-8")[:256].decode("utf-8", errors="ignore")
+
+
 class _Abort(Exception):
     """Raised inside a handler: the peer broke a rule; the client aborts."""
 
@@ -192,7 +197,7 @@ class ClientR0AdvertiseKeys(ClientState):
                     sign.verify(vk, session.advertise_statement(p, a.client_id, a.c_pk, a.s_pk), a.signature)
                 except InvalidSignature:
                     raise _Abort(AbortReason.AUTHENTICATION, f"bad key signature of client {a.client_id}") from None
-        sid = session.session_id(p, msg.graph_seed, len(participants), roots.pop())
+        sid = session.session_id(p, msg.graph_seed, participants, roots.pop())
         if len(holders) < p.threshold:
             raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold is {p.threshold}")
         by_id = {a.client_id: a for a in entries}
@@ -525,7 +530,7 @@ class Client:
             nxt, reply = state.handle(self._ctx, msg, self)
         except _Abort as a:
             self._state = ClientAborted(a.reason, a.detail)
-            self._abort_message = codec.encode(Abort(reason=a.reason, detail=a.detail[:200]))
+            self._abort_message = codec.encode(Abort(reason=a.reason, detail=_clip_detail(a.detail)))
             raise RemoteProtocolError(a.reason, a.detail) from None
         self._state = nxt
         return codec.encode(reply) if reply is not None else None

@@ -6,8 +6,8 @@ relabelled vertices: the ``m`` clients that advertised keys sit on a ring in a
 pseudorandom order, and each is linked to the ``k/2`` clients on either side.
 The order is a permutation of the sorted ids derived deterministically from a
 32-byte public seed that the server draws and sends to every client, so every
-client recomputes the same graph and the server cannot give different clients
-different graphs.
+client recomputes the graph; the session id binds the seed and the participant
+set, so clients shown different graphs hold different session ids.
 
 The permutation (exact, chapter "Parameters and graphs")::
 

@@ -40,7 +40,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from secagg import codec
-from secagg.errors import AbortReason, InvalidShareError, InvalidSignature, LocalProtocolError, RemoteProtocolError
+from secagg.errors import AbortReason, InvalidKey, InvalidShareError, InvalidSignature, LocalProtocolError, RemoteProtocolError
 from secagg.messages import (
     Abort,
     AddressedShare,
@@ -93,7 +93,13 @@ SERVER_TRANSITIONS: dict[tuple[str, str], str] = {
 """Every allowed (state, input) pair; any non-terminal state may also go to ServerAborted."""
 
 MAX_SUBSET_ATTEMPTS = 32
-"""How many share subsets the server tries per secret before giving up."""
+"""How many further share subsets the server tries per secret, after every
+single-holder swap of the first subset, before giving up."""
+
+
+def _clip_detail(detail: str) -> str:
+    """Shorten an abort detail to the 256 UTF-8 bytes an Abort message allows."""
+    return detail.encode("utf-8")[:256].decode("utf-8", errors="ignore")
 
 
 class _Abort(Exception):
@@ -153,9 +159,9 @@ class ServerR0AdvertiseKeys(ServerState):
             raise _reject(AbortReason.INCONSISTENT, f"client {sender} advertised a key already in use")
         for key in (msg.c_pk, msg.s_pk):
             try:
-                kex.check_public_key(key)
-            except ValueError:
-                raise _reject(AbortReason.MALFORMED, f"client {sender} advertised an invalid key") from None
+                kex.check_not_low_order(key)
+            except InvalidKey:
+                raise _reject(AbortReason.MALFORMED, f"client {sender} advertised a low-order key") from None
         p = server.params
         if p.threat is ThreatModel.ACTIVE:
             vk = server.pki.get(sender)
@@ -175,7 +181,7 @@ class ServerR0AdvertiseKeys(ServerState):
             raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(u1)} clients advertised keys, threshold {p.threshold}")
         graph_seed = server.random.token_bytes(32)
         levels = merkle.merkle_levels([session.key_leaf(self.advertised[u]) for u in u1])
-        sid = session.session_id(p, graph_seed, len(u1), levels[-1][0])
+        sid = session.session_id(p, graph_seed, u1, levels[-1][0])
         neighbors = build_neighbors(p, u1, graph_seed)
         proofs = {u: merkle.merkle_proof(levels, i) for i, u in enumerate(u1)}
         participants = tuple(u1)
@@ -414,12 +420,30 @@ def _safe_check(check, owner, secret) -> bool:
 
 
 def _retry(threshold, owner, by_holder, check, what, skip) -> bytes:
+    """Find a subset of ``threshold`` shares whose secret passes ``check``.
+
+    Tries first every subset that swaps one holder of the failed subset
+    ``skip`` for a spare holder (``threshold * spares`` attempts find any
+    single bad share), then up to :data:`MAX_SUBSET_ATTEMPTS` further subsets
+    in lexicographic order (several bad shares).
+    """
     holders = sorted(by_holder)
-    for attempt, xs in enumerate(itertools.combinations(holders, threshold)):
-        if attempt >= MAX_SUBSET_ATTEMPTS:
-            break
-        if xs == skip:
+    spares = [h for h in holders if h not in skip]
+    seen = {tuple(skip)}
+
+    def candidates():
+        for i in range(len(skip)):
+            for spare in spares:
+                yield tuple(sorted((*skip[:i], *skip[i + 1 :], spare)))
+        for extra, xs in enumerate(itertools.combinations(holders, threshold)):
+            if extra >= MAX_SUBSET_ATTEMPTS:
+                return
+            yield xs
+
+    for xs in candidates():
+        if xs in seen:
             continue
+        seen.add(xs)
         ys = np.stack([by_holder[x][None, :] for x in xs])
         try:
             secret = shamir.Lagrange(xs).reconstruct(ys)[0]
@@ -499,7 +523,9 @@ class Server:
     def receive(self, sender: int, data: bytes) -> None:
         """Process one message from client ``sender``.
 
-        An Abort from a client removes it from the rest of the session.
+        An Abort from a client is accepted and changes nothing: the client
+        simply does not answer any more, which the next :meth:`advance`
+        treats as a dropout.
 
         Args:
             sender: the transport-authenticated id of the sending client.
@@ -538,7 +564,7 @@ class Server:
             nxt, out = state.advance(self)
         except _Abort as a:
             self._state = ServerAborted(a.reason, a.detail)
-            abort = codec.encode(Abort(reason=a.reason, detail=a.detail[:200]))
+            abort = codec.encode(Abort(reason=a.reason, detail=_clip_detail(a.detail)))
             return {u: abort for u in sorted(self._members)}
         self._state = nxt
         cache: dict[int, bytes] = {}

@@ -7,7 +7,7 @@ that the state machines stay about rules and the bytes stay in SPEC.md
 * ``params_bytes``  = u32 n | u32 dim | u8 bits | u8 graph | u32 k | u32 t | u8 threat
 * key leaf          = SHA-256(0x00 | u32 id | c_pk | s_pk), one per participant
 * ``session_id``    = SHA-256("secagg/v1/session" 0x00 | params_bytes | graph_seed
-  | u32 m | Merkle root over the key leaves in id order)
+  | u32 m | u32 id_1 .. u32 id_m | Merkle root over the key leaves in id order)
 * advertise statement   = "secagg/v1/advertise" 0x00 | params_bytes | u32 id | c_pk | s_pk
 * consistency statement = "secagg/v1/consistency" 0x00 | session_id | u32 m | u32 ids...
 * seed commitment       = SHA-256("secagg/v1/seed-commitment" 0x00 | session_id | u32 id | seed)
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from secagg.messages import AdvertiseKeys
 from secagg.params import GraphKind, Params, ThreatModel
@@ -68,13 +68,16 @@ def key_leaf(entry: AdvertiseKeys) -> bytes:
     return merkle.leaf_hash(struct.pack("<I", entry.client_id) + entry.c_pk + entry.s_pk)
 
 
-def session_id(params: Params, graph_seed: bytes, n_participants: int, key_root: bytes) -> bytes:
+def session_id(params: Params, graph_seed: bytes, participants: Sequence[int], key_root: bytes) -> bytes:
     """Return the 32-byte session id.
 
     Args:
         params: the round parameters.
         graph_seed: the 32-byte graph seed the server drew.
-        n_participants: how many clients advertised keys.
+        participants: the sorted ids of every client that advertised keys.
+            Binding the set (not only its size) means a server cannot show
+            different clients different participant sets, hence different
+            graphs, under one session id.
         key_root: the Merkle root over every participant's :func:`key_leaf`.
 
     Returns:
@@ -83,7 +86,7 @@ def session_id(params: Params, graph_seed: bytes, n_participants: int, key_root:
     h = hashlib.sha256(b"secagg/v1/session\x00")
     h.update(params_bytes(params))
     h.update(graph_seed)
-    h.update(struct.pack("<I", n_participants))
+    h.update(struct.pack(f"<I{len(participants)}I", len(participants), *participants))
     h.update(key_root)
     return h.digest()
 

@@ -275,6 +275,7 @@ def test_session_id_commitments_shares_and_masked_inputs_follow_the_formulas(v):
         + spec_params_bytes(v["params"])
         + graph_seed
         + struct.pack("<I", len(participants))
+        + b"".join(struct.pack("<I", u) for u in participants)
         + spec_merkle_root(leaves)
     ).digest()
     for req in requests.values():
