@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from secagg.errors import AbortReason, ProtocolAborted, RemoteProtocolError
+from secagg.errors import ProtocolAborted, RemoteProtocolError
 from secagg.params import GraphKind, Params, ThreatModel
 from secagg.primitives.encoding import FixedPointEncoder, plan_bits
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource

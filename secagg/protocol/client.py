@@ -74,6 +74,7 @@ from secagg.primitives.masking import mask_input, pack
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
 from secagg.primitives.words import word_dtype
 from secagg.protocol import session
+from secagg.protocol._abort import AbortSignal, encode_abort
 from secagg.protocol.graph import neighbors_of
 
 __all__ = [
@@ -100,20 +101,6 @@ CLIENT_TRANSITIONS: dict[tuple[str, str], str] = {
     ("ClientR3ConsistencyCheck", "Abort"): "ClientAborted",
 }
 """Every allowed (state, message) pair and the state it leads to."""
-
-
-def _clip_detail(detail: str) -> str:
-    """Shorten an abort detail to the 256 UTF-8 bytes an Abort message allows."""
-    return detail.encode("utf-8")[:256].decode("utf-8", errors="ignore")
-
-
-class _Abort(Exception):
-    """Raised inside a handler: the peer broke a rule; the client aborts."""
-
-    def __init__(self, reason: AbortReason, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,45 +148,45 @@ class ClientR0AdvertiseKeys(ClientState):
         p, me = ctx.params, ctx.client_id
         participants = msg.participants
         if participants and participants[-1] > p.n_clients:
-            raise _Abort(AbortReason.MALFORMED, f"participant id above n_clients={p.n_clients}")
+            raise AbortSignal(AbortReason.MALFORMED, f"participant id above n_clients={p.n_clients}")
         if len(participants) < p.threshold:
-            raise _Abort(
+            raise AbortSignal(
                 AbortReason.TOO_FEW_SURVIVORS, f"{len(participants)} clients advertised keys, threshold is {p.threshold}"
             )
         if me not in participants:
-            raise _Abort(AbortReason.INCONSISTENT, "own id missing from the participants")
+            raise AbortSignal(AbortReason.INCONSISTENT, "own id missing from the participants")
         neighbors = neighbors_of(p, participants, msg.graph_seed, me)
         holders = sorted((*neighbors, me))
         entries = msg.advertised
         if [a.client_id for a in entries] != holders:
-            raise _Abort(AbortReason.INCONSISTENT, "the keys sent are not exactly this client's and its neighbours'")
+            raise AbortSignal(AbortReason.INCONSISTENT, "the keys sent are not exactly this client's and its neighbours'")
         own = entries[holders.index(me)]
         if own.c_pk != self.advertised.c_pk or own.s_pk != self.advertised.s_pk:
-            raise _Abort(AbortReason.INCONSISTENT, "own advertised keys did not come back unchanged")
+            raise AbortSignal(AbortReason.INCONSISTENT, "own advertised keys did not come back unchanged")
         keys = [a.c_pk for a in entries] + [a.s_pk for a in entries]
         if len(set(keys)) != len(keys):
-            raise _Abort(AbortReason.INCONSISTENT, "two advertised public keys are equal")
+            raise AbortSignal(AbortReason.INCONSISTENT, "two advertised public keys are equal")
         position = {u: i for i, u in enumerate(participants)}
         roots = set()
         for a, proof in zip(entries, msg.proofs):
             try:
                 roots.add(merkle.root_from_proof(session.key_leaf(a), position[a.client_id], len(participants), proof))
             except ValueError:
-                raise _Abort(AbortReason.INCONSISTENT, f"malformed key proof for client {a.client_id}") from None
+                raise AbortSignal(AbortReason.INCONSISTENT, f"malformed key proof for client {a.client_id}") from None
         if len(roots) != 1:
-            raise _Abort(AbortReason.INCONSISTENT, "key proofs lead to different roots")
+            raise AbortSignal(AbortReason.INCONSISTENT, "key proofs lead to different roots")
         if p.threat is ThreatModel.ACTIVE:
             for a in entries:
                 vk = ctx.pki.get(a.client_id)
                 if vk is None:
-                    raise _Abort(AbortReason.AUTHENTICATION, f"client {a.client_id} is not in the PKI")
+                    raise AbortSignal(AbortReason.AUTHENTICATION, f"client {a.client_id} is not in the PKI")
                 try:
                     sign.verify(vk, session.advertise_statement(p, a.client_id, a.c_pk, a.s_pk), a.signature)
                 except InvalidSignature:
-                    raise _Abort(AbortReason.AUTHENTICATION, f"bad key signature of client {a.client_id}") from None
+                    raise AbortSignal(AbortReason.AUTHENTICATION, f"bad key signature of client {a.client_id}") from None
         sid = session.session_id(p, msg.graph_seed, participants, roots.pop())
         if len(holders) < p.threshold:
-            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold is {p.threshold}")
+            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold is {p.threshold}")
         by_id = {a.client_id: a for a in entries}
         seed = ctx.random.token_bytes(32)
         shares = shamir.split([seed, self.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
@@ -214,7 +201,7 @@ class ClientR0AdvertiseKeys(ClientState):
             try:
                 key = session.share_key(self.c_keys, by_id[holder].c_pk, sid, me, holder)
             except InvalidKey:
-                raise _Abort(AbortReason.MALFORMED, f"client {holder} advertised an invalid key") from None
+                raise AbortSignal(AbortReason.MALFORMED, f"client {holder} advertised an invalid key") from None
             share_keys[holder] = key
             plaintext = me.to_bytes(4, "little") + holder.to_bytes(4, "little") + share_bytes
             blob = aead.encrypt(key, plaintext, session.share_associated_data(sid, me, holder), random=ctx.random)
@@ -253,22 +240,22 @@ class ClientR1ShareKeys(ClientState):
         for entry in msg.shares:
             v = entry.peer
             if v not in neighbor_set:
-                raise _Abort(AbortReason.INCONSISTENT, f"share from client {v}, who is not a neighbour")
+                raise AbortSignal(AbortReason.INCONSISTENT, f"share from client {v}, who is not a neighbour")
             try:
                 plaintext = aead.decrypt(self.share_keys[v], entry.blob, session.share_associated_data(self.sid, v, me))
             except InvalidCiphertext:
-                raise _Abort(AbortReason.AUTHENTICATION, f"share from client {v} failed to decrypt") from None
+                raise AbortSignal(AbortReason.AUTHENTICATION, f"share from client {v} failed to decrypt") from None
             if plaintext[:4] != v.to_bytes(4, "little") or plaintext[4:8] != me.to_bytes(4, "little"):
-                raise _Abort(AbortReason.INCONSISTENT, f"share from client {v} names other endpoints")
+                raise AbortSignal(AbortReason.INCONSISTENT, f"share from client {v} names other endpoints")
             body = plaintext[8:]
             try:
                 shamir.shares_from_bytes(body, 2)
             except InvalidShareError:
-                raise _Abort(AbortReason.MALFORMED, f"share from client {v} is not a valid share") from None
+                raise AbortSignal(AbortReason.MALFORMED, f"share from client {v} is not a valid share") from None
             held[v] = body
         alive = tuple(sorted(v for v in held if v != me))
         if len(alive) + 1 < p.threshold:
-            raise _Abort(
+            raise AbortSignal(
                 AbortReason.TOO_FEW_SURVIVORS, f"{len(alive) + 1} live share holders, threshold is {p.threshold}"
             )
         pair_seeds = []
@@ -277,7 +264,7 @@ class ClientR1ShareKeys(ClientState):
             try:
                 pair_seeds.append(session.mask_seed(self.s_keys, self.peers[v], self.sid, me, v))
             except InvalidKey:
-                raise _Abort(AbortReason.MALFORMED, f"client {v} advertised an invalid key") from None
+                raise AbortSignal(AbortReason.MALFORMED, f"client {v} advertised an invalid key") from None
             pair_signs.append(session.pair_sign(me, v))
         masked = mask_input(
             x, bits=p.bits, session_id=self.sid, self_seed=self.seed, pair_seeds=pair_seeds, pair_signs=pair_signs
@@ -305,11 +292,11 @@ class ClientR2MaskedInput(ClientState):
             self._check_session(self.sid, msg.session_id)
             survivors = msg.survivors
             if me not in survivors:
-                raise _Abort(AbortReason.INCONSISTENT, "own id missing from the survivor set")
+                raise AbortSignal(AbortReason.INCONSISTENT, "own id missing from the survivor set")
             if not set(survivors) <= set(self.all_ids):
-                raise _Abort(AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
+                raise AbortSignal(AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
             if len(survivors) < p.threshold:
-                raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold {p.threshold}")
+                raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold {p.threshold}")
             signature = ctx.identity_key.sign(session.consistency_statement(self.sid, survivors))
             reply = ConsistencyCheckResponse(client_id=me, session_id=self.sid, signature=signature)
             return ClientR3ConsistencyCheck(self.sid, self.neighbors, self.alive, self.held, survivors), reply
@@ -335,18 +322,18 @@ class ClientR3ConsistencyCheck(ClientState):
         self._check_session(self.sid, msg.session_id)
         p = ctx.params
         if msg.survivors != self.signed:
-            raise _Abort(AbortReason.INCONSISTENT, "survivor set differs from the one signed")
+            raise AbortSignal(AbortReason.INCONSISTENT, "survivor set differs from the one signed")
         statement = session.consistency_statement(self.sid, self.signed)
         signed_set = set(self.signed)
         for s in msg.signatures:
             if s.signer not in signed_set:
-                raise _Abort(AbortReason.INCONSISTENT, f"signature from client {s.signer}, not a survivor")
+                raise AbortSignal(AbortReason.INCONSISTENT, f"signature from client {s.signer}, not a survivor")
             try:
                 sign.verify(ctx.pki[s.signer], statement, s.signature)
             except (InvalidSignature, KeyError):
-                raise _Abort(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
+                raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
         if len(msg.signatures) < p.threshold:
-            raise _Abort(
+            raise AbortSignal(
                 AbortReason.TOO_FEW_SURVIVORS, f"{len(msg.signatures)} consistency signatures, threshold {p.threshold}"
             )
         return _unmask(ctx, msg, self.neighbors, self.alive, self.held)
@@ -357,17 +344,17 @@ def _unmask(ctx: _Context, msg: UnmaskingRequest, neighbors, alive, held) -> tup
     p, me = ctx.params, ctx.client_id
     survivors, dropped = set(msg.survivors), set(msg.dropped)
     if survivors & dropped:
-        raise _Abort(AbortReason.INCONSISTENT, f"clients listed both alive and dropped: {sorted(survivors & dropped)[:8]}")
+        raise AbortSignal(AbortReason.INCONSISTENT, f"clients listed both alive and dropped: {sorted(survivors & dropped)[:8]}")
     if me in dropped:
-        raise _Abort(AbortReason.INCONSISTENT, "own id listed as dropped")
+        raise AbortSignal(AbortReason.INCONSISTENT, "own id listed as dropped")
     if me not in survivors:
-        raise _Abort(AbortReason.INCONSISTENT, "own id missing from the survivors")
+        raise AbortSignal(AbortReason.INCONSISTENT, "own id missing from the survivors")
     alive_set = set(alive)
     if not dropped <= alive_set:
-        raise _Abort(AbortReason.INCONSISTENT, "dropped list names clients whose shares this client never received")
+        raise AbortSignal(AbortReason.INCONSISTENT, "dropped list names clients whose shares this client never received")
     live = sorted((survivors & alive_set) | {me})
     if len(live) < p.threshold:
-        raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(live)} surviving share holders, threshold {p.threshold}")
+        raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(live)} surviving share holders, threshold {p.threshold}")
     half = shamir.SHARE_SIZE
     seed_shares = tuple(RevealedShare(owner=v, share=held[v][:half]) for v in live)
     key_shares = tuple(RevealedShare(owner=v, share=held[v][half:]) for v in sorted(dropped))
@@ -528,9 +515,9 @@ class Client:
             return None
         try:
             nxt, reply = state.handle(self._ctx, msg, self)
-        except _Abort as a:
+        except AbortSignal as a:
             self._state = ClientAborted(a.reason, a.detail)
-            self._abort_message = codec.encode(Abort(reason=a.reason, detail=_clip_detail(a.detail)))
+            self._abort_message = encode_abort(a.reason, a.detail)
             raise RemoteProtocolError(a.reason, a.detail) from None
         self._state = nxt
         return codec.encode(reply) if reply is not None else None

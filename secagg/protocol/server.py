@@ -60,8 +60,9 @@ from secagg.params import Params, ThreatModel
 from secagg.primitives import kex, merkle, shamir, sign
 from secagg.primitives.masking import accumulate_packed, add_masks
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
-from secagg.primitives.words import modulus_mask, word_dtype
+from secagg.primitives.words import word_dtype
 from secagg.protocol import session
+from secagg.protocol._abort import AbortSignal, encode_abort
 from secagg.protocol.graph import build_neighbors
 
 __all__ = [
@@ -95,18 +96,6 @@ SERVER_TRANSITIONS: dict[tuple[str, str], str] = {
 MAX_SUBSET_ATTEMPTS = 32
 """How many further share subsets the server tries per secret, after every
 single-holder swap of the first subset, before giving up."""
-
-
-def _clip_detail(detail: str) -> str:
-    """Shorten an abort detail to the 256 UTF-8 bytes an Abort message allows."""
-    return detail.encode("utf-8")[:256].decode("utf-8", errors="ignore")
-
-
-class _Abort(Exception):
-    def __init__(self, reason: AbortReason, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 def _reject(reason: AbortReason, detail: str) -> RemoteProtocolError:
@@ -178,7 +167,7 @@ class ServerR0AdvertiseKeys(ServerState):
         p = server.params
         u1 = sorted(self.advertised)
         if len(u1) < p.threshold:
-            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(u1)} clients advertised keys, threshold {p.threshold}")
+            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u1)} clients advertised keys, threshold {p.threshold}")
         graph_seed = server.random.token_bytes(32)
         levels = merkle.merkle_levels([session.key_leaf(self.advertised[u]) for u in u1])
         sid = session.session_id(p, graph_seed, u1, levels[-1][0])
@@ -219,7 +208,7 @@ class ServerR1ShareKeys(ServerState):
         p = server.params
         u2 = sorted(self.responses)
         if len(u2) < p.threshold:
-            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(u2)} clients shared keys, threshold {p.threshold}")
+            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u2)} clients shared keys, threshold {p.threshold}")
         inbox: dict[int, list[AddressedShare]] = defaultdict(list)
         for u in u2:  # ascending, so every inbox list is sorted by sender
             for s in self.responses[u].shares:
@@ -257,7 +246,7 @@ class ServerR2MaskedInput(ServerState):
         p = server.params
         u3 = tuple(sorted(self.received))
         if len(u3) < p.threshold:
-            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(u3)} masked inputs, threshold {p.threshold}")
+            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u3)} masked inputs, threshold {p.threshold}")
         if p.threat is ThreatModel.ACTIVE:
             req = ConsistencyCheckRequest(session_id=self.sess.sid, survivors=u3)
             return ServerR3ConsistencyCheck(self, u3), {u: req for u in u3}
@@ -290,7 +279,7 @@ class ServerR3ConsistencyCheck(ServerState):
         p = server.params
         signers = tuple(sorted(self.signatures))
         if len(signers) < p.threshold:
-            raise _Abort(AbortReason.TOO_FEW_SURVIVORS, f"{len(signers)} consistency signatures, threshold {p.threshold}")
+            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(signers)} consistency signatures, threshold {p.threshold}")
         sigs = tuple(Signature(signer=u, signature=self.signatures[u]) for u in signers)
         return _start_unmasking(self.prev, self.u3, signers, sigs)
 
@@ -392,7 +381,7 @@ def _reconstruct_all(threshold, shares_by_owner, check, what) -> dict[int, bytes
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for owner, by_holder in shares_by_owner.items():
         if len(by_holder) < threshold:
-            raise _Abort(
+            raise AbortSignal(
                 AbortReason.TOO_FEW_SURVIVORS,
                 f"{len(by_holder)} shares of client {owner}'s {what}, threshold {threshold}",
             )
@@ -451,7 +440,7 @@ def _retry(threshold, owner, by_holder, check, what, skip) -> bytes:
             continue
         if _safe_check(check, owner, secret):
             return secret
-    raise _Abort(AbortReason.RECONSTRUCTION_FAILED, f"no subset of shares reconstructs client {owner}'s {what}")
+    raise AbortSignal(AbortReason.RECONSTRUCTION_FAILED, f"no subset of shares reconstructs client {owner}'s {what}")
 
 
 class ServerCompleted(ServerState):
@@ -562,9 +551,9 @@ class Server:
             raise LocalProtocolError(AbortReason.LOCAL, f"advance() in terminal state {type(state).__name__}")
         try:
             nxt, out = state.advance(self)
-        except _Abort as a:
+        except AbortSignal as a:
             self._state = ServerAborted(a.reason, a.detail)
-            abort = codec.encode(Abort(reason=a.reason, detail=_clip_detail(a.detail)))
+            abort = encode_abort(a.reason, a.detail)
             return {u: abort for u in sorted(self._members)}
         self._state = nxt
         cache: dict[int, bytes] = {}
