@@ -144,6 +144,12 @@ class Params:
                 )
         if not 1 < t <= k + 1:
             raise ValueError(f"threshold must satisfy 1 < t <= neighbors + 1 = {k + 1}, got threshold={t}")
+        if threat is ThreatModel.ACTIVE and graph is not GraphKind.COMPLETE:
+            raise ValueError(
+                "the active model needs the complete graph: its consistency check certifies one survivor set "
+                "only when 2t exceeds every participant plus the corrupted ones, which a sparse graph's "
+                f"threshold (here t={t} of {n} clients) does not; use graph='complete'"
+            )
         if threat is not ThreatModel.SEMI_HONEST and 2 * t <= k + 1:
             raise ValueError(
                 f"the {threat.value} model needs a majority threshold 2t > neighbors + 1 = {k + 1}, "
@@ -213,7 +219,9 @@ class Params:
         if graph not in ("auto", "complete", "harary"):
             raise ValueError(f"graph must be one of ['auto', 'complete', 'harary'], got {graph!r}")
         rates = dict(n_clients=n_clients, dropout_rate=dropout_rate, adversarial_rate=adversarial_rate, threat=threat)
-        if graph == "complete":
+        if graph == "harary" and threat is ThreatModel.ACTIVE:
+            raise ValueError("the active model needs the complete graph (see Params); use graph='complete' or 'auto'")
+        if graph == "complete" or threat is ThreatModel.ACTIVE:
             choice = complete_parameters(**rates)
         else:
             choice = find_parameters(**rates)

@@ -125,10 +125,6 @@ SCENARIOS = {
         _params(7, "complete", threat="active", t=4),
         {2: Phase.MASKED_INPUT, 6: Phase.CONSISTENCY_CHECK},
     ),
-    "active harary n=9 k=6": (
-        _params(9, "harary", threat="active", k=6, t=5),
-        {3: Phase.SHARE_KEYS, 8: Phase.UNMASKING},
-    ),
 }
 
 

@@ -84,7 +84,8 @@ def test_wrong_types_raise_type_error(field, value):
         (dict(threshold=1), "threshold=1"),
         (dict(threshold=6), "threshold=6"),
         (dict(threat="semi-malicious", threshold=2), "threshold=2"),
-        (dict(threat="active", threshold=2), "threshold=2"),
+        (dict(threat="active", graph="complete", neighbors=9, threshold=2), "threshold=2"),
+        (dict(threat="active", threshold=4), "complete graph"),
     ],
 )
 def test_invalid_values_raise_value_error_quoting_the_value(overrides, quoted):
@@ -111,11 +112,22 @@ def test_two_clients_can_only_use_the_complete_graph():
 def test_semi_malicious_and_active_accept_exactly_the_majority_thresholds(k, data):
     t = data.draw(st.integers(2, k + 1))
     threat = data.draw(st.sampled_from([ThreatModel.SEMI_MALICIOUS, ThreatModel.ACTIVE]))
+    # the active model needs the complete graph: n = k + 1
+    n = k + 1 if threat is ThreatModel.ACTIVE else k + 3
+    graph = "complete" if threat is ThreatModel.ACTIVE else "harary"
     if 2 * t > k + 1:
-        assert make(n_clients=k + 2 + 1, neighbors=k, threshold=t, threat=threat).threshold == t
+        assert make(n_clients=n, graph=graph, neighbors=k, threshold=t, threat=threat).threshold == t
     else:
         with pytest.raises(ValueError, match="majority"):
-            make(n_clients=k + 2 + 1, neighbors=k, threshold=t, threat=threat)
+            make(n_clients=n, graph=graph, neighbors=k, threshold=t, threat=threat)
+
+
+def test_the_active_model_refuses_a_sparse_graph():
+    with pytest.raises(ValueError, match="complete graph"):
+        make(threat="active", threshold=4)
+    with pytest.raises(ValueError, match="complete graph"):
+        Params.auto(n_clients=500, dim=4, bits=20, threat="active", graph="harary")
+    assert Params.auto(n_clients=500, dim=4, bits=20, threat="active").graph is GraphKind.COMPLETE
 
 
 def test_semi_honest_accepts_a_minority_threshold():
