@@ -94,8 +94,8 @@ SERVER_TRANSITIONS: dict[tuple[str, str], str] = {
 """Every allowed (state, input) pair; any non-terminal state may also go to ServerAborted."""
 
 MAX_SUBSET_ATTEMPTS = 32
-"""How many further share subsets the server tries per secret, after every
-single-holder swap of the first subset, before giving up."""
+"""How many further share subsets the server tries per secret, after the
+single-holder swaps of the first subset, before giving up."""
 
 
 def _reject(reason: AbortReason, detail: str) -> RemoteProtocolError:
@@ -341,25 +341,29 @@ class ServerR4Unmasking(ServerState):
         p = server.params
         sess = self.prev.sess
         # Self-mask seeds of the survivors, checked against their commitments.
+        suspects: set[int] = set()  # holders caught sending a bad share, used last from then on
         seeds = _reconstruct_all(
             p.threshold,
             {u: self.seed_shares.get(u, {}) for u in sorted(self.u3)},
             lambda u, secret: session.seed_commitment(sess.sid, u, secret) == self.prev.commitments[u],
             "self-mask seed",
+            suspects,
         )
         # Mask keys of the clients that dropped after sharing, checked against s_pk.
+        needed = sorted(u for u in self.dropped if sess.neighbor_sets[u] & self.u3)  # masks some survivor holds
         keys = _reconstruct_all(
             p.threshold,
-            {u: self.key_shares.get(u, {}) for u in sorted(self.dropped)},
+            {u: self.key_shares.get(u, {}) for u in needed},
             lambda u, secret: kex.X25519KeyPair.from_private_bytes(secret).public_bytes == sess.advertised[u].s_pk,
             "mask key",
+            suspects,
         )
         mask_seeds: list[bytes] = []
         signs: list[int] = []
         for u in sorted(self.u3):
             mask_seeds.append(seeds[u])
             signs.append(-1)
-        for u in sorted(self.dropped):
+        for u in needed:
             pair = kex.X25519KeyPair.from_private_bytes(keys[u])
             for v in sess.neighbors[u]:
                 if v in self.u3:
@@ -372,12 +376,15 @@ class ServerR4Unmasking(ServerState):
         return ServerCompleted(acc, included, dropped), {}
 
 
-def _reconstruct_all(threshold, shares_by_owner, check, what) -> dict[int, bytes]:
+def _reconstruct_all(threshold, shares_by_owner, check, what, suspects: set[int] | None = None) -> dict[int, bytes]:
     """Reconstruct one secret per owner from exactly ``threshold`` shares.
 
     Owners whose first ``threshold`` holders coincide share one Lagrange
-    object. A secret that fails ``check`` is retried with other subsets.
+    object. Holders in ``suspects`` (found to have sent a bad share) are used
+    last. A secret that fails ``check`` is retried with other subsets, and a
+    holder whose removal fixes it joins ``suspects``.
     """
+    suspects = set() if suspects is None else suspects
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for owner, by_holder in shares_by_owner.items():
         if len(by_holder) < threshold:
@@ -385,7 +392,8 @@ def _reconstruct_all(threshold, shares_by_owner, check, what) -> dict[int, bytes
                 AbortReason.TOO_FEW_SURVIVORS,
                 f"{len(by_holder)} shares of client {owner}'s {what}, threshold {threshold}",
             )
-        groups[tuple(sorted(by_holder))[:threshold]].append(owner)
+        ordered = sorted(by_holder, key=lambda h: (h in suspects, h))
+        groups[tuple(sorted(ordered[:threshold]))].append(owner)
     out: dict[int, bytes] = {}
     for xs, owners in groups.items():
         ys = np.stack([np.stack([shares_by_owner[o][x] for o in owners]) for x in xs])  # (t, m, LIMBS)
@@ -397,7 +405,7 @@ def _reconstruct_all(threshold, shares_by_owner, check, what) -> dict[int, bytes
             if secret is not None and _safe_check(check, owner, secret):
                 out[owner] = secret
             else:
-                out[owner] = _retry(threshold, owner, shares_by_owner[owner], check, what, skip=xs)
+                out[owner] = _retry(threshold, owner, shares_by_owner[owner], check, what, skip=xs, suspects=suspects)
     return out
 
 
@@ -408,28 +416,29 @@ def _safe_check(check, owner, secret) -> bool:
         return False
 
 
-def _retry(threshold, owner, by_holder, check, what, skip) -> bytes:
+def _retry(threshold, owner, by_holder, check, what, skip, suspects: set[int]) -> bytes:
     """Find a subset of ``threshold`` shares whose secret passes ``check``.
 
-    Tries first every subset that swaps one holder of the failed subset
-    ``skip`` for a spare holder (``threshold * spares`` attempts find any
-    single bad share), then up to :data:`MAX_SUBSET_ATTEMPTS` further subsets
-    in lexicographic order (several bad shares).
+    First swaps each holder of the failed subset ``skip`` for one of at most
+    two spare holders that are not suspects (``2 * threshold`` attempts find
+    any single bad share, whose holder then joins ``suspects`` so later
+    secrets avoid it), then tries up to :data:`MAX_SUBSET_ATTEMPTS` subsets
+    of the non-suspect holders. At most ``2 * threshold + MAX_SUBSET_ATTEMPTS``
+    interpolations per secret, whatever the number of holders.
     """
     holders = sorted(by_holder)
-    spares = [h for h in holders if h not in skip]
-    seen = {tuple(skip)}
+    spares = [h for h in holders if h not in skip and h not in suspects][:2]
+    trusted = [h for h in holders if h not in suspects]
 
     def candidates():
-        for i in range(len(skip)):
+        for i in sorted(range(len(skip)), key=lambda i: skip[i] not in suspects):  # known suspects first
             for spare in spares:
-                yield tuple(sorted((*skip[:i], *skip[i + 1 :], spare)))
-        for extra, xs in enumerate(itertools.combinations(holders, threshold)):
-            if extra >= MAX_SUBSET_ATTEMPTS:
-                return
-            yield xs
+                yield tuple(sorted((*skip[:i], *skip[i + 1 :], spare))), skip[i]
+        for xs in itertools.islice(itertools.combinations(trusted, threshold), MAX_SUBSET_ATTEMPTS):
+            yield xs, None
 
-    for xs in candidates():
+    seen = {tuple(skip)}
+    for xs, removed in candidates():
         if xs in seen:
             continue
         seen.add(xs)
@@ -439,6 +448,8 @@ def _retry(threshold, owner, by_holder, check, what, skip) -> bytes:
         except InvalidShareError:
             continue
         if _safe_check(check, owner, secret):
+            if removed is not None:
+                suspects.add(removed)
             return secret
     raise AbortSignal(AbortReason.RECONSTRUCTION_FAILED, f"no subset of shares reconstructs client {owner}'s {what}")
 
