@@ -90,8 +90,9 @@ class DuplicateShareError(ShamirError):
 
 
 class InvalidShareError(ShamirError):
-    """A share is malformed: x outside 1..n, a value outside the field, or a
-    reconstruction that does not decode to a valid secret."""
+    """A share is malformed: x outside ``[1, p - 1]`` (p = 2**31 - 1), a value
+    outside the field, or a reconstruction that does not decode to a valid
+    secret."""
 
 
 # --------------------------------------------------------------------------- encoding

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from secagg.errors import InvalidCiphertext
 from secagg.primitives.kex import LABEL_PREFIX, check_purpose, check_uint
 from secagg.primitives.prg import SESSION_ID_SIZE
-from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
 
 __all__ = ["KEY_SIZE", "NONCE_SIZE", "OVERHEAD", "TAG_SIZE", "associated_data", "decrypt", "encrypt"]
 
@@ -122,9 +122,7 @@ def encrypt(
     cipher = _cipher(key)
     plaintext = _as_bytes("plaintext", plaintext)
     associated_data = _as_bytes("associated_data", associated_data)
-    nonce = random.token_bytes(NONCE_SIZE)
-    if not isinstance(nonce, bytes) or len(nonce) != NONCE_SIZE:
-        raise ValueError(f"random.token_bytes({NONCE_SIZE}) returned {nonce!r}, not {NONCE_SIZE} bytes")
+    nonce = random_bytes(random, NONCE_SIZE)
     return nonce + cipher.encrypt(nonce, plaintext, associated_data)
 
 

@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["DEFAULT_RANDOM", "OSRandom", "RandomSource", "random_uint64", "uniform_below"]
+__all__ = ["DEFAULT_RANDOM", "OSRandom", "RandomSource", "random_bytes", "random_uint64", "uniform_below"]
 
 
 @runtime_checkable
@@ -55,6 +55,33 @@ class OSRandom:
 DEFAULT_RANDOM: RandomSource = OSRandom()
 
 
+def random_bytes(random: RandomSource, n: int) -> bytes:
+    """Return exactly ``n`` bytes from ``random``, checking what it returned.
+
+    A source that returns the wrong number of bytes (a broken test double, an
+    exhausted deterministic stream) would otherwise make a caller loop forever
+    or fail far from the cause.
+
+    Args:
+        random: the randomness source.
+        n: number of bytes (>= 0).
+
+    Returns:
+        ``n`` bytes.
+
+    Raises:
+        ValueError: if ``n`` is negative, or ``random`` returned anything but
+            ``n`` bytes.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    out = random.token_bytes(n)
+    if not isinstance(out, (bytes, bytearray)) or len(out) != n:
+        got = f"{len(out)} bytes" if isinstance(out, (bytes, bytearray)) else type(out).__name__
+        raise ValueError(f"random.token_bytes({n}) returned {got}, not {n} bytes")
+    return bytes(out)
+
+
 def random_uint64(random: RandomSource, size: int) -> np.ndarray:
     """Return ``size`` independent uniform 64-bit words (little-endian bytes).
 
@@ -70,7 +97,7 @@ def random_uint64(random: RandomSource, size: int) -> np.ndarray:
     """
     if size < 0:
         raise ValueError(f"size must be >= 0, got {size}")
-    return np.frombuffer(random.token_bytes(8 * size), dtype="<u8").astype(np.uint64)
+    return np.frombuffer(random_bytes(random, 8 * size), dtype="<u8").astype(np.uint64)
 
 
 def uniform_below(random: RandomSource, bound: int, size: int) -> np.ndarray:

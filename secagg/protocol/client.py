@@ -71,7 +71,7 @@ from secagg.messages import (
 from secagg.params import Params, ThreatModel
 from secagg.primitives import aead, kex, merkle, shamir, sign
 from secagg.primitives.masking import mask_input, pack
-from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
 from secagg.primitives.words import word_dtype
 from secagg.protocol import session
 from secagg.protocol._abort import AbortSignal, encode_abort
@@ -188,7 +188,7 @@ class ClientR0AdvertiseKeys(ClientState):
         if len(holders) < p.threshold:
             raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold is {p.threshold}")
         by_id = {a.client_id: a for a in entries}
-        seed = ctx.random.token_bytes(32)
+        seed = random_bytes(ctx.random, 32)
         shares = shamir.split([seed, self.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
         out: list[AddressedShare] = []
         own_share = b""

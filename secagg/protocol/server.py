@@ -59,7 +59,7 @@ from secagg.messages import (
 from secagg.params import Params, ThreatModel
 from secagg.primitives import kex, merkle, shamir, sign
 from secagg.primitives.masking import accumulate_packed, add_masks
-from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
 from secagg.primitives.words import word_dtype
 from secagg.protocol import session
 from secagg.protocol._abort import AbortSignal, encode_abort
@@ -168,7 +168,7 @@ class ServerR0AdvertiseKeys(ServerState):
         u1 = sorted(self.advertised)
         if len(u1) < p.threshold:
             raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u1)} clients advertised keys, threshold {p.threshold}")
-        graph_seed = server.random.token_bytes(32)
+        graph_seed = random_bytes(server.random, 32)
         levels = merkle.merkle_levels([session.key_leaf(self.advertised[u]) for u in u1])
         sid = session.session_id(p, graph_seed, u1, levels[-1][0])
         neighbors = build_neighbors(p, u1, graph_seed)
