@@ -221,7 +221,7 @@ class Params:
         rates = dict(n_clients=n_clients, dropout_rate=dropout_rate, adversarial_rate=adversarial_rate, threat=threat)
         if graph == "harary" and threat is ThreatModel.ACTIVE:
             raise ValueError("the active model needs the complete graph (see Params); use graph='complete' or 'auto'")
-        if graph == "complete" or threat is ThreatModel.ACTIVE:
+        if graph == "complete":
             choice = complete_parameters(**rates)
         else:
             choice = find_parameters(**rates)

@@ -52,11 +52,14 @@ def state_chapter() -> str:
                 if t != state or event != "advance":
                     lines.append(f"    {state} --> {t}: {event}")
         lines += ["```", "", "| state | input | next state |", "|---|---|---|"]
-        lines += [f"| {s} | {e} | {t} |" for (s, e), t in table.items()]
+        lines += [f"| {s} | {e} | {t.replace(' | ', ' or ')} |" for (s, e), t in table.items()]
         lines.append("")
     lines += [
         "Any input not in a table is rejected: the client or server raises "
-        "`RemoteProtocolError(OUT_OF_ROUND)` and keeps its state. Every "
+        "`RemoteProtocolError(OUT_OF_ROUND)` and keeps its state. An expected "
+        "input that breaks a rule of chapter \"Protocol\" moves every non-terminal "
+        "client state to `ClientAborted` (with the reason of the error it raises); "
+        "a malformed or replayed message is rejected and changes nothing. Every "
         "non-terminal server state may also move to `ServerAborted` on `advance`; "
         "terminal states are sticky.",
         "",

@@ -302,6 +302,8 @@ class ClientR2MaskedInput(ClientState):
             return ClientR3ConsistencyCheck(self.sid, self.neighbors, self.alive, self.held, survivors), reply
         if isinstance(msg, UnmaskingRequest) and p.threat is not ThreatModel.ACTIVE:
             self._check_session(self.sid, msg.session_id)
+            if msg.signatures:
+                raise AbortSignal(AbortReason.INCONSISTENT, "consistency signatures outside the active model")
             return _unmask(ctx, msg, self.neighbors, self.alive, self.held)
         return super().handle(ctx, msg, client)
 
@@ -349,6 +351,9 @@ def _unmask(ctx: _Context, msg: UnmaskingRequest, neighbors, alive, held) -> tup
         raise AbortSignal(AbortReason.INCONSISTENT, "own id listed as dropped")
     if me not in survivors:
         raise AbortSignal(AbortReason.INCONSISTENT, "own id missing from the survivors")
+    strangers = survivors - set(neighbors) - {me}
+    if strangers:
+        raise AbortSignal(AbortReason.INCONSISTENT, f"survivors list non-neighbours: {sorted(strangers)[:8]}")
     alive_set = set(alive)
     if not dropped <= alive_set:
         raise AbortSignal(AbortReason.INCONSISTENT, "dropped list names clients whose shares this client never received")

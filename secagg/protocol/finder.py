@@ -406,7 +406,7 @@ def _find(
     A = worst_case_count(alpha, n)
     D = worst_case_count(delta, n)
     rules = _Rules(n, A, D, threat, s, f)
-    if not complete_only:
+    if not complete_only and threat is not ThreatModel.ACTIVE:
         for k in range(2, n - 1, 2):
             if not rules.connected_float(k):
                 continue
@@ -437,7 +437,12 @@ def _find(
             f"threat={threat.value}: even the complete graph needs threshold >= {t_lo} "
             f"but only {t_hi} surviving holders are guaranteed ({_describe(n, A, D)})"
         )
-    if complete_only:
+    if threat is ThreatModel.ACTIVE:
+        note = (
+            f"the active model needs the complete graph (its signed survivor set binds every client); "
+            f"threshold meeting the bounds for {_describe(n, A, D)}"
+        )
+    elif complete_only:
         note = f"complete graph (SecAgg) as requested, threshold meeting the bounds for {_describe(n, A, D)}"
     elif n <= 3:
         note = f"no sparse degree below n-1 exists for n={n}; using the complete graph"
@@ -484,7 +489,9 @@ def find_parameters(
 
     Returns:
         A :class:`ParameterChoice`: a Harary graph, or the complete graph (with
-        a note saying why) when no even ``k < n - 1`` meets the bounds.
+        a note saying why) when no even ``k < n - 1`` meets the bounds or the
+        threat model is active (which needs the complete graph, see
+        :class:`secagg.Params`).
 
     Raises:
         TypeError: if an argument has the wrong type.

@@ -152,6 +152,8 @@ class ServerR0AdvertiseKeys(ServerState):
             except InvalidKey:
                 raise _reject(AbortReason.MALFORMED, f"client {sender} advertised a low-order key") from None
         p = server.params
+        if p.threat is not ThreatModel.ACTIVE and msg.signature:
+            raise _reject(AbortReason.MALFORMED, f"client {sender} signed its keys outside the active model")
         if p.threat is ThreatModel.ACTIVE:
             vk = server.pki.get(sender)
             try:
@@ -420,22 +422,27 @@ def _retry(threshold, owner, by_holder, check, what, skip, suspects: set[int]) -
     """Find a subset of ``threshold`` shares whose secret passes ``check``.
 
     First swaps each holder of the failed subset ``skip`` for one of at most
-    two spare holders that are not suspects (``2 * threshold`` attempts find
+    two spare holders, non-suspects first (``2 * threshold`` attempts find
     any single bad share, whose holder then joins ``suspects`` so later
-    secrets avoid it), then tries up to :data:`MAX_SUBSET_ATTEMPTS` subsets
-    of the non-suspect holders. At most ``2 * threshold + MAX_SUBSET_ATTEMPTS``
-    interpolations per secret, whatever the number of holders.
+    secrets use it last), then tries up to :data:`MAX_SUBSET_ATTEMPTS` subsets
+    of all holders, those with the fewest suspects first. At most
+    ``2 * threshold + MAX_SUBSET_ATTEMPTS`` interpolations per secret,
+    whatever the number of holders.
+
+    Suspicion only reorders, it never excludes: two colluding holders can make
+    their errors cancel in one subset, so that the swap that fixes it blames an
+    honest holder; excluding that holder could leave fewer than ``threshold``
+    usable shares although ``threshold`` honest ones are there.
     """
-    holders = sorted(by_holder)
-    spares = [h for h in holders if h not in skip and h not in suspects][:2]
-    trusted = [h for h in holders if h not in suspects]
+    holders = sorted(by_holder, key=lambda h: (h in suspects, h))
+    spares = [h for h in holders if h not in skip][:2]
 
     def candidates():
         for i in sorted(range(len(skip)), key=lambda i: skip[i] not in suspects):  # known suspects first
             for spare in spares:
                 yield tuple(sorted((*skip[:i], *skip[i + 1 :], spare))), skip[i]
-        for xs in itertools.islice(itertools.combinations(trusted, threshold), MAX_SUBSET_ATTEMPTS):
-            yield xs, None
+        for xs in itertools.islice(itertools.combinations(holders, threshold), MAX_SUBSET_ATTEMPTS):
+            yield tuple(sorted(xs)), None
 
     seen = {tuple(skip)}
     for xs, removed in candidates():

@@ -22,6 +22,7 @@ from secagg.messages import (
     AddressedShare,
     ConsistencyCheckRequest,
     ShareKeysResponse,
+    Signature,
     UnmaskingRequest,
     UnmaskingResponse,
 )
@@ -116,6 +117,20 @@ def test_unmasking_survivors_beyond_the_clients_shares_do_not_count_towards_the_
     # 6 never sent shares, so naming it a survivor cannot lift client 1 to t = 4 live holders.
     bad = tampered(h, 1, survivors=(1, 2, 3, 6), dropped=(5,))
     assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]])
+
+
+def test_unmasking_request_naming_a_non_neighbour_as_survivor_aborts_inconsistent():
+    h = Harness(make_params(8, k=2, t=2), seed="stranger").to_unmasking()
+    req = h.request(1)
+    stranger = min(set(range(2, 9)) - set(req.survivors) - set(req.dropped))
+    bad = tampered(h, 1, survivors=tuple(sorted((*req.survivors, stranger))))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="non-neighbours")
+
+
+def test_unmasking_request_carrying_signatures_outside_the_active_model_aborts_inconsistent():
+    h = scenario()
+    bad = tampered(h, 1, signatures=(Signature(signer=2, signature=bytes(64)),))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="outside the active model")
 
 
 # --------------------------------------------------------------------------- never both shares

@@ -12,7 +12,7 @@ import scipy.stats
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secagg.params import GraphKind, ThreatModel
+from secagg.params import GraphKind, Params, ThreatModel
 from secagg.protocol.finder import (
     complete_parameters,
     find_parameters,
@@ -269,11 +269,16 @@ def test_semi_malicious_needs_at_least_as_many_neighbors_and_a_majority(n, dropo
     assert 2 * mal.threshold > mal.neighbors + 1 + mal.adversarial_bound
 
 
-def test_active_gets_the_same_parameters_as_semi_malicious():
+def test_active_gets_the_complete_graph_with_the_semi_malicious_complete_threshold():
     for n in (30, 500, 5000):
-        a = find_parameters(n_clients=n, dropout_rate=0.1, adversarial_rate=0.05, threat="active")
-        b = find_parameters(n_clients=n, dropout_rate=0.1, adversarial_rate=0.05, threat="semi-malicious")
-        assert (a.neighbors, a.threshold) == (b.neighbors, b.threshold)
+        rates = dict(n_clients=n, dropout_rate=0.1, adversarial_rate=0.05)
+        a = find_parameters(**rates, threat="active")
+        b = complete_parameters(**rates, threat="semi-malicious")
+        assert a.graph is GraphKind.COMPLETE and "active model needs the complete graph" in a.note
+        assert (a.neighbors, a.threshold) == (b.neighbors, b.threshold) == (n - 1, b.threshold)
+        # what the finder prints for the active model is what Params accepts and Params.auto picks
+        p = Params(n_clients=n, dim=4, bits=16, graph=a.graph, neighbors=a.neighbors, threshold=a.threshold, threat="active")
+        assert p == Params.auto(n_clients=n, dim=4, bits=16, threat="active", **{k: v for k, v in rates.items() if k != "n_clients"})
 
 
 def test_no_dropouts_lets_every_holder_count_as_a_survivor():

@@ -168,6 +168,11 @@ def test_advertised_low_order_key_is_malformed(key):
     rejected(h, 1, rewrite(h.params, data, c_pk=key), AbortReason.MALFORMED)
 
 
+def test_signed_advertise_keys_outside_the_active_model_is_malformed():
+    h, data = reply_at("AdvertiseKeys")
+    rejected(h, 1, rewrite(h.params, data, signature=bytes(64)), AbortReason.MALFORMED)
+
+
 def test_active_server_rejects_an_unsigned_or_forged_advertise_keys():
     h = Harness(make_params(6, **ACTIVE), seed="active-advertise")
     data = h.clients[1].start()
@@ -347,6 +352,33 @@ def test_one_corrupted_share_among_many_honest_ones_still_gives_the_exact_sum(n,
     h.advance()
     assert isinstance(h.server.state, ServerCompleted), getattr(h.server.state, "detail", "")
     assert h.server.result().total.tolist() == h.expected(range(1, n + 1))
+
+
+def test_two_colluding_holders_cannot_frame_an_honest_holder_into_an_abort():
+    # Holders 1 and 2 shift their shares of client 1's seed so that the errors
+    # cancel in the subset (1, 2, 4, 5): the swap search then "fixes" another
+    # owner's secret by removing honest holder 3. Suspicion must only reorder
+    # the search, so the 4 honest shares of holders 3..6 still reconstruct.
+    p = make_params(7, t=4)
+    h = Harness(p, seed="frame").to_masked_input()
+    h.step([1, 2, 3, 4, 5, 6])  # 7 vanishes before MaskedInput
+    for u in sorted(h.outbox):
+        msg = decode(p, h.answer(u))
+        if u in (1, 2):
+            shifted = tuple(
+                RevealedShare(owner=s.owner, share=_shift(s.share, 1 if s.owner == 1 else u)) for s in msg.seed_shares
+            )
+            msg = dataclasses.replace(msg, seed_shares=shifted)
+        h.server.receive(u, codec.encode(msg))
+    h.advance()
+    assert isinstance(h.server.state, ServerCompleted), getattr(h.server.state, "detail", "")
+    assert h.server.result().total.tolist() == h.expected(range(1, 7))
+
+
+def _shift(share: bytes, delta: int) -> bytes:
+    limbs = np.frombuffer(share, dtype="<u4").astype(np.int64)
+    limbs[0] = (limbs[0] + delta) % shamir.PRIME
+    return limbs.astype("<u4").tobytes()
 
 
 @pytest.mark.parametrize("how", ["plus-one", "random"])
