@@ -147,22 +147,34 @@ def _progress_printer():
 
 
 def _simulation_table(r: dict) -> str:
+    if r["backend"] == "ckks":
+        setup = f"{r['graph']}, CKKS (TenSEAL)"
+    else:
+        setup = f"{r['graph']} graph, k={r['neighbors']}, t={r['threshold']}, {r['bits']} bits, threat {r['threat']}"
     lines = [
-        f"{r['backend']} round: {r['clients']} clients, dim {r['dim']}, {r['graph']} graph, "
-        f"k={r['neighbors']}, t={r['threshold']}, {r['bits']} bits, threat {r['threat']}",
+        f"{r['backend']} round: {r['clients']} clients, dim {r['dim']}, {setup}",
         f"included {r['included']} of {r['clients']} (dropped {r['clients'] - r['included']})",
         "",
-        f"{'phase':<20}{'server s':>10}{'clients s':>11}",
     ]
-    server, clients = r["seconds"]["server"], r["seconds"]["clients"]
-    for phase in [k for k in server if k != "total"]:
-        lines.append(f"{phase:<20}{server[phase]:>10.3f}{clients.get(phase, 0.0):>11.3f}")
-    lines.append(f"{'total':<20}{server['total']:>10.3f}{clients['total']:>11.3f}")
+    seconds = {role: v for role, v in r["seconds"].items() if isinstance(v, dict)}
+    by_phase = r["bytes"]["by_phase"]
+    roles = list(seconds)
+    phases: list[str] = []
+    for role in roles:
+        for p in (*seconds[role], *by_phase.get(role, {})):
+            if p != "total" and p not in phases:
+                phases.append(p)
+    head = f"{'phase':<16}" + "".join(f"{role + ' s':>14}{role + ' sent':>16}" for role in roles)
+    lines.append(head)
+    for phase in [*phases, "total"]:
+        row = f"{phase:<16}"
+        for role in roles:
+            t = seconds[role].get(phase)
+            b = r["bytes"]["sent"][role] if phase == "total" else by_phase.get(role, {}).get(phase)
+            row += f"{'' if t is None else format(t, '.3f'):>14}{'' if b is None else format(b, ','):>16}"
+        lines.append(row)
     lines.append(f"wall clock: {r['seconds']['total']:.2f} s")
     lines.append("")
-    lines.append(f"{'bytes':<20}{'sent':>14}{'received':>14}")
-    for role in r["bytes"]["sent"]:
-        lines.append(f"{role:<20}{r['bytes']['sent'][role]:>14,}{r['bytes']['received'][role]:>14,}")
     lines.append(f"upload per client: {r['bytes']['upload_per_client']:,} bytes "
                  f"({r['bytes']['expansion_vs_float32']:.2f}x float32)")
     lines.append("")

@@ -181,7 +181,7 @@ def _run(params, inputs, schedule, encoder, random, progress) -> SumResult:
         for u in range(1, n + 1)
     }
     seconds: dict[str, dict[str, float]] = {"server": {}, "clients": {}}
-    sent = {"server": 0, "clients": 0}
+    by_phase: dict[str, dict[str, int]] = {"server": {}, "clients": {}}
     rejected: dict[int, str] = {}
 
     def alive_for(u: int, phase: Phase) -> bool:
@@ -194,6 +194,8 @@ def _run(params, inputs, schedule, encoder, random, progress) -> SumResult:
         name = phase.value
         t_client = 0.0
         t_server = 0.0
+        by_phase["server"][name] = sum(len(m) for m in outbox.values())  # the requests that open this phase
+        by_phase["clients"][name] = 0
         targets = range(1, n + 1) if phase is Phase.ADVERTISE_KEYS else sorted(outbox)
         total = len(targets)
         for done, u in enumerate(targets, 1):
@@ -211,7 +213,7 @@ def _run(params, inputs, schedule, encoder, random, progress) -> SumResult:
             t_client += time.perf_counter() - t0
             if reply is None:
                 continue
-            sent["clients"] += len(reply)
+            by_phase["clients"][name] += len(reply)
             t0 = time.perf_counter()
             try:
                 server.receive(u, reply)
@@ -225,7 +227,8 @@ def _run(params, inputs, schedule, encoder, random, progress) -> SumResult:
         seconds["clients"][name] = t_client
         if isinstance(server.state, ServerAborted):
             raise ProtocolAborted(server.state.reason, server.state.detail)
-        sent["server"] += sum(len(m) for u, m in outbox.items())
+    by_phase["server"][name] += sum(len(m) for m in outbox.values())  # anything the last advance sends
+    sent = {role: sum(v.values()) for role, v in by_phase.items()}
 
     done = server.result()
     for role in seconds:
@@ -234,6 +237,7 @@ def _run(params, inputs, schedule, encoder, random, progress) -> SumResult:
         seconds=seconds,
         bytes_sent=dict(sent),
         bytes_received={"server": sent["clients"], "clients": sent["server"]},
+        bytes_by_phase=by_phase,
         extra={
             "graph": params.graph.value,
             "neighbors": params.neighbors,

@@ -29,12 +29,16 @@ class RoundStats:
             :class:`secagg.Phase` plus ``"total"``.
         bytes_sent: ``{role: bytes}`` sent by the server and by all clients.
         bytes_received: ``{role: bytes}`` received by the server and by all clients.
+        bytes_by_phase: ``{role: {phase: bytes}}`` sent by each role in each
+            phase; a role's phases sum to its ``bytes_sent``. The server's
+            requests count in the phase they open.
         extra: backend-specific figures (graph degree, threshold, ...).
     """
 
     seconds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     bytes_sent: dict[str, int] = dataclasses.field(default_factory=dict)
     bytes_received: dict[str, int] = dataclasses.field(default_factory=dict)
+    bytes_by_phase: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 

@@ -170,6 +170,7 @@ def run_simulation(
         "bytes": {
             "sent": dict(result.stats.bytes_sent),
             "received": dict(result.stats.bytes_received),
+            "by_phase": {role: dict(v) for role, v in result.stats.bytes_by_phase.items()},
             "upload_per_client": upload,
             "expansion_vs_float32": upload / (4.0 * dim),
         },

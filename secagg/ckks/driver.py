@@ -194,6 +194,11 @@ def secure_sum_ckks(
     sent["key_holder"] += total.nbytes
     received["server"] += total.nbytes
 
+    by_phase = {
+        "server": {"setup": n * len(public), "finish": len(output.envelope)},
+        "clients": {"encrypt": sent["clients"]},
+        "key_holder": {"setup": len(public), "decrypt": total.nbytes},
+    }
     for phases in seconds.values():
         phases["total"] = sum(phases.values())
     name = next((k for k, v in PARAMETER_SETS.items() if v == params), None)
@@ -215,5 +220,7 @@ def secure_sum_ckks(
         total=total,
         included=output.included,
         dropped=tuple(sorted(dropped)),
-        stats=RoundStats(seconds=seconds, bytes_sent=sent, bytes_received=received, extra=extra),
+        stats=RoundStats(
+            seconds=seconds, bytes_sent=sent, bytes_received=received, bytes_by_phase=by_phase, extra=extra
+        ),
     )

@@ -57,6 +57,11 @@ def test_stats_report_phases_bytes_and_parameters(rng):
     assert s.bytes_received["server"] == ctx + 3 * upload + 8 * dim
     assert s.bytes_sent["key_holder"] == ctx + 8 * dim
     assert s.bytes_received["key_holder"] == agg
+    assert s.bytes_by_phase == {
+        "server": {"setup": n * ctx, "finish": agg},
+        "clients": {"encrypt": 3 * upload},
+        "key_holder": {"setup": ctx, "decrypt": 8 * dim},
+    }
     assert s.extra["poly_modulus_degree"] == 8192 and s.extra["slots"] == 4096
     assert s.extra["ciphertexts_per_client"] == 2 and s.extra["parameter_set"] == "compact"
 

@@ -213,11 +213,15 @@ def test_stats_count_every_byte_each_role_sent(threat):
     result = secagg.secure_sum(vectors, bits=bits, neighbors=n - 1, threshold=t, threat=threat, random=DeterministicRandom(7))
     # The same round moved by hand: message sizes depend only on the parameters.
     h = Harness(make_params(n, t=t, threat=threat, dim=dim, bits=bits), seed=7, inputs=dict(enumerate(vectors, 1)))
-    client_bytes = sum(len(d) for d in h.start().values())
-    server_bytes = 0
-    while not h.server.finished:
-        server_bytes += sum(len(d) for d in h.advance().values())
-        client_bytes += sum(len(d) for d in h.deliver().values())
+    phases = [p.value for p in Phase if p is not Phase.CONSISTENCY_CHECK or threat == "active"]
+    by_phase = {"server": {phases[0]: 0}, "clients": {phases[0]: sum(len(d) for d in h.start().values())}}
+    for phase in phases[1:]:
+        by_phase["server"][phase] = sum(len(d) for d in h.advance().values())  # the requests that open it
+        by_phase["clients"][phase] = sum(len(d) for d in h.deliver().values())
+    by_phase["server"][phases[-1]] += sum(len(d) for d in h.advance().values())
+    assert h.server.finished
+    client_bytes, server_bytes = sum(by_phase["clients"].values()), sum(by_phase["server"].values())
+    assert result.stats.bytes_by_phase == by_phase
     assert result.stats.bytes_sent == {"server": server_bytes, "clients": client_bytes}
     assert result.stats.bytes_received == {"server": client_bytes, "clients": server_bytes}
     assert result.total.tolist() == h.server.result().total.tolist()
