@@ -20,6 +20,7 @@ from typing import Any
 from secagg.ckks.errors import ContextError, EnvelopeError, PlanError
 from secagg.ckks.params import CKKSParams
 from secagg.ckks.planner import max_ciphertext_bytes, max_public_context_bytes
+from secagg.ckks.wire import check_vector_blob
 from secagg.errors import CKKSUnavailableError
 
 __all__ = ["INSTALL_HINT", "LoadedContext", "load_chunk", "load_public_context", "load_tenseal"]
@@ -160,8 +161,14 @@ def load_chunk(loaded: LoadedContext, blob: bytes | memoryview, *, index: int, l
     Returns:
         The ``tenseal.CKKSVector``, linked to ``loaded.context``.
 
+    The bytes are first walked by :func:`secagg.ckks.wire.check_vector_blob`
+    (one ciphertext entry, a SEAL header with zstd and the declared
+    decompressed size of a fresh 2-polynomial ciphertext), so TenSEAL never
+    deserialises a chunk that would make it allocate more than one fresh
+    ciphertext.
+
     Raises:
-        EnvelopeError: if the blob does not deserialise, or holds other than
+        EnvelopeError: if the blob fails that pre-parse, does not deserialise, or holds other than
             one 2-polynomial ciphertext at the top data level, in NTT form,
             at the context's scale, with ``length`` values.
     """
@@ -169,6 +176,7 @@ def load_chunk(loaded: LoadedContext, blob: bytes | memoryview, *, index: int, l
     params = loaded.params
     if len(blob) > max_ciphertext_bytes(params):
         raise EnvelopeError(f"chunk {index} of {len(blob)} bytes exceeds {max_ciphertext_bytes(params)}")
+    check_vector_blob(blob, params, length=length, index=index)
     try:
         vector = ts.ckks_vector_from(loaded.context, bytes(blob))
         size = vector.size()

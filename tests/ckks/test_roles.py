@@ -176,7 +176,7 @@ def test_chunk_that_fails_to_deserialise_is_rejected(compact_holder, rng):
     chunks = _chunks(compact_holder, Client(compact_holder.public_context).encrypt(np.ones(10)))
     garbage = bytes(len(chunks[0]))
     err = _server_with_bad_between_good(compact_holder, _rewrap(compact_holder, 10, [garbage]), 10, rng)
-    assert "does not deserialise" in str(err)
+    assert "chunk 0" in str(err)
 
 
 def test_chunk_with_flipped_header_byte_is_rejected(compact_holder, rng):
@@ -210,7 +210,8 @@ def test_chunk_at_a_lower_level_is_rejected(default_holder, rng):
     ctx = ts.context_from(default_holder.public_context)
     lowered = ts.ckks_vector(ctx, [1.0] * 10) * 1.0  # multiply + auto-rescale drops one level
     err = _server_with_bad_between_good(default_holder, _rewrap(default_holder, 10, [lowered.serialize()]), 10, rng)
-    assert "top data level" in str(err)
+    # A lower level has fewer primes: the pre-parse sees the declared size before TenSEAL runs.
+    assert "fresh 2-polynomial ciphertext" in str(err)
 
 
 def test_aggregate_envelope_sent_as_an_upload_is_rejected(compact_holder, rng):
