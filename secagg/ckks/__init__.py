@@ -18,7 +18,7 @@ Warning:
 >>> from secagg.ckks import plan_sizes
 >>> plan = plan_sizes(10_000, "compact", clients=10)
 >>> plan.ciphertexts_per_client, plan.upload_bytes
-(3, 393701)
+(3, 393733)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 from secagg.ckks.client import Client
 from secagg.ckks.driver import secure_sum_ckks
 from secagg.ckks.envelope import Envelope, EnvelopeKind, context_fingerprint, decode_envelope, encode_envelope
-from secagg.ckks.errors import CKKSError, CKKSStateError, ContextError, EnvelopeError, PlanError, PrecisionError
+from secagg.ckks.errors import CKKSError, CKKSStateError, ContextError, EnvelopeError, PlanError, PrecisionError, SumOutOfRangeError
 from secagg.ckks.keyholder import KeyHolder
 from secagg.ckks.params import (
     PARAMETER_SETS,
@@ -56,6 +56,7 @@ __all__ = [
     "PrecisionError",
     "Server",
     "SizePlan",
+    "SumOutOfRangeError",
     "check_precision",
     "context_fingerprint",
     "decode_envelope",

@@ -189,7 +189,7 @@ def secure_sum_ckks(
     received["key_holder"] += len(output.envelope)
 
     t0 = time.perf_counter()
-    total = key_holder.decrypt(output.envelope, dim=dim, min_contributors=min_contributors)
+    total = key_holder.decrypt(output.envelope, dim=dim, value_bound=value_bound, min_contributors=min_contributors)
     seconds["key_holder"]["decrypt"] = time.perf_counter() - t0
     sent["key_holder"] += total.nbytes
     received["server"] += total.nbytes

@@ -4,16 +4,23 @@ Normative layout (SPEC chapter 50, all integers little-endian)::
 
     offset  size  field
     0       4     magic          b"SGCK"
-    4       1     version        u8, 1
+    4       1     version        u8, 2
     5       1     kind           u8, 1 = UPLOAD (one client), 2 = AGGREGATE (a sum)
     6       16    fingerprint    context_fingerprint(public context bytes)
     22      8     dim            u64le, 1 <= dim
     30      4     chunk_count    u32le, == ceil(dim / slots)
     34      4     contributors   u32le, 1 for UPLOAD, >= 1 for AGGREGATE
-    38      ...   chunk_count x ( u32le length L, 1 <= L <= max_chunk_bytes ; L bytes )
+    38      32    digest         SHA-256(bytes[0:38] || bytes[70:])
+    70      ...   chunk_count x ( u32le length L, 1 <= L <= max_chunk_bytes ; L bytes )
 
 and nothing after the last chunk. Chunk ``i`` is TenSEAL's serialisation of
 one ``CKKSVector`` holding elements ``[i*slots, min((i+1)*slots, dim))``.
+
+The digest (new in version 2; version 1 had none and is refused) turns
+transport corruption into a typed error: the review found that 1 to 3 flipped
+bits inside a ciphertext were often accepted by TenSEAL and decrypted to
+garbage. It is not authentication: anyone who alters an envelope on purpose
+can recompute it.
 
 :func:`decode_envelope` checks every field against the values the receiver
 expects and against limits derived from the parameters *before* it slices
@@ -40,11 +47,13 @@ from secagg.ckks.errors import EnvelopeError
 from secagg.errors import AbortReason
 
 __all__ = [
+    "DIGEST_SIZE",
     "FINGERPRINT_SIZE",
     "HEADER_SIZE",
     "MAGIC",
     "VERSION",
     "Envelope",
+    "EnvelopeBuilder",
     "EnvelopeKind",
     "chunk_count",
     "context_fingerprint",
@@ -53,10 +62,12 @@ __all__ = [
 ]
 
 MAGIC = b"SGCK"
-VERSION = 1
+VERSION = 2
 FINGERPRINT_SIZE = 16
-_HEADER = struct.Struct("<4sBB16sQII")
-HEADER_SIZE = _HEADER.size  # 38
+DIGEST_SIZE = 32
+_FIELDS = struct.Struct("<4sBB16sQII")
+_DIGEST_OFFSET = _FIELDS.size  # 38
+HEADER_SIZE = _DIGEST_OFFSET + DIGEST_SIZE  # 70
 _LEN = struct.Struct("<I")
 _FINGERPRINT_LABEL = b"secagg/v1/ckks-context\x00"
 _U32_MAX = 2**32 - 1
@@ -127,6 +138,99 @@ def _check_positive_int(name: str, value: object, upper: int) -> int:
     return value
 
 
+def _envelope_digest(view: memoryview) -> bytes:
+    h = hashlib.sha256(view[:_DIGEST_OFFSET])
+    h.update(view[HEADER_SIZE:])
+    return h.digest()
+
+
+class EnvelopeBuilder:
+    """Writes an envelope chunk by chunk into one preallocated buffer.
+
+    A client holds one serialised ciphertext at a time and copies it straight
+    into the envelope, instead of keeping a list of chunks and joining it
+    (which needed the upload twice in memory).
+
+    Args:
+        kind: :class:`EnvelopeKind`.
+        fingerprint: 16 bytes from :func:`context_fingerprint`.
+        dim: vector length, 1..2**64-1.
+        contributors: 1 for ``UPLOAD``; the number of summed clients for ``AGGREGATE``.
+        chunk_count: how many chunks :meth:`add` will be given, 1..2**32-1.
+        capacity: the largest total envelope size (the buffer is allocated
+            once at this size and shrunk in place by :meth:`finish`).
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if a value is out of range (also an UPLOAD with
+            ``contributors != 1``).
+    """
+
+    __slots__ = ("_buf", "_count", "_expected", "_header", "_offset")
+
+    def __init__(
+        self, kind: EnvelopeKind, *, fingerprint: bytes, dim: int, contributors: int, chunk_count: int, capacity: int
+    ) -> None:
+        kind = EnvelopeKind(kind)
+        if not isinstance(fingerprint, bytes) or len(fingerprint) != FINGERPRINT_SIZE:
+            raise ValueError(f"fingerprint must be {FINGERPRINT_SIZE} bytes, got {fingerprint!r}")
+        _check_positive_int("dim", dim, 2**64 - 1)
+        _check_positive_int("contributors", contributors, _U32_MAX)
+        _check_positive_int("chunk_count", chunk_count, _U32_MAX)
+        _check_positive_int("capacity", capacity, 2**62)
+        if kind is EnvelopeKind.UPLOAD and contributors != 1:
+            raise ValueError(f"an UPLOAD envelope has exactly 1 contributor, got {contributors!r}")
+        self._header = _FIELDS.pack(MAGIC, VERSION, int(kind), fingerprint, dim, chunk_count, contributors)
+        self._expected = chunk_count
+        self._count = 0
+        self._buf = bytearray(max(capacity, HEADER_SIZE))
+        self._offset = HEADER_SIZE
+
+    def add(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Append one serialised ciphertext (1..2**32-1 bytes).
+
+        Raises:
+            TypeError: if ``chunk`` is not bytes-like.
+            ValueError: if it is empty or too long, one chunk too many, or
+                the envelope would exceed ``capacity``.
+        """
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise TypeError(f"chunk {self._count} must be bytes, got {type(chunk).__name__}")
+        size = len(chunk)
+        if not 1 <= size <= _U32_MAX:
+            raise ValueError(f"chunk {self._count} must be 1..{_U32_MAX} bytes, got {size}")
+        if self._count >= self._expected:
+            raise ValueError(f"the envelope was declared with {self._expected} chunks")
+        end = self._offset + _LEN.size + size
+        if end > len(self._buf):
+            raise ValueError(f"chunk {self._count} would make the envelope {end:,} bytes, above {len(self._buf):,}")
+        _LEN.pack_into(self._buf, self._offset, size)
+        self._buf[self._offset + _LEN.size : end] = chunk
+        self._offset = end
+        self._count += 1
+
+    def finish(self) -> bytearray:
+        """Write the header and digest and return the envelope (shrunk in place, not copied).
+
+        Returns:
+            The envelope, a ``bytearray`` (bytes-like; no second copy is made).
+
+        Raises:
+            ValueError: if fewer chunks were added than declared.
+        """
+        if self._count != self._expected:
+            raise ValueError(f"{self._count} chunks added, {self._expected} declared")
+        buf = self._buf
+        del buf[self._offset :]
+        buf[:_DIGEST_OFFSET] = self._header
+        view = memoryview(buf)
+        try:
+            view[_DIGEST_OFFSET:HEADER_SIZE] = _envelope_digest(view)
+        finally:
+            view.release()
+        return buf
+
+
 def encode_envelope(
     kind: EnvelopeKind, *, fingerprint: bytes, dim: int, contributors: int, chunks: Sequence[bytes]
 ) -> bytes:
@@ -147,24 +251,22 @@ def encode_envelope(
         ValueError: if a value is out of range (also an UPLOAD with
             ``contributors != 1``).
     """
-    kind = EnvelopeKind(kind)
-    if not isinstance(fingerprint, bytes) or len(fingerprint) != FINGERPRINT_SIZE:
-        raise ValueError(f"fingerprint must be {FINGERPRINT_SIZE} bytes, got {fingerprint!r}")
-    _check_positive_int("dim", dim, 2**64 - 1)
-    _check_positive_int("contributors", contributors, _U32_MAX)
-    if kind is EnvelopeKind.UPLOAD and contributors != 1:
-        raise ValueError(f"an UPLOAD envelope has exactly 1 contributor, got {contributors!r}")
     if not 1 <= len(chunks) <= _U32_MAX:
         raise ValueError(f"chunk count must be in 1..{_U32_MAX}, got {len(chunks)}")
-    parts = [_HEADER.pack(MAGIC, VERSION, int(kind), fingerprint, dim, len(chunks), contributors)]
     for i, chunk in enumerate(chunks):
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError(f"chunk {i} must be bytes, got {type(chunk).__name__}")
-        if not 1 <= len(chunk) <= _U32_MAX:
-            raise ValueError(f"chunk {i} must be 1..{_U32_MAX} bytes, got {len(chunk)}")
-        parts.append(_LEN.pack(len(chunk)))
-        parts.append(bytes(chunk))
-    return b"".join(parts)
+    builder = EnvelopeBuilder(
+        kind,
+        fingerprint=fingerprint,
+        dim=dim,
+        contributors=contributors,
+        chunk_count=len(chunks),
+        capacity=HEADER_SIZE + sum(_LEN.size + len(c) for c in chunks),
+    )
+    for chunk in chunks:
+        builder.add(chunk)
+    return bytes(builder.finish())
 
 
 def decode_envelope(
@@ -196,15 +298,16 @@ def decode_envelope(
             (reason ``INCONSISTENT``), another vector length (``INCONSISTENT``),
             a chunk count other than ``ceil(dim / slots)``, a contributor count
             out of range, a total length outside the bounds the header implies,
-            a chunk length of 0 or above ``max_chunk_bytes``, truncation, or
-            trailing bytes.
+            a chunk length of 0 or above ``max_chunk_bytes``, truncation,
+            trailing bytes, or (checked last) a SHA-256 digest that does not
+            match the contents.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"envelope must be bytes, got {type(data).__name__}")
     view = memoryview(data).cast("B")
     if len(view) < HEADER_SIZE:
         raise EnvelopeError(f"envelope of {len(view)} bytes is shorter than the {HEADER_SIZE}-byte header")
-    magic, version, raw_kind, fp, got_dim, count, contributors = _HEADER.unpack_from(view, 0)
+    magic, version, raw_kind, fp, got_dim, count, contributors = _FIELDS.unpack_from(view, 0)
     if magic != MAGIC:
         raise EnvelopeError(f"bad magic {magic!r}, expected {MAGIC!r}")
     if version != VERSION:
@@ -244,6 +347,8 @@ def decode_envelope(
         offset += length
     if offset != len(view):
         raise EnvelopeError(f"{len(view) - offset} trailing bytes after the last chunk")
+    if not hmac.compare_digest(bytes(view[_DIGEST_OFFSET:HEADER_SIZE]), _envelope_digest(view)):
+        raise EnvelopeError("envelope digest does not match its contents: the bytes were corrupted in transport")
     return Envelope(
         kind=EnvelopeKind(raw_kind), fingerprint=bytes(fp), dim=got_dim, contributors=contributors, chunks=tuple(chunks)
     )

@@ -11,6 +11,8 @@ SecAggError`` catches the whole toolkit. The split says whose fault it is:
   another context or round, or holds a ciphertext that fails validation. It is
   also a :class:`secagg.errors.DecodeError` (a remote fault carrying an
   :class:`secagg.errors.AbortReason`), exactly like the masking codec's errors.
+* :class:`SumOutOfRangeError` (an :class:`EnvelopeError`) -- the key
+  holder decrypted a sum outside what the round's value bound allows.
 * :class:`CKKSStateError` -- a role was used out of order (a local fault).
 
 Whether TenSEAL is installed is reported by
@@ -34,6 +36,7 @@ __all__ = [
     "EnvelopeError",
     "PlanError",
     "PrecisionError",
+    "SumOutOfRangeError",
 ]
 
 
@@ -94,6 +97,20 @@ class EnvelopeError(CKKSError, DecodeError):
 
     def __init__(self, detail: str, reason: AbortReason = AbortReason.MALFORMED) -> None:
         super().__init__(detail, reason)
+
+
+class SumOutOfRangeError(EnvelopeError):
+    """The decrypted sum lies outside ``contributors x value_bound`` (plus the error bound).
+
+    Either a ciphertext was corrupted (CKKS ciphertexts carry no integrity
+    check, and a few flipped bits decrypt to values like 1e7..1e31) or a
+    client submitted values above the round's agreed ``value_bound``. The key
+    holder releases nothing. A malicious client can still shift the sum by
+    any amount *within* the bound undetectably: CKKS has no input validation.
+
+    Args:
+        detail: the largest coordinate and the limit it broke.
+    """
 
 
 class CKKSStateError(CKKSError, LocalProtocolError):

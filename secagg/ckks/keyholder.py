@@ -23,7 +23,7 @@ from the operating system); TenSEAL offers no way to inject the toolkit's
 ...     server = Server(kh.public_context, dim=3)
 ...     server.receive(1, Client(kh.public_context).encrypt(np.array([1.0, 2.0, 3.0])))
 ...     server.receive(2, Client(kh.public_context).encrypt(np.array([0.5, 0.5, 0.5])))
-...     total = kh.decrypt(server.finish().envelope, dim=3)
+...     total = kh.decrypt(server.finish().envelope, dim=3, value_bound=3.0)
 ...     print(np.round(total, 6).tolist())
 ... else:
 ...     print([1.5, 2.5, 3.5])
@@ -36,8 +36,8 @@ import numpy as np
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, describe_context, load_chunk, load_tenseal
 from secagg.ckks.envelope import EnvelopeKind, context_fingerprint, decode_envelope
-from secagg.ckks.errors import ContextError, EnvelopeError, PlanError
-from secagg.ckks.params import CKKSParams, resolve_params
+from secagg.ckks.errors import ContextError, EnvelopeError, PlanError, SumOutOfRangeError
+from secagg.ckks.params import CKKSParams, predicted_abs_error, resolve_params
 from secagg.ckks.planner import max_ciphertext_bytes
 from secagg.errors import AbortReason
 
@@ -111,12 +111,26 @@ class KeyHolder:
         """:func:`~secagg.ckks.envelope.context_fingerprint` of :attr:`public_context`."""
         return self._fingerprint
 
-    def decrypt(self, envelope: bytes, *, dim: int, min_contributors: int = 1) -> np.ndarray:
+    def decrypt(self, envelope: bytes, *, dim: int, value_bound: float, min_contributors: int = 1) -> np.ndarray:
         """Decrypt the server's AGGREGATE envelope into the float64 sum.
+
+        The value bound is a parameter of the round, agreed with the clients
+        like ``dim`` (it is not read from the envelope: the server's word is
+        not needed for it). Every coordinate of the decrypted sum must lie
+        within ``contributors * value_bound`` plus the error bound
+        :func:`~secagg.ckks.params.predicted_abs_error`; anything else is
+        released as :class:`~secagg.ckks.errors.SumOutOfRangeError`, because
+        a corrupted ciphertext (CKKS has no integrity) decrypts to garbage.
+
+        Warning:
+            This catches corruption and clients far out of range, not a
+            malicious client that stays within the bound: such a client can
+            shift the sum by up to ``value_bound`` per coordinate undetectably.
 
         Args:
             envelope: the bytes :meth:`Server.finish` produced.
             dim: the round's vector length.
+            value_bound: the largest ``|x_i|`` a client may submit (> 0, finite).
             min_contributors: refuse sums the server says have fewer clients.
 
         Returns:
@@ -124,18 +138,25 @@ class KeyHolder:
 
         Raises:
             TypeError: if an argument has the wrong type.
-            ValueError: if ``dim`` or ``min_contributors`` is below 1.
+            ValueError: if ``dim`` or ``min_contributors`` is below 1, or
+                ``value_bound`` is not finite and positive.
             EnvelopeError: if the envelope is malformed, is an UPLOAD (a
                 single client's ciphertext: decrypting it would reveal that
                 input), belongs to another context or length, counts fewer
                 than ``min_contributors`` clients (reason
                 ``TOO_FEW_SURVIVORS``), or a chunk fails validation.
+            SumOutOfRangeError: if a coordinate of the sum is out of range
+                (a corrupted ciphertext or a client above ``value_bound``).
         """
         for name, value in (("dim", dim), ("min_contributors", min_contributors)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {value!r}")
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}")
+        if isinstance(value_bound, bool) or not isinstance(value_bound, (int, float)):
+            raise TypeError(f"value_bound must be a float, got {value_bound!r}")
+        if not (np.isfinite(value_bound) and value_bound > 0):
+            raise ValueError(f"value_bound must be finite and > 0, got {value_bound!r}")
         params = self._loaded.params
         decoded = decode_envelope(
             envelope,
@@ -158,4 +179,13 @@ class KeyHolder:
                 total[start:stop] = vector.decrypt()
             except _TENSEAL_ERRORS as exc:
                 raise EnvelopeError(f"chunk {i} does not decrypt: {exc}") from exc
+        n = decoded.contributors
+        limit = n * float(value_bound) + predicted_abs_error(params, clients=n)
+        peak = float(np.max(np.abs(total))) if np.all(np.isfinite(total)) else float("inf")
+        if peak > limit:
+            raise SumOutOfRangeError(
+                f"decrypted sum has a coordinate of magnitude {peak:.6g}, above {limit:.6g} = {n} contributors x "
+                f"value_bound {value_bound:.6g} + the error bound: a ciphertext was corrupted or a client "
+                f"exceeded the value bound; nothing is released"
+            )
         return total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
 
 import pytest
@@ -73,7 +74,9 @@ def test_trailing_bytes_are_rejected(case, extra):
 
 def test_header_layout_matches_the_spec():
     data = _good(dim=5, kind=EnvelopeKind.AGGREGATE, contributors=7)
-    assert data[:4] == b"SGCK" and data[4] == 1 and data[5] == 2
+    assert data[:4] == b"SGCK" and data[4] == 2 and data[5] == 2
+    assert HEADER_SIZE == 70
+    assert data[38:70] == hashlib.sha256(data[:38] + data[70:]).digest()
     assert data[6:22] == FP
     assert struct.unpack_from("<QII", data, 22) == (5, 2, 7)
     assert struct.unpack_from("<I", data, HEADER_SIZE)[0] == 10
@@ -95,7 +98,7 @@ def _patch(data: bytes, offset: int, fmt: str, value) -> bytes:
     ("mutate", "match"),
     [
         (lambda d: b"XXXX" + d[4:], "magic"),
-        (lambda d: _patch(d, 4, "<B", 2), "version"),
+        (lambda d: _patch(d, 4, "<B", 1), "version"),
         (lambda d: _patch(d, 5, "<B", 9), "unknown envelope kind"),
         (lambda d: _patch(d, 5, "<B", 2), "expected a UPLOAD"),
         (lambda d: _patch(d, 30, "<I", 3), "declares 3 chunks"),
@@ -162,3 +165,21 @@ def test_encode_refuses_wrong_types():
 
 def test_magic_constant_is_four_ascii_bytes():
     assert MAGIC == b"SGCK"
+
+
+@given(envelopes(), st.data())
+def test_any_single_bit_flip_is_rejected(case, data):
+    kind, dim, contributors, chunks = case
+    blob = bytearray(encode_envelope(kind, fingerprint=FP, dim=dim, contributors=contributors, chunks=chunks))
+    bit = data.draw(st.integers(0, 8 * len(blob) - 1))
+    blob[bit // 8] ^= 1 << (bit % 8)
+    with pytest.raises(EnvelopeError):
+        _decode(bytes(blob), kind=kind, dim=dim)
+
+
+def test_flip_inside_a_chunk_is_reported_as_transport_corruption():
+    blob = bytearray(_good())
+    blob[HEADER_SIZE + 4 + 3] ^= 0x40
+    with pytest.raises(EnvelopeError, match="digest does not match") as info:
+        _decode(bytes(blob))
+    assert info.value.reason is AbortReason.MALFORMED

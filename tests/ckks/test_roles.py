@@ -16,6 +16,7 @@ from secagg.ckks import (
     EnvelopeKind,
     PlanError,
     Server,
+    SumOutOfRangeError,
     decode_envelope,
     encode_envelope,
     plan_sizes,
@@ -150,7 +151,7 @@ def _server_with_bad_between_good(holder, bad_envelope, dim, rng):
     server.receive(3, Client(holder.public_context).encrypt(b))
     out = server.finish()
     assert out.included == (1, 3) and out.count == 2
-    total = holder.decrypt(out.envelope, dim=dim)
+    total = holder.decrypt(out.envelope, dim=dim, value_bound=1.0)
     np.testing.assert_allclose(total, a + b, atol=1e-6)
     return info.value
 
@@ -228,7 +229,7 @@ def test_a_second_submission_by_the_same_client_is_rejected_as_replayed(compact_
         server.receive(4, envelope)
     assert info.value.reason is AbortReason.REPLAYED
     assert server.included == (4,)
-    np.testing.assert_allclose(compact_holder.decrypt(server.finish().envelope, dim=3), np.ones(3), atol=1e-6)
+    np.testing.assert_allclose(compact_holder.decrypt(server.finish().envelope, dim=3, value_bound=1.0), np.ones(3), atol=1e-6)
 
 
 def test_server_used_out_of_order_raises_state_errors(compact_holder):
@@ -255,7 +256,7 @@ def test_server_refuses_bad_client_ids(compact_holder, cid, error):
 def test_key_holder_refuses_to_decrypt_a_single_clients_upload(compact_holder):
     upload = Client(compact_holder.public_context).encrypt(np.ones(3))
     with pytest.raises(EnvelopeError, match="expected a AGGREGATE"):
-        compact_holder.decrypt(upload, dim=3)
+        compact_holder.decrypt(upload, dim=3, value_bound=1.0)
 
 
 def test_key_holder_refuses_sums_of_too_few_clients(compact_holder):
@@ -263,7 +264,7 @@ def test_key_holder_refuses_sums_of_too_few_clients(compact_holder):
     server.receive(1, Client(compact_holder.public_context).encrypt(np.ones(3)))
     envelope = server.finish().envelope
     with pytest.raises(EnvelopeError) as info:
-        compact_holder.decrypt(envelope, dim=3, min_contributors=2)
+        compact_holder.decrypt(envelope, dim=3, value_bound=1.0, min_contributors=2)
     assert info.value.reason is AbortReason.TOO_FEW_SURVIVORS
 
 
@@ -271,15 +272,77 @@ def test_key_holder_refuses_a_sum_under_another_context(compact_holder, other_co
     server = Server(other_compact_holder.public_context, dim=3)
     server.receive(1, Client(other_compact_holder.public_context).encrypt(np.ones(3)))
     with pytest.raises(EnvelopeError, match="another public context"):
-        compact_holder.decrypt(server.finish().envelope, dim=3)
+        compact_holder.decrypt(server.finish().envelope, dim=3, value_bound=1.0)
 
 
 def test_key_holder_refuses_a_sum_of_another_length(compact_holder):
     server = Server(compact_holder.public_context, dim=3)
     server.receive(1, Client(compact_holder.public_context).encrypt(np.ones(3)))
     with pytest.raises(EnvelopeError, match="length 3, expected 4"):
-        compact_holder.decrypt(server.finish().envelope, dim=4)
+        compact_holder.decrypt(server.finish().envelope, dim=4, value_bound=1.0)
 
 
 def test_key_holder_repr_shows_parameters_not_keys(compact_holder):
     assert repr(compact_holder).startswith("KeyHolder(CKKSParams(poly_modulus_degree=8192")
+
+
+# --------------------------------------------------------------------------- corruption
+
+
+def _with_valid_digest(envelope: bytes) -> bytes:
+    """Recompute the SHA-256 digest, as an attacker (or a bug before the envelope layer) could."""
+    import hashlib
+
+    buf = bytearray(envelope)
+    buf[38:70] = hashlib.sha256(bytes(buf[:38]) + bytes(buf[70:])).digest()
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("offset", [200, 5_000, 100_000])
+def test_bit_flip_in_transport_is_rejected_by_the_digest_and_the_round_goes_on(compact_holder, rng, offset):
+    envelope = bytearray(Client(compact_holder.public_context).encrypt(rng.uniform(-1, 1, 10)))
+    envelope[offset] ^= 0x10
+    err = _server_with_bad_between_good(compact_holder, bytes(envelope), 10, rng)
+    assert "digest" in str(err) and err.reason is AbortReason.MALFORMED
+
+
+def _accepted_corruption(holder, x):
+    """Flip bits in the raw coefficients (digest recomputed) until the server accepts the envelope."""
+    clean = Client(holder.public_context).encrypt(x)
+    for offset in range(2_000, 120_000, 997):
+        bad = bytearray(clean)
+        bad[offset] ^= 0x01
+        bad = _with_valid_digest(bytes(bad))
+        server = Server(holder.public_context, dim=x.size)
+        try:
+            server.receive(1, bad)
+        except EnvelopeError:
+            continue
+        server.receive(2, Client(holder.public_context).encrypt(x))
+        return server.finish().envelope
+    pytest.fail("every corruption was rejected by TenSEAL (then nothing silent is possible)")
+
+
+def test_corrupted_ciphertext_with_a_valid_digest_is_caught_by_the_key_holders_range_check(compact_holder, rng):
+    x = rng.uniform(-1, 1, 10)
+    envelope = _accepted_corruption(compact_holder, x)
+    with pytest.raises(SumOutOfRangeError, match="corrupted or a client exceeded"):
+        compact_holder.decrypt(envelope, dim=10, value_bound=1.0)
+
+
+def test_client_above_the_value_bound_is_caught_by_the_key_holder(compact_holder):
+    server = Server(compact_holder.public_context, dim=3)
+    server.receive(1, Client(compact_holder.public_context).encrypt(np.array([0.5, 0.5, 50.0])))
+    server.receive(2, Client(compact_holder.public_context).encrypt(np.zeros(3)))
+    envelope = server.finish().envelope
+    with pytest.raises(SumOutOfRangeError):
+        compact_holder.decrypt(envelope, dim=3, value_bound=1.0)
+    # within the bound (2 x 30), the same sum is released: CKKS cannot tell a shifted input
+    np.testing.assert_allclose(compact_holder.decrypt(envelope, dim=3, value_bound=30.0), [0.5, 0.5, 50.0],
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("bound", [0, -1.0, float("nan"), float("inf")])
+def test_key_holder_refuses_a_bad_value_bound(compact_holder, bound):
+    with pytest.raises(ValueError):
+        compact_holder.decrypt(b"", dim=3, value_bound=bound)
