@@ -74,6 +74,9 @@ def secure_sum(
     backend: str = "masking",
     random: RandomSource = DEFAULT_RANDOM,
     progress: Callable[[str, int, int], None] | None = None,
+    ckks_params: object = None,
+    memory_limit: int | None = None,
+    min_contributors: int | None = None,
 ) -> SumResult:
     """Securely sum ``vectors`` in one process with the full protocol.
 
@@ -101,9 +104,30 @@ def secure_sum(
             rate, at least 0.05).
         adversarial_rate: the rate of corrupt clients the finder plans for.
         backend: ``"masking"`` (this protocol) or ``"ckks"`` (TenSEAL; float
-            vectors only).
-        random: the randomness source.
+            vectors only, see below).
+        random: the randomness source (masking only).
         progress: called as ``progress(phase_name, done, total)``.
+        ckks_params: ckks only: a :class:`secagg.ckks.CKKSParams` or a
+            parameter-set name (``"default"``, ``"compact"``, ``"large"``).
+        memory_limit: ckks only: the largest memory any role may need, in
+            bytes (default 2 GiB); the round is refused before encryption above it.
+        min_contributors: ckks only: the key holder refuses sums of fewer
+            clients (>= 2, default 2).
+
+    With ``backend="ckks"`` the vectors must be float arrays (integer input
+    is a ``TypeError``: CKKS sums floats approximately; use the masking path
+    for exact integer sums). ``clip`` clips each coordinate to
+    ``[-clip, clip]`` exactly as the masking encoder does and is the round's
+    value bound; ``precision`` is the requested absolute error per element of
+    the *sum* (refused with :class:`secagg.ckks.PrecisionError` when the
+    parameter set cannot reach it). ``bits`` and the masking-only options
+    (``threat`` other than semi-honest, ``graph`` other than auto,
+    ``neighbors``, ``threshold``, ``dropout_rate``, ``adversarial_rate``,
+    ``random``) are refused with a ``ValueError`` naming them. Dropouts take
+    :class:`Phase` values as in masking: a client dropping before
+    ``MASKED_INPUT`` or at it never uploads; one dropping at
+    ``CONSISTENCY_CHECK`` or ``UNMASKING`` has already uploaded and is
+    included.
 
     Returns:
         A :class:`SumResult`: ``total`` is ``uint32``/``uint64`` mod
@@ -115,13 +139,44 @@ def secure_sum(
         BitBudgetError: float inputs whose sum would need more than 62 bits.
         ProtocolAborted: the round aborted (for example too few survivors);
             never a wrong sum.
+        PrecisionError: ckks only, the parameter set cannot reach ``precision``.
+        PlanError: ckks only, the sum could overflow or a role would exceed
+            ``memory_limit``.
     """
     if backend == "ckks":
-        from secagg.ckks import secure_sum_ckks
-
-        return secure_sum_ckks(vectors, dropouts=dropouts)
+        return _secure_sum_ckks(
+            vectors,
+            bits=bits,
+            clip=clip,
+            precision=precision,
+            dropouts=dropouts,
+            masking_only={
+                "threat": threat not in (ThreatModel.SEMI_HONEST, ThreatModel.SEMI_HONEST.value),
+                "graph": graph not in ("auto",),
+                "neighbors": neighbors is not None,
+                "threshold": threshold is not None,
+                "dropout_rate": dropout_rate is not None,
+                "adversarial_rate": adversarial_rate != 0.05,
+                "random": random is not DEFAULT_RANDOM,
+            },
+            ckks_params=ckks_params,
+            memory_limit=memory_limit,
+            min_contributors=min_contributors,
+            progress=progress,
+        )
     if backend != "masking":
         raise ValueError(f"backend must be 'masking' or 'ckks', got {backend!r}")
+    ckks_only = [
+        name
+        for name, given in (
+            ("ckks_params", ckks_params is not None),
+            ("memory_limit", memory_limit is not None),
+            ("min_contributors", min_contributors is not None),
+        )
+        if given
+    ]
+    if ckks_only:
+        raise ValueError(f"{', '.join(ckks_only)} only apply to backend='ckks'")
     arrays = [np.asarray(v) for v in vectors]
     n = len(arrays)
     if n < 2:
@@ -166,6 +221,49 @@ def secure_sum(
             n_clients=n, dim=dim, bits=bits, dropout_rate=rate, adversarial_rate=adversarial_rate, threat=threat, graph=graph
         )
     return _run(params, inputs, schedule, encoder, random, progress)
+
+
+def _secure_sum_ckks(
+    vectors, *, bits, clip, precision, dropouts, masking_only, ckks_params, memory_limit, min_contributors, progress
+) -> SumResult:
+    """The ``backend="ckks"`` branch of :func:`secure_sum`: validate, map phases, delegate."""
+    from secagg.ckks import secure_sum_ckks
+    from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT
+
+    refused = [name for name, given in masking_only.items() if given]
+    if bits is not None:
+        refused.insert(0, "bits")
+    if refused:
+        raise ValueError(
+            f"backend='ckks' does not take {', '.join(refused)}: these are options of the masking protocol "
+            f"(CKKS sums floats under one key holder's key; see secure_sum's docstring)"
+        )
+    arrays = [np.asarray(v) for v in vectors]
+    if any(a.dtype.kind in "iub" for a in arrays):
+        raise TypeError(
+            "the ckks backend sums floats (approximately); got integer vectors: convert them to float, "
+            "or use backend='masking' with bits= for an exact integer sum"
+        )
+    n = len(arrays)
+    if n < 2:
+        raise ValueError(f"need at least 2 vectors, got {n}")
+    schedule = {int(u): _as_phase(p) for u, p in (dropouts or {}).items()}
+    for u in schedule:
+        if not 1 <= u <= n:
+            raise ValueError(f"dropout id {u} is not a client id in [1, {n}]")
+    # A client that vanishes before (or at) its MASKED_INPUT message never uploads; later phases
+    # do not exist in CKKS, so a client dropping there has already contributed, as in masking.
+    never_upload = {u: p.value for u, p in schedule.items() if _ORDER[p] <= _ORDER[Phase.MASKED_INPUT]}
+    return secure_sum_ckks(
+        arrays,
+        dropouts=never_upload,
+        params=ckks_params,
+        abs_error=precision,
+        clip=clip,
+        memory_limit=DEFAULT_MEMORY_LIMIT if memory_limit is None else memory_limit,
+        min_contributors=2 if min_contributors is None else min_contributors,
+        progress=progress,
+    )
 
 
 def _run(params, inputs, schedule, encoder, random, progress) -> SumResult:

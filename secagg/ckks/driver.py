@@ -26,7 +26,7 @@ the byte counts in ``stats`` measure):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -42,13 +42,15 @@ from secagg.result import RoundStats, SumResult
 __all__ = ["secure_sum_ckks"]
 
 
-def _check_vectors(vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
+def _check_vectors(vectors: Sequence[np.ndarray], clip: float | None) -> list[np.ndarray]:
     if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
         vectors = list(vectors)
     if not isinstance(vectors, Sequence) or isinstance(vectors, (str, bytes)):
         raise TypeError(f"vectors must be a sequence of 1-D arrays, got {type(vectors).__name__}")
-    if len(vectors) == 0:
-        raise ValueError("vectors must hold at least one client's vector")
+    if len(vectors) < 2:
+        raise ValueError(
+            f"need at least 2 vectors, got {len(vectors)}: a sum of one client is that client's input"
+        )
     checked = []
     for i, v in enumerate(vectors):
         x = np.asarray(v)
@@ -61,6 +63,8 @@ def _check_vectors(vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = x.astype(np.float64, copy=False)
         if not np.all(np.isfinite(x)):
             raise ValueError(f"vectors[{i}] holds NaN or infinite values")
+        if clip is not None:
+            x = np.clip(x, -clip, clip)
         checked.append(x)
     return checked
 
@@ -82,8 +86,10 @@ def secure_sum_ckks(
     dropouts: Mapping[int, object] | None = None,
     params: CKKSParams | str | None = None,
     abs_error: float | None = None,
+    clip: float | None = None,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
-    min_contributors: int = 1,
+    min_contributors: int = 2,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> SumResult:
     """Sum client vectors under CKKS encryption in one process.
 
@@ -97,13 +103,19 @@ def secure_sum_ckks(
         backend when the sum must be exact.
 
     Args:
-        vectors: one 1-D real array per client, all of the same length.
+        vectors: one 1-D real array per client (at least 2), all of the same length.
         dropouts: client ids that never submit.
         params: a :class:`~secagg.ckks.params.CKKSParams`, a parameter-set
             name, or ``None`` for ``"default"``.
         abs_error: required per-element absolute error, or ``None``.
+        clip: if given, every coordinate is clipped to ``[-clip, clip]``
+            before encryption, and ``clip`` is the round's value bound (the
+            key holder's range check). Without it the value bound is the
+            largest ``|x_i|`` of the inputs (the in-process driver sees them).
         memory_limit: largest memory any one role may need, in bytes.
-        min_contributors: the key holder refuses sums of fewer clients.
+        min_contributors: the key holder refuses sums of fewer clients
+            (>= 2, default 2: a "sum" of one client is its input).
+        progress: called as ``progress("encrypt", done, total)``.
 
     Returns:
         :class:`~secagg.result.SumResult` with the float64 ``total``, sorted
@@ -117,23 +129,29 @@ def secure_sum_ckks(
     Raises:
         CKKSUnavailableError: if TenSEAL is not installed.
         TypeError: if an argument has the wrong type.
-        ValueError: if vectors are empty, ragged, non-finite, or a dropout id
-            is not in ``1..n``.
+        ValueError: if there are fewer than 2 vectors, they are ragged or
+            non-finite, a dropout id is not in ``1..n``, ``clip`` is not
+            finite and positive, or ``min_contributors < 2``.
         PrecisionError: if the parameters cannot reach ``abs_error``.
         PlanError: if the sum could overflow or a role would exceed
             ``memory_limit`` (before anything is encrypted).
         ProtocolAborted: if fewer than ``min_contributors`` (and at least
             one) clients submit, reason ``TOO_FEW_SURVIVORS``.
     """
-    xs = _check_vectors(vectors)
+    if clip is not None:
+        if isinstance(clip, bool) or not isinstance(clip, (int, float)):
+            raise TypeError(f"clip must be a float, got {clip!r}")
+        if not (np.isfinite(clip) and clip > 0):
+            raise ValueError(f"clip must be finite and > 0, got {clip!r}")
+    xs = _check_vectors(vectors, clip)
     n, dim = len(xs), int(xs[0].size)
     dropped = _check_dropouts(dropouts, n)
     if isinstance(min_contributors, bool) or not isinstance(min_contributors, int):
         raise TypeError(f"min_contributors must be an int, got {min_contributors!r}")
-    if min_contributors < 1:
-        raise ValueError(f"min_contributors must be >= 1, got {min_contributors!r}")
+    if min_contributors < 2:
+        raise ValueError(f"min_contributors must be >= 2 (a sum of one client is its input), got {min_contributors!r}")
     params = resolve_params(params)
-    value_bound = max(float(np.max(np.abs(x))) for x in xs) or 1.0
+    value_bound = float(clip) if clip is not None else (max(float(np.max(np.abs(x))) for x in xs) or 1.0)
     plan = plan_sizes(
         dim, params, clients=n, value_bound=value_bound, abs_error=abs_error, memory_limit=memory_limit
     )
@@ -166,7 +184,9 @@ def secure_sum_ckks(
     received["clients"] += n * len(public)
 
     upload_sizes = []
-    for cid in survivors:
+    for done, cid in enumerate(survivors, 1):
+        if progress is not None:
+            progress("encrypt", done, len(survivors))
         t0 = time.perf_counter()
         client = Client(public, memory_limit=memory_limit)
         t1 = time.perf_counter()
@@ -215,6 +235,8 @@ def secure_sum_ckks(
         "aggregate_bytes": len(output.envelope),
         "planned_upload_bytes": plan.upload_bytes,
         "predicted_abs_error": plan.predicted_abs_error,
+        "value_bound": value_bound,
+        "min_contributors": min_contributors,
     }
     return SumResult(
         total=total,

@@ -111,7 +111,7 @@ class KeyHolder:
         """:func:`~secagg.ckks.envelope.context_fingerprint` of :attr:`public_context`."""
         return self._fingerprint
 
-    def decrypt(self, envelope: bytes, *, dim: int, value_bound: float, min_contributors: int = 1) -> np.ndarray:
+    def decrypt(self, envelope: bytes, *, dim: int, value_bound: float, min_contributors: int = 2) -> np.ndarray:
         """Decrypt the server's AGGREGATE envelope into the float64 sum.
 
         The value bound is a parameter of the round, agreed with the clients
@@ -131,7 +131,9 @@ class KeyHolder:
             envelope: the bytes :meth:`Server.finish` produced.
             dim: the round's vector length.
             value_bound: the largest ``|x_i|`` a client may submit (> 0, finite).
-            min_contributors: refuse sums the server says have fewer clients.
+            min_contributors: refuse sums the server says have fewer clients
+                (default 2; 1 releases a single client's input and needs
+                saying so explicitly).
 
         Returns:
             A float64 array of length ``dim``.
