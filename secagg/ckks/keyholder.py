@@ -182,7 +182,7 @@ class KeyHolder:
             except _TENSEAL_ERRORS as exc:
                 raise EnvelopeError(f"chunk {i} does not decrypt: {exc}") from exc
         n = decoded.contributors
-        limit = n * float(value_bound) + predicted_abs_error(params, clients=n)
+        limit = n * float(value_bound) + predicted_abs_error(params, clients=n, value_bound=value_bound)
         peak = float(np.max(np.abs(total))) if np.all(np.isfinite(total)) else float("inf")
         if peak > limit:
             raise SumOutOfRangeError(

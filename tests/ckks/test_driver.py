@@ -19,8 +19,9 @@ def test_sum_with_dropouts_matches_the_plain_sum_within_the_error_bound(dim, rng
     assert result.total.dtype == np.float64 and result.total.shape == (dim,)
     expected = xs[0] + xs[2] + xs[3]
     bound = result.stats.extra["predicted_abs_error"]
+    value_bound = max(float(np.max(np.abs(x))) for x in xs)
     assert bound == predicted_abs_error(CKKSParams(poly_modulus_degree=8192, coeff_mod_bit_sizes=(60, 40, 40, 60),
-                                                   scale_bits=40), clients=5)
+                                                   scale_bits=40), clients=5, value_bound=value_bound)
     assert np.max(np.abs(result.total - expected)) <= bound
 
 
@@ -138,3 +139,21 @@ def test_bad_arguments_are_refused_at_the_call(kwargs, error):
     vectors = kwargs.pop("vectors")
     with pytest.raises(error):
         secure_sum_ckks(vectors, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["default", "large"])
+@pytest.mark.parametrize("magnitude", [1e6, 1e8, 1e10])
+def test_error_at_large_magnitudes_stays_within_the_value_dependent_bound(name, magnitude, rng):
+    """Review: at |x| <= 1e8, n = 10 the error was 2.4e-7, above the value-independent bound 8e-8."""
+    xs = [rng.uniform(-magnitude, magnitude, 4096) for _ in range(10)]
+    result = secure_sum_ckks(xs, params=name, clip=magnitude)
+    exact = np.sum(np.array(xs, dtype=np.longdouble), axis=0)
+    err = float(np.max(np.abs(result.total - exact)))
+    bound = result.stats.extra["predicted_abs_error"]
+    assert bound == predicted_abs_error(plan_sizes(1, name).params, clients=10, value_bound=magnitude)
+    assert err <= bound
+
+
+def test_requested_precision_is_refused_when_the_magnitude_term_alone_exceeds_it():
+    with pytest.raises(PrecisionError):
+        secure_sum_ckks([np.full(4, 1e10)] * 10, params="default", clip=1e10, abs_error=1e-5)
