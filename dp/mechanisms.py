@@ -7,25 +7,27 @@ Random 64-bit words are drawn in bulk, consumed by a Numba kernel
 
 How the discrete samplers are built, and how exact they are:
 
-* :func:`discrete_gaussian` is Algorithm 3 of Canonne, Kamath and Steinke,
-  "The Discrete Gaussian for Differential Privacy" (NeurIPS 2020): with
-  ``t = floor(sigma) + 1``, propose ``Y`` from the discrete Laplace
-  ``P(Y = y) ∝ exp(-|y| / t)`` and accept with probability
-  ``exp(-(|Y| - sigma^2 / t)^2 / (2 sigma^2))``; the first accepted ``Y`` is
-  exactly distributed as ``P(y) ∝ exp(-y^2 / (2 sigma^2))`` for any ``t > 0``.
-  We use the *float-based variant of TensorFlow Privacy* rather than CKS's
-  rational-arithmetic Bernoulli(exp(-gamma)): ``Y = G1 - G2`` with
-  ``G = floor(-t ln U)``, ``U`` uniform on the grid ``{1, ..., 2^53} / 2^53``
-  (a geometric variable, so ``G1 - G2`` is exactly discrete Laplace up to
-  float rounding), and the acceptance coin is ``V < exp(-gamma)`` with ``V``
-  uniform on ``{0, ..., 2^53 - 1} / 2^53``. Why: every attempt consumes
-  exactly three words, so attempts vectorise and the code has no 128-bit
-  rational arithmetic (``(|Y| t q - p)^2`` overflows 64 bits at sigma ~ 1000).
-  Cost of the choice: each probability the sampler realises differs from the
-  ideal one by a few units of 2^-53 (the uniform grid plus one-ulp errors of
-  ``log`` / ``exp``), and the geometric tail beyond ``37 t`` is cut. The
-  total variation distance per sample is therefore below about 2^-48, far
-  under any delta used in practice; it is not the bit-exact sampler of CKS.
+* :func:`discrete_gaussian` is the exact sampler of Canonne, Kamath and
+  Steinke, "The Discrete Gaussian for Differential Privacy" (NeurIPS 2020),
+  Algorithms 1 to 3, in integer arithmetic only: ``sigma^2`` is taken as the
+  exact rational ``num/den`` of its float (``float.as_integer_ratio``); a
+  proposal ``Y`` is drawn from the discrete Laplace ``P(y) ∝ exp(-|y| / tau)``
+  with ``tau = sigma^2 / c``, ``c = max(1, floor(sigma))`` (Algorithm 2, with
+  scale ``num / (den c)``), and accepted with probability
+  ``exp(-(|Y| - c)^2 / (2 sigma^2)) = exp(-den (|Y| - c)^2 / (2 num))``.
+  Since ``exp(-|y|/tau) exp(-(|y| - sigma^2/tau)^2 / (2 sigma^2)) ∝
+  exp(-y^2 / (2 sigma^2))`` for every ``tau > 0``, accepted values are
+  discrete-Gaussian. Every Bernoulli(exp(-gamma)) is Algorithm 1 on
+  rational ``gamma`` and every coin is a uniform integer drawn by rejection
+  from the random bits, so each probability is realised *exactly*. All
+  integers stay below ``2^62``: ``num <= 2^53`` (hence
+  ``sigma^2 <= MAX_SIGMA_SQ = 2^52``) and ``den <= 2^62`` (hence
+  ``sigma^2 >= MIN_SIGMA_SQ = 2^-8``). Two events are cut to keep them there,
+  each of probability below ``exp(-256)`` per attempt: a geometric draw that
+  would pass ``2^62``, and a proposal with ``den (|Y| - c)^2 >= 2^62``, whose
+  acceptance probability is below ``exp(-2^61 / num) <= exp(-256)``; both are
+  treated as rejections. Up to these ``exp(-256)`` (about ``2^-369``) effects
+  the output is exactly the discrete Gaussian.
 * :func:`skellam` returns ``P1 - P2`` with ``P1, P2`` independent
   Poisson(``mu``), so it is exactly Skellam(``mu``, ``mu``) (variance
   ``2 mu``) whenever the Poisson sampler is. Poisson(``lam``) for
@@ -33,9 +35,15 @@ How the discrete samplers are built, and how exact they are:
   ``lam >= 10`` it is PTRS, the transformed rejection method of Hörmann,
   "The transformed rejection method for generating Poisson random variables"
   (Insurance: Mathematics and Economics 12, 1993), an exact rejection sampler
-  whose acceptance test is evaluated in float64 (``lgamma``): the same
-  few-ulp caveat as above, and ``mu`` is capped at :data:`MAX_MU` where
-  ``k ln(lam) - lgamma(k + 1)`` still has ~1e-4 absolute accuracy.
+  whose acceptance test compares two float64 logarithms. The log-PMF in that
+  test is computed as ``-stirlerr(k) - bd0(k, lam) - log(2 pi k) / 2``
+  (Loader, "Fast and accurate computation of binomial probabilities", 2000),
+  whose terms are all small, rather than ``k ln(lam) - lam - lgamma(k + 1)``,
+  which cancels terms of size ``lam ln(lam)`` and loses 1e-2 absolute at
+  ``lam = 1e13``. The measured error of the log-PMF against mpmath is below
+  1e-12 up to :data:`MAX_MU` (tests), so every acceptance probability is
+  realised to a relative 1e-12 plus the 2^-53 grid of the uniforms: a
+  float sampler, not a bit-exact one.
 * Rejection is only ever restarted *between* attempts: a batch of words is
   refilled before an attempt, never in the middle of one, and attempts are
   i.i.d., so refilling does not bias the output.
@@ -66,6 +74,7 @@ from dp.randomness import DEFAULT_RANDOM, RandomSource, random_uint64
 __all__ = [
     "MAX_MU",
     "MAX_SIGMA_SQ",
+    "MIN_SIGMA_SQ",
     "add_central_gaussian",
     "discrete_gaussian",
     "discrete_gaussian_reference",
@@ -74,14 +83,19 @@ __all__ = [
     "skellam",
 ]
 
-MAX_SIGMA_SQ = 2.0**80
-"""Largest discrete-Gaussian ``sigma^2`` accepted (samples stay far inside int64)."""
+MAX_SIGMA_SQ = 2.0**52
+"""Largest discrete-Gaussian ``sigma^2`` accepted (its numerator fits the exact integer sampler)."""
+MIN_SIGMA_SQ = 2.0**-20
+"""Smallest discrete-Gaussian ``sigma^2`` accepted (its denominator fits the exact integer sampler)."""
 MAX_MU = 1e13
 """Largest Poisson / Skellam ``mu`` accepted (float64 accuracy of PTRS's test)."""
 MAX_SIZE = 2**31
 _MAX_BATCH_ATTEMPTS = 1 << 20
 _TWO_M53 = 2.0**-53
 _PTRS_THRESHOLD = 10.0
+_INT62 = 2**62
+_DG_WORDS_PER_SAMPLE = 4  # about 200 bits are used on average (the kernel reports them); a refill tops up
+_LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _check_size(size: object) -> int:
@@ -109,24 +123,132 @@ def _check_real(name: str, value: object, *, low: float, high: float, low_open: 
 # index. It stops when ``out`` is full or fewer words remain than one attempt.
 
 
+# ---------------------------------------------------------------------------
+# The exact discrete Gaussian: integer arithmetic only, on a bit stream. The
+# helpers are closures inside the kernel (Numba inlines them; module-level
+# helpers taking the ``words`` array cost a reference-count round trip per
+# call, ten times the work). Each helper takes and returns the bit position
+# ``p``; a value of -1 means the pool ran dry, and the kernel then hands the
+# unfinished attempt back to the driver, which re-runs it from its first bit
+# on a longer pool.
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bit_length(x):  # pragma: no cover - compiled
+    k = 0
+    while x > 0:
+        k += 1
+        x >>= 1
+    return k
+
+
 @numba.njit(cache=True, nogil=True)
-def _dgauss_kernel(words, out, start, sigma_sq, t):  # pragma: no cover - compiled
+def _dgauss_kernel(words, out, start, first_bit, nbits, t, s, a, b, f, d, emax):  # pragma: no cover - compiled
+    # Propose Y from the discrete Laplace of scale t/s and accept it with
+    # probability exp(-f (a|Y| - b)^2 / d) (CKS 2020, Algorithm 3; see
+    # _dgauss_parameters). Returns (next free index in out, first bit of the
+    # unfinished attempt, or the next unused bit when out is full).
+    tb = _bit_length(t - 1)
+    db = _bit_length(d - 1)
+
+    def below(p, m, mb):
+        # Uniform in [0, m), 1 <= m <= 2**62, by rejection on mb = bit_length(m - 1) bits.
+        if m <= 1:
+            return 0, p
+        while True:
+            if p + mb > nbits:
+                return -1, p
+            wi = p >> 6
+            off = p & 63
+            x = words[wi] >> np.uint64(off)
+            if off + mb > 64:
+                x |= words[wi + 1] << np.uint64(64 - off)
+            v = np.int64(x & np.uint64((1 << mb) - 1))
+            p += mb
+            if v < m:
+                return v, p
+
+    def bern_exp_frac(p, num, den, denb):
+        # Bernoulli(exp(-num/den)), 0 <= num <= den (CKS 2020, Algorithm 1):
+        # K <- 1; while Bernoulli(gamma / K): K <- K + 1; return K odd, with
+        # Bernoulli(gamma / K) drawn as Bernoulli(1/K) and Bernoulli(num/den).
+        k = 1
+        while True:
+            x, p = below(p, k, _bit_length(k - 1))
+            if x < 0:
+                return -1, p
+            if x != 0:
+                break
+            x, p = below(p, den, denb)
+            if x < 0:
+                return -1, p
+            if x >= num:
+                break
+            k += 1
+        return k & 1, p
+
+    def bern_exp(p, num, den, denb):
+        # Bernoulli(exp(-num/den)), num >= 0: floor(num/den) coins of
+        # Bernoulli(exp(-1)), then Bernoulli(exp(-remainder/den)).
+        g = num // den
+        for _ in range(g):
+            c, p = bern_exp_frac(p, 1, 1, 0)
+            if c != 1:
+                return c, p
+        return bern_exp_frac(p, num - g * den, den, denb)
+
+    def laplace(p):
+        # P(Y = y) ∝ exp(-|y| s / t) (CKS 2020, Algorithm 2, scale t/s): X is
+        # geometric in steps of 1/t and Y = floor(X / s); an X above 2**62
+        # (probability below exp(1 - 2**62 / t)) is rejected, not overflowed.
+        # Returns (y, dry, p).
+        while True:
+            u, p = below(p, t, tb)
+            if u < 0:
+                return 0, True, p
+            c, p = bern_exp_frac(p, u, t, tb)
+            if c < 0:
+                return 0, True, p
+            if c == 0:
+                continue
+            v = 0
+            while True:
+                c, p = bern_exp_frac(p, 1, 1, 0)
+                if c < 0:
+                    return 0, True, p
+                if c == 0:
+                    break
+                v += 1
+            if v > (_INT62 - u) // t:
+                continue
+            y = (u + t * v) // s
+            sign, p = below(p, 2, 1)
+            if sign < 0:
+                return 0, True, p
+            if sign == 1 and y == 0:
+                continue
+            return (-y if sign == 1 else y), False, p
+
+    p = first_bit
     i = start
     n = out.shape[0]
-    w = 0
-    nw = words.shape[0]
-    shift = np.uint64(11)
-    while i < n and w + 3 <= nw:
-        u1 = (float(words[w] >> shift) + 1.0) * _TWO_M53
-        u2 = (float(words[w + 1] >> shift) + 1.0) * _TWO_M53
-        v = float(words[w + 2] >> shift) * _TWO_M53
-        w += 3
-        y = math.floor(-t * math.log(u1)) - math.floor(-t * math.log(u2))
-        d = abs(y) - sigma_sq / t
-        if v < math.exp(-(d * d) / (2.0 * sigma_sq)):
-            out[i] = np.int64(y)
+    while i < n:
+        begin = p
+        y, dry, p = laplace(p)
+        if dry:
+            return i, begin
+        e = a * abs(y) - b
+        if e < 0:
+            e = -e
+        if e > emax:  # f e^2 would pass 2**62; acceptance below exp(-2**61 / num)
+            continue
+        c, p = bern_exp(p, f * e * e, d, db)
+        if c < 0:
+            return i, begin
+        if c == 1:
+            out[i] = y
             i += 1
-    return i
+    return i, p
 
 
 @numba.njit(cache=True, nogil=True)
@@ -154,13 +276,54 @@ def _poisson_inversion_kernel(words, out, start, lam):  # pragma: no cover - com
 
 
 @numba.njit(cache=True, nogil=True)
+def _stirlerr(n):  # pragma: no cover - compiled
+    # lgamma(n + 1) - (n + 1/2) ln(n) + n - ln(sqrt(2 pi)), for n >= 1.
+    if n <= 15.0:
+        return math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - _LN_SQRT_2PI
+    nn = n * n
+    s0, s1, s2, s3, s4 = 1.0 / 12.0, 1.0 / 360.0, 1.0 / 1260.0, 1.0 / 1680.0, 1.0 / 1188.0
+    if n > 500.0:
+        return (s0 - s1 / nn) / n
+    if n > 80.0:
+        return (s0 - (s1 - s2 / nn) / nn) / n
+    if n > 35.0:
+        return (s0 - (s1 - (s2 - s3 / nn) / nn) / nn) / n
+    return (s0 - (s1 - (s2 - (s3 - s4 / nn) / nn) / nn) / nn) / n
+
+
+@numba.njit(cache=True, nogil=True)
+def _bd0(x, m):  # pragma: no cover - compiled
+    # x ln(x / m) + m - x without cancellation (a series when x is near m).
+    if abs(x - m) < 0.1 * (x + m):
+        v = (x - m) / (x + m)
+        s = (x - m) * v
+        ej = 2.0 * x * v
+        v = v * v
+        for j in range(1, 1000):
+            ej *= v
+            s1 = s + ej / (2 * j + 1)
+            if s1 == s:
+                return s1
+            s = s1
+        return s
+    return x * math.log(x / m) + m - x
+
+
+@numba.njit(cache=True, nogil=True)
+def _poisson_log_pmf(k, lam):  # pragma: no cover - compiled
+    # ln(lam^k exp(-lam) / k!) for an integer-valued k >= 0 and lam > 0.
+    if k == 0.0:
+        return -lam
+    return -_stirlerr(k) - _bd0(k, lam) - 0.5 * math.log(2.0 * math.pi * k)
+
+
+@numba.njit(cache=True, nogil=True)
 def _poisson_ptrs_kernel(words, out, start, lam):  # pragma: no cover - compiled
     i = start
     n = out.shape[0]
     nw = words.shape[0]
     shift = np.uint64(11)
     slam = math.sqrt(lam)
-    loglam = math.log(lam)
     b = 0.931 + 2.53 * slam
     a = -0.059 + 0.02483 * b
     log_invalpha = math.log(1.1239 + 1.1328 / (b - 3.4))
@@ -179,7 +342,7 @@ def _poisson_ptrs_kernel(words, out, start, lam):  # pragma: no cover - compiled
             continue
         if k < 0.0 or (us < 0.013 and v > us):
             continue
-        if math.log(v) + log_invalpha - math.log(a / (us * us) + b) <= -lam + k * loglam - math.lgamma(k + 1.0):
+        if math.log(v) + log_invalpha - math.log(a / (us * us) + b) <= _poisson_log_pmf(k, lam):
             out[i] = np.int64(k)
             i += 1
     return i
@@ -196,18 +359,51 @@ def _fill(kernel, size: int, words_per_attempt: int, attempts_per_sample: float,
     return out
 
 
+def _dgauss_parameters(sigma_sq: object) -> tuple[int, ...]:
+    """Validate ``sigma_sq``; return the integers ``(t, s, a, b, f, d, emax)`` of the kernel.
+
+    With ``sigma^2 = num/den`` exactly, the proposal is the discrete Laplace
+    of scale ``tau = t/s`` and the acceptance ``exp(-f (a|Y| - b)^2 / d)``
+    equals ``exp(-(|Y| - sigma^2/tau)^2 / (2 sigma^2))``:
+
+    * ``sigma >= 1``: ``c = floor(sigma)``, ``tau = sigma^2 / c``, so
+      ``t = num, s = den c, a = 1, b = c, f = den, d = 2 num``;
+    * ``sigma < 1``: ``sigma^2`` is first rounded *up* to the grid
+      ``2^-20`` (at most ``2^-20`` more variance), ``tau = 1``, so
+      ``t = s = 1, a = den, b = num, f = 1, d = 2 num den``.
+    """
+    sigma_sq = _check_real("sigma_sq", sigma_sq, low=MIN_SIGMA_SQ, high=MAX_SIGMA_SQ, low_open=False)
+    if sigma_sq >= 1.0:
+        num, den = sigma_sq.as_integer_ratio()
+        c = math.isqrt(num // den)
+        t, s, a, b, f, d = num, den * c, 1, c, den, 2 * num
+    else:
+        num, den = math.ceil(sigma_sq * 2**20), 2**20
+        g = math.gcd(num, den)
+        num, den = num // g, den // g
+        t, s, a, b, f, d = 1, 1, den, num, 1, 2 * num * den
+    emax = math.isqrt((_INT62 - 1) // f)  # f e^2 < 2**62 for e <= emax
+    return t, s, a, b, f, d, emax
+
+
 def discrete_gaussian(size: int, sigma_sq: float, *, random: RandomSource = DEFAULT_RANDOM) -> np.ndarray:
     """Draw ``size`` independent discrete Gaussians ``P(x) ∝ exp(-x^2 / (2 sigma_sq))``.
 
-    Algorithm 3 of Canonne, Kamath, Steinke (2020) with discrete Laplace
-    proposals, float-based variant (see the module docstring for the exact
-    error statement). Note that the variance of the discrete Gaussian is
+    The exact sampler of Canonne, Kamath and Steinke (2020) in integer
+    arithmetic, for ``sigma_sq`` taken as the exact rational value of its
+    float; see the module docstring for the two cut events of probability
+    below ``exp(-256)``. Note that the variance of the discrete Gaussian is
     slightly *below* ``sigma_sq`` (by less than 1e-8 relative once
     ``sigma_sq >= 1``).
 
+    Random bits are drawn from ``random`` in batches; an attempt that runs
+    past the end of a batch is re-run from its first bit once more bits are
+    appended, so the output is the same function of the bit stream whatever
+    the batch sizes.
+
     Args:
         size: number of samples (0..2**31).
-        sigma_sq: the scale parameter sigma^2, in (0, MAX_SIGMA_SQ].
+        sigma_sq: the scale parameter sigma^2, in [MIN_SIGMA_SQ, MAX_SIGMA_SQ].
         random: the randomness source.
 
     Returns:
@@ -218,21 +414,29 @@ def discrete_gaussian(size: int, sigma_sq: float, *, random: RandomSource = DEFA
         ValueError: if either is out of range.
     """
     size = _check_size(size)
-    sigma_sq = _check_real("sigma_sq", sigma_sq, low=0.0, high=MAX_SIGMA_SQ, low_open=True)
-    t = float(math.floor(math.sqrt(sigma_sq)) + 1)
-    # Acceptance per attempt is about sqrt(2 pi) sigma (1-e^{-1/t})/(1+e^{-1/t}) >= ~0.4.
-    return _fill(_dgauss_kernel, size, 3, 1.35, random, sigma_sq, t)
+    params = _dgauss_parameters(sigma_sq)
+    out = np.empty(size, dtype=np.int64)
+    filled, first_bit = 0, 0
+    pool = np.empty(0, dtype=np.uint64)
+    while filled < size:
+        fresh = min(_MAX_BATCH_ATTEMPTS, (size - filled) * _DG_WORDS_PER_SAMPLE + 16)
+        pool = np.concatenate([pool, random_uint64(random, fresh)])
+        filled, begin = _dgauss_kernel(pool, out, filled, first_bit, 64 * pool.size, *params)
+        pool, first_bit = pool[begin // 64 :], begin % 64  # keep the unfinished attempt's bits
+    return out
 
 
 def discrete_gaussian_reference(words: np.ndarray, sigma_sq: float) -> np.ndarray:
-    """NumPy reference of the discrete-Gaussian kernel over given words.
+    """Pure-Python reference of the discrete-Gaussian kernel over given words.
 
-    Consumes ``words`` three at a time (one attempt each, as the kernel
-    does) and returns the accepted samples in order. For tests: the Numba
-    path must give the same samples from the same words.
+    Reads ``words`` as one little-endian bit stream and runs the same
+    algorithm with Python integers (no overflow possible), returning the
+    samples of every attempt that finishes within the stream, in order. For
+    tests: :func:`discrete_gaussian` must give the same samples from the same
+    words.
 
     Args:
-        words: a ``uint64`` array (a trailing partial attempt is ignored).
+        words: a ``uint64`` array.
         sigma_sq: as :func:`discrete_gaussian`.
 
     Returns:
@@ -244,17 +448,66 @@ def discrete_gaussian_reference(words: np.ndarray, sigma_sq: float) -> np.ndarra
     """
     if not isinstance(words, np.ndarray) or words.dtype != np.uint64:
         raise TypeError("words must be a uint64 ndarray")
-    sigma_sq = _check_real("sigma_sq", sigma_sq, low=0.0, high=MAX_SIGMA_SQ, low_open=True)
-    t = float(math.floor(math.sqrt(sigma_sq)) + 1)
-    m = words.shape[0] // 3
-    w = (words[: 3 * m].reshape(m, 3) >> np.uint64(11)).astype(np.float64)
-    u1 = (w[:, 0] + 1.0) * _TWO_M53
-    u2 = (w[:, 1] + 1.0) * _TWO_M53
-    v = w[:, 2] * _TWO_M53
-    y = np.floor(-t * np.log(u1)) - np.floor(-t * np.log(u2))
-    d = np.abs(y) - sigma_sq / t
-    accept = v < np.exp(-(d * d) / (2.0 * sigma_sq))
-    return y[accept].astype(np.int64)
+    t, s, a, b, f, d, emax = _dgauss_parameters(sigma_sq)
+    stream = int.from_bytes(words.astype("<u8").tobytes(), "little")
+    total = 64 * words.size
+    pos = 0
+
+    class _Dry(Exception):
+        pass
+
+    def bits(k: int) -> int:
+        nonlocal pos
+        if pos + k > total:
+            raise _Dry
+        x = (stream >> pos) & ((1 << k) - 1)
+        pos += k
+        return x
+
+    def below(m: int) -> int:
+        if m <= 1:
+            return 0
+        k = (m - 1).bit_length()
+        while (x := bits(k)) >= m:
+            pass
+        return x
+
+    def bern_exp_frac(n: int, m: int) -> int:
+        k = 1
+        while below(k) == 0 and below(m) < n:
+            k += 1
+        return k & 1
+
+    def bern_exp(n: int, m: int) -> int:
+        g, r = divmod(n, m)
+        return int(all(bern_exp_frac(1, 1) for _ in range(g)) and bern_exp_frac(r, m))
+
+    def laplace() -> int:
+        while True:
+            u = below(t)
+            if not bern_exp_frac(u, t):
+                continue
+            v = 0
+            while bern_exp_frac(1, 1):
+                v += 1
+            if u + t * v > _INT62:
+                continue
+            y = (u + t * v) // s
+            sign = bits(1)
+            if sign and y == 0:
+                continue
+            return -y if sign else y
+
+    out = []
+    try:
+        while True:
+            y = laplace()
+            e = abs(a * abs(y) - b)
+            if e <= emax and bern_exp(f * e * e, d):
+                out.append(y)
+    except _Dry:
+        pass
+    return np.array(out, dtype=np.int64)
 
 
 def poisson(size: int, lam: float, *, random: RandomSource = DEFAULT_RANDOM) -> np.ndarray:

@@ -12,6 +12,7 @@ checked to within 5 standard errors computed from the exact PMF.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -101,12 +102,57 @@ def assert_moments(samples, support, pmf):
     assert abs(samples.var() - var) <= 5 * math.sqrt((mu4 - var * var) / n)
 
 
-@pytest.mark.parametrize("sigma_sq", [0.3, 2.0, 100.0, 1e4, 1e6])
+@pytest.mark.parametrize("sigma_sq", [0.3, 1.0, 2.0, 2.5, 100.0, 1e4, 1e6, 123456.789])
 def test_discrete_gaussian_matches_the_exact_pmf(sigma_sq):
     samples = discrete_gaussian(N, sigma_sq, random=DeterministicRandom(f"dg-{sigma_sq}"))
     support, pmf = discrete_gaussian_pmf(sigma_sq)
     assert chi_square_p(samples, support, pmf) > ALPHA
     assert_moments(samples, support, pmf)
+
+
+@pytest.mark.parametrize("sigma_sq", [0.1, 0.05])
+def test_discrete_gaussian_with_small_sigma_puts_the_exact_mass_on_plus_minus_one(sigma_sq):
+    samples = discrete_gaussian(N, sigma_sq, random=DeterministicRandom(f"dg-small-{sigma_sq}"))
+    support, pmf = discrete_gaussian_pmf(sigma_sq)
+    p_one = float(pmf[support == 1][0] + pmf[support == -1][0])
+    observed = float(np.mean(np.abs(samples) == 1))
+    assert abs(observed - p_one) <= 5 * math.sqrt(p_one * (1 - p_one) / N)
+    assert np.all(np.abs(samples) <= 2)
+
+
+def test_discrete_gaussian_with_the_smallest_sigma_is_zero():
+    assert not discrete_gaussian(10_000, mech.MIN_SIGMA_SQ, random=DeterministicRandom("dg-min")).any()
+
+
+def test_discrete_gaussian_at_the_largest_sigma_has_the_right_moments():
+    sigma_sq = mech.MAX_SIGMA_SQ
+    samples = discrete_gaussian(50_000, sigma_sq, random=DeterministicRandom("dg-max"))
+    # Near-Gaussian at this scale: the sample variance has relative SE sqrt(2/n).
+    assert abs(samples.var() / sigma_sq - 1) <= 5 * math.sqrt(2 / samples.size)
+    assert abs(samples.mean()) <= 5 * math.sqrt(sigma_sq / samples.size)
+
+
+def test_discrete_gaussian_parameters_keep_every_integer_below_2_to_62():
+    for sigma_sq in [mech.MIN_SIGMA_SQ, 0.3, 0.999999, 1.0, 1.5, 2.0**20 + 0.1, 3.3e9, mech.MAX_SIGMA_SQ, 2.0**52 - 1]:
+        t, s, a, b, f, d, emax = mech._dgauss_parameters(sigma_sq)
+        assert max(t, s, d, 2 * t) < 2**62 and f * emax * emax < 2**62, sigma_sq
+        # the proposal scale and acceptance realise sigma^2 exactly (or its 2^-20 ceiling below 1)
+        target = Fraction(sigma_sq) if sigma_sq >= 1 else Fraction(math.ceil(sigma_sq * 2**20), 2**20)
+        tau = Fraction(t, s)
+        assert Fraction(b, a) == target / tau
+        assert Fraction(d, f) == 2 * target * a * a
+        # what is cut is negligible: acceptance at e > emax is below exp(-256)
+        assert Fraction(f * (emax + 1) ** 2, d) > 256
+
+
+def test_poisson_log_pmf_in_the_ptrs_test_matches_mpmath_up_to_max_mu():
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    for lam in [10.0, 37.5, 1e3, 1e6, 5.5e11, mech.MAX_MU]:
+        for dk in [-5, -1, -0.3, 0, 0.5, 1, 3, 10]:
+            k = max(0, math.floor(lam + dk * math.sqrt(lam)))
+            exact = -lam + k * mpmath.log(lam) - mpmath.loggamma(k + 1)
+            assert abs(mech._poisson_log_pmf(float(k), lam) - float(exact)) < 1e-12, (lam, k)
 
 
 def test_chi_square_harness_rejects_a_two_percent_wrong_sigma():
@@ -141,8 +187,8 @@ def test_skellam_with_very_large_mu_has_the_right_variance():
     assert abs(samples.mean()) <= 5 * math.sqrt(var / samples.size)
 
 
-@given(size=st.integers(0, 3000), sigma_sq=st.floats(0.05, 1e8), seed=st.integers(0, 2**32))
-def test_numba_discrete_gaussian_kernel_equals_the_numpy_reference(size, sigma_sq, seed):
+@given(size=st.integers(0, 400), sigma_sq=st.floats(0.05, 2.0**52), seed=st.integers(0, 2**32))
+def test_numba_discrete_gaussian_kernel_equals_the_pure_python_reference(size, sigma_sq, seed):
     source = RecordingRandom(DeterministicRandom(seed))
     samples = discrete_gaussian(size, sigma_sq, random=source)
     reference = discrete_gaussian_reference(source.words(), sigma_sq)
