@@ -46,11 +46,26 @@ under add/remove-one). ``T`` rounds multiply the curve by ``T``; dp-accounting's
 ``compute_epsilon`` converts it to ``(epsilon, delta)``.
 
 Warning:
-    The bounds are for the noise of at least ``clients`` clients. More clients
-    only add independent noise (post-processing), so calibrating to the
-    protocol's minimum is conservative; fewer clients than that void the
-    guarantee. As in both papers, a client's own noise share is treated as
-    independent of its data.
+    Three assumptions stand behind every epsilon computed here; state them
+    with the number.
+
+    * **At least ``clients`` noise shares.** The bounds are for the noise of at
+      least ``clients`` clients. More clients only add independent noise
+      (post-processing), so calibrating to the protocol's minimum (its
+      threshold) is conservative; fewer clients than that void the guarantee.
+    * **The neighbouring relation keeps the noise.** As in both papers, the
+      two neighbouring sums carry the same noise and differ only in one
+      client's (rounded) data: a client's noise share is treated as
+      independent of its data and present in both worlds ("zero-out"
+      neighbours). If a removed client also takes its share away, the sum
+      must still hold ``clients`` shares without it, so calibrate to one
+      client fewer than the minimum the protocol accepts.
+    * **Participation is hidden for amplification.** The Poisson-subsampling
+      bound assumes the adversary does not learn which clients were sampled.
+      The secure-aggregation server *does* learn who took part (the round's
+      ``included`` list), so against the server use ``sampling_rate=1.0``;
+      a rate below 1 is a guarantee towards parties that see only the
+      released model (other clients, the public).
 
 >>> ev = DistributedNoiseDpEvent(mechanism="skellam", clients=10, local_variance=100.0,
 ...                              l2_sensitivity=10.0, l1_sensitivity=100.0, dim=64)
