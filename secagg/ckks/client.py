@@ -4,8 +4,10 @@ Sans-I/O: public-context bytes in at construction, envelope bytes out of
 :meth:`Client.encrypt`. The vector is cut into chunks of ``slots`` values
 (``poly_modulus_degree / 2``), each encrypted as one TenSEAL ``ckks_vector``
 (never ``ckks_tensor``, whose per-element ciphertexts are what makes TenSEAL
-FL uploads gigabytes) and serialised at once, so the client holds one
-ciphertext at a time besides its envelope.
+FL uploads gigabytes) and serialised at once straight into one envelope
+buffer allocated at the planned upper bound, so the client holds one
+ciphertext at a time besides its envelope, and never a second copy of the
+upload (no list of chunks to join).
 
 >>> import importlib.util
 >>> if importlib.util.find_spec("tenseal"):
@@ -13,7 +15,7 @@ ciphertext at a time besides its envelope.
 ...     from secagg.ckks.keyholder import KeyHolder
 ...     client = Client(KeyHolder("compact").public_context)
 ...     envelope = client.encrypt(np.zeros(5000))
-...     print(envelope[:4], client.params.slots)
+...     print(bytes(envelope[:4]), client.params.slots)
 ... else:
 ...     print(b'SGCK', 4096)
 b'SGCK' 4096
@@ -24,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, load_public_context, load_tenseal
-from secagg.ckks.envelope import EnvelopeKind, context_fingerprint, encode_envelope
+from secagg.ckks.envelope import EnvelopeBuilder, EnvelopeKind, context_fingerprint
 from secagg.ckks.errors import CKKSError
 from secagg.ckks.params import CKKSParams, max_abs_sum
 from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, plan_sizes
@@ -61,7 +63,7 @@ class Client:
         """The parameter set read from the public context."""
         return self._loaded.params
 
-    def encrypt(self, vector: np.ndarray) -> bytes:
+    def encrypt(self, vector: np.ndarray) -> bytearray:
         """Encrypt ``vector`` into an UPLOAD envelope.
 
         Args:
@@ -69,7 +71,8 @@ class Client:
                 each ``|x| <=`` :func:`~secagg.ckks.params.max_abs_sum`.
 
         Returns:
-            The envelope bytes (SPEC chapter 50).
+            The envelope (SPEC chapter 50) as a ``bytearray``: the buffer it
+            was written into, returned without a copy.
 
         Raises:
             TypeError: if ``vector`` is not a real numeric array.
@@ -90,16 +93,23 @@ class Client:
         peak = float(np.max(np.abs(x)))
         if peak > max_abs_sum(params):
             raise ValueError(f"value of magnitude {peak:.6g} exceeds {max_abs_sum(params):.6g} for these parameters")
-        plan_sizes(int(x.size), params, memory_limit=self._memory_limit)
+        plan = plan_sizes(int(x.size), params, memory_limit=self._memory_limit)
         ts = load_tenseal()
-        chunks = []
+        builder = EnvelopeBuilder(
+            EnvelopeKind.UPLOAD,
+            fingerprint=self._fingerprint,
+            dim=int(x.size),
+            contributors=1,
+            chunk_count=plan.ciphertexts_per_client,
+            capacity=plan.upload_bytes_max,
+        )
         for start in range(0, x.size, params.slots):
             try:
                 ct = ts.ckks_vector(self._loaded.context, x[start : start + params.slots].tolist())
-                chunks.append(ct.serialize())
+                blob = ct.serialize()
             except _TENSEAL_ERRORS as exc:
                 raise CKKSError(f"TenSEAL failed to encrypt chunk {start // params.slots}: {exc}") from exc
             del ct
-        return encode_envelope(
-            EnvelopeKind.UPLOAD, fingerprint=self._fingerprint, dim=int(x.size), contributors=1, chunks=chunks
-        )
+            builder.add(blob)
+            del blob
+        return builder.finish()

@@ -118,7 +118,9 @@ class SizePlan:
         decrypted_sum_bytes: ``8 * dim`` (the float64 sum the key holder returns).
         server_memory_bytes: running sum + one decoded upload (in memory) +
             one envelope + the public context.
-        client_memory_bytes: input + envelope + one ciphertext + context.
+        client_memory_bytes: input + the envelope buffer (allocated once at
+            ``upload_bytes_max`` and written in place) + one ciphertext in
+            memory, its serialisation and its values as a Python list + context.
         key_holder_memory_bytes: sum envelope + one ciphertext + the decoded
             list of one chunk + the float64 sum + the private context.
         measured: ``True`` when the byte sizes come from measurement (named
@@ -199,7 +201,7 @@ def plan_sizes(
     ct_mem = params.ciphertext_memory_bytes
     context_mem = params.public_key_memory_bytes + ctx_max
     server = 2 * chunks * ct_mem + upload_max + context_mem
-    client = 8 * dim + upload_max + ct_mem + context_mem
+    client = 8 * dim + upload_max + ct_mem + ct_max + _DECRYPT_BYTES_PER_SLOT * params.slots + context_mem
     key_holder = upload_max + ct_mem + _DECRYPT_BYTES_PER_SLOT * params.slots + 8 * dim + 4 * context_mem
     for role, need in (("server", server), ("key holder", key_holder), ("client", client)):
         if need > memory_limit:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, load_chunk, load_public_context
-from secagg.ckks.envelope import EnvelopeKind, context_fingerprint, decode_envelope, encode_envelope
+from secagg.ckks.envelope import EnvelopeBuilder, EnvelopeKind, context_fingerprint, decode_envelope
 from secagg.ckks.errors import CKKSError, CKKSStateError, EnvelopeError
 from secagg.ckks.params import CKKSParams
 from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, max_ciphertext_bytes, plan_sizes
@@ -51,7 +51,7 @@ class AggregateOutput:
     """What the server hands on: the encrypted sum and who is in it.
 
     Attributes:
-        envelope: the AGGREGATE envelope, for the key holder.
+        envelope: the AGGREGATE envelope, for the key holder (a ``bytearray``).
         included: sorted ids of the clients whose inputs are summed.
     """
 
@@ -172,17 +172,23 @@ class Server:
             raise CKKSStateError("finish() called twice")
         if self._sum is None:
             raise CKKSStateError("no client envelope was accepted, there is nothing to sum")
-        try:
-            chunks = [vector.serialize() for vector in self._sum]
-        except _TENSEAL_ERRORS as exc:
-            raise CKKSError(f"TenSEAL failed to serialise the sum: {exc}") from exc
-        envelope = encode_envelope(
+        plan = plan_sizes(self._dim, self._loaded.params)
+        builder = EnvelopeBuilder(
             EnvelopeKind.AGGREGATE,
             fingerprint=self._fingerprint,
             dim=self._dim,
             contributors=len(self._included),
-            chunks=chunks,
+            chunk_count=plan.ciphertexts_per_client,
+            capacity=plan.upload_bytes_max,
         )
+        for vector in self._sum:  # one serialised ciphertext at a time, straight into the envelope
+            try:
+                blob = vector.serialize()
+            except _TENSEAL_ERRORS as exc:
+                raise CKKSError(f"TenSEAL failed to serialise the sum: {exc}") from exc
+            builder.add(blob)
+            del blob
+        envelope = builder.finish()
         self._finished = True
         self._sum = None
         return AggregateOutput(envelope=envelope, included=self.included)
