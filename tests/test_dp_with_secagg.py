@@ -32,7 +32,7 @@ def test_secure_sum_of_distributed_noise_decodes_to_true_sum_plus_accounted_nois
         l2_clip=1.0,
         noise_multiplier=1.0,
         dim=DIM,
-        min_clients=N_CLIENTS - 1,  # the protocol guarantees at least this many inputs below
+        min_clients=THRESHOLD,  # the protocol's threshold: no sum it outputs has fewer inputs
         max_clients=N_CLIENTS,
         k_stddevs=6.0,
     )
@@ -59,9 +59,10 @@ def test_secure_sum_of_distributed_noise_decodes_to_true_sum_plus_accounted_nois
     decoded = decode_sum(result.total, p, rotation_seed=rotation_seed, n_clients=len(result.included))
     clipped_sum = sum(updates[u - 1] * min(1.0, 1.0 / np.linalg.norm(updates[u - 1])) for u in result.included)
     residual = decoded - clipped_sum
-    # Five clients, each with variance sigma^2/5 (calibrated to min_clients = 5): total sigma^2,
-    # plus rounding noise (at most 1/4 per client per coordinate in integer units).
-    expected_var = p.central_stddev() ** 2 + len(result.included) / (4 * p.scale**2)
+    # Five clients, each with variance sigma^2/4 (calibrated to the threshold, 4): total 5/4 sigma^2,
+    # more than accounted, plus rounding noise (at most 1/4 per client per coordinate in integer units).
+    n_in = len(result.included)
+    expected_var = p.central_stddev() ** 2 * n_in / THRESHOLD + n_in / (4 * p.scale**2)
     n = residual.size
     var = float(residual.var())
     # The sample variance of n Gaussian-like values has relative std sqrt(2/n) ~ 4.5%; allow 5 of them.
@@ -69,9 +70,20 @@ def test_secure_sum_of_distributed_noise_decodes_to_true_sum_plus_accounted_nois
     assert abs(float(residual.mean())) < 5 * math.sqrt(expected_var / n)
 
 
+def test_the_protocol_never_outputs_a_sum_with_fewer_noise_shares_than_accounted():
+    # Calibrated to the threshold: when more clients drop than the threshold allows,
+    # the protocol aborts instead of releasing a sum that carries less noise.
+    p = plan(DistributedDPConfig(mechanism="skellam", bits=20, l2_clip=1.0, noise_multiplier=1.0, dim=64,
+                                 min_clients=THRESHOLD, max_clients=N_CLIENTS))
+    encoded = [encode_client(np.zeros(64), p, rotation_seed=bytes(32)) for _ in range(N_CLIENTS)]
+    with pytest.raises(secagg.ProtocolAborted):
+        secagg.secure_sum(encoded, bits=20, neighbors=N_CLIENTS - 1, threshold=THRESHOLD,
+                          dropouts={u: secagg.Phase.MASKED_INPUT for u in (1, 2, 3)})
+
+
 def test_a_distributed_round_is_charged_to_the_ledger_before_it_runs():
     config = DistributedDPConfig(
-        mechanism="skellam", bits=20, l2_clip=1.0, noise_multiplier=1.0, dim=DIM, min_clients=N_CLIENTS - 1
+        mechanism="skellam", bits=20, l2_clip=1.0, noise_multiplier=1.0, dim=DIM, min_clients=THRESHOLD
     )
     ledger = PrivacyLedger(epsilon=50.0, delta=1e-5)
     before = ledger.spent_epsilon()
