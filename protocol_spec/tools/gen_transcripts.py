@@ -72,15 +72,18 @@ _N3 = _params(3, 4, t=2)
 _N4 = _params(4, 6, t=3)
 _N5 = _params(5, 8, t=3)
 _N5H = _params(5, 8, graph="harary", k=2, t=2)
+_N4H = _params(4, 6, graph="harary", k=2, t=2)
 _N4M = _params(4, 6, t=3, threat="semi-malicious")
 _N4A = _params(4, 6, t=3, threat="active")
 
 CASES = [
     ("n3-complete-no-dropout", _N3, {}),
+    ("n3-complete-drop-before-advertise-keys", _N3, {2: "advertise_keys"}),
     ("n3-complete-drop-before-share-keys", _N3, {3: "share_keys"}),
     ("n3-complete-drop-before-masked-input", _N3, {2: "masked_input"}),
     ("n3-complete-drop-before-unmasking", _N3, {1: "unmasking"}),
     ("n4-complete-no-dropout", _N4, {}),
+    ("n4-complete-drop-before-advertise-keys", _N4, {1: "advertise_keys"}),
     ("n4-complete-drop-before-share-keys", _N4, {2: "share_keys"}),
     ("n4-complete-drop-before-masked-input", _N4, {4: "masked_input"}),
     ("n4-complete-drop-before-unmasking", _N4, {3: "unmasking"}),
@@ -90,12 +93,19 @@ CASES = [
     ("n5-complete-drop-before-masked-input", _N5, {3: "masked_input"}),
     ("n5-complete-drop-before-unmasking", _N5, {2: "unmasking", 4: "unmasking"}),
     ("n5-complete-drop-in-two-phases", _N5, {1: "share_keys", 2: "masked_input"}),
+    ("n4-harary-k2-no-dropout", _N4H, {}),
+    ("n4-harary-k2-drop-before-share-keys", _N4H, {3: "share_keys"}),
+    ("n4-harary-k2-drop-before-unmasking", _N4H, {2: "unmasking"}),
     ("n5-harary-k2-no-dropout", _N5H, {}),
+    ("n5-harary-k2-drop-before-advertise-keys", _N5H, {1: "advertise_keys"}),
+    ("n5-harary-k2-drop-before-share-keys", _N5H, {5: "share_keys"}),
     ("n5-harary-k2-drop-before-masked-input", _N5H, {2: "masked_input"}),
     ("n5-harary-k2-drop-before-unmasking", _N5H, {4: "unmasking"}),
     ("n4-semi-malicious-drop-before-masked-input", _N4M, {1: "masked_input"}),
     ("n4-active-no-dropout", _N4A, {}),
     ("n4-active-drop-before-consistency-check", _N4A, {2: "consistency_check"}),
+    ("n4-active-drop-before-unmasking", _N4A, {4: "unmasking"}),
+    ("n4-semi-malicious-drop-before-unmasking", _N4M, {3: "unmasking"}),
     ("n3-complete-abort-too-few-masked-inputs", _N3, {2: "masked_input", 3: "masked_input"}),
     ("n5-complete-abort-too-few-unmasking-responses", _N5, {1: "share_keys", 2: "masked_input", 3: "unmasking"}),
 ]
