@@ -13,6 +13,7 @@ parameter (with the vector's id) per entry.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 from typing import Any
@@ -52,3 +53,12 @@ def params(name: str, family: str) -> list[Any]:
 def unhex(s: str) -> bytes:
     """Decode a lowercase hex string from a vector file."""
     return bytes.fromhex(s)
+
+
+@contextlib.contextmanager
+def raises_exactly(error: type[BaseException]):
+    """Like ``pytest.raises(error)``, but a subclass of ``error`` fails: an
+    invalid vector names the exact exception class it must raise."""
+    with pytest.raises(error) as info:
+        yield info
+    assert info.type is error, f"raised {info.type.__name__}, the vector names {error.__name__}"

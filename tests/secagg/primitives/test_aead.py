@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from secagg.errors import InvalidCiphertext
 from secagg.primitives.aead import NONCE_SIZE, OVERHEAD, TAG_SIZE, associated_data, decrypt, encrypt
 from tests.detrandom import DeterministicRandom
-from tests.vectors import params, unhex
+from tests.vectors import params, raises_exactly, unhex
 
 ERRORS = {"InvalidCiphertext": InvalidCiphertext, "ValueError": ValueError}
 
@@ -147,7 +147,7 @@ def test_aead_vector_encrypts_to_the_exact_blob_and_decrypts_back(vector):
 @pytest.mark.parametrize("vector", params("aead", "invalid"))
 def test_aead_invalid_vector_is_rejected(vector):
     key, ad = unhex(vector["key"]), unhex(vector["associated_data"])
-    with pytest.raises(ERRORS[vector["error"]]):
+    with raises_exactly(ERRORS[vector["error"]]):
         if vector["operation"] == "decrypt":
             decrypt(key, unhex(vector["blob"]), ad)
         else:
@@ -176,5 +176,5 @@ def test_associated_data_vector_reproduces(vector):
     "vector", [p for p in params("kdf", "invalid") if p.values[0]["operation"] == "associated_data"]
 )
 def test_associated_data_invalid_vector_is_rejected(vector):
-    with pytest.raises(ERRORS[vector["error"]]):
+    with raises_exactly(ERRORS[vector["error"]]):
         associated_data(**_ad_fields(vector))

@@ -21,7 +21,7 @@ from secagg.primitives.kex import (
     kdf_info,
 )
 from tests.detrandom import DeterministicRandom
-from tests.vectors import params, unhex
+from tests.vectors import params, raises_exactly, unhex
 
 ERRORS = {"InvalidKey": InvalidKey, "ValueError": ValueError}
 
@@ -221,12 +221,12 @@ def test_x25519_rfc7748_vector_verifies(vector):
 @pytest.mark.parametrize("vector", params("x25519", "invalid"))
 def test_x25519_invalid_vector_is_rejected(vector):
     if vector["operation"] == "from_private_bytes":
-        with pytest.raises(ERRORS[vector["error"]]):
+        with raises_exactly(ERRORS[vector["error"]]):
             X25519KeyPair.from_private_bytes(unhex(vector["private"]))
         return
     assert vector["operation"] == "agree"
     pair = X25519KeyPair.from_private_bytes(unhex(vector["private"]))
-    with pytest.raises(ERRORS[vector["error"]]):
+    with raises_exactly(ERRORS[vector["error"]]):
         agree(pair, unhex(vector["peer_public"]))
 
 
@@ -260,5 +260,5 @@ def test_kdf_generate_vector_reproduces(vector):
 
 @pytest.mark.parametrize("vector", [p for p in params("kdf", "invalid") if p.values[0]["operation"] == "derive_key"])
 def test_kdf_invalid_vector_is_rejected(vector):
-    with pytest.raises(ERRORS[vector["error"]]):
+    with raises_exactly(ERRORS[vector["error"]]):
         derive_key(unhex(vector["shared_secret"]), **_kdf_fields(vector))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from secagg.errors import PrgLimitExceeded
 from secagg.primitives.prg import MAX_LENGTH, AESCTRPrg, expand_mask, prg_key
 from secagg.primitives.words import word_bytes
-from tests.vectors import params, unhex
+from tests.vectors import params, raises_exactly, unhex
 
 ERRORS = {"PrgLimitExceeded": PrgLimitExceeded, "ValueError": ValueError}
 
@@ -227,9 +227,9 @@ def test_prg_invalid_vector_is_rejected(vector):
         *ok, last = vector["reads"]
         for count in ok:
             prg.words(count)
-        with pytest.raises(ERRORS[vector["error"]]):
+        with raises_exactly(ERRORS[vector["error"]]):
             prg.words(last)
     else:
         assert vector["operation"] == "expand_mask"
-        with pytest.raises(ERRORS[vector["error"]]):
+        with raises_exactly(ERRORS[vector["error"]]):
             expand_mask(seed, **args)
