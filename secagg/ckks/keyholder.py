@@ -6,9 +6,13 @@ server's AGGREGATE envelope and returns the float64 sum. The secret key never
 leaves the object: there is no method that exports it.
 
 The context carries no Galois keys (TenSEAL makes them only on
-``generate_galois_keys()``, which is never called) and the exported public
-context carries neither Galois nor relinearisation keys: a sum needs
-neither, and they are what makes TenSEAL contexts tens of megabytes.
+``generate_galois_keys()``, which is never called). It does hold
+relinearisation keys: TenSEAL generates them whenever it creates a CKKS
+context with a secret key, and offers no way to skip them. They stay in the
+key holder's private context and are never exported: the public context is
+serialised with ``save_relin_keys=False`` (and ``save_galois_keys=False``),
+because a sum needs neither and they are what makes TenSEAL contexts tens of
+megabytes.
 
 Randomness: keys and encryption noise come from SEAL's own CSPRNG (seeded
 from the operating system); TenSEAL offers no way to inject the toolkit's
