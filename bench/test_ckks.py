@@ -92,7 +92,7 @@ def test_key_holder_decrypt(benchmark, key_holder, uploads, dim):
     server.receive(1, uploads[dim])
     server.receive(2, uploads[dim])
     aggregate = server.finish().envelope
-    total = benchmark.pedantic(key_holder.decrypt, args=(aggregate,), kwargs={"dim": dim},
+    total = benchmark.pedantic(key_holder.decrypt, args=(aggregate,), kwargs={"dim": dim, "value_bound": 1.0},
                                rounds=_rounds(dim), iterations=1)
     assert total.shape == (dim,)
     _bytes_info(benchmark, dim, uploads[dim], key_holder)
