@@ -198,6 +198,14 @@ def ddg_tau(*, clients: int, local_variance: float) -> float:
 
     Returns:
         ``tau`` (0.0 when ``n == 1``).
+
+    Raises:
+        TypeError: if ``clients`` or ``local_variance`` is not a number (from
+            NumPy). Nothing else: neither argument is validated (callers such
+            as :func:`ddg_rdp` check the event). ``clients <= 1`` gives 0.0, a
+            non-integer ``clients`` sums over ``k = 1, 2, ... < clients``, and
+            a negative ``local_variance`` can overflow to ``inf`` with a
+            NumPy ``RuntimeWarning``; NaN gives NaN.
     """
     k = np.arange(1, clients, dtype=np.float64)
     return float(10.0 * np.sum(np.exp(-2.0 * math.pi**2 * local_variance * k / (k + 1.0))))

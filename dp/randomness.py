@@ -80,8 +80,21 @@ def random_bytes(random: RandomSource, n: int) -> bytes:
 def random_uint64(random: RandomSource, size: int) -> np.ndarray:
     """Return ``size`` uniform 64-bit words as a ``uint64`` array.
 
+    Reads ``8 * size`` bytes from ``random`` and interprets them as
+    little-endian words.
+
+    Args:
+        random: the randomness source.
+        size: number of words (>= 0).
+
+    Returns:
+        A new ``uint64`` array of shape ``(size,)``.
+
     Raises:
-        ValueError: if ``size`` is negative.
+        ValueError: if ``size`` is negative, or ``random`` returned anything
+            but ``8 * size`` bytes (as :func:`random_bytes`).
+        TypeError: if ``size`` is not an integer (not checked here; the
+            comparison or the source raises it).
     """
     if size < 0:
         raise ValueError(f"size must be >= 0, got {size}")
@@ -91,7 +104,19 @@ def random_uint64(random: RandomSource, size: int) -> np.ndarray:
 def uniform_float64(random: RandomSource, size: int) -> np.ndarray:
     """Return ``size`` floats uniform on the 2**-53 grid of ``[0, 1)``.
 
+    ``u = (w >> 11) * 2**-53`` for each word ``w`` of
+    :func:`random_uint64`, so every value is exact and ``0 <= u < 1``.
+
+    Args:
+        random: the randomness source.
+        size: number of floats (>= 0).
+
+    Returns:
+        A new ``float64`` array of shape ``(size,)``.
+
     Raises:
-        ValueError: if ``size`` is negative.
+        ValueError: if ``size`` is negative, or ``random`` returned the wrong
+            number of bytes.
+        TypeError: if ``size`` is not an integer (as :func:`random_uint64`).
     """
     return (random_uint64(random, size) >> np.uint64(11)).astype(np.float64) * (2.0**-53)

@@ -73,6 +73,13 @@ def _check_dim(name: str, dim: object) -> int:
 def padded_dim(dim: int) -> int:
     """Return the smallest power of two ``>= dim``.
 
+    Args:
+        dim: a vector length, ``1 <= dim <= MAX_DIM``.
+
+    Returns:
+        ``2**ceil(log2(dim))`` as an ``int`` (``dim`` itself when it is a
+        power of two).
+
     Raises:
         TypeError: if ``dim`` is not an int.
         ValueError: if ``dim`` is outside ``[1, MAX_DIM]``.
@@ -150,8 +157,21 @@ def fwht_inplace(x: np.ndarray) -> None:
 def fwht_reference(x: np.ndarray) -> np.ndarray:
     """NumPy reference of :func:`fwht_inplace` (returns a new array).
 
+    Unlike :func:`fwht_inplace` it accepts any real dtype, layout and
+    writability, since it copies ``x`` to float64 first; ``x`` is unchanged.
+    Values are not checked for nan / inf.
+
+    Args:
+        x: a 1-D real vector whose length is a power of two (1..MAX_DIM).
+
+    Returns:
+        A new float64 vector ``H_n x / sqrt(n)`` of the same length.
+
     Raises:
-        TypeError, ValueError: as :func:`fwht_inplace`.
+        TypeError: if ``x`` is not an ndarray or its dtype is not integer or
+            floating.
+        ValueError: if ``x`` is not 1-D, has no entries or more than
+            ``MAX_DIM``, or its length is not a power of two.
     """
     _check_vector(x, power_of_two=True)
     y = np.array(x, dtype=np.float64)

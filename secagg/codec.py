@@ -221,6 +221,12 @@ def encoded_size_masked_input(params: Params) -> int:
 
     Returns:
         ``2 + 4 + 32 + 4 + packed_size(dim, bits)``.
+
+    Raises:
+        Nothing of its own for a :class:`Params` (``dim`` and ``bits`` are
+        validated on its construction). ``params`` is not type-checked: an
+        object without ``dim``/``bits`` raises ``AttributeError``, and invalid
+        values raise ``TypeError``/``ValueError`` as :func:`packed_size`.
     """
     return 2 + 4 + SESSION_ID_SIZE + 4 + packed_size(params.dim, params.bits)
 

@@ -212,8 +212,17 @@ class FixedPointEncoder:
     def from_plan(cls, plan: BitPlan) -> FixedPointEncoder:
         """Return the encoder with ``plan``'s clip, scale and bits.
 
+        Args:
+            plan: a :class:`BitPlan`, normally from :func:`plan_bits`.
+
+        Returns:
+            A :class:`FixedPointEncoder` whose :attr:`max_summands` is at
+            least ``plan.n_clients``.
+
         Raises:
-            TypeError: ``plan`` is not a :class:`BitPlan`.
+            TypeError: ``plan`` is not a :class:`BitPlan`. (A valid plan's
+                invariant with ``n_clients >= 1`` implies the encoder's own,
+                so construction raises nothing else.)
         """
         if not isinstance(plan, BitPlan):
             raise TypeError(f"plan must be a BitPlan, got {type(plan).__name__}")

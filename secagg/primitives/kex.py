@@ -284,8 +284,21 @@ def kdf_info(*, purpose: str, round: int, sender: int, receiver: int) -> bytes:
     ``b"secagg/v1/" || purpose || 0x00 || u8(round) || u32le(sender) ||
     u32le(receiver)``.
 
+    Args:
+        purpose: 1..64 characters of ``[a-z0-9-]``, not a reserved purpose
+            (``"prg"``).
+        round: the protocol round, 0..255.
+        sender: a client id, 0..2**32-1.
+        receiver: a client id, 0..2**32-1.
+
+    Returns:
+        ``len(purpose) + 20`` bytes.
+
     Raises:
-        TypeError, ValueError: as :func:`derive_key`.
+        TypeError: if ``purpose`` is not a ``str`` or an integer argument is
+            not an ``int`` (``bool`` is refused).
+        ValueError: if the purpose is malformed or reserved, or an integer is
+            out of range.
     """
     label = check_purpose(purpose)
     if purpose in RESERVED_PURPOSES:

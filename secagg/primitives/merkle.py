@@ -33,7 +33,18 @@ MAX_DEPTH = 16  # enough for 65,535 leaves
 
 
 def leaf_hash(data: bytes) -> bytes:
-    """Return ``SHA-256(0x00 || data)``."""
+    """Return ``SHA-256(0x00 || data)``.
+
+    Args:
+        data: the bytes to hash (any length; a bytes-like object).
+
+    Returns:
+        The 32-byte leaf hash.
+
+    Raises:
+        TypeError: if ``data`` cannot be concatenated to ``bytes`` (for
+            example a ``str``); there is no other validation.
+    """
     return hashlib.sha256(b"\x00" + data).digest()
 
 
@@ -43,6 +54,14 @@ def _node(left: bytes, right: bytes) -> bytes:
 
 def merkle_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
     """Return every level of the tree, leaves first, root last.
+
+    Args:
+        leaves: the 32-byte leaf hashes in ascending client-id order.
+
+    Returns:
+        A list of levels, each a list of 32-byte hashes: ``levels[0]`` is a
+        copy of ``leaves`` and ``levels[-1]`` is ``[root]`` (a single level
+        when there is one leaf).
 
     Raises:
         ValueError: if there are no leaves or a leaf is not 32 bytes.
@@ -64,6 +83,12 @@ def merkle_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """Return the root over ``leaves``.
 
+    Args:
+        leaves: the 32-byte leaf hashes in ascending client-id order.
+
+    Returns:
+        The 32-byte root (the leaf itself when there is one leaf).
+
     Raises:
         ValueError: as :func:`merkle_levels`.
     """
@@ -78,8 +103,15 @@ def merkle_proof(levels_or_leaves: Sequence, index: int) -> bytes:
             many proofs) or the list of leaves.
         index: the leaf's position, ``0 <= index < m``.
 
+    Returns:
+        The sibling hashes bottom-up, concatenated: ``32 * d`` bytes where
+        ``d`` is the number of levels at which leaf ``index`` has a sibling
+        (``b""`` for a single leaf).
+
     Raises:
         IndexError: if ``index`` is out of range.
+        ValueError: as :func:`merkle_levels`, when given leaves (no leaves,
+            or a leaf that is not 32 bytes).
     """
     levels = levels_or_leaves if levels_or_leaves and isinstance(levels_or_leaves[0], list) else merkle_levels(levels_or_leaves)
     if not 0 <= index < len(levels[0]):

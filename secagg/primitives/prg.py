@@ -148,9 +148,20 @@ class AESCTRPrg:
     def words(self, count: int) -> np.ndarray:
         """Return the next ``count`` mask words, reduced mod ``2**bits``.
 
+        Args:
+            count: how many words to read; the keystream advances by
+                ``count * word_size`` bytes.
+
+        Returns:
+            A new array of dtype :attr:`dtype` and shape ``(count,)``, values
+            in ``[0, 2**bits)``.
+
         Raises:
-            PrgLimitExceeded: past the cap.
+            PrgLimitExceeded: past the cap (more than :attr:`length` words in
+                total from this PRG); nothing is consumed then.
             ValueError: if ``count`` is negative.
+            TypeError: if ``count`` is not an integer (not checked here; the
+                comparison or NumPy raises it).
         """
         if count < 0:
             raise ValueError(f"count must be >= 0, got {count}")

@@ -41,8 +41,16 @@ class OSRandom:
     def token_bytes(self, n: int) -> bytes:
         """Return ``n`` bytes from ``os.urandom``.
 
+        Args:
+            n: number of bytes (>= 0).
+
+        Returns:
+            ``n`` bytes from the operating system's CSPRNG.
+
         Raises:
             ValueError: if ``n`` is negative.
+            TypeError: if ``n`` is not an integer (not checked here; the
+                comparison or ``os.urandom`` raises it).
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")

@@ -43,6 +43,12 @@ def check_bits(bits: int) -> int:
 def word_dtype(bits: int) -> np.dtype:
     """Return ``uint32`` for ``bits <= 32`` and ``uint64`` above.
 
+    Args:
+        bits: the modulus is ``2**bits``, ``1 <= bits <= 62``.
+
+    Returns:
+        ``np.dtype('uint32')`` or ``np.dtype('uint64')``.
+
     Raises:
         TypeError, ValueError: as :func:`check_bits`.
     """
@@ -52,6 +58,12 @@ def word_dtype(bits: int) -> np.dtype:
 def word_bytes(bits: int) -> int:
     """Return the byte size of one word for ``bits`` (4 or 8).
 
+    Args:
+        bits: the modulus is ``2**bits``, ``1 <= bits <= 62``.
+
+    Returns:
+        ``4`` for ``bits <= 32``, ``8`` above (an ``int``).
+
     Raises:
         TypeError, ValueError: as :func:`check_bits`.
     """
@@ -60,6 +72,13 @@ def word_bytes(bits: int) -> int:
 
 def modulus_mask(bits: int) -> int:
     """Return ``2**bits - 1``.
+
+    Args:
+        bits: the modulus is ``2**bits``, ``1 <= bits <= 62``.
+
+    Returns:
+        ``2**bits - 1`` as a Python ``int`` (the AND mask that reduces a word
+        mod ``2**bits``).
 
     Raises:
         TypeError, ValueError: as :func:`check_bits`.

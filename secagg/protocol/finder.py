@@ -257,9 +257,18 @@ def worst_case_count(rate: float, n_clients: int) -> int:
     Rounding up is the conservative direction for both corrupted and dropped
     clients; the tolerance keeps ``0.07 * 100 = 7.000000000000001`` at 7.
 
+    Args:
+        rate: a fraction of the clients, ``0 <= rate < 1`` (a real number).
+        n_clients: the number of clients, ``2 <= n_clients <= 65535``.
+
+    Returns:
+        The count as an ``int`` in ``[0, n_clients]``.
+
     Raises:
-        TypeError, ValueError: if ``rate`` is not in ``[0, 1)`` or ``n_clients``
-            not in ``[2, 65535]``.
+        TypeError: if ``rate`` is not a real number or ``n_clients`` is not an
+            int (``bool`` is refused for both).
+        ValueError: if ``rate`` is not in ``[0, 1)`` (including NaN) or
+            ``n_clients`` is not in ``[2, 65535]``.
     """
     rate = _check_rate("rate", rate)
     n = _check_int("n_clients", n_clients, 2, MAX_CLIENTS)

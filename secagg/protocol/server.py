@@ -109,6 +109,21 @@ class ServerState:
     expects: type | None = None
 
     def check_sender(self, sender: int, msg: Message, seen: Mapping[int, object], eligible) -> None:
+        """Check who sent ``msg``, before a state looks at its content.
+
+        Args:
+            sender: the transport-authenticated id of the sending client.
+            msg: the decoded message.
+            seen: the clients whose message this round already accepted.
+            eligible: the ids allowed to send in this round (any container
+                supporting ``in``), or ``None`` for everyone.
+
+        Raises:
+            RemoteProtocolError: MALFORMED if ``msg.client_id`` (when the
+                message has one) differs from ``sender``; OUT_OF_ROUND if
+                ``sender`` is not in ``eligible``; REPLAYED if ``sender`` is in
+                ``seen``. Nothing is modified.
+        """
         if getattr(msg, "client_id", sender) != sender:
             raise _reject(AbortReason.MALFORMED, f"message from {sender} claims to be from {msg.client_id}")
         if eligible is not None and sender not in eligible:
@@ -117,9 +132,42 @@ class ServerState:
             raise _reject(AbortReason.REPLAYED, f"second {type(msg).__name__} from client {sender}")
 
     def receive(self, server: "Server", sender: int, msg: Message) -> None:
+        """Validate one decoded message completely, then record it.
+
+        Contract for every state: all checks run before any mutation, so on
+        error the state is unchanged. The base version accepts nothing.
+
+        Args:
+            server: the owning :class:`Server` (params, PKI, randomness).
+            sender: the transport-authenticated id of the sending client.
+            msg: the decoded message.
+
+        Raises:
+            RemoteProtocolError: the message is rejected (the typed
+                :class:`AbortReason` says why); here always OUT_OF_ROUND,
+                since the base state expects no message.
+        """
         raise _reject(AbortReason.OUT_OF_ROUND, f"{type(msg).__name__} is unexpected in {type(self).__name__}")
 
     def advance(self, server: "Server") -> tuple["ServerState", dict[int, Message]]:
+        """Close the round: return ``(next state, {client id: message})``.
+
+        Contract for every non-terminal state: either return the next state
+        and its outbox, or raise :class:`AbortSignal`, which the
+        :class:`Server` turns into :class:`ServerAborted`. The base version
+        is reached only by terminal states.
+
+        Args:
+            server: the owning :class:`Server`.
+
+        Returns:
+            The next state and the messages to send, keyed by client id.
+
+        Raises:
+            AbortSignal: (overrides) the round cannot go on, for example
+                fewer than ``threshold`` clients answered.
+            LocalProtocolError: (base) called in a terminal state.
+        """
         raise LocalProtocolError(AbortReason.LOCAL, f"advance() in terminal state {type(self).__name__}")
 
 
@@ -141,6 +189,7 @@ class ServerR0AdvertiseKeys(ServerState):
         self.keys_seen: set[bytes] = set()
 
     def receive(self, server, sender, msg):
+        """Accept AdvertiseKeys: one per client, fresh non-low-order distinct keys, signed iff active."""
         if not isinstance(msg, AdvertiseKeys):
             return super().receive(server, sender, msg)
         self.check_sender(sender, msg, self.advertised, None)
@@ -166,6 +215,10 @@ class ServerR0AdvertiseKeys(ServerState):
         self.keys_seen.update((msg.c_pk, msg.s_pk))
 
     def advance(self, server):
+        """Needs ``threshold`` advertisers; draws the graph seed, fixes the session id, sends ShareKeysRequests.
+
+        Also raises ``ValueError`` if ``server.random`` returns the wrong number of bytes.
+        """
         p = server.params
         u1 = sorted(self.advertised)
         if len(u1) < p.threshold:
@@ -197,6 +250,7 @@ class ServerR1ShareKeys(ServerState):
         self.responses: dict[int, ShareKeysResponse] = {}
 
     def receive(self, server, sender, msg):
+        """Accept ShareKeysResponse from a participant: this session, exactly one share per neighbour in order."""
         if not isinstance(msg, ShareKeysResponse):
             return super().receive(server, sender, msg)
         self.check_sender(sender, msg, self.responses, self.sess.neighbors)
@@ -207,6 +261,7 @@ class ServerR1ShareKeys(ServerState):
         self.responses[sender] = msg
 
     def advance(self, server):
+        """Needs ``threshold`` responders; routes each share to its responding recipient as a MaskedInputRequest."""
         p = server.params
         u2 = sorted(self.responses)
         if len(u2) < p.threshold:
@@ -234,6 +289,7 @@ class ServerR2MaskedInput(ServerState):
         self._pad_mask = (0xFF << tail_bits) & 0xFF if tail_bits else 0
 
     def receive(self, server, sender, msg):
+        """Accept MaskedInputResponse from a round-1 responder: this session, zero padding bits; add it to the sum."""
         if not isinstance(msg, MaskedInputResponse):
             return super().receive(server, sender, msg)
         self.check_sender(sender, msg, self.received, self.u2)
@@ -245,6 +301,7 @@ class ServerR2MaskedInput(ServerState):
         self.received[sender] = True
 
     def advance(self, server):
+        """Needs ``threshold`` masked inputs; goes to consistency check (active) or straight to unmasking."""
         p = server.params
         u3 = tuple(sorted(self.received))
         if len(u3) < p.threshold:
@@ -266,6 +323,7 @@ class ServerR3ConsistencyCheck(ServerState):
         self.statement = session.consistency_statement(prev.sess.sid, u3)
 
     def receive(self, server, sender, msg):
+        """Accept ConsistencyCheckResponse from a survivor: this session, valid signature over the survivor set."""
         if not isinstance(msg, ConsistencyCheckResponse):
             return super().receive(server, sender, msg)
         self.check_sender(sender, msg, self.signatures, self.u3_set)
@@ -278,6 +336,7 @@ class ServerR3ConsistencyCheck(ServerState):
         self.signatures[sender] = msg.signature
 
     def advance(self, server):
+        """Needs ``threshold`` signatures; sends UnmaskingRequests carrying them to the signers."""
         p = server.params
         signers = tuple(sorted(self.signatures))
         if len(signers) < p.threshold:
@@ -315,6 +374,7 @@ class ServerR4Unmasking(ServerState):
         self.responded: dict[int, bool] = {}
 
     def receive(self, server, sender, msg):
+        """Accept UnmaskingResponse from an asked client: this session, only the shares it may reveal, all well-formed."""
         if not isinstance(msg, UnmaskingResponse):
             return super().receive(server, sender, msg)
         self.check_sender(sender, msg, self.responded, self.asked)
@@ -340,6 +400,7 @@ class ServerR4Unmasking(ServerState):
         self.responded[sender] = True
 
     def advance(self, server):
+        """Reconstructs survivors' seeds and dropped clients' mask keys (AbortSignal if none verify), unmasks the sum in place."""
         p = server.params
         sess = self.prev.sess
         # Self-mask seeds of the survivors, checked against their commitments.
