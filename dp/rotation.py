@@ -145,8 +145,8 @@ def fwht_inplace(x: np.ndarray) -> None:
         x: a contiguous writable float64 vector whose length is a power of two.
 
     Raises:
-        TypeError: if ``x`` is not a float64 ndarray.
-        ValueError: if it is not 1-D, contiguous and of power-of-two length.
+        TypeError: if ``x`` is not a writable C-contiguous float64 ndarray.
+        ValueError: if it is not 1-D or its length is not a power of two.
     """
     _check_vector(x, power_of_two=True)
     if x.dtype != np.float64 or not x.flags.c_contiguous or not x.flags.writeable:

@@ -60,7 +60,8 @@ def associated_data(*, purpose: str, session_id: bytes, round: int, sender: int,
     u32le(sender) || u32le(receiver)``.
 
     Args:
-        purpose: 1..64 characters of ``[a-z0-9-]`` (for shares:
+        purpose: 1..64 characters of ``[a-z0-9-]`` (the protocol's
+            encrypted shares use ``"share"``; their key is derived under
             ``"share-encryption"``).
         session_id: the 32-byte session id.
         round: the protocol round, 0..255.
