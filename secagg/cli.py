@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the ``secagg`` argument parser, one subparser per subcommand.
 
     Each subparser sets ``handler`` to its ``_cmd_<name>`` function.
+
+    Returns:
+        The parser; its ``parse_args`` raises the internal usage error that
+        :func:`main` turns into exit status 2.
+
+    Raises:
+        Nothing of its own.
     """
     parser = _Parser(prog=PROG, description="Secure aggregation for federated learning.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -257,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 2 on a usage or value error (one line
         on stderr), or argparse's status for ``--help``.
+
+    Raises:
+        Nothing for bad input: usage, type and value errors and every
+        :class:`~secagg.errors.SecAggError` become exit status 2.
     """
     parser = build_parser()
     try:

@@ -126,7 +126,19 @@ def context_fingerprint(public_context: bytes) -> bytes:
 
 
 def chunk_count(dim: int, slots: int) -> int:
-    """Return ``ceil(dim / slots)``, the number of ciphertexts for ``dim`` values."""
+    """Return ``ceil(dim / slots)``, the number of ciphertexts for ``dim`` values.
+
+    Args:
+        dim: the vector length (>= 0).
+        slots: the values per ciphertext (>= 1).
+
+    Returns:
+        The number of ciphertexts.
+
+    Raises:
+        ZeroDivisionError: if ``slots`` is 0 (callers pass a validated
+            parameter set's slot count).
+    """
     return -(-dim // slots)
 
 

@@ -261,6 +261,9 @@ def max_abs_sum(params: CKKSParams) -> float:
 
     Returns:
         The bound, in the units of the inputs.
+
+    Raises:
+        Nothing of its own: ``params`` is a validated :class:`CKKSParams`.
     """
     exponent = params.data_modulus_bits - len(params.data_bit_sizes) - 2 - params.scale_bits
     return float(2.0**exponent)

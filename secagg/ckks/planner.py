@@ -75,6 +75,9 @@ def max_ciphertext_bytes(params: CKKSParams) -> int:
 
     Returns:
         The bound in bytes.
+
+    Raises:
+        Nothing of its own: ``params`` is a validated :class:`CKKSParams`.
     """
     m = params.ciphertext_memory_bytes
     return m + m // 128 + 4096
@@ -92,6 +95,9 @@ def max_public_context_bytes(params: CKKSParams) -> int:
 
     Returns:
         The bound in bytes.
+
+    Raises:
+        Nothing of its own: ``params`` is a validated :class:`CKKSParams`.
     """
     m = params.public_key_memory_bytes
     return m + m // 128 + 8192

@@ -80,6 +80,9 @@ def expected_decompressed_bytes(params: CKKSParams) -> int:
 
     Returns:
         ``97 + 2 * N * data_primes * 8``.
+
+    Raises:
+        Nothing of its own: ``params`` is a validated :class:`CKKSParams`.
     """
     return _SEAL_CIPHERTEXT_METADATA + params.ciphertext_memory_bytes
 
