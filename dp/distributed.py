@@ -28,9 +28,17 @@ Client (:func:`encode_client`), with ``c = l2_clip``, ``s = plan.scale``,
 Server (:func:`decode_sum`): centre the modular sum into
 ``[-2^(bits-1), 2^(bits-1))``, divide by ``s``, rotate back, drop the padding.
 
-Scale (:func:`plan`), with ``n = expected clients`` (``max_clients``, or
-``min_clients`` when unset), ``sigma^2 = (noise_multiplier * c)^2 / min_clients``
-the per-client noise variance in real units and ``k = k_stddevs``: the TFF /
+Clients: the noise is calibrated to ``min_clients``, the bit budget to
+``max_clients`` (default ``2 * min_clients``, see
+:class:`DistributedDPConfig`); :func:`decode_sum` accepts a sum of any
+``n_clients`` in ``[min_clients, max_clients]``.
+
+Scale (:func:`plan`), with ``n = expected_clients`` (``max_clients``, or
+``2 * min_clients`` when unset), ``sigma^2 = (noise_multiplier * c)^2 / min_clients``
+the per-client noise variance in real units and ``k`` the number of
+stddevs (``k_stddevs``, or ``sqrt(2) erfcinv(modclip_prob)`` with the
+per-coordinate modular-clipping probability ``modclip_prob``, default
+:data:`DEFAULT_MODCLIP_PROB` = 1e-4, so ``k`` = 3.89): the TFF /
 DDG rule (DDG Sections 4.2 and 4.4) treats each coordinate of the rotated sum
 as sub-Gaussian with variance proxy ``(n c)^2 / n'`` (``n`` clipped vectors,
 aligned in the worst case, spread by the rotation), plus rounding variance
@@ -43,21 +51,38 @@ asks ``k`` standard deviations of it to fit in half the modulus:
 ``s`` is then capped so that ``c s <= 2^40`` (float64 keeps 12 fractional bits
 for stochastic rounding) and ``local_variance <= 2^40`` (the samplers'
 accuracy range); beyond both caps the quantisation variance is below 2^-40
-of the noise variance, so a larger scale would buy nothing. Finally the
-discrete noise must be meaningful: ``local_variance = sigma^2 s^2`` must be at
-least :data:`MIN_LOCAL_VARIANCE` (= 1, one integer step per client),
-otherwise :class:`dp.errors.BitWidthError` names the bits that would be needed.
+of the noise variance, so a larger scale would buy nothing. (The arithmetic
+is done on ``t = c s``, which does not depend on the magnitude of ``c``.)
+
+Two checks then decide whether ``bits`` suffices; if either fails,
+:class:`dp.errors.BitWidthError` names the numbers and the bits needed
+(:func:`bits_needed`):
+
+* the discrete noise must be meaningful: ``local_variance = sigma^2 s^2``
+  must be at least :data:`MIN_LOCAL_VARIANCE` (= 1, one integer step per
+  client);
+* rounding must not eat the noise: the *effective* noise multiplier
+  ``sqrt(min_clients * local_variance) / l2_sensitivity`` (total noise stddev
+  over the rounding-inflated sensitivity below, both in integer units; it
+  equals ``noise_multiplier * c s / l2_sensitivity``) must be at least
+  ``(1 - eta) * noise_multiplier`` with ``eta = rounding_tolerance``
+  (default :data:`DEFAULT_ROUNDING_TOLERANCE` = 0.1). Without it, a small
+  scale makes the inflation ``sqrt(n')/2`` dominate ``c s`` and the
+  accounted epsilon explodes (7 bits, 100 clients, ``d = 2^16``: effective
+  multiplier 0.11 for a requested 1.0, epsilon 75,195 instead of about 2.5).
+  The check depends only on ``c s``, ``n'`` and ``beta``; at ``d = 2^16`` it
+  needs ``c s >= 262``.
 
 Warning:
-    ``k_stddevs`` trades resolution for wrap-arounds. At the default 4, a
-    rotated coordinate of a noise-dominated sum falls outside
-    ``[-2^(bits-1), 2^(bits-1))`` with probability about 6e-5 (the Gaussian
-    tail beyond 4 sigma), so at ``padded_dim = 2^20`` some dozens of
-    coordinates wrap; each wrap adds ``+-2^bits / scale`` to one rotated
-    coordinate, which the inverse rotation spreads as ``2^bits / (scale
-    sqrt(padded_dim))`` over every output coordinate. Privacy is unaffected
-    (the noise is added before the wrap); utility is. Use ``k_stddevs`` of 6
-    (about 2e-9 per coordinate) or more when that matters.
+    ``k`` trades resolution for wrap-arounds. At the default
+    ``modclip_prob = 1e-4``, a rotated coordinate of a noise-dominated sum
+    falls outside ``[-2^(bits-1), 2^(bits-1))`` with probability about 1e-4,
+    so at ``padded_dim = 2^20`` about a hundred coordinates wrap; each wrap
+    adds ``+-2^bits / scale`` to one rotated coordinate, which the inverse
+    rotation spreads as ``2^bits / (scale sqrt(padded_dim))`` over every
+    output coordinate. Privacy is unaffected (the noise is added before the
+    wrap); utility is. Use ``modclip_prob = 1e-6`` (TensorFlow Federated's
+    default, ``k`` = 4.89, about 0.3 bits more) or smaller when that matters.
 
 Noise calibration: every client adds variance
 ``(noise_multiplier * c * s)^2 / min_clients``, so the sum over *any* set of
@@ -94,6 +119,7 @@ import dataclasses
 import math
 
 import numpy as np
+from scipy import special
 
 from dp.clipping import Update, clip_l2, flatten
 from dp.errors import BitWidthError, ConditionalRoundingError
@@ -102,22 +128,43 @@ from dp.randomness import DEFAULT_RANDOM, RandomSource, random_uint64
 from dp.rotation import MAX_DIM, padded_dim, rotate, unrotate
 
 __all__ = [
+    "DEFAULT_MAX_CLIENTS_FACTOR",
+    "DEFAULT_MODCLIP_PROB",
+    "DEFAULT_ROUNDING_TOLERANCE",
+    "MAX_CLIENTS",
+    "MAX_K_STDDEVS",
     "MAX_LOCAL_VARIANCE",
+    "MAX_NOISE_MULTIPLIER",
     "MAX_ROUNDING_ATTEMPTS",
     "MAX_SCALED_CLIP",
     "MECHANISMS",
     "MIN_LOCAL_VARIANCE",
     "DistributedDPConfig",
     "DistributedDPPlan",
+    "bits_needed",
     "conditional_round",
     "decode_sum",
     "encode_client",
+    "k_stddevs_for",
+    "modclip_prob_for",
     "plan",
     "word_dtype",
 ]
 
 MECHANISMS = ("skellam", "dgauss")
+#: Each client's noise variance must be at least one integer step.
 MIN_LOCAL_VARIANCE = 1.0
+#: The most clients a config may name. The DDG accountant sums ``clients``
+#: terms per order, so this bounds its time (about 20 s at 2^20) and memory.
+MAX_CLIENTS = 2**20
+#: ``max_clients=None`` means this many times ``min_clients``.
+DEFAULT_MAX_CLIENTS_FACTOR = 2
+#: Per-coordinate modular-clipping probability when neither it nor ``k_stddevs`` is given.
+DEFAULT_MODCLIP_PROB = 1e-4
+#: ``eta``: the effective noise multiplier may fall at most this fraction below the requested one.
+DEFAULT_ROUNDING_TOLERANCE = 0.1
+MAX_NOISE_MULTIPLIER = 1e6
+MAX_K_STDDEVS = 40.0
 MAX_LOCAL_VARIANCE = 2.0**40
 MAX_SCALED_CLIP = 2.0**40
 MAX_ROUNDING_ATTEMPTS = 100
@@ -146,26 +193,49 @@ def word_dtype(bits: int) -> np.dtype:
 class DistributedDPConfig:
     """What the deployment asks for; :func:`plan` turns it into integer parameters.
 
+    The user-visible rule: the noise is calibrated to ``min_clients``, the
+    modulus (bit budget) to ``max_clients``, and :func:`decode_sum` accepts
+    any sum of ``n`` encodings with ``min_clients <= n <= expected_clients``.
+
     Attributes:
         mechanism: ``"skellam"`` or ``"dgauss"`` (distributed discrete Gaussian).
         bits: the secure sum is taken mod ``2^bits``; 1..62.
         l2_clip: per-client L2 clipping norm (real units), finite and > 0.
         noise_multiplier: the summed noise over ``min_clients`` clients has
-            stddev ``noise_multiplier * l2_clip`` (real units); finite and > 0.
+            stddev ``noise_multiplier * l2_clip`` (real units); finite, in
+            ``(0, MAX_NOISE_MULTIPLIER]``.
         dim: model dimension before padding, 1..2^30.
         min_clients: the fewest clients whose inputs any accepted secure sum
             contains (e.g. the protocol threshold); noise is calibrated to it.
+            In ``[1, MAX_CLIENTS]``.
         beta: conditional-rounding parameter in [0, 1); 0 disables the
             conditional bound (only ``c s + sqrt(n')`` is used).
-        k_stddevs: how many stddevs of the noisy sum must fit in the modulus; > 0.
+        k_stddevs: how many stddevs of the noisy sum must fit in half the
+            modulus; > 0. Give either this or ``modclip_prob``, not both.
         max_clients: the most clients a sum may contain, which sizes the
-            modulus headroom; ``None`` means ``min_clients``. An addition to
-            the interface of the issue, keyword-only with a default, so
-            callers that do not know it are unaffected.
+            modulus headroom, in ``[min_clients, MAX_CLIENTS]``. ``None``
+            means ``DEFAULT_MAX_CLIENTS_FACTOR * min_clients`` (capped at
+            ``MAX_CLIENTS``): with a secure-aggregation threshold
+            ``t = min_clients`` above half the ``n`` participants (the usual
+            setting) a sum holds at most ``2t - 1`` inputs. Set it to the
+            cohort size when that is known (tighter, so a larger scale).
+        modclip_prob: the per-coordinate modular-clipping probability, in
+            ``(0, 1)``, as in TensorFlow Federated's ``DistributedDpSumFactory``:
+            ``k_stddevs = sqrt(2) erfcinv(modclip_prob)``, i.e. the two-sided
+            Gaussian tail ``P(|N(0, 1)| > k_stddevs) = modclip_prob`` for
+            *each* rotated coordinate (not a union bound over the vector; the
+            expected number of wrapped coordinates per sum is
+            ``padded_dim * modclip_prob``). When neither this nor
+            ``k_stddevs`` is given, :data:`DEFAULT_MODCLIP_PROB` is used.
+        rounding_tolerance: ``eta`` in ``(0, 1)``: :func:`plan` refuses a
+            bit width at which the effective noise multiplier (total noise
+            stddev over the rounding-inflated L2 sensitivity, both in integer
+            units) falls below ``(1 - eta) * noise_multiplier``.
 
     Raises:
         TypeError: if a field has the wrong type.
-        ValueError: if a field is out of range (the message quotes it).
+        ValueError: if a field is out of range (the message quotes it), or
+            both ``k_stddevs`` and ``modclip_prob`` are given.
     """
 
     mechanism: str
@@ -175,8 +245,10 @@ class DistributedDPConfig:
     dim: int
     min_clients: int
     beta: float = math.exp(-0.5)
-    k_stddevs: float = 4.0
+    k_stddevs: float | None = None
     max_clients: int | None = None
+    modclip_prob: float | None = None
+    rounding_tolerance: float = DEFAULT_ROUNDING_TOLERANCE
 
     def __post_init__(self) -> None:
         if not isinstance(self.mechanism, str):
@@ -190,27 +262,83 @@ class DistributedDPConfig:
             raise ValueError(f"bits must be in [1, 62], got {self.bits}")
         if not 1 <= self.dim <= MAX_DIM:
             raise ValueError(f"dim must be in [1, {MAX_DIM}], got {self.dim}")
-        if self.min_clients < 1:
-            raise ValueError(f"min_clients must be >= 1, got {self.min_clients}")
+        if not 1 <= self.min_clients <= MAX_CLIENTS:
+            raise ValueError(f"min_clients must be in [1, {MAX_CLIENTS}], got {self.min_clients}")
         if self.max_clients is not None:
             if not _is_int(self.max_clients):
                 raise TypeError(f"max_clients must be an int or None, got {type(self.max_clients).__name__}")
-            if self.max_clients < self.min_clients:
-                raise ValueError(f"max_clients must be >= min_clients={self.min_clients}, got {self.max_clients}")
-        for name in ("l2_clip", "noise_multiplier", "beta", "k_stddevs"):
+            if not self.min_clients <= self.max_clients <= MAX_CLIENTS:
+                raise ValueError(
+                    f"max_clients must be in [min_clients={self.min_clients}, {MAX_CLIENTS}], got {self.max_clients}"
+                )
+        for name in ("l2_clip", "noise_multiplier", "beta", "rounding_tolerance"):
             if not _is_real(getattr(self, name)):
                 raise TypeError(f"{name} must be a real number, got {type(getattr(self, name)).__name__}")
-        for name in ("l2_clip", "noise_multiplier", "k_stddevs"):
+        for name in ("k_stddevs", "modclip_prob"):
+            value = getattr(self, name)
+            if value is not None and not _is_real(value):
+                raise TypeError(f"{name} must be a real number or None, got {type(value).__name__}")
+        for name in ("l2_clip", "noise_multiplier"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be finite and > 0, got {value}")
+        if self.noise_multiplier > MAX_NOISE_MULTIPLIER:
+            raise ValueError(f"noise_multiplier must be <= {MAX_NOISE_MULTIPLIER:g}, got {self.noise_multiplier}")
         if not 0.0 <= self.beta < 1.0:
             raise ValueError(f"beta must be in [0, 1), got {self.beta}")
+        if not 0.0 < self.rounding_tolerance < 1.0:
+            raise ValueError(f"rounding_tolerance must be in (0, 1), got {self.rounding_tolerance}")
+        if self.k_stddevs is not None and self.modclip_prob is not None:
+            raise ValueError(
+                f"give k_stddevs or modclip_prob, not both (got k_stddevs={self.k_stddevs}, "
+                f"modclip_prob={self.modclip_prob})"
+            )
+        if self.k_stddevs is not None and not (math.isfinite(self.k_stddevs) and 0 < self.k_stddevs <= MAX_K_STDDEVS):
+            raise ValueError(f"k_stddevs must be in (0, {MAX_K_STDDEVS:g}], got {self.k_stddevs}")
+        if self.modclip_prob is not None and not 1e-300 <= self.modclip_prob < 1.0:
+            raise ValueError(f"modclip_prob must be in [1e-300, 1), got {self.modclip_prob}")
 
     @property
     def expected_clients(self) -> int:
-        """The client count that sizes the modulus headroom (``max_clients or min_clients``)."""
-        return self.min_clients if self.max_clients is None else int(self.max_clients)
+        """The most clients a sum may hold; it sizes the modulus headroom.
+
+        ``max_clients``, or ``min(DEFAULT_MAX_CLIENTS_FACTOR * min_clients,
+        MAX_CLIENTS)`` when ``max_clients`` is ``None``.
+        """
+        if self.max_clients is not None:
+            return int(self.max_clients)
+        return min(DEFAULT_MAX_CLIENTS_FACTOR * int(self.min_clients), MAX_CLIENTS)
+
+    @property
+    def resolved_k_stddevs(self) -> float:
+        """The ``k`` :func:`plan` uses: ``k_stddevs``, else ``sqrt(2) erfcinv(modclip_prob or DEFAULT_MODCLIP_PROB)``."""
+        if self.k_stddevs is not None:
+            return float(self.k_stddevs)
+        prob = DEFAULT_MODCLIP_PROB if self.modclip_prob is None else float(self.modclip_prob)
+        return k_stddevs_for(prob)
+
+    @property
+    def resolved_modclip_prob(self) -> float:
+        """The per-coordinate Gaussian-tail probability of ``resolved_k_stddevs``: ``erfc(k / sqrt(2))``."""
+        if self.k_stddevs is None:
+            return DEFAULT_MODCLIP_PROB if self.modclip_prob is None else float(self.modclip_prob)
+        return modclip_prob_for(self.k_stddevs)
+
+
+def k_stddevs_for(modclip_prob: float) -> float:
+    """``k`` with ``P(|N(0, 1)| > k) = modclip_prob``: ``sqrt(2) * erfcinv(modclip_prob)``.
+
+    Raises:
+        ValueError: if ``modclip_prob`` is not in ``[1e-300, 1)``.
+    """
+    if not _is_real(modclip_prob) or not 1e-300 <= modclip_prob < 1.0:
+        raise ValueError(f"modclip_prob must be in [1e-300, 1), got {modclip_prob!r}")
+    return float(math.sqrt(2.0) * special.erfcinv(float(modclip_prob)))
+
+
+def modclip_prob_for(k_stddevs: float) -> float:
+    """The two-sided Gaussian tail ``P(|N(0, 1)| > k_stddevs) = erfc(k_stddevs / sqrt(2))``."""
+    return math.erfc(float(k_stddevs) / math.sqrt(2.0))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -268,18 +396,66 @@ class DistributedDPPlan:
         return word_dtype(self.config.bits)
 
 
-def _bits_needed(config: DistributedDPConfig, dpad: int, sigma_sq: float) -> int:
+def _derive(config: DistributedDPConfig, bits: int, dpad: int) -> tuple[float, float, float, float]:
+    """``(c s, local_variance, l2_sensitivity, l1_sensitivity)`` at ``bits``, all in integer units.
+
+    Computed in units of the clip (``t = c s``), so no intermediate depends on
+    the magnitude of ``l2_clip``: ``local_variance = (z t)^2 / min_clients``.
+    """
     n = config.expected_clients
-    b_over_sigma = n * n * config.l2_clip**2 / (dpad * sigma_sq) + n
-    need = 4.0 * config.k_stddevs**2 * (b_over_sigma * MIN_LOCAL_VARIANCE + n / 4.0)
-    return math.ceil(0.5 * math.log2(need))
+    m = config.min_clients
+    z = float(config.noise_multiplier)
+    k = config.resolved_k_stddevs
+    headroom = 4.0**bits / (4.0 * k * k) - n / 4.0
+    t = math.sqrt(headroom / (n * n / dpad + n * z * z / m)) if headroom > 0 else 0.0
+    t = min(t, MAX_SCALED_CLIP, math.sqrt(MAX_LOCAL_VARIANCE * m) / z)
+    local_variance = (z * t) ** 2 / m
+    bound = t + math.sqrt(dpad)
+    if config.beta > 0:
+        slack = math.sqrt(2.0 * math.log(1.0 / config.beta)) * (t + math.sqrt(dpad) / 2.0)
+        bound = min(bound, math.sqrt(t * t + dpad / 4.0 + slack))
+    l1 = min(math.sqrt(dpad) * bound, bound * bound)
+    return t, local_variance, bound, l1
+
+
+def _problems(config: DistributedDPConfig, t: float, local_variance: float, l2: float) -> list[str]:
+    out = []
+    if not local_variance >= MIN_LOCAL_VARIANCE:
+        out.append(f"each client's noise variance is {local_variance:.3g} < {MIN_LOCAL_VARIANCE:g} integer units")
+    floor = 1.0 - config.rounding_tolerance
+    if not t >= floor * l2:
+        z = config.noise_multiplier
+        out.append(
+            f"rounding inflates the L2 sensitivity from {t:.4g} to {l2:.4g} integer units, so the effective "
+            f"noise multiplier is {z * t / l2:.4g} < (1 - rounding_tolerance={config.rounding_tolerance:g}) x "
+            f"requested {z:g} = {floor * z:.4g}"
+        )
+    return out
+
+
+def bits_needed(config: DistributedDPConfig) -> int | None:
+    """The fewest bits (<= 62) at which :func:`plan` accepts ``config``'s other fields, or ``None``.
+
+    A bit width is accepted when each client's noise variance is at least
+    :data:`MIN_LOCAL_VARIANCE` and the effective noise multiplier
+    ``sqrt(min_clients * local_variance) / l2_sensitivity`` is at least
+    ``(1 - rounding_tolerance) * noise_multiplier``; both only improve with
+    more bits.
+    """
+    dpad = padded_dim(config.dim)
+    for bits in range(1, 63):
+        t, lv, l2, _ = _derive(config, bits, dpad)
+        if not _problems(config, t, lv, l2):
+            return bits
+    return None
 
 
 def plan(config: DistributedDPConfig) -> DistributedDPPlan:
     """Choose the scale and derive the integer noise and sensitivities.
 
     See the module docstring for the exact formulas (scale rule, caps,
-    per-client noise calibrated to ``min_clients``, sensitivities).
+    per-client noise calibrated to ``min_clients``, modulus headroom sized
+    for ``expected_clients``, sensitivities, the rounding check).
 
     Args:
         config: a validated :class:`DistributedDPConfig`.
@@ -289,49 +465,50 @@ def plan(config: DistributedDPConfig) -> DistributedDPPlan:
 
     Raises:
         TypeError: if ``config`` is not a :class:`DistributedDPConfig`.
-        BitWidthError: if ``2^bits`` is too small to hold ``k_stddevs``
-            stddevs of the noisy sum of ``expected_clients`` clients at a
-            scale where each client's noise variance is at least 1 integer
-            unit; the message names the bits needed and given.
-        ValueError: if ``noise_multiplier`` is so small that even the largest
-            allowed scale gives a per-client variance below 1.
+        BitWidthError: if ``2^bits`` is too small: at the largest scale that
+            fits ``k`` stddevs of the noisy sum of ``expected_clients``
+            clients, each client's noise variance is below 1 integer unit,
+            or rounding inflates the sensitivity so much that the effective
+            noise multiplier is below ``(1 - rounding_tolerance)`` times the
+            requested one. The message names the numbers and the bits needed.
+        ValueError: if no bit width up to 62 would do (e.g. a noise
+            multiplier so small that even the largest allowed scale leaves a
+            per-client variance below 1), or ``l2_clip`` is so small that the
+            scale overflows.
     """
     if not isinstance(config, DistributedDPConfig):
         raise TypeError(f"config must be a DistributedDPConfig, got {type(config).__name__}")
     dpad = padded_dim(config.dim)
-    n = config.expected_clients
     c = float(config.l2_clip)
-    sigma_sq = (config.noise_multiplier * c) ** 2 / config.min_clients
-    headroom = 2.0 ** (2 * config.bits) / (4.0 * config.k_stddevs**2) - n / 4.0
-    spread = n * n * c * c / dpad + n * sigma_sq
-    scale = math.sqrt(headroom / spread) if headroom > 0 else 0.0
-    if scale * math.sqrt(sigma_sq) < math.sqrt(MIN_LOCAL_VARIANCE):
+    t, local_variance, l2, l1 = _derive(config, config.bits, dpad)
+    problems = _problems(config, t, local_variance, l2)
+    if problems:
+        setting = (
+            f"k_stddevs={config.resolved_k_stddevs:.4g} stddevs of the noisy sum of up to {config.expected_clients} "
+            f"clients (min_clients={config.min_clients}, dim={config.dim} padded to {dpad}, l2_clip={c:g}, "
+            f"noise_multiplier={config.noise_multiplier:g}, mechanism={config.mechanism})"
+        )
+        needed = bits_needed(config)
+        if needed is None:
+            raise ValueError(
+                f"bits={config.bits} is too few and no bit width up to 62 suffices: even at the largest allowed "
+                f"scale ({setting}) "
+                + "; ".join(problems)
+            )
         raise BitWidthError(
-            f"bits={config.bits} is too few: k_stddevs={config.k_stddevs} stddevs of the noisy sum of {n} clients "
-            f"(l2_clip={c}, noise_multiplier={config.noise_multiplier}, min_clients={config.min_clients}, "
-            f"dim={config.dim} padded to {dpad}) fit only at a scale where each client's noise variance is "
-            f"{(scale * scale * sigma_sq):.3g} < {MIN_LOCAL_VARIANCE} integer units; "
-            f"need at least {_bits_needed(config, dpad, sigma_sq)} bits"
+            f"bits={config.bits} is too few: at the largest scale that fits {setting} in 2^{config.bits}, "
+            + "; ".join(problems)
+            + f"; need at least {needed} bits"
         )
-    scale = min(scale, MAX_SCALED_CLIP / c, math.sqrt(MAX_LOCAL_VARIANCE / sigma_sq))
-    local_variance = sigma_sq * scale * scale
-    if local_variance < MIN_LOCAL_VARIANCE:
-        raise ValueError(
-            f"noise_multiplier={config.noise_multiplier} is too small for discrete noise: the per-client "
-            f"variance is {local_variance:.3g} < {MIN_LOCAL_VARIANCE} even at the largest scale {scale:.6g}"
-        )
-    cs = c * scale
-    bound = cs + math.sqrt(dpad)
-    if config.beta > 0:
-        slack = math.sqrt(2.0 * math.log(1.0 / config.beta)) * (cs + math.sqrt(dpad) / 2.0)
-        bound = min(bound, math.sqrt(cs * cs + dpad / 4.0 + slack))
-    l1 = min(math.sqrt(dpad) * bound, bound * bound)
+    scale = t / c
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"l2_clip={c!r} is too small: the scale {t:g} / l2_clip overflows")
     return DistributedDPPlan(
         config=config,
         scale=scale,
         padded_dim=dpad,
         local_variance=local_variance,
-        l2_sensitivity=bound,
+        l2_sensitivity=l2,
         l1_sensitivity=l1,
     )
 
@@ -437,7 +614,8 @@ def decode_sum(modular_sum: np.ndarray, plan: DistributedDPPlan, *, rotation_see
         rotation_seed: the round's 32-byte rotation seed.
         n_clients: how many clients' encodings the sum contains; must be in
             ``[min_clients, expected_clients]`` (fewer would carry less noise
-            than accounted, more may overflow the modulus).
+            than accounted, more may overflow the modulus). With
+            ``max_clients`` unset that is ``[min_clients, 2 * min_clients]``.
 
     Returns:
         A float64 vector of ``plan.config.dim`` values: the clipped sum plus
@@ -455,7 +633,8 @@ def decode_sum(modular_sum: np.ndarray, plan: DistributedDPPlan, *, rotation_see
     if not cfg.min_clients <= n_clients <= cfg.expected_clients:
         raise ValueError(
             f"n_clients must be in [min_clients={cfg.min_clients}, expected_clients={cfg.expected_clients}], "
-            f"got {n_clients}; set max_clients in the config to sum more clients"
+            f"got {n_clients}; the modulus was sized for at most {cfg.expected_clients} clients "
+            f"(set max_clients in the config to sum more)"
         )
     if not isinstance(modular_sum, np.ndarray) or modular_sum.dtype.kind not in "iu":
         raise TypeError(f"modular_sum must be an integer ndarray, got {type(modular_sum).__name__}")

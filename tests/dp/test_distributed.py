@@ -20,13 +20,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dp.distributed import (
+    DEFAULT_MODCLIP_PROB,
+    DEFAULT_ROUNDING_TOLERANCE,
+    MAX_CLIENTS,
     MAX_LOCAL_VARIANCE,
     MAX_SCALED_CLIP,
     DistributedDPConfig,
     DistributedDPPlan,
+    bits_needed,
     conditional_round,
     decode_sum,
     encode_client,
+    k_stddevs_for,
+    modclip_prob_for,
     plan,
 )
 from dp.errors import BitWidthError, ConditionalRoundingError
@@ -76,6 +82,14 @@ def modular_total(encodings, bits):
         ("beta", -0.1, ValueError),
         ("k_stddevs", 0.0, ValueError),
         ("k_stddevs", "4", TypeError),
+        ("modclip_prob", 0.0, ValueError),
+        ("modclip_prob", 1.0, ValueError),
+        ("modclip_prob", "1e-4", TypeError),
+        ("rounding_tolerance", 0.0, ValueError),
+        ("rounding_tolerance", 1.0, ValueError),
+        ("min_clients", MAX_CLIENTS + 1, ValueError),
+        ("max_clients", MAX_CLIENTS + 1, ValueError),
+        ("noise_multiplier", 1e7, ValueError),
     ],
 )
 def test_config_rejects_bad_fields_naming_them(field, value, error):
@@ -98,7 +112,7 @@ def test_scale_is_the_largest_that_fits_k_stddevs_in_the_modulus(mechanism, bits
     p = plan(cfg)
     n, c, s, d = 15, cfg.l2_clip, p.scale, p.padded_dim
     sigma_sq = (cfg.noise_multiplier * c) ** 2 / cfg.min_clients
-    width = 2 * cfg.k_stddevs * math.sqrt(s * s * ((n * c) ** 2 / d + n * sigma_sq) + n / 4)
+    width = 2 * cfg.resolved_k_stddevs * math.sqrt(s * s * ((n * c) ** 2 / d + n * sigma_sq) + n / 4)
     assert width == pytest.approx(2.0**bits, rel=1e-12)
 
 
@@ -136,6 +150,7 @@ def test_too_few_bits_raise_bit_width_error_naming_the_bits_needed():
     with pytest.raises(BitWidthError, match=r"bits=4 is too few.*need at least (\d+) bits") as info:
         plan(cfg)
     needed = int(info.value.args[0].rsplit("need at least ", 1)[1].split()[0])
+    assert needed == bits_needed(cfg)
     assert plan(dataclasses.replace(cfg, bits=needed)).local_variance >= 1.0
     if needed - 1 > 4:
         with pytest.raises(BitWidthError):
@@ -269,3 +284,103 @@ def test_plan_rejects_inconsistent_fields():
         dataclasses.replace(p, scale=-1.0)
     with pytest.raises(TypeError):
         DistributedDPPlan(config=None, scale=1.0, padded_dim=8, local_variance=1.0, l2_sensitivity=1.0, l1_sensitivity=1.0)
+
+
+# --------------------------------------------------------------------------- rounding must not eat the noise
+
+
+def effective_noise_multiplier(p):
+    return math.sqrt(p.config.min_clients * p.local_variance) / p.l2_sensitivity
+
+
+def test_a_bit_width_where_rounding_inflation_dwarfs_the_noise_is_refused_with_the_numbers():
+    # the review's case: 7 bits, 100 clients, d = 2^16 planned with effective noise multiplier 0.11
+    cfg = DistributedDPConfig(
+        mechanism="skellam", bits=7, l2_clip=1.0, noise_multiplier=1.0, dim=2**16, min_clients=100, max_clients=100
+    )
+    with pytest.raises(BitWidthError) as info:
+        plan(cfg)
+    message = info.value.args[0]
+    for fragment in ("bits=7", "min_clients=100", "dim=65536", "l2_clip=1", "noise_multiplier=1",
+                     "effective noise multiplier", "requested 1", "need at least 12 bits"):  # fmt: skip
+        assert fragment in message
+
+
+@pytest.mark.parametrize("mechanism", ["skellam", "dgauss"])
+@pytest.mark.parametrize("dim", [1, 1000, 2**16])
+@pytest.mark.parametrize("eta", [0.01, DEFAULT_ROUNDING_TOLERANCE, 0.5])
+def test_every_accepted_plan_keeps_the_effective_noise_multiplier_within_the_tolerance(mechanism, dim, eta):
+    cfg = config(mechanism=mechanism, dim=dim, min_clients=100, rounding_tolerance=eta)
+    needed = bits_needed(cfg)
+    assert needed is not None
+    p = plan(dataclasses.replace(cfg, bits=needed))
+    assert effective_noise_multiplier(p) >= (1 - eta) * cfg.noise_multiplier * (1 - 1e-12)
+    assert p.local_variance >= 1.0
+    if needed > 1:
+        with pytest.raises(BitWidthError, match=f"need at least {needed} bits"):
+            plan(dataclasses.replace(cfg, bits=needed - 1))
+
+
+@pytest.mark.parametrize("bits", [12, 14, 16, 18, 20])
+def test_the_readme_setting_plans_at_12_to_20_bits(bits):
+    # 100 clients per round, d = 2^16, z = 1 (the README / chapter 40 table), library defaults
+    p = plan(DistributedDPConfig(mechanism="skellam", bits=bits, l2_clip=1.0, noise_multiplier=1.0, dim=2**16,
+                                 min_clients=100))  # fmt: skip
+    assert effective_noise_multiplier(p) >= 0.9
+
+
+def test_the_effective_noise_check_does_not_depend_on_the_magnitude_of_the_clip():
+    base = config(dim=2**16, min_clients=100, bits=12)
+    for clip in (1e-200, 1.0, 1e200):
+        p = plan(dataclasses.replace(base, l2_clip=clip))
+        assert effective_noise_multiplier(p) == pytest.approx(effective_noise_multiplier(plan(base)), rel=1e-9)
+        assert p.central_stddev() == pytest.approx(clip, rel=1e-9)
+
+
+def test_a_noise_multiplier_no_bit_width_can_serve_is_a_plain_value_error():
+    with pytest.raises(ValueError, match="no bit width up to 62 suffices") as info:
+        plan(config(noise_multiplier=1e-300, l2_clip=1e300))
+    assert not isinstance(info.value, BitWidthError)
+
+
+# --------------------------------------------------------------------------- max_clients default
+
+
+def test_by_default_a_sum_of_up_to_twice_min_clients_decodes():
+    p = plan(config(dim=2000, min_clients=3, bits=24))
+    assert p.config.expected_clients == 6
+    source = DeterministicRandom("default-max")
+    xs = updates(5, 2000, norm=0.5, seed=5)
+    enc = [encode_client(x, p, rotation_seed=SEED, random=source) for x in xs]
+    decoded = decode_sum(modular_total(enc, 24), p, rotation_seed=SEED, n_clients=5)
+    err = decoded - np.sum(xs, axis=0)
+    target = p.central_stddev() ** 2 * 5 / 3
+    assert abs(err.var() / target - 1) <= 5 * math.sqrt(2 / err.size)
+    with pytest.raises(ValueError, match="at most 6 clients"):
+        decode_sum(modular_total(enc, 24), p, rotation_seed=SEED, n_clients=7)
+
+
+def test_the_default_max_clients_is_capped_at_max_clients():
+    assert config(min_clients=MAX_CLIENTS).expected_clients == MAX_CLIENTS
+    assert config(min_clients=7, max_clients=7).expected_clients == 7
+
+
+# --------------------------------------------------------------------------- modular clipping probability
+
+
+def test_modclip_prob_is_the_two_sided_per_coordinate_gaussian_tail_of_k_stddevs():
+    assert k_stddevs_for(1e-6) == pytest.approx(4.891638, rel=1e-6)
+    assert modclip_prob_for(4.0) == pytest.approx(6.334248e-5, rel=1e-6)
+    assert modclip_prob_for(k_stddevs_for(1e-4)) == pytest.approx(1e-4, rel=1e-9)
+
+
+def test_the_default_k_comes_from_the_default_modclip_prob_and_either_parameter_may_be_given():
+    assert config().resolved_modclip_prob == DEFAULT_MODCLIP_PROB
+    assert config().resolved_k_stddevs == pytest.approx(k_stddevs_for(DEFAULT_MODCLIP_PROB))
+    by_prob = plan(config(modclip_prob=1e-6))
+    by_k = plan(config(k_stddevs=k_stddevs_for(1e-6)))
+    assert by_prob.scale == pytest.approx(by_k.scale, rel=1e-12)
+    assert config(k_stddevs=4.0).resolved_modclip_prob == pytest.approx(6.334248e-5, rel=1e-6)
+    assert plan(config(modclip_prob=1e-9)).scale < plan(config(modclip_prob=1e-3)).scale
+    with pytest.raises(ValueError, match="not both"):
+        config(k_stddevs=4.0, modclip_prob=1e-4)
