@@ -21,13 +21,28 @@ JSON format, version 1 (keys exactly these)::
      "budget": {"epsilon": float, "delta": float},
      "entries": [{"count": int >= 1, "event": EVENT}, ...]}
 
-    EVENT = {"type": "gaussian", "noise_multiplier": float > 0}
+    EVENT = {"type": "gaussian", "noise_multiplier": float in [1e-6, 1e12]}
           | {"type": "poisson_sampled", "sampling_probability": float in (0, 1], "event": EVENT}
           | {"type": "self_composed", "count": int >= 1, "event": EVENT}
           | {"type": "composed", "events": [EVENT, ...]}
           | {"type": "distributed_noise", "mechanism": "skellam" | "dgauss",
-             "clients": int >= 1, "local_variance": float > 0,
-             "l2_sensitivity": float > 0, "l1_sensitivity": float > 0, "dim": int >= 1}
+             "clients": int in [1, 2^20], "local_variance": float in [0.25, 2^50],
+             "l2_sensitivity": float in [2^-20, 2^50], "l1_sensitivity": float in [2^-20, 2^100],
+             "dim": int in [1, 2^30]}
+
+The ranges keep every accountant computation finite and bounded in time and
+memory (e.g. the DDG curve sums ``clients`` terms); the same ranges are
+enforced when an event is charged, so whatever the ledger saves it can load.
+Every malformed file, whatever the field, raises
+:class:`~dp.errors.LedgerFormatError` naming the field.
+
+Warning:
+    The JSON has **no integrity protection**: validation catches malformed
+    files, not well-formed edits. Whoever can write the file can delete
+    entries, lower counts or raise noise multipliers, and the tampered ledger
+    loads silently with a smaller spend. Store it where only the operator can
+    write (and back it up), or sign or MAC it externally and check the
+    signature before :meth:`PrivacyLedger.load`.
 
 >>> ledger = PrivacyLedger(epsilon=3.0, delta=1e-5)
 >>> _ = ledger.charge_gaussian_round(noise_multiplier=1.1, sampling_rate=0.01, count=100)
@@ -66,8 +81,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "EVENT_L1_SENSITIVITY_RANGE",
+    "EVENT_L2_SENSITIVITY_RANGE",
+    "EVENT_LOCAL_VARIANCE_RANGE",
+    "EVENT_NOISE_MULTIPLIER_RANGE",
     "MAX_COUNT",
     "MAX_ENTRIES",
+    "MAX_EVENT_CLIENTS",
+    "MAX_EVENT_DIM",
     "MAX_EVENT_DEPTH",
     "MAX_LEDGER_BYTES",
     "PrivacyLedger",
@@ -82,6 +103,17 @@ MAX_ENTRIES = 10_000
 MAX_EVENT_DEPTH = 8
 MAX_EVENT_NODES = 10_000
 MAX_COUNT = 10**9
+#: Bounds on the fields of a stored event. They keep every accountant
+#: computation finite and small: the DDG curve sums ``clients`` terms per order
+#: (``dp.distributed.MAX_CLIENTS`` is the same 2^20), and sensitivities and
+#: variances this large or small overflow or divide by zero in the curves.
+#: Plans from :func:`dp.distributed.plan` always fall inside them.
+MAX_EVENT_CLIENTS = 2**20
+MAX_EVENT_DIM = 2**30
+EVENT_LOCAL_VARIANCE_RANGE = (0.25, 2.0**50)
+EVENT_L2_SENSITIVITY_RANGE = (2.0**-20, 2.0**50)
+EVENT_L1_SENSITIVITY_RANGE = (2.0**-20, 2.0**100)
+EVENT_NOISE_MULTIPLIER_RANGE = (1e-6, 1e12)
 
 
 def _is_real(value: object) -> bool:
@@ -99,6 +131,28 @@ def _num(value: object, name: str, err: type[Exception]) -> float:
     if not _is_real(value) or not math.isfinite(value):
         raise err(f"{name} must be a finite number, got {value!r}")
     return float(value)
+
+
+def _ranged(value: object, name: str, bounds: tuple[float, float], err: type[Exception]) -> float:
+    lo, hi = bounds
+    number = _num(value, name, err)
+    if not lo <= number <= hi:
+        raise err(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}")
+    return number
+
+
+def _distributed_fields(obj: dict[str, Any], err: type[Exception]) -> dict[str, Any]:
+    mechanism = obj["mechanism"]
+    if not isinstance(mechanism, str) or mechanism not in DDP_MECHANISMS:
+        raise err(f"mechanism must be one of {DDP_MECHANISMS}, got {mechanism!r}")
+    return {
+        "mechanism": mechanism,
+        "clients": _int(obj["clients"], "clients", 1, MAX_EVENT_CLIENTS, err),
+        "local_variance": _ranged(obj["local_variance"], "local_variance", EVENT_LOCAL_VARIANCE_RANGE, err),
+        "l2_sensitivity": _ranged(obj["l2_sensitivity"], "l2_sensitivity", EVENT_L2_SENSITIVITY_RANGE, err),
+        "l1_sensitivity": _ranged(obj["l1_sensitivity"], "l1_sensitivity", EVENT_L1_SENSITIVITY_RANGE, err),
+        "dim": _int(obj["dim"], "dim", 1, MAX_EVENT_DIM, err),
+    }
 
 
 def _int(value: object, name: str, lo: int, hi: int, err: type[Exception]) -> int:
@@ -130,9 +184,7 @@ def _encode(event: object, depth: int) -> dict[str, Any]:
     if depth >= MAX_EVENT_DEPTH:
         raise UnsupportedEventError(f"event nested deeper than {MAX_EVENT_DEPTH}")
     if isinstance(event, dp_accounting.GaussianDpEvent):
-        z = _num(event.noise_multiplier, "noise_multiplier", ValueError)
-        if z <= 0:
-            raise ValueError(f"noise_multiplier must be > 0, got {z}")
+        z = _ranged(event.noise_multiplier, "noise_multiplier", EVENT_NOISE_MULTIPLIER_RANGE, ValueError)
         return {"type": "gaussian", "noise_multiplier": z}
     if isinstance(event, dp_accounting.PoissonSampledDpEvent):
         q = _num(event.sampling_probability, "sampling_probability", ValueError)
@@ -145,15 +197,8 @@ def _encode(event: object, depth: int) -> dict[str, Any]:
     if isinstance(event, dp_accounting.ComposedDpEvent):
         return {"type": "composed", "events": [_encode(e, depth + 1) for e in event.events]}
     if isinstance(event, DistributedNoiseDpEvent):
-        return {
-            "type": "distributed_noise",
-            "mechanism": event.mechanism,
-            "clients": int(event.clients),
-            "local_variance": float(event.local_variance),
-            "l2_sensitivity": float(event.l2_sensitivity),
-            "l1_sensitivity": float(event.l1_sensitivity),
-            "dim": int(event.dim),
-        }
+        names = ("mechanism", "clients", "local_variance", "l2_sensitivity", "l1_sensitivity", "dim")
+        return {"type": "distributed_noise", **_distributed_fields({n: getattr(event, n) for n in names}, ValueError)}
     raise UnsupportedEventError(f"the ledger cannot store events of type {type(event).__name__}")
 
 
@@ -164,9 +209,7 @@ def _fields(obj: dict[str, Any], keys: set[str]) -> None:
 
 def _decode_gaussian(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
     _fields(obj, {"type", "noise_multiplier"})
-    z = _num(obj["noise_multiplier"], "noise_multiplier", LedgerFormatError)
-    if z <= 0:
-        raise LedgerFormatError(f"noise_multiplier must be > 0, got {z}")
+    z = _ranged(obj["noise_multiplier"], "noise_multiplier", EVENT_NOISE_MULTIPLIER_RANGE, LedgerFormatError)
     return dp_accounting.GaussianDpEvent(z)
 
 
@@ -194,18 +237,7 @@ def _decode_composed(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_a
 
 def _decode_distributed(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
     _fields(obj, {"type", "mechanism", "clients", "local_variance", "l2_sensitivity", "l1_sensitivity", "dim"})
-    if obj["mechanism"] not in DDP_MECHANISMS:
-        raise LedgerFormatError(f"mechanism must be one of {DDP_MECHANISMS}, got {obj['mechanism']!r}")
-    values = {name: _num(obj[name], name, LedgerFormatError) for name in ("local_variance", "l2_sensitivity", "l1_sensitivity")}
-    for name, value in values.items():
-        if value <= 0:
-            raise LedgerFormatError(f"{name} must be > 0, got {value}")
-    return DistributedNoiseDpEvent(
-        mechanism=obj["mechanism"],
-        clients=_int(obj["clients"], "clients", 1, 2**40, LedgerFormatError),
-        dim=_int(obj["dim"], "dim", 1, 2**40, LedgerFormatError),
-        **values,
-    )
+    return DistributedNoiseDpEvent(**_distributed_fields(obj, LedgerFormatError))
 
 
 _DECODERS: dict[str, Callable[[dict[str, Any], int, list[int]], dp_accounting.DpEvent]] = {
@@ -282,7 +314,9 @@ class PrivacyLedger:
     Warning:
         The ledger is not thread-safe; serialise charges from one process.
         Distributed-noise rounds are supported only by the ``"rdp"`` accountant
-        (PLD raises :class:`~dp.errors.UnsupportedEventError`).
+        (PLD raises :class:`~dp.errors.UnsupportedEventError`). A saved
+        ledger has no integrity protection (see the module docstring): keep
+        the file where only the operator can write, or sign it externally.
     """
 
     __slots__ = ("_accountant", "_delta", "_entries", "_epsilon", "_relation", "_spent")
@@ -560,14 +594,17 @@ class PrivacyLedger:
         if not isinstance(doc, dict) or set(doc) != keys:
             got = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
             raise LedgerFormatError(f"ledger must be an object with exactly the keys {sorted(keys)}, got {got}")
-        if doc["format"] != FORMAT_NAME:
+        if not isinstance(doc["format"], str) or doc["format"] != FORMAT_NAME:
             raise LedgerFormatError(f"format must be {FORMAT_NAME!r}, got {doc['format']!r}")
         if not _is_int(doc["version"]) or doc["version"] != FORMAT_VERSION:
             raise LedgerFormatError(f"unsupported ledger version {doc['version']!r} (this code reads {FORMAT_VERSION})")
-        if doc["accountant"] not in ACCOUNTANTS:
+        if not isinstance(doc["accountant"], str) or doc["accountant"] not in ACCOUNTANTS:
             raise LedgerFormatError(f"accountant must be one of {ACCOUNTANTS}, got {doc['accountant']!r}")
-        if doc["neighbouring_relation"] not in NEIGHBOURING_RELATIONS:
-            raise LedgerFormatError(f"unknown neighbouring_relation {doc['neighbouring_relation']!r}")
+        relation = doc["neighbouring_relation"]
+        if not isinstance(relation, str) or relation not in NEIGHBOURING_RELATIONS:
+            raise LedgerFormatError(
+                f"neighbouring_relation must be one of {tuple(NEIGHBOURING_RELATIONS)}, got {relation!r}"
+            )
         budget = doc["budget"]
         if not isinstance(budget, dict) or set(budget) != {"epsilon", "delta"}:
             raise LedgerFormatError("budget must be an object with exactly the keys ['delta', 'epsilon']")
@@ -591,6 +628,8 @@ class PrivacyLedger:
             spent = ledger._total_epsilon(ledger._entries) if decoded else 0.0
         except UnsupportedEventError as exc:
             raise LedgerFormatError(f"ledger holds an event its accountant cannot bound: {exc}") from exc
+        except (ValueError, ArithmeticError, TypeError, MemoryError) as exc:  # defence in depth: fields are bounded
+            raise LedgerFormatError(f"ledger entries fail to replay: {type(exc).__name__}: {exc}") from exc
         if not spent <= eps:
             raise LedgerFormatError(f"ledger replays to epsilon {spent:.6g}, above its budget {eps:.6g}")
         ledger._spent = spent

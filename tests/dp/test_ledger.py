@@ -330,3 +330,121 @@ def test_ledger_construction_rejects_bad_budgets(kwargs, error):
     args.update(kwargs)
     with pytest.raises(error):
         PrivacyLedger(**args)
+
+
+# --------------------------------------------------------------------------- hostile field values
+
+
+def _ddp_ledger_doc(mechanism: str) -> dict:
+    ledger = PrivacyLedger(epsilon=50.0, delta=1e-5)
+    event = DistributedNoiseDpEvent(
+        mechanism=mechanism, clients=100, local_variance=2274.2, l2_sensitivity=494.4, l1_sensitivity=1.2e5, dim=65536
+    )
+    ledger.spend(dp_accounting.PoissonSampledDpEvent(0.01, event), count=10)
+    ledger.charge_gaussian_round(noise_multiplier=1.3, sampling_rate=0.01, count=10)
+    return json.loads(ledger.to_json())
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "field", "value"),
+    [
+        ("dgauss", "local_variance", 0.1),  # was ValueError from the DDG guard
+        ("skellam", "local_variance", 1e-300),  # was ZeroDivisionError
+        ("skellam", "l2_sensitivity", 1e308),  # was OverflowError
+        ("dgauss", "l2_sensitivity", 1e308),
+        ("skellam", "l1_sensitivity", 1e308),
+        ("dgauss", "clients", 2**40),  # was MemoryError (tau sums n terms)
+        ("dgauss", "clients", 2**20 + 1),
+        ("skellam", "dim", 2**40),
+        ("skellam", "mechanism", {}),
+        ("dgauss", "clients", [100]),
+    ],
+)
+def test_hostile_distributed_noise_fields_give_ledger_format_error_naming_the_field(mechanism, field, value):
+    doc = _ddp_ledger_doc(mechanism)
+    doc["entries"][0]["event"]["event"][field] = value
+    with pytest.raises(LedgerFormatError, match=field):
+        PrivacyLedger.from_json(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("neighbouring_relation",), {}, "neighbouring_relation"),  # was TypeError: unhashable
+        (("neighbouring_relation",), [], "neighbouring_relation"),
+        (("accountant",), {}, "accountant"),
+        (("format",), {}, "format"),
+        (("budget",), [], "budget"),
+        (("entries", 1, "event", "event", "noise_multiplier"), 1e-300, "noise_multiplier"),
+        (("entries", 1, "event", "event", "noise_multiplier"), 1e13, "noise_multiplier"),
+        (("entries", 0, "event", "event", "type"), {}, "type"),
+    ],
+)
+def test_hostile_top_level_and_gaussian_fields_give_ledger_format_error(path, value, field):
+    doc = _ddp_ledger_doc("skellam")
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(LedgerFormatError, match=field):
+        PrivacyLedger.from_json(json.dumps(doc))
+
+
+def _leaf_paths(node, prefix=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaf_paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _leaf_paths(value, prefix + (i,))
+    yield prefix
+
+
+_HOSTILE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0.0, -0.0, 5e-324, 1e-300, 1e-10, 0.1, 0.25, 1e10, 1e300, 1.7e308, 2**40, 2**63]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.just({}),
+    st.just([]),
+    st.just({"type": "gaussian"}),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), mechanism=st.sampled_from(["skellam", "dgauss"]))
+def test_any_field_replaced_by_any_value_gives_a_valid_ledger_or_ledger_format_error(data, mechanism):
+    doc = _ddp_ledger_doc(mechanism)
+    path = data.draw(st.sampled_from(sorted(_leaf_paths(doc), key=repr)))
+    value = data.draw(_HOSTILE)
+    if not path:
+        doc = value
+    else:
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    try:
+        ledger = PrivacyLedger.from_json(json.dumps(doc))
+    except LedgerFormatError:
+        return
+    assert ledger.spent_epsilon() <= ledger.epsilon_budget
+
+
+def test_distributed_noise_events_outside_the_stored_ranges_are_refused_before_charging():
+    ledger = PrivacyLedger(epsilon=50.0, delta=1e-5)
+    huge = DistributedNoiseDpEvent(
+        mechanism="dgauss", clients=2**21, local_variance=10.0, l2_sensitivity=10.0, l1_sensitivity=100.0, dim=64
+    )
+    with pytest.raises(ValueError, match="clients"):
+        ledger.spend(huge)
+    assert ledger.entries == ()
+
+
+def test_the_ledgers_client_bound_is_the_plans():
+    from dp.distributed import MAX_CLIENTS
+    from dp.ledger import MAX_EVENT_CLIENTS
+
+    assert MAX_EVENT_CLIENTS == MAX_CLIENTS
