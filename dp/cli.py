@@ -6,9 +6,25 @@ of a short table):
 * ``dp epsilon --noise-multiplier Z --sampling-rate Q --steps T --delta D [--accountant rdp|pld]``
 * ``dp calibrate --epsilon E --delta D --sampling-rate Q --steps T [--accountant rdp|pld]``
 * ``dp ddp-epsilon --mechanism skellam|dgauss --bits B --clients N --dim D --l2-clip C
-  --noise-multiplier Z --sampling-rate Q --steps T --delta D``
+  --noise-multiplier Z --sampling-rate Q --steps T --delta D [--max-clients M]
+  [--modclip-prob P | --k-stddevs K] [--rounding-tolerance ETA]``
 
-Errors print one line on stderr and exit with status 2 (no traceback). In
+Numeric arguments are range-checked before anything is computed (see
+:data:`RANGES`): noise multipliers in ``[1e-3, 1e6]``, clips in
+``[1e-30, 1e30]``, steps up to ``10^9``, at most ``2^20`` clients, and so on.
+The PLD accountant's memory grows with epsilon (about 1.4 GB at epsilon
+280), so ``dp epsilon --accountant pld`` is refused when the RDP epsilon of
+the same run exceeds :data:`PLD_MAX_EPSILON` (100), and ``dp calibrate
+--accountant pld`` when the target exceeds half of it.
+
+``dp calibrate`` searches noise multipliers down to
+:data:`dp.accounting.MIN_NOISE_MULTIPLIER` (0.1); when even that meets the
+target, the output has ``at_search_bound: true`` (the true minimum may be
+lower; ``achieved_epsilon`` says how far below the target it is).
+Otherwise ``at_search_bound`` is ``false``.
+
+Errors print one line on stderr and exit with status 2 (no traceback); absl
+log messages from dp-accounting are silenced while the command runs. In
 JSON output a non-finite number (an infinite epsilon, or the order of a
 zero-step run) is ``null``.
 
@@ -21,16 +37,40 @@ zero-step run) is ``null``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-__all__ = ["main"]
+__all__ = ["PLD_MAX_EPSILON", "RANGES", "main"]
 
 EXIT_OK = 0
 EXIT_ERROR = 2
+
+#: PLD is refused above this RDP epsilon (its memory grows with epsilon).
+PLD_MAX_EPSILON = 100.0
+
+_MAX_CLIENTS = 2**20  # = dp.distributed.MAX_CLIENTS (checked by a test; not imported to keep start-up light)
+
+#: Inclusive ranges of the numeric options, checked before any computation.
+#: ``None`` leaves a side to the library's own check (an open interval).
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    "noise_multiplier": (1e-3, 1e6),
+    "sampling_rate": (None, 1.0),
+    "steps": (0, 10**9),
+    "delta": (1e-300, None),
+    "epsilon": (None, 1e4),
+    "bits": (1, 62),
+    "clients": (1, _MAX_CLIENTS),
+    "max_clients": (1, _MAX_CLIENTS),
+    "dim": (1, 2**30),
+    "l2_clip": (1e-30, 1e30),
+    "modclip_prob": (1e-300, None),
+    "k_stddevs": (None, 40.0),
+    "rounding_tolerance": (None, None),
+}
 
 
 class _UsageError(Exception):
@@ -89,13 +129,48 @@ def _build_parser() -> _Parser:
     ddp.add_argument("--sampling-rate", type=_finite_float, required=True)
     ddp.add_argument("--steps", type=_int, required=True)
     ddp.add_argument("--delta", type=_finite_float, required=True)
+    ddp.add_argument(
+        "--max-clients", type=_int, default=None,
+        help="most clients per sum; sizes the modulus (default: 2 x --clients)",
+    )  # fmt: skip
+    clip = ddp.add_mutually_exclusive_group()
+    clip.add_argument(
+        "--modclip-prob", type=_finite_float, default=None,
+        help="per-coordinate modular-clipping probability (default 1e-4)",
+    )  # fmt: skip
+    clip.add_argument("--k-stddevs", type=_finite_float, default=None, help="stddevs of the sum that fit the modulus")
+    ddp.add_argument(
+        "--rounding-tolerance", type=_finite_float, default=None,
+        help="eta: refuse bits where rounding lowers the effective noise multiplier by more (default 0.1)",
+    )  # fmt: skip
     ddp.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _check_ranges(args: argparse.Namespace) -> None:
+    for name, (lo, hi) in RANGES.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            low = "" if lo is None else f">= {lo!r}"
+            high = "" if hi is None else f"<= {hi!r}"
+            bounds = " and ".join(b for b in (low, high) if b)
+            raise _UsageError(f"dp {args.command}: --{name.replace('_', '-')} must be {bounds}, got {value!r}")
 
 
 def _run_epsilon(args: argparse.Namespace) -> dict[str, Any]:
     from dp.accounting import epsilon
 
+    if args.accountant == "pld":
+        rdp_eps = epsilon(
+            noise_multiplier=args.noise_multiplier, sampling_rate=args.sampling_rate, steps=args.steps, delta=args.delta
+        )
+        if not rdp_eps <= PLD_MAX_EPSILON:
+            raise _UsageError(
+                f"dp epsilon: the RDP epsilon of this run is {rdp_eps:.6g} > {PLD_MAX_EPSILON:g}, where the PLD "
+                f"accountant needs gigabytes; use --accountant rdp"
+            )
     eps = epsilon(
         noise_multiplier=args.noise_multiplier,
         sampling_rate=args.sampling_rate,
@@ -114,8 +189,13 @@ def _run_epsilon(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_calibrate(args: argparse.Namespace) -> dict[str, Any]:
-    from dp.accounting import calibrate_noise, epsilon
+    from dp.accounting import MIN_NOISE_MULTIPLIER, calibrate_noise, epsilon
 
+    if args.accountant == "pld" and args.epsilon > PLD_MAX_EPSILON / 2:
+        raise _UsageError(
+            f"dp calibrate: --epsilon {args.epsilon:g} is above {PLD_MAX_EPSILON / 2:g}, where the PLD accountant "
+            f"needs gigabytes; use --accountant rdp"
+        )
     z = calibrate_noise(
         epsilon=args.epsilon,
         delta=args.delta,
@@ -128,6 +208,7 @@ def _run_calibrate(args: argparse.Namespace) -> dict[str, Any]:
     )
     return {
         "noise_multiplier": z,
+        "at_search_bound": z <= MIN_NOISE_MULTIPLIER,
         "achieved_epsilon": achieved,
         "target_epsilon": args.epsilon,
         "delta": args.delta,
@@ -149,6 +230,10 @@ def _run_ddp(args: argparse.Namespace) -> dict[str, Any]:
             noise_multiplier=args.noise_multiplier,
             dim=args.dim,
             min_clients=args.clients,
+            max_clients=args.max_clients,
+            modclip_prob=args.modclip_prob,
+            k_stddevs=args.k_stddevs,
+            **({} if args.rounding_tolerance is None else {"rounding_tolerance": args.rounding_tolerance}),
         )
     )
     eps, order = ddp_epsilon(plan=p, sampling_rate=args.sampling_rate, steps=args.steps, delta=args.delta)
@@ -159,6 +244,10 @@ def _run_ddp(args: argparse.Namespace) -> dict[str, Any]:
         "mechanism": args.mechanism,
         "bits": args.bits,
         "clients": args.clients,
+        "max_clients": p.config.expected_clients,
+        "k_stddevs": p.config.resolved_k_stddevs,
+        "modclip_prob": p.config.resolved_modclip_prob,
+        "effective_noise_multiplier": math.sqrt(args.clients * p.local_variance) / p.l2_sensitivity,
         "dim": args.dim,
         "padded_dim": p.padded_dim,
         "scale": p.scale,
@@ -189,6 +278,20 @@ def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()}
 
 
+@contextlib.contextmanager
+def _quiet_absl() -> Iterator[None]:
+    # dp-accounting warns through absl (e.g. "optimal order is the largest
+    # alpha") once per probe; a calibration would print dozens of lines.
+    from absl import logging as absl_logging
+
+    before = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(before)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``dp`` command line.
 
@@ -201,13 +304,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         args = _build_parser().parse_args(None if argv is None else list(argv))
-        result = _COMMANDS[args.command](args)
+        _check_ranges(args)
+        with _quiet_absl():
+            result = _COMMANDS[args.command](args)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
     except SystemExit as exc:  # --help / --version: argparse has printed, report its status
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    except (ValueError, TypeError, ArithmeticError) as exc:  # our typed errors subclass ValueError
+    except (ValueError, TypeError, ArithmeticError, MemoryError) as exc:  # our typed errors subclass ValueError
         message = " ".join(str(exc).split())
         print(f"dp: error: {type(exc).__name__}: {message}", file=sys.stderr)
         return EXIT_ERROR
