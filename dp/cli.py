@@ -301,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success (including ``--help``), 2 on any error (bad arguments, out-of-range values, too
         few bits, unsupported parameters); the error is one line on stderr.
+
+    Raises:
+        Nothing for bad input: every error becomes exit status 2. (An
+        unexpected internal error, a bug, still propagates.)
     """
     try:
         args = _build_parser().parse_args(None if argv is None else list(argv))

@@ -181,6 +181,12 @@ def _is_real(value: object) -> bool:
 def word_dtype(bits: int) -> np.dtype:
     """Return the unsigned dtype that holds values mod ``2^bits``: uint32 up to 32 bits, else uint64.
 
+    Args:
+        bits: the modulus width, an int in 1..62.
+
+    Returns:
+        ``np.dtype(np.uint32)`` or ``np.dtype(np.uint64)``.
+
     Raises:
         ValueError: if ``bits`` is outside 1..62.
     """
@@ -328,6 +334,12 @@ class DistributedDPConfig:
 def k_stddevs_for(modclip_prob: float) -> float:
     """``k`` with ``P(|N(0, 1)| > k) = modclip_prob``: ``sqrt(2) * erfcinv(modclip_prob)``.
 
+    Args:
+        modclip_prob: the per-coordinate two-sided tail probability.
+
+    Returns:
+        ``k > 0`` (3.89 at 1e-4, 4.89 at 1e-6).
+
     Raises:
         ValueError: if ``modclip_prob`` is not in ``[1e-300, 1)``.
     """
@@ -337,7 +349,19 @@ def k_stddevs_for(modclip_prob: float) -> float:
 
 
 def modclip_prob_for(k_stddevs: float) -> float:
-    """The two-sided Gaussian tail ``P(|N(0, 1)| > k_stddevs) = erfc(k_stddevs / sqrt(2))``."""
+    """The two-sided Gaussian tail ``P(|N(0, 1)| > k_stddevs) = erfc(k_stddevs / sqrt(2))``.
+
+    Args:
+        k_stddevs: the number of standard deviations, a real number.
+
+    Returns:
+        The probability in ``[0, 1]``.
+
+    Raises:
+        TypeError: if ``k_stddevs`` is not a real number.
+    """
+    if not _is_real(k_stddevs):
+        raise TypeError(f"k_stddevs must be a real number, got {type(k_stddevs).__name__}")
     return math.erfc(float(k_stddevs) / math.sqrt(2.0))
 
 
@@ -441,7 +465,18 @@ def bits_needed(config: DistributedDPConfig) -> int | None:
     ``sqrt(min_clients * local_variance) / l2_sensitivity`` is at least
     ``(1 - rounding_tolerance) * noise_multiplier``; both only improve with
     more bits.
+
+    Args:
+        config: a :class:`DistributedDPConfig` (its ``bits`` is ignored).
+
+    Returns:
+        The smallest accepted bit width, or ``None`` if none up to 62 is.
+
+    Raises:
+        TypeError: if ``config`` is not a :class:`DistributedDPConfig`.
     """
+    if not isinstance(config, DistributedDPConfig):
+        raise TypeError(f"config must be a DistributedDPConfig, got {type(config).__name__}")
     dpad = padded_dim(config.dim)
     for bits in range(1, 63):
         t, lv, l2, _ = _derive(config, bits, dpad)
