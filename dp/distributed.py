@@ -87,8 +87,11 @@ Warning:
 Noise calibration: every client adds variance
 ``(noise_multiplier * c * s)^2 / min_clients``, so the sum over *any* set of
 at least ``min_clients`` clients carries at least the accounted central
-variance ``(noise_multiplier * c * s)^2``; dropouts down to the protocol's
-threshold cannot shrink the noise below what the accountant charged for.
+variance ``(noise_multiplier * c * s)^2``. Pair it with a secure sum that
+never outputs fewer inputs: the protocol's threshold, or (better for SecAgg+,
+whose thresholds are small) ``secagg.Server(..., min_contributors=min_clients)``
+/ ``secure_sum(..., min_contributors=min_clients)``, which aborts instead.
+Then dropouts cannot shrink the noise below what the accountant charged for.
 
 Sensitivities (for the accountant, in integer units): the rounded, scaled
 vector of one client has L2 norm at most (DDG Theorem for conditional
@@ -212,7 +215,8 @@ class DistributedDPConfig:
             ``(0, MAX_NOISE_MULTIPLIER]``.
         dim: model dimension before padding, 1..2^30.
         min_clients: the fewest clients whose inputs any accepted secure sum
-            contains (e.g. the protocol threshold); noise is calibrated to it.
+            contains (the secure sum's ``min_contributors``, at least its
+            threshold); noise is calibrated to it.
             In ``[1, MAX_CLIENTS]``.
         beta: conditional-rounding parameter in [0, 1); 0 disables the
             conditional bound (only ``c s + sqrt(n')`` is used).
@@ -221,10 +225,9 @@ class DistributedDPConfig:
         max_clients: the most clients a sum may contain, which sizes the
             modulus headroom, in ``[min_clients, MAX_CLIENTS]``. ``None``
             means ``DEFAULT_MAX_CLIENTS_FACTOR * min_clients`` (capped at
-            ``MAX_CLIENTS``): with a secure-aggregation threshold
-            ``t = min_clients`` above half the ``n`` participants (the usual
-            setting) a sum holds at most ``2t - 1`` inputs. Set it to the
-            cohort size when that is known (tighter, so a larger scale).
+            ``MAX_CLIENTS``), which covers a cohort of up to twice the
+            minimum. Set it to the cohort size when that is known (tighter
+            when the cohort is smaller, required when it is larger).
         modclip_prob: the per-coordinate modular-clipping probability, in
             ``(0, 1)``, as in TensorFlow Federated's ``DistributedDpSumFactory``:
             ``k_stddevs = sqrt(2) erfcinv(modclip_prob)``, i.e. the two-sided

@@ -111,8 +111,12 @@ def secure_sum(
             parameter-set name (``"default"``, ``"compact"``, ``"large"``).
         memory_limit: ckks only: the largest memory any role may need, in
             bytes (default 2 GiB); the round is refused before encryption above it.
-        min_contributors: ckks only: the key holder refuses sums of fewer
-            clients (>= 2, default 2).
+        min_contributors: the fewest inputs a sum may hold. Masking: the
+            server aborts with ``TOO_FEW_SURVIVORS`` rather than output a sum
+            of fewer masked inputs (default and at least the threshold; see
+            :class:`secagg.Server`). CKKS: the key holder refuses sums of
+            fewer clients (>= 2, default 2). With distributed DP, pass the
+            plan's ``min_clients``.
 
     With ``backend="ckks"`` the vectors must be float arrays (integer input
     is a ``TypeError``: CKKS sums floats approximately; use the masking path
@@ -171,7 +175,6 @@ def secure_sum(
         for name, given in (
             ("ckks_params", ckks_params is not None),
             ("memory_limit", memory_limit is not None),
-            ("min_contributors", min_contributors is not None),
         )
         if given
     ]
@@ -220,7 +223,7 @@ def secure_sum(
         params = Params.auto(
             n_clients=n, dim=dim, bits=bits, dropout_rate=rate, adversarial_rate=adversarial_rate, threat=threat, graph=graph
         )
-    return _run(params, inputs, schedule, encoder, random, progress)
+    return _run(params, inputs, schedule, encoder, random, progress, min_contributors)
 
 
 def _secure_sum_ckks(
@@ -266,14 +269,14 @@ def _secure_sum_ckks(
     )
 
 
-def _run(params, inputs, schedule, encoder, random, progress) -> SumResult:
+def _run(params, inputs, schedule, encoder, random, progress, min_contributors=None) -> SumResult:
     n = params.n_clients
     pki = None
     keys: dict[int, Ed25519SigningKey] = {}
     if params.threat is ThreatModel.ACTIVE:
         keys = {u: Ed25519SigningKey.generate(random=random) for u in range(1, n + 1)}
         pki = {u: k.public_bytes for u, k in keys.items()}
-    server = Server(params, pki=pki, random=random)
+    server = Server(params, pki=pki, random=random, min_contributors=min_contributors)
     clients = {
         u: Client(u, params, input=inputs[u - 1], identity_key=keys.get(u), pki=pki, random=random)
         for u in range(1, n + 1)

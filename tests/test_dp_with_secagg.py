@@ -81,6 +81,21 @@ def test_the_protocol_never_outputs_a_sum_with_fewer_noise_shares_than_accounted
                           dropouts={u: secagg.Phase.MASKED_INPUT for u in (1, 2, 3)})
 
 
+def test_min_contributors_lets_a_sparse_round_keep_its_small_threshold_and_the_accounted_noise():
+    # SecAgg+ thresholds are small (t of each neighbourhood), far below the
+    # cohort: calibrate the noise to the cohort minimum instead and have the
+    # server refuse to output a sum of fewer inputs.
+    n, dim = 10, 64
+    p = plan(DistributedDPConfig(mechanism="skellam", bits=20, l2_clip=1.0, noise_multiplier=1.0, dim=dim,
+                                 min_clients=8, max_clients=n))
+    encoded = [encode_client(np.zeros(dim), p, rotation_seed=bytes(32)) for _ in range(n)]
+    kw = dict(bits=20, neighbors=4, threshold=3, min_contributors=p.config.min_clients)
+    r = secagg.secure_sum(encoded, dropouts={1: secagg.Phase.MASKED_INPUT, 2: secagg.Phase.UNMASKING}, **kw)
+    assert len(r.included) == 9 >= p.config.min_clients
+    with pytest.raises(secagg.ProtocolAborted, match="min_contributors"):
+        secagg.secure_sum(encoded, dropouts={u: secagg.Phase.SHARE_KEYS for u in (1, 2, 3)}, **kw)
+
+
 def test_a_distributed_round_is_charged_to_the_ledger_before_it_runs():
     config = DistributedDPConfig(
         mechanism="skellam", bits=20, l2_clip=1.0, noise_multiplier=1.0, dim=DIM, min_clients=THRESHOLD

@@ -221,8 +221,8 @@ class ServerR0AdvertiseKeys(ServerState):
         """
         p = server.params
         u1 = sorted(self.advertised)
-        if len(u1) < p.threshold:
-            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u1)} clients advertised keys, threshold {p.threshold}")
+        if len(u1) < server.min_contributors:
+            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u1)} clients advertised keys, {_needed(server)}")
         graph_seed = random_bytes(server.random, 32)
         levels = merkle.merkle_levels([session.key_leaf(self.advertised[u]) for u in u1])
         sid = session.session_id(p, graph_seed, u1, levels[-1][0])
@@ -264,8 +264,8 @@ class ServerR1ShareKeys(ServerState):
         """Needs ``threshold`` responders; routes each share to its responding recipient as a MaskedInputRequest."""
         p = server.params
         u2 = sorted(self.responses)
-        if len(u2) < p.threshold:
-            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u2)} clients shared keys, threshold {p.threshold}")
+        if len(u2) < server.min_contributors:
+            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u2)} clients shared keys, {_needed(server)}")
         inbox: dict[int, list[AddressedShare]] = defaultdict(list)
         for u in u2:  # ascending, so every inbox list is sorted by sender
             for s in self.responses[u].shares:
@@ -304,8 +304,8 @@ class ServerR2MaskedInput(ServerState):
         """Needs ``threshold`` masked inputs; goes to consistency check (active) or straight to unmasking."""
         p = server.params
         u3 = tuple(sorted(self.received))
-        if len(u3) < p.threshold:
-            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u3)} masked inputs, threshold {p.threshold}")
+        if len(u3) < server.min_contributors:
+            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(u3)} masked inputs, {_needed(server)}")
         if p.threat is ThreatModel.ACTIVE:
             req = ConsistencyCheckRequest(session_id=self.sess.sid, survivors=u3)
             return ServerR3ConsistencyCheck(self, u3), {u: req for u in u3}
@@ -343,6 +343,12 @@ class ServerR3ConsistencyCheck(ServerState):
             raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(signers)} consistency signatures, threshold {p.threshold}")
         sigs = tuple(Signature(signer=u, signature=self.signatures[u]) for u in signers)
         return _start_unmasking(self.prev, self.u3, signers, sigs)
+
+
+def _needed(server) -> str:
+    """How many are needed, for an abort detail."""
+    t, m = server.params.threshold, server.min_contributors
+    return f"threshold {t}" if m == t else f"at least {m} needed (min_contributors; threshold {t})"
 
 
 def _start_unmasking(prev: ServerR2MaskedInput, u3: tuple[int, ...], recipients, sigs) -> tuple[ServerState, dict]:
@@ -561,17 +567,44 @@ class Server:
         params: the round parameters.
         pki: ``{client id: Ed25519 public key}`` (required in the active model).
         random: the randomness source for the graph seed.
+        min_contributors: the fewest masked inputs a sum may hold (default and
+            at least ``params.threshold``). Every round closes with a
+            ``TOO_FEW_SURVIVORS`` abort once fewer clients than this remain,
+            so no output ever sums fewer inputs. Set it to the
+            ``min_clients`` a distributed-DP plan calibrated its noise to.
 
     Raises:
-        TypeError: if ``params`` is not :class:`Params`.
-        ValueError: active model without a PKI.
+        TypeError: if ``params`` is not :class:`Params` or
+            ``min_contributors`` not an int.
+        ValueError: active model without a PKI, or ``min_contributors`` above
+            ``params.n_clients``.
+
+    Warning:
+        ``min_contributors`` is enforced by the server, which the
+        semi-honest model trusts to follow the protocol. Clients check only
+        the threshold (and, in the active model, that they signed a survivor
+        set of at least ``threshold`` clients).
     """
 
-    def __init__(self, params: Params, *, pki: Mapping[int, bytes] | None = None, random: RandomSource = DEFAULT_RANDOM) -> None:
+    def __init__(
+        self,
+        params: Params,
+        *,
+        pki: Mapping[int, bytes] | None = None,
+        random: RandomSource = DEFAULT_RANDOM,
+        min_contributors: int | None = None,
+    ) -> None:
         if not isinstance(params, Params):
             raise TypeError(f"params must be Params, got {type(params).__name__}")
         if params.threat is ThreatModel.ACTIVE and pki is None:
             raise ValueError("the active threat model needs a pki")
+        if min_contributors is None:
+            min_contributors = params.threshold
+        if isinstance(min_contributors, bool) or not isinstance(min_contributors, int):
+            raise TypeError(f"min_contributors must be an int, got {min_contributors!r}")
+        if min_contributors > params.n_clients:
+            raise ValueError(f"min_contributors={min_contributors} exceeds n_clients={params.n_clients}")
+        self.min_contributors = max(params.threshold, min_contributors)
         self.params = params
         self.pki = dict(pki) if pki is not None else {}
         self.random = random

@@ -63,7 +63,7 @@ def test_default_masking_options_given_explicitly_are_accepted():
     np.testing.assert_allclose(r.total, 2.0, atol=1e-6)
 
 
-@pytest.mark.parametrize("option", ["ckks_params", "memory_limit", "min_contributors"])
+@pytest.mark.parametrize("option", ["ckks_params", "memory_limit"])
 def test_ckks_only_options_are_refused_by_the_masking_backend(option):
     with pytest.raises(ValueError, match=option):
         secure_sum([np.ones(3)] * 3, clip=1.0, **{option: {"ckks_params": "compact"}.get(option, 2)})

@@ -19,6 +19,7 @@ from secagg.primitives.masking import packed_size
 from secagg.protocol.client import ClientAborted
 from secagg.protocol.graph import build_neighbors
 from secagg.protocol.server import (
+    Server,
     ServerAborted,
     ServerCompleted,
     ServerR0AdvertiseKeys,
@@ -487,6 +488,28 @@ def test_client_abort_message_changes_nothing_on_the_server():
     before = server_snapshot(h.server)
     h.server.receive(1, codec.encode(Abort(reason=AbortReason.TOO_FEW_SURVIVORS, detail="bye")))
     assert server_snapshot(h.server) == before
+
+
+@pytest.mark.parametrize("drop, completes", [((5,), True), ((4, 5), False)])
+def test_server_min_contributors_aborts_rather_than_output_a_sum_of_fewer_inputs(drop, completes):
+    params = make_params(6, t=3)
+    h = Harness(params, seed=f"min-contributors-{drop}")
+    h.server = Server(params, random=DeterministicRandom("min-contributors-server"), min_contributors=5)
+    h.to_masked_input()
+    h.step([u for u in range(1, 7) if u not in drop])
+    if completes:
+        h.step()  # unmasking
+        assert h.server.result().included == tuple(u for u in range(1, 7) if u not in drop)
+    else:
+        assert isinstance(h.server.state, ServerAborted)
+        assert h.server.state.reason is AbortReason.TOO_FEW_SURVIVORS
+        assert "min_contributors" in h.server.state.detail
+
+
+@pytest.mark.parametrize("value, error", [(7, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_server_min_contributors_is_validated(value, error):
+    with pytest.raises(error):
+        Server(make_params(6, t=3), min_contributors=value)
 
 
 def test_server_result_lists_included_and_dropped_ids():
