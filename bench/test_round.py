@@ -10,7 +10,9 @@ planning for exactly the schedule's dropout rate. Two graphs:
   n * n mask expansions, far too slow for a benchmark on 2 cores.
 
 The default grid keeps ``make bench`` short: n in {100, 1000}, d in {1e4, 1e5},
-dropout 0 / 10 / 30 %, except that n = 1000, d = 1e5 runs at 10 % dropout only.
+dropout 0 / 10 / 30 %, except that n = 1000, d = 1e5 runs at 10 % dropout only,
+once with the clients in this process and once in two forked worker processes
+(``workers=2``: both cores).
 ``BENCH_ROUND_FULL=1`` adds the other two n = 1000, d = 1e5 cases. n = 100 runs
 3 rounds, n = 1000 one round. Each case records in ``extra_info`` the client and
 server seconds, the bytes per role, and the graph's k and t.
@@ -42,7 +44,9 @@ def _cases() -> list:
                 for drop in (0, 10, 30):
                     if n == 1000 and d == 100_000 and drop != 10 and not FULL:
                         continue
-                    cases.append(pytest.param(graph, n, d, drop, id=f"{graph}-n{n}-d{d:.0e}-drop{drop}"))
+                    cases.append(pytest.param(graph, n, d, drop, 1, id=f"{graph}-n{n}-d{d:.0e}-drop{drop}"))
+    # The target case with the clients in two forked processes (both cores).
+    cases.append(pytest.param("secagg+", 1000, 100_000, 10, 2, id="secagg+-n1000-d1e+05-drop10-workers2"))
     return cases
 
 
@@ -68,8 +72,8 @@ def warm_up():
     secure_sum(vs, bits=BITS, neighbors=5, threshold=4, dropouts={2: Phase.MASKED_INPUT})
 
 
-@pytest.mark.parametrize("graph, n, d, drop", _cases())
-def test_round(benchmark, graph, n, d, drop):
+@pytest.mark.parametrize("graph, n, d, drop, workers", _cases())
+def test_round(benchmark, graph, n, d, drop, workers):
     benchmark.group = f"round n={n} d={d:.0e}"
     vectors = _inputs(n, d)
     dropouts = schedule(n, drop)
@@ -80,7 +84,7 @@ def test_round(benchmark, graph, n, d, drop):
     results = []
 
     def run():
-        results.append(secure_sum(vectors, bits=BITS, dropouts=dropouts, **kwargs))
+        results.append(secure_sum(vectors, bits=BITS, dropouts=dropouts, workers=workers, **kwargs))
 
     benchmark.pedantic(run, rounds=3 if n <= 100 else 1, iterations=1, warmup_rounds=0)
     r = results[-1]

@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--backend", choices=["masking", "ckks"], default="masking", help="masking (default) or ckks")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated data and dropout schedule (not of any key)")
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="W",
+        help="masking: run the clients in W forked processes (default 1; at most the CPU count)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(handler=_cmd_simulate)
     return parser
@@ -140,6 +144,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         precision=args.precision,
         backend=args.backend,
         seed=args.seed,
+        workers=args.workers,
         progress=_progress_printer() if not args.json or sys.stderr.isatty() else None,
     )
     if args.json:

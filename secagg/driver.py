@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from secagg._clients import make_pool
 from secagg.errors import ProtocolAborted, RemoteProtocolError
 from secagg.params import GraphKind, Params, ThreatModel
 from secagg.primitives.encoding import FixedPointEncoder, plan_bits
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
 from secagg.primitives.sign import Ed25519SigningKey
-from secagg.protocol.client import Client
 from secagg.protocol.server import Server, ServerAborted
 from secagg.result import RoundStats, SumResult
 
@@ -77,6 +77,7 @@ def secure_sum(
     ckks_params: object = None,
     memory_limit: int | None = None,
     min_contributors: int | None = None,
+    workers: int = 1,
 ) -> SumResult:
     """Securely sum ``vectors`` in one process with the full protocol.
 
@@ -111,6 +112,9 @@ def secure_sum(
             parameter-set name (``"default"``, ``"compact"``, ``"large"``).
         memory_limit: ckks only: the largest memory any role may need, in
             bytes (default 2 GiB); the round is refused before encryption above it.
+        workers: masking only: run the clients in this many processes
+            (forked; at most the CPU count). The server and the messages are
+            the same as with 1; the randomness must be the default OS CSPRNG.
         min_contributors: the fewest inputs a sum may hold. Masking: the
             server aborts with ``TOO_FEW_SURVIVORS`` rather than output a sum
             of fewer masked inputs (default and at least the threshold; see
@@ -162,6 +166,7 @@ def secure_sum(
                 "dropout_rate": dropout_rate is not None,
                 "adversarial_rate": adversarial_rate != 0.05,
                 "random": random is not DEFAULT_RANDOM,
+                "workers": workers != 1,
             },
             ckks_params=ckks_params,
             memory_limit=memory_limit,
@@ -223,7 +228,7 @@ def secure_sum(
         params = Params.auto(
             n_clients=n, dim=dim, bits=bits, dropout_rate=rate, adversarial_rate=adversarial_rate, threat=threat, graph=graph
         )
-    return _run(params, inputs, schedule, encoder, random, progress, min_contributors)
+    return _run(params, inputs, schedule, encoder, random, progress, min_contributors, workers)
 
 
 def _secure_sum_ckks(
@@ -269,7 +274,7 @@ def _secure_sum_ckks(
     )
 
 
-def _run(params, inputs, schedule, encoder, random, progress, min_contributors=None) -> SumResult:
+def _run(params, inputs, schedule, encoder, random, progress, min_contributors=None, workers=1) -> SumResult:
     n = params.n_clients
     pki = None
     keys: dict[int, Ed25519SigningKey] = {}
@@ -277,57 +282,42 @@ def _run(params, inputs, schedule, encoder, random, progress, min_contributors=N
         keys = {u: Ed25519SigningKey.generate(random=random) for u in range(1, n + 1)}
         pki = {u: k.public_bytes for u, k in keys.items()}
     server = Server(params, pki=pki, random=random, min_contributors=min_contributors)
-    clients = {
-        u: Client(u, params, input=inputs[u - 1], identity_key=keys.get(u), pki=pki, random=random)
-        for u in range(1, n + 1)
-    }
+
+    def alive(u: int, index: int) -> bool:
+        drop = schedule.get(u)
+        return drop is None or _ORDER[drop] > index
+
+    pool = make_pool(params, inputs, keys, pki, random, alive, workers)
     seconds: dict[str, dict[str, float]] = {"server": {}, "clients": {}}
     by_phase: dict[str, dict[str, int]] = {"server": {}, "clients": {}}
     rejected: dict[int, str] = {}
-
-    def alive_for(u: int, phase: Phase) -> bool:
-        drop = schedule.get(u)
-        return drop is None or _ORDER[drop] > _ORDER[phase]
-
     phases = [p for p in PHASES if p is not Phase.CONSISTENCY_CHECK or params.threat is ThreatModel.ACTIVE]
     outbox: dict[int, bytes] = {}
-    for phase in phases:
-        name = phase.value
-        t_client = 0.0
-        t_server = 0.0
-        by_phase["server"][name] = sum(len(m) for m in outbox.values())  # the requests that open this phase
-        by_phase["clients"][name] = 0
-        targets = range(1, n + 1) if phase is Phase.ADVERTISE_KEYS else sorted(outbox)
-        total = len(targets)
-        for done, u in enumerate(targets, 1):
-            if progress is not None:
-                progress(name, done, total)
-            client = clients[u]
-            if not alive_for(u, phase) or client.finished:
-                continue
+    try:
+        for phase in phases:
+            name = phase.value
+            by_phase["server"][name] = sum(len(m) for m in outbox.values())  # the requests that open this phase
+            total = n if phase is Phase.ADVERTISE_KEYS else len(outbox)
+            replies, refused, t_client = pool.run_phase(
+                _ORDER[phase],
+                None if phase is Phase.ADVERTISE_KEYS else outbox,
+                None if progress is None else (lambda done, name=name, total=total: progress(name, done, total)),
+            )
+            rejected.update(refused)
+            by_phase["clients"][name] = sum(len(r) for _, r in replies)
             t0 = time.perf_counter()
-            try:
-                reply = client.start() if phase is Phase.ADVERTISE_KEYS else client.receive(outbox[u])
-            except RemoteProtocolError as exc:
-                reply = client.abort_message
-                rejected[u] = str(exc)
-            t_client += time.perf_counter() - t0
-            if reply is None:
-                continue
-            by_phase["clients"][name] += len(reply)
-            t0 = time.perf_counter()
-            try:
-                server.receive(u, reply)
-            except RemoteProtocolError as exc:
-                rejected[u] = str(exc)
-            t_server += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        outbox = server.advance()
-        t_server += time.perf_counter() - t0
-        seconds["server"][name] = t_server
-        seconds["clients"][name] = t_client
-        if isinstance(server.state, ServerAborted):
-            raise ProtocolAborted(server.state.reason, server.state.detail)
+            for u, reply in replies:
+                try:
+                    server.receive(u, reply)
+                except RemoteProtocolError as exc:
+                    rejected[u] = str(exc)
+            outbox = server.advance()
+            seconds["server"][name] = time.perf_counter() - t0
+            seconds["clients"][name] = t_client
+            if isinstance(server.state, ServerAborted):
+                raise ProtocolAborted(server.state.reason, server.state.detail)
+    finally:
+        pool.close()
     by_phase["server"][name] += sum(len(m) for m in outbox.values())  # anything the last advance sends
     sent = {role: sum(v.values()) for role, v in by_phase.items()}
 

@@ -63,6 +63,7 @@ def run_simulation(
     backend: str = "masking",
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    workers: int = 1,
 ) -> dict:
     """Run one simulated round and return a JSON-ready report.
 
@@ -82,6 +83,7 @@ def run_simulation(
             refused with ``PrecisionError`` when the parameters cannot reach it.
         backend: ``"masking"`` or ``"ckks"``.
         seed: seed of the simulated data and dropout schedule only.
+        workers: masking only: client processes (see :func:`secagg.secure_sum`).
         progress: ``progress(phase, done, total)`` callback.
 
     Returns:
@@ -123,6 +125,7 @@ def run_simulation(
             precision=precision,
             dropouts=dropouts,
             progress=progress,
+            workers=workers,
         )
         wall = time.perf_counter() - t0
         included = list(result.included)
@@ -149,6 +152,7 @@ def run_simulation(
             graph=graph,
             dropout_rate=max(dropout, 0.01),
             progress=progress,
+            workers=workers,
         )
         wall = time.perf_counter() - t0
         included = list(result.included)

@@ -51,6 +51,7 @@ def test_integer_vectors_are_refused_with_a_type_error(dtype):
         ({"neighbors": 2, "threshold": 2}, "neighbors, threshold"),
         ({"dropout_rate": 0.2}, "dropout_rate"),
         ({"adversarial_rate": 0.1}, "adversarial_rate"),
+        ({"workers": 2}, "workers"),
     ],
 )
 def test_masking_only_options_are_refused_by_name(kwargs, named):

@@ -233,3 +233,40 @@ def test_progress_is_reported_for_every_client_of_every_phase():
     phases = [p.value for p in Phase if p is not Phase.CONSISTENCY_CHECK]
     assert [c for c in calls if c[1] == c[2]] == [(p, 4, 4) for p in phases]
     assert len(calls) == 4 * len(phases)
+
+
+# --------------------------------------------------------------------------- forked client workers
+
+
+@pytest.mark.parametrize("threat", ["semi-honest", "active"])
+def test_clients_in_two_forked_workers_give_the_exact_sum_and_the_same_outcome(threat):
+    vectors = ints(9, 16, 20, seed=11)
+    schedule = {2: Phase.SHARE_KEYS, 5: Phase.MASKED_INPUT, 7: Phase.UNMASKING}
+    kw = dict(bits=20, dropouts=schedule, threat=threat)
+    serial = secagg.secure_sum(vectors, **kw)
+    forked = secagg.secure_sum(vectors, workers=2, **kw)
+    assert forked.included == serial.included == tuple(u for u in range(1, 10) if u not in (2, 5))
+    expected = sum(vectors[u - 1].astype(np.uint64) for u in forked.included) & np.uint64(2**20 - 1)
+    np.testing.assert_array_equal(forked.total.astype(np.uint64), expected)
+    assert forked.stats.bytes_sent == serial.stats.bytes_sent  # message sizes depend only on the parameters
+
+
+def test_forked_workers_refuse_a_deterministic_randomness_source():
+    with pytest.raises(ValueError, match="OS CSPRNG"):
+        secagg.secure_sum(ints(4, 4, 8), bits=8, workers=2, random=DeterministicRandom(1))
+
+
+@pytest.mark.parametrize("workers, error", [(0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_workers_must_be_a_positive_int(workers, error):
+    with pytest.raises(error):
+        secagg.secure_sum(ints(4, 4, 8), bits=8, workers=workers)
+
+
+def test_worker_frames_round_trip_replies_and_rejections():
+    from secagg._clients import _pack_replies, _pack_requests, _unpack_replies, _unpack_requests
+
+    assert _unpack_requests(_pack_requests(0, [])) == (0, None)
+    assert _unpack_requests(_pack_requests(2, [(3, b"ab"), (9, b"")])) == (2, {3: b"ab", 9: b""})
+    replies, rejected, seconds = _unpack_replies(_pack_replies(([(1, b"x"), (4, b"yz")], {4: "bad \u00e9"}, 0.25)))
+    assert [(u, bytes(r)) for u, r in replies] == [(1, b"x"), (4, b"yz")]
+    assert rejected == {4: "bad \u00e9"} and seconds == 0.25

@@ -1,0 +1,286 @@
+"""The in-process driver's clients: all in this process, or split over forked workers.
+
+A client pool answers one phase at a time: given the server's messages for
+the phase (bytes), it returns every client's reply (bytes), the ids whose
+reply was a rejection, and the seconds its clients spent. The driver feeds
+the replies to the server in ascending id order, so a pool of workers gives
+the server exactly the messages of the serial pool.
+
+:class:`ForkedClients` runs the clients in ``workers`` processes made with
+``fork`` (each holds the clients ``u`` with ``u % workers == i`` and its
+inputs by inheritance). Between the driver and a worker only bytes travel,
+framed below; no object is pickled. Every worker draws its randomness from
+the OS CSPRNG, which a fork does not duplicate; a deterministic source would
+be copied into every worker, so :func:`make_pool` refuses one.
+
+Frames (little-endian): a request is ``u8 phase index`` then
+``u32 count`` then ``count x (u32 id, u32 length, bytes)``; a reply is
+``f64 client seconds`` then ``u32 count`` then
+``count x (u32 id, u8 kind, u32 length, bytes)`` with kind 0 = no reply,
+1 = reply, 2 = rejected (the bytes are the client's Abort, or empty), and
+after kind 2 a ``u32 length, utf-8`` error text.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import struct
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from secagg.errors import RemoteProtocolError
+from secagg.params import Params
+from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+from secagg.protocol.client import Client
+
+__all__ = ["ForkedClients", "LocalClients", "PhaseReplies", "make_pool"]
+
+_U32 = struct.Struct("<I")
+_ENTRY = struct.Struct("<II")
+_REPLY = struct.Struct("<IBI")
+_F64 = struct.Struct("<d")
+
+PhaseReplies = tuple[list[tuple[int, bytes]], dict[int, str], float]
+"""``(replies ascending by id, {id: rejection text}, client seconds)``; a
+reply may be a ``memoryview`` into the frame a worker sent."""
+
+
+class LocalClients:
+    """Every client in this process, run one after another.
+
+    Args:
+        params: the round parameters.
+        inputs: ``inputs[u - 1]`` is client ``u``'s vector.
+        keys: ``{id: Ed25519 signing key}`` (active model) or empty.
+        pki: ``{id: verify key}`` (active model) or None.
+        random: the randomness source of every client.
+        alive: ``alive(u, phase_index)``: whether ``u`` still answers then.
+        ids: the clients this pool runs (default: all).
+    """
+
+    def __init__(self, params: Params, inputs, keys, pki, random: RandomSource, alive, ids=None) -> None:
+        ids = range(1, params.n_clients + 1) if ids is None else ids
+        self.alive = alive
+        self.clients = {
+            u: Client(u, params, input=inputs[u - 1], identity_key=keys.get(u), pki=pki, random=random) for u in ids
+        }
+
+    def run_phase(
+        self, index: int, requests: Mapping[int, bytes] | None, progress: Callable[[int], None] | None = None
+    ) -> PhaseReplies:
+        """Answer one phase.
+
+        Args:
+            index: the phase's position in :data:`secagg.driver.PHASES`.
+            requests: ``{id: the server's message}``, or None for the first
+                phase (every client starts).
+            progress: called with the count of clients done so far.
+
+        Returns:
+            The replies, rejections and client seconds of the phase.
+
+        Raises:
+            Nothing for a client's rejection: it is reported in the result.
+        """
+        targets = sorted(self.clients) if requests is None else sorted(u for u in requests if u in self.clients)
+        replies: list[tuple[int, bytes]] = []
+        rejected: dict[int, str] = {}
+        seconds = 0.0
+        for done, u in enumerate(targets, 1):
+            if progress is not None:
+                progress(done)
+            client = self.clients[u]
+            if not self.alive(u, index) or client.finished:
+                continue
+            t0 = time.perf_counter()
+            try:
+                reply = client.start() if requests is None else client.receive(requests[u])
+            except RemoteProtocolError as exc:
+                reply = client.abort_message
+                rejected[u] = str(exc)
+            seconds += time.perf_counter() - t0
+            if reply is not None:
+                replies.append((u, reply))
+        return replies, rejected, seconds
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _pack_requests(index: int, items: Sequence[tuple[int, bytes]]) -> bytes:
+    parts = [bytes([index]), _U32.pack(len(items))]
+    for u, data in items:
+        parts += [_ENTRY.pack(u, len(data)), data]
+    return b"".join(parts)
+
+
+def _unpack_requests(frame: bytes) -> tuple[int, dict[int, bytes] | None]:
+    index = frame[0]
+    (count,) = _U32.unpack_from(frame, 1)
+    off, out = 5, {}
+    for _ in range(count):
+        u, length = _ENTRY.unpack_from(frame, off)
+        off += _ENTRY.size
+        out[u] = bytes(frame[off : off + length])
+        off += length
+    return index, (None if index == 0 else out)  # phase 0: every client starts
+
+
+def _pack_replies(result: PhaseReplies) -> bytes:
+    replies, rejected, seconds = result
+    by_id = dict(replies)
+    ids = sorted(set(by_id) | set(rejected))
+    parts = [_F64.pack(seconds), _U32.pack(len(ids))]
+    for u in ids:
+        data = by_id.get(u, b"")
+        kind = 2 if u in rejected else 1
+        parts += [_REPLY.pack(u, kind, len(data)), data]
+        if kind == 2:
+            text = rejected[u].encode("utf-8")
+            parts += [_U32.pack(len(text)), text]
+    return b"".join(parts)
+
+
+def _unpack_replies(frame: bytes) -> PhaseReplies:
+    view = memoryview(frame)  # replies are slices of the one received frame: no copy per reply
+    (seconds,) = _F64.unpack_from(frame, 0)
+    (count,) = _U32.unpack_from(frame, 8)
+    off = 12
+    replies: list[tuple[int, bytes]] = []
+    rejected: dict[int, str] = {}
+    for _ in range(count):
+        u, kind, length = _REPLY.unpack_from(frame, off)
+        off += _REPLY.size
+        data = view[off : off + length]
+        off += length
+        if kind == 2:
+            (tlen,) = _U32.unpack_from(frame, off)
+            off += 4
+            rejected[u] = frame[off : off + tlen].decode("utf-8")
+            off += tlen
+        if data:
+            replies.append((u, data))
+    return replies, rejected, seconds
+
+
+def _worker(conn, pool: LocalClients) -> None:  # pragma: no cover - runs in the forked child
+    try:
+        while True:
+            frame = conn.recv_bytes()
+            if not frame:
+                return
+            index, requests = _unpack_requests(frame)
+            conn.send_bytes(_pack_replies(pool.run_phase(index, requests)))
+    finally:
+        conn.close()
+
+
+class ForkedClients:
+    """The clients split over ``workers`` forked processes (see the module docstring).
+
+    Args:
+        params, inputs, keys, pki, alive: as :class:`LocalClients`.
+        workers: the number of processes, >= 2.
+
+    Raises:
+        ValueError: if the platform cannot fork.
+    """
+
+    def __init__(self, params: Params, inputs, keys, pki, alive, workers: int) -> None:
+        try:
+            ctx = multiprocessing.get_context("fork")
+        except ValueError:
+            raise ValueError("workers > 1 needs the 'fork' start method (Linux, macOS)") from None
+        self.workers = workers
+        self.conns = []
+        self.procs = []
+        for i in range(workers):
+            ids = [u for u in range(1, params.n_clients + 1) if u % workers == i]
+            pool = LocalClients(params, inputs, keys, pki, DEFAULT_RANDOM, alive, ids)
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child, pool), daemon=True)
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def run_phase(
+        self, index: int, requests: Mapping[int, bytes] | None, progress: Callable[[int], None] | None = None
+    ) -> PhaseReplies:
+        """Answer one phase in parallel; same contract as :meth:`LocalClients.run_phase`.
+
+        Args:
+            index: the phase's position in :data:`secagg.driver.PHASES`.
+            requests: ``{id: the server's message}``, or None for the first
+                phase (``index`` 0, where every client starts).
+            progress: called once with the count of clients when all are done.
+
+        Returns:
+            The replies (ascending by id), rejections and summed client seconds.
+
+        Raises:
+            RuntimeError: if a worker died.
+        """
+        for i, conn in enumerate(self.conns):
+            mine = [] if requests is None else sorted((u, d) for u, d in requests.items() if u % self.workers == i)
+            conn.send_bytes(_pack_requests(index, mine))
+        replies: list[tuple[int, bytes]] = []
+        rejected: dict[int, str] = {}
+        seconds = 0.0
+        for conn in self.conns:
+            try:
+                r, rej, s = _unpack_replies(conn.recv_bytes())
+            except EOFError:
+                raise RuntimeError("a client worker process died") from None
+            replies += r
+            rejected.update(rej)
+            seconds += s
+        replies.sort()
+        if progress is not None:
+            progress(len(replies))
+        return replies, rejected, seconds
+
+    def close(self) -> None:
+        """Stop the workers."""
+        for conn in self.conns:
+            try:
+                conn.send_bytes(b"")
+            except OSError:
+                pass
+            conn.close()
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+
+
+def make_pool(params: Params, inputs, keys, pki, random: RandomSource, alive, workers: int):
+    """Return the client pool for ``workers`` processes (1: this process).
+
+    Args:
+        params, inputs, keys, pki, random, alive: as :class:`LocalClients`.
+        workers: 1 or more.
+
+    Returns:
+        A :class:`LocalClients` or a :class:`ForkedClients`.
+
+    Raises:
+        TypeError: if ``workers`` is not an int.
+        ValueError: if ``workers < 1``, or ``workers > 1`` with a ``random``
+            other than the OS CSPRNG (a forked copy of a deterministic source
+            would give two clients the same keys), or without ``fork``.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be an int, got {workers!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and random is not DEFAULT_RANDOM:
+        raise ValueError(
+            "workers > 1 needs the default randomness (the OS CSPRNG): a forked copy of another source "
+            "would repeat its bytes in every worker"
+        )
+    workers = min(workers, params.n_clients, os.cpu_count() or 1)
+    if workers == 1:
+        return LocalClients(params, inputs, keys, pki, random, alive)
+    return ForkedClients(params, inputs, keys, pki, alive, workers)
