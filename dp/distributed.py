@@ -380,7 +380,8 @@ class DistributedDPPlan:
             units. Skellam: each client adds Skellam(mu, mu) with
             ``mu = local_variance / 2`` (variance exactly ``2 mu``). dgauss:
             each client adds the discrete Gaussian with parameter
-            ``sigma^2 = local_variance`` (true variance below it by < 1e-8 relative).
+            ``sigma^2 = local_variance`` (true variance below it by at most
+            2.1e-7 relative, at ``local_variance = 1``).
         l2_sensitivity: bound on the L2 norm of one client's rounded, scaled
             contribution (integer units; see the module docstring).
         l1_sensitivity: ``min(sqrt(padded_dim) * l2_sensitivity, l2_sensitivity^2)``.

@@ -159,12 +159,16 @@ def _unpack_replies(frame: bytes) -> PhaseReplies:
             off += 4
             rejected[u] = frame[off : off + tlen].decode("utf-8")
             off += tlen
-        if data:
+        if kind == 1 or data:  # a rejected client may still have an Abort to send
             replies.append((u, data))
     return replies, rejected, seconds
 
 
-def _worker(conn, pool: LocalClients) -> None:  # pragma: no cover - runs in the forked child
+def _worker(conn, pool: LocalClients, inherited) -> None:  # pragma: no cover - runs in the forked child
+    # Close the driver's ends this child inherited (its own and earlier workers'): then the
+    # driver's exit, however abrupt, closes the last copy and this worker sees EOF and ends.
+    for other in inherited:
+        other.close()
     try:
         while True:
             frame = conn.recv_bytes()
@@ -172,6 +176,8 @@ def _worker(conn, pool: LocalClients) -> None:  # pragma: no cover - runs in the
                 return
             index, requests = _unpack_requests(frame)
             conn.send_bytes(_pack_replies(pool.run_phase(index, requests)))
+    except (EOFError, OSError):
+        return
     finally:
         conn.close()
 
@@ -195,15 +201,19 @@ class ForkedClients:
         self.workers = workers
         self.conns = []
         self.procs = []
-        for i in range(workers):
-            ids = [u for u in range(1, params.n_clients + 1) if u % workers == i]
-            pool = LocalClients(params, inputs, keys, pki, DEFAULT_RANDOM, alive, ids)
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, pool), daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
+        try:
+            for i in range(workers):
+                ids = [u for u in range(1, params.n_clients + 1) if u % workers == i]
+                pool = LocalClients(params, inputs, keys, pki, DEFAULT_RANDOM, alive, ids)
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=_worker, args=(child, pool, [*self.conns, parent]), daemon=True)
+                self.conns.append(parent)
+                proc.start()
+                child.close()
+                self.procs.append(proc)
+        except BaseException:
+            self.close()
+            raise
 
     def run_phase(
         self, index: int, requests: Mapping[int, bytes] | None, progress: Callable[[int], None] | None = None
@@ -222,17 +232,18 @@ class ForkedClients:
         Raises:
             RuntimeError: if a worker died.
         """
-        for i, conn in enumerate(self.conns):
-            mine = [] if requests is None else sorted((u, d) for u, d in requests.items() if u % self.workers == i)
-            conn.send_bytes(_pack_requests(index, mine))
         replies: list[tuple[int, bytes]] = []
         rejected: dict[int, str] = {}
         seconds = 0.0
-        for conn in self.conns:
-            try:
-                r, rej, s = _unpack_replies(conn.recv_bytes())
-            except EOFError:
-                raise RuntimeError("a client worker process died") from None
+        try:
+            for i, conn in enumerate(self.conns):
+                mine = [] if requests is None else sorted((u, d) for u, d in requests.items() if u % self.workers == i)
+                conn.send_bytes(_pack_requests(index, mine))
+            frames = [conn.recv_bytes() for conn in self.conns]
+        except (EOFError, OSError):
+            raise RuntimeError("a client worker process died") from None
+        for frame in frames:
+            r, rej, s = _unpack_replies(frame)
             replies += r
             rejected.update(rej)
             seconds += s

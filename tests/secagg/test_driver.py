@@ -242,7 +242,7 @@ def test_progress_is_reported_for_every_client_of_every_phase():
 def test_clients_in_two_forked_workers_give_the_exact_sum_and_the_same_outcome(threat):
     vectors = ints(9, 16, 20, seed=11)
     schedule = {2: Phase.SHARE_KEYS, 5: Phase.MASKED_INPUT, 7: Phase.UNMASKING}
-    kw = dict(bits=20, dropouts=schedule, threat=threat)
+    kw = dict(bits=20, dropouts=schedule, threat=threat, neighbors=8, threshold=5)  # complete graph: sizes are fixed
     serial = secagg.secure_sum(vectors, **kw)
     forked = secagg.secure_sum(vectors, workers=2, **kw)
     assert forked.included == serial.included == tuple(u for u in range(1, 10) if u not in (2, 5))
@@ -270,3 +270,17 @@ def test_worker_frames_round_trip_replies_and_rejections():
     replies, rejected, seconds = _unpack_replies(_pack_replies(([(1, b"x"), (4, b"yz")], {4: "bad \u00e9"}, 0.25)))
     assert [(u, bytes(r)) for u, r in replies] == [(1, b"x"), (4, b"yz")]
     assert rejected == {4: "bad \u00e9"} and seconds == 0.25
+
+
+def test_forked_workers_end_when_the_driver_side_vanishes_without_a_goodbye():
+    # The driver's ends are closed abruptly (as when the driver is killed): each worker must
+    # see EOF and exit, which needs it to hold no copy of any driver end itself.
+    from secagg._clients import ForkedClients
+
+    params = secagg.Params(n_clients=4, dim=4, bits=8, graph="complete", neighbors=3, threshold=2)
+    pool = ForkedClients(params, ints(4, 4, 8), {}, None, lambda u, i: True, workers=2)
+    for conn in pool.conns:
+        conn.close()
+    for proc in pool.procs:
+        proc.join(timeout=10)
+    assert not any(proc.is_alive() for proc in pool.procs)
