@@ -61,6 +61,8 @@ __all__ = [
     "MAX_NOISE_MULTIPLIER",
     "MIN_NOISE_MULTIPLIER",
     "NEIGHBOURING_RELATIONS",
+    "NOISE_MULTIPLIER_FLOOR",
+    "PLD_MAX_EPSILON",
     "PLD_VALUE_DISCRETIZATION_INTERVAL",
     "RDP_ORDERS",
     "DistributedRdpAccountant",
@@ -97,6 +99,14 @@ PLD_VALUE_DISCRETIZATION_INTERVAL = 1e-4
 MIN_NOISE_MULTIPLIER = 0.1
 MAX_NOISE_MULTIPLIER = 1e6
 
+#: The smallest noise multiplier accounted at all: below it epsilon is astronomical
+#: (above 1e12 for one step) and dp-accounting divides by zero near 1e-300.
+NOISE_MULTIPLIER_FLOOR = 1e-6
+
+#: The PLD accountant is refused for an event whose RDP epsilon exceeds this: its
+#: privacy-loss grid grows with epsilon (about 1.4 GB at epsilon 280).
+PLD_MAX_EPSILON = 100.0
+
 
 def _is_real(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
@@ -109,9 +119,20 @@ def _is_int(value: object) -> bool:
 def _check_noise(noise_multiplier: object) -> float:
     if not _is_real(noise_multiplier):
         raise TypeError(f"noise_multiplier must be a real number, got {type(noise_multiplier).__name__}")
-    if not (math.isfinite(noise_multiplier) and noise_multiplier > 0):
-        raise ValueError(f"noise_multiplier must be finite and > 0, got {noise_multiplier!r}")
+    if not (math.isfinite(noise_multiplier) and noise_multiplier >= NOISE_MULTIPLIER_FLOOR):
+        raise ValueError(f"noise_multiplier must be finite and >= {NOISE_MULTIPLIER_FLOOR:g}, got {noise_multiplier!r}")
     return float(noise_multiplier)
+
+
+def _refuse_costly_pld(event: dp_accounting.DpEvent, delta: float, relation: str) -> None:
+    """Raise ``ValueError`` when the RDP epsilon of ``event`` is above :data:`PLD_MAX_EPSILON`."""
+    acc = compose_event(make_accountant("rdp", neighbouring_relation=relation), event)
+    rdp_eps = float(acc.get_epsilon(delta))
+    if not rdp_eps <= PLD_MAX_EPSILON:
+        raise ValueError(
+            f"the RDP epsilon of this event is {rdp_eps:.6g} > PLD_MAX_EPSILON = {PLD_MAX_EPSILON:g}, where the "
+            f"PLD accountant needs gigabytes; use accountant='rdp'"
+        )
 
 
 def _check_rate(sampling_rate: object) -> float:
@@ -242,7 +263,8 @@ def gaussian_round_event(*, noise_multiplier: float, sampling_rate: float) -> dp
     """The event of one round of the (Poisson-sampled) Gaussian mechanism.
 
     Args:
-        noise_multiplier: noise stddev over L2 sensitivity, finite and > 0.
+        noise_multiplier: noise stddev over L2 sensitivity, finite and
+            >= NOISE_MULTIPLIER_FLOOR.
         sampling_rate: Poisson sampling rate in ``(0, 1]``; 1 means no sampling.
 
     Returns:
@@ -325,10 +347,13 @@ def epsilon_of(
 
     Raises:
         TypeError: if ``event`` is not a DpEvent or an argument has the wrong type.
-        ValueError: if an argument is out of range.
+        ValueError: if an argument is out of range, or ``accountant`` is
+            ``"pld"`` and the event's RDP epsilon exceeds :data:`PLD_MAX_EPSILON`.
         UnsupportedEventError: if the accountant has no valid bound for ``event``.
     """
     d = _check_delta(delta)
+    if _check_kind(accountant) == "pld":
+        _refuse_costly_pld(event, d, neighbouring_relation)
     acc = compose_event(make_accountant(accountant, neighbouring_relation=neighbouring_relation), event)
     return float(acc.get_epsilon(d))
 
@@ -353,10 +378,14 @@ def delta_of(
 
     Raises:
         TypeError: if ``event`` is not a DpEvent or an argument has the wrong type.
-        ValueError: if an argument is out of range.
+        ValueError: if an argument is out of range, or ``accountant`` is
+            ``"pld"`` and the event's RDP epsilon at delta 1e-10 exceeds
+            :data:`PLD_MAX_EPSILON`.
         UnsupportedEventError: if the accountant has no valid bound for ``event``.
     """
     e = _check_epsilon(epsilon)
+    if _check_kind(accountant) == "pld":
+        _refuse_costly_pld(event, 1e-10, neighbouring_relation)
     acc = compose_event(make_accountant(accountant, neighbouring_relation=neighbouring_relation), event)
     return float(acc.get_delta(e))
 
@@ -374,7 +403,8 @@ def epsilon(
     """Epsilon at ``delta`` of ``steps`` rounds of the Poisson-sampled Gaussian.
 
     Args:
-        noise_multiplier: noise stddev over L2 sensitivity, finite and > 0.
+        noise_multiplier: noise stddev over L2 sensitivity, finite and
+            >= NOISE_MULTIPLIER_FLOOR.
         sampling_rate: Poisson sampling rate ``q`` in ``(0, 1]``.
         steps: number of rounds ``T >= 0`` (self-composition).
         delta: target delta in ``(0, 1)``.
@@ -396,7 +426,8 @@ def delta(
     """Delta at ``epsilon`` of ``steps`` rounds of the Poisson-sampled Gaussian.
 
     Args:
-        noise_multiplier: noise stddev over L2 sensitivity, finite and > 0.
+        noise_multiplier: noise stddev over L2 sensitivity, finite and
+            >= NOISE_MULTIPLIER_FLOOR.
         sampling_rate: Poisson sampling rate ``q`` in ``(0, 1]``.
         steps: number of rounds ``T >= 0``.
         epsilon: target epsilon, finite and >= 0.
@@ -463,8 +494,12 @@ def calibrate_noise(
         raise ValueError(f"rtol must be in (0, 0.1], got {rtol!r}")
 
     def meets(z: float) -> bool:
-        acc = compose_event(make_accountant(kind), _gaussian_run(z, q, t))
-        return float(acc.get_epsilon(d)) <= target
+        run = _gaussian_run(z, q, t)
+        if kind == "pld":
+            rdp_eps = float(compose_event(make_accountant("rdp"), run).get_epsilon(d))
+            if not rdp_eps <= PLD_MAX_EPSILON:  # too costly for PLD: count as failing (more noise, never less)
+                return False
+        return float(compose_event(make_accountant(kind), run).get_epsilon(d)) <= target
 
     # Start from a guess and walk geometrically: small multipliers are costly
     # for PLD, so the PLD search starts from the (cheap) RDP answer, which PLD

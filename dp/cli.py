@@ -49,8 +49,11 @@ __all__ = ["PLD_MAX_EPSILON", "RANGES", "main"]
 EXIT_OK = 0
 EXIT_ERROR = 2
 
-#: PLD is refused above this RDP epsilon (its memory grows with epsilon).
+#: PLD is refused above this RDP epsilon (its memory grows with epsilon). The same
+#: value as dp.accounting.PLD_MAX_EPSILON (a test checks), kept here so that parsing
+#: the command line does not import dp-accounting.
 PLD_MAX_EPSILON = 100.0
+
 
 _MAX_CLIENTS = 2**20  # = dp.distributed.MAX_CLIENTS (checked by a test; not imported to keep start-up light)
 

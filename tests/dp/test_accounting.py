@@ -258,3 +258,24 @@ def test_delta_of_decreases_as_epsilon_grows():
     ev = dp_accounting.SelfComposedDpEvent(gaussian_round_event(noise_multiplier=1.0, sampling_rate=0.05), 100)
     assert delta_of(ev, epsilon=1.0) > delta_of(ev, epsilon=2.0) > delta_of(ev, epsilon=4.0)
     assert math.isfinite(delta_of(ev, epsilon=1.0))
+
+
+def test_a_noise_multiplier_below_the_floor_is_a_value_error_not_a_zero_division():
+    from dp.accounting import NOISE_MULTIPLIER_FLOOR, epsilon
+
+    with pytest.raises(ValueError, match="noise_multiplier"):
+        epsilon(noise_multiplier=1e-300, sampling_rate=0.01, steps=10, delta=1e-5)
+    assert epsilon(noise_multiplier=NOISE_MULTIPLIER_FLOOR, sampling_rate=0.01, steps=1, delta=1e-5) > 1e9
+
+
+def test_pld_is_refused_where_its_memory_explodes_and_calibration_steps_around_it():
+    import dp.cli
+    from dp.accounting import PLD_MAX_EPSILON, calibrate_noise, delta, epsilon
+
+    assert dp.cli.PLD_MAX_EPSILON == PLD_MAX_EPSILON
+    with pytest.raises(ValueError, match="PLD_MAX_EPSILON"):
+        epsilon(noise_multiplier=0.1, sampling_rate=1.0, steps=1000, delta=1e-5, accountant="pld")
+    with pytest.raises(ValueError, match="PLD_MAX_EPSILON"):
+        delta(noise_multiplier=0.1, sampling_rate=1.0, steps=1000, epsilon=1.0, accountant="pld")
+    z = calibrate_noise(epsilon=8.0, delta=1e-5, sampling_rate=1.0, steps=3, accountant="pld", rtol=1e-3)
+    assert epsilon(noise_multiplier=z, sampling_rate=1.0, steps=3, delta=1e-5, accountant="pld") <= 8.0
