@@ -29,6 +29,7 @@ Rounds and who sends what (``S`` server, ``C`` client)::
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Union
 
 from secagg.errors import AbortReason
@@ -87,10 +88,10 @@ def _check_bytes(name: str, value: object, sizes: tuple[int, ...]) -> None:
 def _check_ids(name: str, ids: object) -> None:
     if not isinstance(ids, tuple):
         raise TypeError(f"{name} must be a tuple, got {type(ids).__name__}")
-    if not all(type(i) is int for i in ids):  # bool is excluded: type(True) is bool
+    if ids and set(map(type, ids)) != {int}:  # bool is excluded: type(True) is bool
         for i in ids:
             _check_id(f"{name} entry", i)
-    if any(a >= b for a, b in zip(ids, ids[1:])):
+    if not all(map(operator.lt, ids, ids[1:])):
         raise ValueError(f"{name} must be strictly increasing (sorted, unique), got {ids[:8]}...")
     if ids and (ids[0] < 1 or ids[-1] > MAX_CLIENT_ID):  # sorted, so the ends bound the rest
         raise ValueError(f"{name} entries must be in [1, {MAX_CLIENT_ID}]")

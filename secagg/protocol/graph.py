@@ -34,7 +34,9 @@ complete graph over the ``m`` ids. Every neighbour tuple is sorted ascending.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -63,12 +65,12 @@ _CHUNK_WORDS = 1024
 
 
 def _check_ids(ids: object) -> list[int]:
-    if isinstance(ids, (tuple, list)) and ids and all(type(i) is int for i in ids):  # fast path
+    if isinstance(ids, (tuple, list)) and ids and set(map(type, ids)) == {int}:  # fast path
         out = sorted(ids)
         if out[0] < 1 or out[-1] > MAX_CLIENTS:
             bad = out[0] if out[0] < 1 else out[-1]
             raise ValueError(f"client ids must be in [1, {MAX_CLIENTS}], got {bad}")
-        if any(a == b for a, b in zip(out, out[1:])):
+        if any(map(operator.eq, out, out[1:])):
             raise ValueError(f"client ids must be distinct, got {len(out) - len(set(out))} duplicate(s)")
         return out
     if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, set, frozenset, np.ndarray)):
@@ -221,6 +223,18 @@ def harary_neighbors(ids: Sequence[int], k: int, seed: bytes) -> dict[int, tuple
     return {u: out[u] for u in order}
 
 
+@functools.lru_cache(maxsize=8)
+def _ring(order: tuple[int, ...], seed: bytes) -> tuple[tuple[int, ...], dict[int, int]]:
+    """The ring of :func:`graph_permutation` and each id's position in it.
+
+    Public data only; cached because every client of a round (and, in one
+    process, all of them) asks for the same ring. Callers must not mutate
+    the returned dict.
+    """
+    ring = graph_permutation(order, seed)
+    return ring, {u: p for p, u in enumerate(ring)}
+
+
 def build_neighbors(params: Params, ids: Sequence[int], seed: bytes) -> dict[int, tuple[int, ...]]:
     """Return the neighbour graph of a round over the clients that advertised keys.
 
@@ -283,7 +297,7 @@ def neighbors_of(params: Params, ids: Sequence[int], seed: bytes, client_id: int
     m, k = len(order), params.neighbors
     if params.graph is GraphKind.COMPLETE or m - 1 <= k:
         return tuple(v for v in order if v != client_id)
-    ring = graph_permutation(order, seed)
-    p = ring.index(client_id)
+    ring, positions = _ring(tuple(order), seed)
+    p = positions[client_id]
     half = k // 2
     return tuple(sorted(ring[(p + d) % m] for d in range(-half, half + 1) if d))
