@@ -98,6 +98,7 @@ _TWO_M53 = 2.0**-53
 _PTRS_THRESHOLD = 10.0
 _INT62 = 2**62
 _DG_WORDS_PER_SAMPLE = 4  # about 200 bits are used on average (the kernel reports them); a refill tops up
+_DG_MAX_BATCH_WORDS = 1 << 20  # words drawn per refill at most
 _LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -425,7 +426,7 @@ def discrete_gaussian(size: int, sigma_sq: float, *, random: RandomSource = DEFA
     filled, first_bit = 0, 0
     pool = np.empty(0, dtype=np.uint64)
     while filled < size:
-        fresh = min(_MAX_BATCH_ATTEMPTS, (size - filled) * _DG_WORDS_PER_SAMPLE + 16)
+        fresh = min(_DG_MAX_BATCH_WORDS, (size - filled) * _DG_WORDS_PER_SAMPLE + 16)
         pool = np.concatenate([pool, random_uint64(random, fresh)])
         filled, begin = _dgauss_kernel(pool, out, filled, first_bit, 64 * pool.size, *params)
         pool, first_bit = pool[begin // 64 :], begin % 64  # keep the unfinished attempt's bits

@@ -16,9 +16,10 @@ be copied into every worker, so :func:`make_pool` refuses one.
 Frames (little-endian): a request is ``u8 phase index`` then
 ``u32 count`` then ``count x (u32 id, u32 length, bytes)``; a reply is
 ``f64 client seconds`` then ``u32 count`` then
-``count x (u32 id, u8 kind, u32 length, bytes)`` with kind 0 = no reply,
-1 = reply, 2 = rejected (the bytes are the client's Abort, or empty), and
-after kind 2 a ``u32 length, utf-8`` error text.
+``count x (u32 id, u8 kind, u32 length, bytes)`` with kind 1 = reply,
+2 = rejected (the bytes are the client's Abort, or empty), and after kind 2
+a ``u32 length, utf-8`` error text. A client that neither replies nor is
+rejected has no entry.
 """
 
 from __future__ import annotations
@@ -218,16 +219,9 @@ class ForkedClients:
     def run_phase(
         self, index: int, requests: Mapping[int, bytes] | None, progress: Callable[[int], None] | None = None
     ) -> PhaseReplies:
-        """Answer one phase in parallel; same contract as :meth:`LocalClients.run_phase`.
-
-        Args:
-            index: the phase's position in :data:`secagg.driver.PHASES`.
-            requests: ``{id: the server's message}``, or None for the first
-                phase (``index`` 0, where every client starts).
-            progress: called once with the count of clients when all are done.
-
-        Returns:
-            The replies (ascending by id), rejections and summed client seconds.
+        """Answer one phase in parallel; same arguments and result as
+        :meth:`LocalClients.run_phase`, except that ``progress`` is called once,
+        when every worker is done, and client seconds are summed over workers.
 
         Raises:
             RuntimeError: if a worker died.

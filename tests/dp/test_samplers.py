@@ -196,7 +196,7 @@ def test_numba_discrete_gaussian_kernel_equals_the_pure_python_reference(size, s
 
 
 def test_refilling_small_batches_continues_the_attempt_stream_exactly(monkeypatch):
-    monkeypatch.setattr(mech, "_MAX_BATCH_ATTEMPTS", 7)
+    monkeypatch.setattr(mech, "_DG_MAX_BATCH_WORDS", 7)
     source = RecordingRandom(DeterministicRandom("refill"))
     samples = discrete_gaussian(500, 30.0, random=source)
     assert len(source.chunks) > 50
