@@ -23,7 +23,8 @@ from dp.accounting import (
     gaussian_round_event,
     make_accountant,
 )
-from dp.ddp_rdp import DistributedNoiseDpEvent, ddp_epsilon, rdp_curve
+from dp.accounting import ddp_epsilon
+from dp.ddp_rdp import DistributedNoiseDpEvent, rdp_curve
 from dp.errors import UnsupportedEventError
 
 MNIST_Q = 256 / 60000

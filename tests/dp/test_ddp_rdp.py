@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dp.accounting import RDP_ORDERS, epsilon
+from dp.accounting import RDP_ORDERS, ddp_epsilon, epsilon
 from dp.ddp_rdp import (
     DistributedNoiseDpEvent,
     ddg_rdp,
-    ddp_epsilon,
     event_from_plan,
     poisson_subsampled_rdp,
     rdp_curve,
