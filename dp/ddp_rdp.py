@@ -361,19 +361,51 @@ def rdp_curve(
         raise TypeError(f"event must be a DistributedNoiseDpEvent, got {type(event).__name__}")
     if not _is_real(sampling_rate) or not 0.0 < sampling_rate <= 1.0:
         raise ValueError(f"sampling_rate must be in (0, 1], got {sampling_rate!r}")
-    base = _base_rdp(event, relation_factor)
-    cache: dict[int, float] = {}
-
-    def cached(l: int) -> float:
-        if l not in cache:
-            cache[l] = base(l)
-        return cache[l]
-
+    ints = [int(o) for o in orders if float(o).is_integer() and 2 <= o <= MAX_ORDER]
     out = np.full(len(orders), np.inf, dtype=np.float64)
+    if not ints:
+        return out
+    eps = _base_array(event, relation_factor, max(ints))  # eps[l - 2] = eps(l), computed once
+    q = float(sampling_rate)
     for i, order in enumerate(orders):
         if float(order).is_integer() and 2 <= order <= MAX_ORDER:
-            out[i] = poisson_subsampled_rdp(int(order), sampling_rate, cached)
+            out[i] = _subsampled(int(order), q, eps)
     return out
+
+
+def _base_array(event: DistributedNoiseDpEvent, relation_factor: float, top: int) -> np.ndarray:
+    """``[eps(2), ..., eps(top)]``: :func:`ddg_rdp` / :func:`skellam_rdp` at every integer order, vectorised."""
+    a = np.arange(2, top + 1, dtype=np.float64)
+    d2 = relation_factor * event.l2_sensitivity
+    if event.mechanism == "dgauss":
+        ddg_rdp(2, event, relation_factor=relation_factor)  # the scalar function's checks
+        tau = ddg_tau(clients=event.clients, local_variance=event.local_variance)
+        total = event.total_variance
+        first = a * d2 * d2 / (2.0 * total) + tau * event.dim
+        second = 0.5 * a * (d2 / math.sqrt(total) + tau * math.sqrt(event.dim)) ** 2
+        return np.minimum(first, second)
+    d1 = relation_factor * event.l1_sensitivity
+    mu = event.total_variance
+    return a * d2 * d2 / (2.0 * mu) + np.minimum(((2 * a - 1) * d2 * d2 + 6.0 * d1) / (4.0 * mu * mu), 3.0 * d1 / (2.0 * mu))
+
+
+def _subsampled(a: int, q: float, eps: np.ndarray) -> float:
+    """:func:`poisson_subsampled_rdp` at order ``a`` from the precomputed ``eps`` array."""
+    unamplified = float(eps[a - 2])
+    if q == 1.0:
+        return unamplified
+    log_q, log_1mq = math.log(q), math.log1p(-q)
+    ls = np.arange(2, a + 1, dtype=np.float64)
+    log_binom = special.gammaln(a + 1) - special.gammaln(ls + 1) - special.gammaln(a - ls + 1)
+    terms = log_binom + ls * log_q + (a - ls) * log_1mq + (ls - 1) * eps[: a - 1]
+    terms[1:] += math.log(3.0)  # l >= 3 carry the factor 3
+    head = (a - 1) * log_1mq + math.log(a * q - q + 1.0)
+    every = np.concatenate(([head], terms))
+    top = float(np.max(every))
+    if not math.isfinite(top):
+        return min(top, unamplified)
+    log_total = top + math.log(float(np.sum(np.exp(every - top))))
+    return min(log_total / (a - 1), unamplified)
 
 
 def event_from_plan(plan: DistributedDPPlan) -> DistributedNoiseDpEvent:
