@@ -4,8 +4,9 @@ A thin, keyword-only adapter (after opacus ``accountants/``): every mechanism is
 described by the ``DpEvent`` it is, and a fresh accountant from
 :func:`make_accountant` turns events into ``(epsilon, delta)``. The math lives
 in dp-accounting; the only curves of our own are the distributed discrete
-mechanisms' in :mod:`dp.ddp_rdp`, which :class:`DistributedRdpAccountant`
-adds to dp-accounting's RDP accountant.
+mechanisms' in :mod:`dp.ddp_rdp`. :class:`DistributedRdpAccountant` owns the
+RDP composition and reads dp-accounting only through its public API (SPEC
+chapter 40, section 40.3).
 
 Accountant parameters (fixed, so results are reproducible):
 
