@@ -1,6 +1,6 @@
 """The ground floor: the names every layer uses for a round's shape.
 
-:class:`GraphKind`, :class:`ThreatModel` and :data:`MAX_CLIENTS` import
+:class:`GraphKind`, :class:`ThreatModel`, :class:`Phase` and :data:`MAX_CLIENTS` import
 nothing from :mod:`secagg`, so the parameter finder, :class:`~secagg.params.Params`
 and the protocol can all name them without importing each other. Their
 meaning is in SPEC.md, chapters "Parameters and graphs" and "Threat models".
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["MAX_CLIENTS", "GraphKind", "ThreatModel"]
+__all__ = ["MAX_CLIENTS", "PHASES", "GraphKind", "Phase", "ThreatModel"]
 
 MAX_CLIENTS = 65535
 """Largest number of clients in one round (ids are 1..65535)."""
@@ -40,3 +40,23 @@ class GraphKind(enum.Enum):
 
     COMPLETE = "complete"
     HARARY = "harary"
+
+
+class Phase(enum.Enum):
+    """The protocol phases, in order, named after the client message each one collects.
+
+    ``dropouts[id] = Phase.X`` (in :func:`secagg.secure_sum`) means the client
+    vanishes before sending its phase-X message; ``Server.phase`` is the phase
+    whose client messages the server is collecting, ``Client.phase`` the phase
+    of the next message the client will send.
+    """
+
+    ADVERTISE_KEYS = "advertise_keys"
+    SHARE_KEYS = "share_keys"
+    MASKED_INPUT = "masked_input"
+    CONSISTENCY_CHECK = "consistency_check"
+    UNMASKING = "unmasking"
+
+
+PHASES: tuple[Phase, ...] = tuple(Phase)
+"""Every phase, in protocol order (``CONSISTENCY_CHECK`` runs in the active model only)."""
