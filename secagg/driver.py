@@ -16,7 +16,6 @@ per-phase timings and byte counts.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from secagg._clients import make_pool
 from secagg.errors import ProtocolAborted, RemoteProtocolError
+from secagg.kinds import PHASES, Phase
 from secagg.params import GraphKind, Params, ThreatModel
 from secagg.primitives.encoding import FixedPointEncoder, plan_bits
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
@@ -34,18 +34,6 @@ from secagg.result import RoundStats, SumResult
 __all__ = ["PHASES", "Phase", "secure_sum"]
 
 
-class Phase(enum.Enum):
-    """The protocol phases, in order. ``dropouts[id] = Phase.X`` means the
-    client vanishes before sending its phase-X message."""
-
-    ADVERTISE_KEYS = "advertise_keys"
-    SHARE_KEYS = "share_keys"
-    MASKED_INPUT = "masked_input"
-    CONSISTENCY_CHECK = "consistency_check"
-    UNMASKING = "unmasking"
-
-
-PHASES: tuple[Phase, ...] = tuple(Phase)
 _ORDER = {p: i for i, p in enumerate(PHASES)}
 
 

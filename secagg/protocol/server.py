@@ -56,7 +56,8 @@ from secagg.messages import (
     UnmaskingRequest,
     UnmaskingResponse,
 )
-from secagg.params import Params, ThreatModel
+from secagg.kinds import Phase, ThreatModel
+from secagg.params import Params
 from secagg.primitives import kex, merkle, shamir, sign
 from secagg.primitives.masking import accumulate_packed, add_masks
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
@@ -560,6 +561,15 @@ class ServerAborted(ServerState):
         self.detail = detail
 
 
+_PHASE_OF = {
+    ServerR0AdvertiseKeys: Phase.ADVERTISE_KEYS,
+    ServerR1ShareKeys: Phase.SHARE_KEYS,
+    ServerR2MaskedInput: Phase.MASKED_INPUT,
+    ServerR3ConsistencyCheck: Phase.CONSISTENCY_CHECK,
+    ServerR4Unmasking: Phase.UNMASKING,
+}
+
+
 class Server:
     """The server of one secure-aggregation round (sans-I/O facade).
 
@@ -615,6 +625,11 @@ class Server:
     def state(self) -> ServerState:
         """The current state."""
         return self._state
+
+    @property
+    def phase(self) -> Phase | None:
+        """The phase whose client messages the server is collecting; None once finished."""
+        return _PHASE_OF.get(type(self._state))
 
     @property
     def finished(self) -> bool:
