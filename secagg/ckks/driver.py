@@ -5,8 +5,9 @@ one process with real TenSEAL encryption, and returns the same
 :class:`~secagg.result.SumResult` as the masking backend. Message flow (what
 the byte counts in ``stats`` measure):
 
-1. key holder -> server: the public context; server -> each of the n
-   clients: the same bytes.
+1. key holder -> server: the signed public context; server -> each of the n
+   clients: the same bytes, which each verifies against the key holder's
+   pinned key before using them.
 2. each surviving client -> server: its UPLOAD envelope; the server adds it at
    once (streaming).
 3. server -> key holder: the AGGREGATE envelope; key holder -> server: the
@@ -142,13 +143,14 @@ def secure_sum_ckks(
 
     t0 = time.perf_counter()
     key_holder = KeyHolder(params)
-    public = key_holder.public_context
+    public = key_holder.signed_context
+    pin = key_holder.verify_key  # in one process the pin is handed over directly; in a deployment, out of band
     seconds["key_holder"]["setup"] = time.perf_counter() - t0
     sent["key_holder"] += len(public)
     received["server"] += len(public)
 
     t0 = time.perf_counter()
-    server = Server(public, dim=dim, memory_limit=memory_limit)
+    server = Server(public, key_holder_key=pin, dim=dim, memory_limit=memory_limit)
     seconds["server"]["setup"] = time.perf_counter() - t0
     sent["server"] += n * len(public)
     received["clients"] += n * len(public)
@@ -158,7 +160,7 @@ def secure_sum_ckks(
         if progress is not None:
             progress("encrypt", done, len(survivors))
         t0 = time.perf_counter()
-        client = Client(public, memory_limit=memory_limit)
+        client = Client(public, key_holder_key=pin, memory_limit=memory_limit)
         t1 = time.perf_counter()
         envelope = client.encrypt(xs[cid - 1])
         t2 = time.perf_counter()
