@@ -172,7 +172,7 @@ def test_no_import_circle_between_ddp_rdp_and_accounting():
 SECAGG_LAYERS: tuple[tuple[str, ...], ...] = (
     ("secagg.errors", "secagg.kinds", "secagg.result"),
     ("secagg.primitives",),
-    ("secagg.finder", "secagg.params"),
+    ("secagg.finder", "secagg.params", "secagg.round_input"),
     ("secagg.messages", "secagg.codec"),
     ("secagg.protocol",),
     ("secagg.ckks", "secagg._clients"),
