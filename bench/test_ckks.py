@@ -39,7 +39,7 @@ def key_holder():
 @pytest.fixture(scope="module")
 def uploads(key_holder):
     rng = np.random.default_rng(7)  # test data, not secret
-    return {d: Client(key_holder.public_context).encrypt(rng.uniform(-1, 1, d)) for d in DIMS}
+    return {d: Client(key_holder.signed_context, key_holder_key=key_holder.verify_key).encrypt(rng.uniform(-1, 1, d)) for d in DIMS}
 
 
 def _bytes_info(benchmark, dim: int, upload: bytes, key_holder: KeyHolder) -> None:
@@ -60,7 +60,7 @@ def _bytes_info(benchmark, dim: int, upload: bytes, key_holder: KeyHolder) -> No
 @pytest.mark.parametrize("dim", DIMS)
 def test_client_encrypt(benchmark, key_holder, uploads, dim):
     benchmark.group = f"ckks d={dim:.0e}"
-    client = Client(key_holder.public_context)
+    client = Client(key_holder.signed_context, key_holder_key=key_holder.verify_key)
     x = np.random.default_rng(dim).uniform(-1, 1, dim)
     client.encrypt(x[: min(dim, 10)])  # warm-up
     envelope = benchmark.pedantic(client.encrypt, args=(x,), rounds=_rounds(dim), iterations=1)
@@ -73,7 +73,7 @@ def test_server_sum_of_100(benchmark, key_holder, uploads, dim):
     upload = uploads[dim]
 
     def setup():
-        return (Server(key_holder.public_context, dim=dim),), {}
+        return (Server(key_holder.signed_context, key_holder_key=key_holder.verify_key, dim=dim),), {}
 
     def run(server):
         for cid in range(1, N_CLIENTS + 1):
@@ -88,7 +88,7 @@ def test_server_sum_of_100(benchmark, key_holder, uploads, dim):
 @pytest.mark.parametrize("dim", DIMS)
 def test_key_holder_decrypt(benchmark, key_holder, uploads, dim):
     benchmark.group = f"ckks d={dim:.0e}"
-    server = Server(key_holder.public_context, dim=dim)
+    server = Server(key_holder.signed_context, key_holder_key=key_holder.verify_key, dim=dim)
     server.receive(1, uploads[dim])
     server.receive(2, uploads[dim])
     aggregate = server.finish().envelope

@@ -5,8 +5,9 @@ one process with real TenSEAL encryption, and returns the same
 :class:`~secagg.result.SumResult` as the masking backend. Message flow (what
 the byte counts in ``stats`` measure):
 
-1. key holder -> server: the public context; server -> each of the n
-   clients: the same bytes.
+1. key holder -> server: the signed public context; server -> each of the n
+   clients: the same bytes, which each verifies against the key holder's
+   pinned key before using them.
 2. each surviving client -> server: its UPLOAD envelope; the server adds it at
    once (streaming).
 3. server -> key holder: the AGGREGATE envelope; key holder -> server: the
@@ -38,46 +39,19 @@ from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, plan_sizes
 from secagg.ckks.server import Server
 from secagg.errors import AbortReason, ProtocolAborted
 from secagg.result import RoundStats, SumResult
+from secagg.round_input import check_round_input
 
 __all__ = ["secure_sum_ckks"]
 
 
-def _check_vectors(vectors: Sequence[np.ndarray], clip: float | None) -> list[np.ndarray]:
-    if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
-        vectors = list(vectors)
-    if not isinstance(vectors, Sequence) or isinstance(vectors, (str, bytes)):
-        raise TypeError(f"vectors must be a sequence of 1-D arrays, got {type(vectors).__name__}")
-    if len(vectors) < 2:
-        raise ValueError(
-            f"need at least 2 vectors, got {len(vectors)}: a sum of one client is that client's input"
-        )
+def _finite_clipped(arrays: list[np.ndarray], clip: float | None) -> list[np.ndarray]:
     checked = []
-    for i, v in enumerate(vectors):
-        x = np.asarray(v)
-        if x.dtype.kind not in "fiu":
-            raise TypeError(f"vectors[{i}] must hold real numbers, got dtype {x.dtype}")
-        if x.ndim != 1 or x.size == 0:
-            raise ValueError(f"vectors[{i}] must be 1-D and non-empty, got shape {x.shape}")
-        if checked and x.size != checked[0].size:
-            raise ValueError(f"vectors[{i}] has length {x.size}, vectors[0] has {checked[0].size}")
+    for i, x in enumerate(arrays):
         x = x.astype(np.float64, copy=False)
         if not np.all(np.isfinite(x)):
             raise ValueError(f"vectors[{i}] holds NaN or infinite values")
-        if clip is not None:
-            x = np.clip(x, -clip, clip)
-        checked.append(x)
+        checked.append(np.clip(x, -clip, clip) if clip is not None else x)
     return checked
-
-
-def _check_dropouts(dropouts: Mapping[int, object] | None, n: int) -> frozenset[int]:
-    if dropouts is None:
-        return frozenset()
-    if not isinstance(dropouts, Mapping):
-        raise TypeError(f"dropouts must be a mapping from client id to anything, got {type(dropouts).__name__}")
-    for cid in dropouts:
-        if isinstance(cid, bool) or not isinstance(cid, int) or not 1 <= cid <= n:
-            raise ValueError(f"dropout key {cid!r} is not a client id in 1..{n}")
-    return frozenset(dropouts)
 
 
 def secure_sum_ckks(
@@ -143,13 +117,10 @@ def secure_sum_ckks(
             raise TypeError(f"clip must be a float, got {clip!r}")
         if not (np.isfinite(clip) and clip > 0):
             raise ValueError(f"clip must be finite and > 0, got {clip!r}")
-    xs = _check_vectors(vectors, clip)
+    arrays, drops, min_contributors = check_round_input(vectors, dropouts, min_contributors)
+    xs = _finite_clipped(arrays, clip)
     n, dim = len(xs), int(xs[0].size)
-    dropped = _check_dropouts(dropouts, n)
-    if isinstance(min_contributors, bool) or not isinstance(min_contributors, int):
-        raise TypeError(f"min_contributors must be an int, got {min_contributors!r}")
-    if min_contributors < 2:
-        raise ValueError(f"min_contributors must be >= 2 (a sum of one client is its input), got {min_contributors!r}")
+    dropped = frozenset(drops)
     params = resolve_params(params)
     value_bound = float(clip) if clip is not None else (max(float(np.max(np.abs(x))) for x in xs) or 1.0)
     plan = plan_sizes(
@@ -172,13 +143,14 @@ def secure_sum_ckks(
 
     t0 = time.perf_counter()
     key_holder = KeyHolder(params)
-    public = key_holder.public_context
+    public = key_holder.signed_context
+    pin = key_holder.verify_key  # in one process the pin is handed over directly; in a deployment, out of band
     seconds["key_holder"]["setup"] = time.perf_counter() - t0
     sent["key_holder"] += len(public)
     received["server"] += len(public)
 
     t0 = time.perf_counter()
-    server = Server(public, dim=dim, memory_limit=memory_limit)
+    server = Server(public, key_holder_key=pin, dim=dim, memory_limit=memory_limit)
     seconds["server"]["setup"] = time.perf_counter() - t0
     sent["server"] += n * len(public)
     received["clients"] += n * len(public)
@@ -188,7 +160,7 @@ def secure_sum_ckks(
         if progress is not None:
             progress("encrypt", done, len(survivors))
         t0 = time.perf_counter()
-        client = Client(public, memory_limit=memory_limit)
+        client = Client(public, key_holder_key=pin, memory_limit=memory_limit)
         t1 = time.perf_counter()
         envelope = client.encrypt(xs[cid - 1])
         t2 = time.perf_counter()

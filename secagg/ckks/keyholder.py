@@ -1,9 +1,12 @@
 """The key holder: makes the CKKS keys, exports the public context, decrypts only sums.
 
-Sans-I/O: :attr:`KeyHolder.public_context` is the bytes to send (through the
-server) to every client and to the server; :meth:`KeyHolder.decrypt` takes the
-server's AGGREGATE envelope and returns the float64 sum. The secret key never
-leaves the object: there is no method that exports it.
+Sans-I/O: :attr:`KeyHolder.signed_context` is the bytes to send (through the
+server) to every client and to the server: the public context signed with the
+key holder's long-term Ed25519 key, whose public half
+(:attr:`KeyHolder.verify_key`, or its :attr:`KeyHolder.key_fingerprint`) the
+clients pin out of band (:mod:`secagg.ckks.auth`); :meth:`KeyHolder.decrypt`
+takes the server's AGGREGATE envelope and returns the float64 sum. The secret
+key never leaves the object: there is no method that exports it.
 
 The context carries no Galois keys (TenSEAL makes them only on
 ``generate_galois_keys()``, which is never called). It does hold
@@ -24,9 +27,10 @@ from the operating system); TenSEAL offers no way to inject the toolkit's
 ...     from secagg.ckks.client import Client
 ...     from secagg.ckks.server import Server
 ...     kh = KeyHolder("compact")
-...     server = Server(kh.public_context, dim=3)
-...     server.receive(1, Client(kh.public_context).encrypt(np.array([1.0, 2.0, 3.0])))
-...     server.receive(2, Client(kh.public_context).encrypt(np.array([0.5, 0.5, 0.5])))
+...     pin = kh.verify_key  # reaches the clients out of band, never through the server
+...     server = Server(kh.signed_context, key_holder_key=pin, dim=3)
+...     server.receive(1, Client(kh.signed_context, key_holder_key=pin).encrypt(np.array([1.0, 2.0, 3.0])))
+...     server.receive(2, Client(kh.signed_context, key_holder_key=pin).encrypt(np.array([0.5, 0.5, 0.5])))
 ...     total = kh.decrypt(server.finish().envelope, dim=3, value_bound=3.0)
 ...     print(np.round(total, 6).tolist())
 ... else:
@@ -39,11 +43,13 @@ from __future__ import annotations
 import numpy as np
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, describe_context, load_chunk, load_tenseal
+from secagg.ckks.auth import key_holder_fingerprint, sign_context
 from secagg.ckks.envelope import EnvelopeKind, context_fingerprint, decode_envelope
 from secagg.ckks.errors import ContextError, EnvelopeError, PlanError, SumOutOfRangeError
 from secagg.ckks.params import CKKSParams, predicted_abs_error, resolve_params
 from secagg.ckks.planner import max_ciphertext_bytes
 from secagg.errors import AbortReason
+from secagg.primitives.sign import Ed25519SigningKey
 
 __all__ = ["KeyHolder"]
 
@@ -56,25 +62,34 @@ class KeyHolder:
         the contributor count inside is the server's word: a dishonest server
         can relabel one client's ciphertext as a "sum" and learn that client's
         input from the decryption. The CKKS path is safe only while the server
-        and the key holder do not collude and the key holder releases
+        and the key holder do not collude, the clients have pinned
+        :attr:`verify_key` out of band, and the key holder releases
         decryptions only of rounds it knows to be real (SPEC chapter 50).
 
     Args:
         params: a :class:`~secagg.ckks.params.CKKSParams`, a parameter-set
             name, or ``None`` for ``"default"``.
+        signing_key: the key holder's long-term
+            :class:`~secagg.primitives.sign.Ed25519SigningKey`, whose public
+            key the clients have pinned; ``None`` makes a fresh one (pin
+            :attr:`verify_key` then).
 
     Raises:
         CKKSUnavailableError: if TenSEAL is not installed.
-        TypeError: if ``params`` has the wrong type.
+        TypeError: if ``params`` or ``signing_key`` has the wrong type.
         ValueError: if the parameter-set name is unknown.
         PlanError: if SEAL refuses the parameters (for example no NTT-friendly
             prime of a requested size exists for this degree).
     """
 
-    __slots__ = ("_context", "_fingerprint", "_loaded", "_public")
+    __slots__ = ("_context", "_fingerprint", "_loaded", "_public", "_signed", "_signing_key")
 
-    def __init__(self, params: CKKSParams | str | None = None) -> None:
+    def __init__(self, params: CKKSParams | str | None = None, *, signing_key: Ed25519SigningKey | None = None) -> None:
         params = resolve_params(params)
+        if signing_key is None:
+            signing_key = Ed25519SigningKey.generate()
+        if not isinstance(signing_key, Ed25519SigningKey):
+            raise TypeError(f"signing_key must be an Ed25519SigningKey, got {type(signing_key).__name__}")
         ts = load_tenseal()
         try:
             context = ts.context(
@@ -96,6 +111,8 @@ class KeyHolder:
             save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=False
         )
         self._fingerprint = context_fingerprint(self._public)
+        self._signing_key = signing_key
+        self._signed = sign_context(signing_key, self._public)
 
     def __repr__(self) -> str:
         return f"KeyHolder({self._loaded.params!r})"
@@ -107,8 +124,27 @@ class KeyHolder:
 
     @property
     def public_context(self) -> bytes:
-        """The public context: public key and parameters, no secret, Galois or relinearisation keys."""
+        """The public context: public key and parameters, no secret, Galois or relinearisation keys.
+
+        Roles accept it only inside :attr:`signed_context`; these bytes are
+        what envelope fingerprints are computed over.
+        """
         return self._public
+
+    @property
+    def signed_context(self) -> bytes:
+        """:attr:`public_context` signed with the key holder's key: what the server forwards to every role."""
+        return self._signed
+
+    @property
+    def verify_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key the clients pin (``key_holder_key=``)."""
+        return self._signing_key.public_bytes
+
+    @property
+    def key_fingerprint(self) -> bytes:
+        """:func:`~secagg.ckks.auth.key_holder_fingerprint` of :attr:`verify_key` (``key_holder_fingerprint=``)."""
+        return key_holder_fingerprint(self._signing_key.public_bytes)
 
     @property
     def fingerprint(self) -> bytes:

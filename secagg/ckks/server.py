@@ -1,6 +1,7 @@
 """The CKKS server: adds ciphertext envelopes it cannot read, one at a time.
 
-Sans-I/O: public-context bytes and the round's vector length at construction,
+Sans-I/O: the key holder's signed context (verified against the pinned key
+holder key, like the clients do) and the round's vector length at construction,
 then :meth:`Server.receive` for each client envelope as it arrives, then
 :meth:`Server.finish` for the AGGREGATE envelope to send to the key holder.
 The server holds one running sum (``ceil(dim/slots)`` ciphertexts) plus,
@@ -20,8 +21,8 @@ included set exactly as they were, and the round goes on.
 ...     from secagg.ckks.errors import EnvelopeError
 ...     from secagg.ckks.keyholder import KeyHolder
 ...     kh = KeyHolder("compact")
-...     server = Server(kh.public_context, dim=2)
-...     server.receive(7, Client(kh.public_context).encrypt(np.ones(2)))
+...     server = Server(kh.signed_context, key_holder_key=kh.verify_key, dim=2)
+...     server.receive(7, Client(kh.signed_context, key_holder_key=kh.verify_key).encrypt(np.ones(2)))
 ...     try:
 ...         server.receive(8, b"junk")
 ...     except EnvelopeError:
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from secagg.ckks._backend import _TENSEAL_ERRORS, load_chunk, load_public_context
+from secagg.ckks._backend import _TENSEAL_ERRORS, load_chunk, load_signed_context
 from secagg.ckks.envelope import EnvelopeBuilder, EnvelopeKind, context_fingerprint, decode_envelope
 from secagg.ckks.errors import CKKSError, CKKSStateError, EnvelopeError
 from secagg.ckks.params import CKKSParams
@@ -74,26 +75,40 @@ class Server:
         ciphertexts are malleable); see the threat model in SPEC chapter 50.
 
     Args:
-        public_context: the bytes the key holder exported.
+        signed_context: the bytes :attr:`KeyHolder.signed_context` exported
+            (the server forwards these exact bytes to every client).
+        key_holder_key: the key holder's raw 32-byte Ed25519 public key, or
+        key_holder_fingerprint: its fingerprint (exactly one of the two).
         dim: the round's vector length (>= 1).
         memory_limit: refuse rounds whose sum would need more bytes.
 
     Raises:
         CKKSUnavailableError: if TenSEAL is not installed.
-        TypeError: if an argument has the wrong type.
+        TypeError: if an argument has the wrong type, or no pin (or both) is given.
         ValueError: if ``dim`` is out of range.
-        ContextError: if the context does not parse, carries a SECRET key
-            (the server must never hold one), carries Galois or
-            relinearisation keys, or uses refused parameters.
+        ContextAuthenticationError: if the context is not signed by the pinned key holder.
+        ContextError: if the context fails the layout walk, does not parse,
+            carries a SECRET key (the server must never hold one), carries
+            Galois or relinearisation keys, or uses refused parameters.
         PlanError: if the round needs more than ``memory_limit`` bytes.
     """
 
     __slots__ = ("_dim", "_finished", "_fingerprint", "_included", "_loaded", "_sum")
 
-    def __init__(self, public_context: bytes, *, dim: int, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
-        self._loaded = load_public_context(public_context)
+    def __init__(
+        self,
+        signed_context: bytes,
+        *,
+        dim: int,
+        key_holder_key: bytes | None = None,
+        key_holder_fingerprint: bytes | str | None = None,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    ) -> None:
+        self._loaded, public = load_signed_context(
+            signed_context, key_holder_key=key_holder_key, key_holder_fingerprint=key_holder_fingerprint
+        )
         plan_sizes(dim, self._loaded.params, memory_limit=memory_limit)
-        self._fingerprint = context_fingerprint(public_context)
+        self._fingerprint = context_fingerprint(public)
         self._dim = dim
         self._sum: list | None = None
         self._included: list[int] = []
