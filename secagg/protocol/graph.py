@@ -40,9 +40,10 @@ import operator
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from secagg.params import MAX_CLIENTS, GraphKind, Params
+from secagg.kinds import MAX_CLIENTS, GraphKind
+from secagg.params import Params
+from secagg.primitives.prg import Keystream
 
 __all__ = [
     "GRAPH_PERMUTATION_LABEL",
@@ -97,12 +98,14 @@ def _check_seed(seed: object) -> bytes:
     return seed
 
 
+def _stream(seed: bytes) -> Keystream:
+    return Keystream(hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest())
+
+
 def _words(seed: bytes) -> Iterator[int]:
-    key = hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest()
-    enc = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
-    zeros = bytes(8 * _CHUNK_WORDS)
+    stream = _stream(seed)
     while True:
-        yield from np.frombuffer(enc.update(zeros), dtype="<u8").tolist()
+        yield from np.frombuffer(stream.read(8 * _CHUNK_WORDS), dtype="<u8").tolist()
 
 
 def graph_permutation(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
@@ -131,9 +134,7 @@ def graph_permutation(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
         # Fast path: the first m - 1 words, unless one of them is rejected
         # (probability below m**2 / 2**64); then the generic loop below
         # consumes the very same words one by one.
-        key = hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest()
-        enc = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
-        w = np.frombuffer(enc.update(bytes(8 * (m - 1))), dtype="<u8").astype(np.uint64)
+        w = np.frombuffer(_stream(seed).read(8 * (m - 1)), dtype="<u8").astype(np.uint64)
         bounds = np.arange(m, 1, -1, dtype=np.uint64)  # i + 1 for i = m-1 .. 1
         rem = (np.uint64(0) - bounds) % bounds  # 2**64 mod bound
         limit = np.uint64(0) - rem  # 2**64 - rem, wrapping to 0 when rem == 0

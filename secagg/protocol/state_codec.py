@@ -42,6 +42,7 @@ from secagg.messages import AdvertiseKeys
 from secagg.params import Params
 from secagg.primitives import kex, shamir, sign
 from secagg.primitives.packing import pack, packed_size, unpack
+from secagg.primitives.prg import SESSION_ID_SIZE
 from secagg.protocol import session
 from secagg.protocol.client_states import (
     ClientAborted,
@@ -72,7 +73,7 @@ _PHASES: dict[type | None, int] = {
 }
 _PAIR = 2 * shamir.SHARE_SIZE
 _MAX_DETAIL = 1024
-_SESSION = 32
+_SESSION = SESSION_ID_SIZE
 _U32 = struct.Struct("<I")
 _REASONS = {code: reason for reason, code in ABORT_CODES.items()}
 
@@ -208,7 +209,7 @@ def decode_client(
 
 def _private(r: _Reader, what: str) -> kex.X25519KeyPair:
     try:
-        return kex.X25519KeyPair.from_private_bytes(r.raw(32, what))
+        return kex.X25519KeyPair.from_private_bytes(r.raw(kex.KEY_SIZE, what))
     except (InvalidKey, ValueError):
         raise DecodeError(f"{what} is not a valid X25519 private key") from None
 
@@ -266,8 +267,8 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
             raise DecodeError("truncated: neighbour keys")
         peers, share_keys = {}, {}
         for v in neighbors:
-            peers[v] = r.raw(32, "s_pk")
-            share_keys[v] = r.raw(32, "share key")
+            peers[v] = r.raw(kex.KEY_SIZE, "s_pk")
+            share_keys[v] = r.raw(kex.KEY_SIZE, "share key")
         s_keys = _private(r, "s_sk")
         seed = r.raw(shamir.SECRET_SIZE, "seed")
         own = _pair_bytes(r, "own share pair")
