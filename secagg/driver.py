@@ -2,8 +2,8 @@
 
 :func:`secure_sum` builds a :class:`~secagg.protocol.server.Server` and one
 :class:`~secagg.protocol.client.Client` per vector, moves every message as
-bytes between them (this module and the transport adapters are the only code
-that moves bytes), applies a dropout schedule, and returns a
+bytes between them (through :mod:`secagg._clients`, in this process or in
+forked workers), applies a dropout schedule, and returns a
 :class:`~secagg.result.SumResult` with the exact sum, who is in it, and
 per-phase timings and byte counts.
 
