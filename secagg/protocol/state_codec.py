@@ -246,33 +246,14 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
     if phase == 5:
         return ClientCompleted(), False
     if phase == 6:
-        code = r.u8("abort reason")
-        if code not in _REASONS:
-            raise DecodeError(f"unknown abort reason code {code}")
-        announce = r.u8("announce flag")
-        if announce > 1:
-            raise DecodeError(f"announce flag must be 0 or 1, got {announce}")
-        try:
-            detail = r.var("detail", limit=_MAX_DETAIL).decode("utf-8")
-        except UnicodeDecodeError:
-            raise DecodeError("abort detail is not UTF-8") from None
-        return ClientAborted(_REASONS[code], detail), bool(announce)
+        return _read_aborted(r)
     sid = r.raw(_SESSION, "session id")
     all_ids = _id_set(r, "participants", n)
     if me not in all_ids:
         raise DecodeError("participants do not include this client")
     neighbors = _id_set(r, "neighbours", n, within=all_ids, exclude=me)
     if phase == 2:
-        if len(neighbors) * 64 > r.remaining():
-            raise DecodeError("truncated: neighbour keys")
-        peers, share_keys = {}, {}
-        for v in neighbors:
-            peers[v] = r.raw(kex.KEY_SIZE, "s_pk")
-            share_keys[v] = r.raw(kex.KEY_SIZE, "share key")
-        s_keys = _private(r, "s_sk")
-        seed = r.raw(shamir.SECRET_SIZE, "seed")
-        own = _pair_bytes(r, "own share pair")
-        return ClientR1ShareKeys(sid, all_ids, neighbors, peers, share_keys, s_keys, seed, own), False
+        return _read_r1(r, sid, all_ids, neighbors), False
     alive = _id_set(r, "alive", n, within=neighbors)
     if (1 + len(alive)) * _PAIR > r.remaining():
         raise DecodeError("truncated: held shares")
@@ -283,3 +264,30 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
         return ClientR2MaskedInput(sid, all_ids, neighbors, alive, held), False
     signed = _id_set(r, "signed survivors", n, within=all_ids)
     return ClientR3ConsistencyCheck(sid, all_ids, neighbors, alive, held, signed), False
+
+
+def _read_aborted(r: _Reader) -> tuple[ClientAborted, bool]:
+    code = r.u8("abort reason")
+    if code not in _REASONS:
+        raise DecodeError(f"unknown abort reason code {code}")
+    announce = r.u8("announce flag")
+    if announce > 1:
+        raise DecodeError(f"announce flag must be 0 or 1, got {announce}")
+    try:
+        detail = r.var("detail", limit=_MAX_DETAIL).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("abort detail is not UTF-8") from None
+    return ClientAborted(_REASONS[code], detail), bool(announce)
+
+
+def _read_r1(r: _Reader, sid: bytes, all_ids: tuple[int, ...], neighbors: tuple[int, ...]) -> ClientR1ShareKeys:
+    if len(neighbors) * 2 * kex.KEY_SIZE > r.remaining():
+        raise DecodeError("truncated: neighbour keys")
+    peers, share_keys = {}, {}
+    for v in neighbors:
+        peers[v] = r.raw(kex.KEY_SIZE, "s_pk")
+        share_keys[v] = r.raw(kex.KEY_SIZE, "share key")
+    s_keys = _private(r, "s_sk")
+    seed = r.raw(shamir.SECRET_SIZE, "seed")
+    own = _pair_bytes(r, "own share pair")
+    return ClientR1ShareKeys(sid, all_ids, neighbors, peers, share_keys, s_keys, seed, own)
