@@ -1,29 +1,13 @@
 """Neighbour graphs: who shares keys and masks with whom.
 
-SecAgg uses the complete graph: every client is a neighbour of every other.
-SecAgg+ (Bell et al., CCS 2020) uses a Harary graph ``H(k, m)`` with randomly
-relabelled vertices: the ``m`` clients that advertised keys sit on a ring in a
-pseudorandom order, and each is linked to the ``k/2`` clients on either side.
-The order is a permutation of the sorted ids derived deterministically from a
-32-byte public seed that the server draws and sends to every client, so every
-client recomputes the graph; the session id binds the seed and the participant
-set, so clients shown different graphs hold different session ids.
-
-The permutation (exact, chapter "Parameters and graphs")::
-
-    key    = SHA-256(b"secagg/v1/graph-permutation" || 0x00 || seed)
-    stream = AES-256-CTR(key, initial counter block = 16 zero bytes) over zeros,
-             read as consecutive u64le words w_0, w_1, ...
-    P      = the ids sorted ascending (P[0] < P[1] < ... < P[m-1])
-    for i = m-1 down to 1:                      # Fisher-Yates
-        bound = i + 1
-        limit = 2^64 - (2^64 mod bound)
-        draw words until w < limit; j = w mod bound
-        swap P[i], P[j]
-
-Client ``P[p]`` then sits at position ``p``; its neighbours are
-``P[(p ± d) mod m]`` for ``d = 1..k/2``. If ``m - 1 <= k`` the graph is the
-complete graph over the ``m`` ids. Every neighbour tuple is sorted ascending.
+SecAgg uses the complete graph; SecAgg+ (Bell et al., CCS 2020) a Harary graph
+``H(k, m)`` whose ``m`` participants sit on a ring in an order every client
+recomputes from the server's public 32-byte graph seed (a Fisher-Yates
+shuffle driven by an AES-256-CTR keystream), each linked to the ``k/2``
+clients on either side. The session id binds the seed and the participants,
+so clients shown different graphs hold different session ids. Every
+neighbour tuple is sorted ascending. The exact permutation is in SPEC.md,
+chapter "Parameters and graphs", section "Neighbour graphs".
 
 >>> g = harary_neighbors([1, 2, 3, 4, 5, 6], 2, bytes(32))
 >>> all(len(v) == 2 for v in g.values()), all(u in g[v] for u in g for v in g[u])

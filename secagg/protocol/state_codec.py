@@ -1,27 +1,10 @@
-"""Client state <-> bytes: versioned, bounds-checked, no pickle (SPEC.md, chapter "Client state").
+"""Client state <-> bytes: versioned, bounds-checked, no pickle.
 
-Layout (little-endian)::
-
-    "secagg/v1/client-state" 0x00 | u8 version (= 1) | params_bytes (19) | u32 client id
-    | u8 phase | u8 has input | [packed input, packed_size(dim, bits) bytes] | body
-
-Phase 0 is "not started" (empty body); 1..4 are the rounds R0..R3, 5
-completed (empty body), 6 aborted. Bodies:
-
-* R0: ``c_sk (32) | s_sk (32) | u32 len | signature (0 or 64)``
-* R1: ``sid (32) | ids participants | ids neighbours | per neighbour: s_pk (32),
-  share key (32) | s_sk (32) | seed (32) | own share pair (72)``
-* R2: ``sid | ids participants | ids neighbours | ids alive | own share pair |
-  per alive neighbour: share pair (72)``
-* R3: R2 then ``ids signed``
-* aborted: ``u8 reason code | u8 announce | u32 len | UTF-8 detail (<= 1024)``
-
-``ids`` is ``u32 count | count x u32``, strictly increasing, each in
-``[1, n_clients]``, the count checked against ``n_clients`` and the bytes left
-before anything is read. Every decoded id set must be consistent (neighbours
-among the participants and not this client, alive among the neighbours,
-signed among the participants); keys must be valid X25519 private keys and
-shares valid Shamir shares. Anything else is a :class:`DecodeError`.
+The layout (a magic, the version, the params bytes, the client id, the phase,
+the input if set, then the phase's keys, ids and shares) and the decoding
+rules are in SPEC.md, chapter "Client state". As in :mod:`secagg.codec`, every
+count is checked against ``n_clients`` and the bytes left before anything is
+read, and anything malformed is a :class:`DecodeError`.
 
 >>> from secagg.params import Params
 >>> p = Params(n_clients=3, dim=2, bits=8, graph="complete", neighbors=2, threshold=2)
