@@ -23,6 +23,8 @@ JSON format, version 1 (keys exactly these)::
 
     EVENT = {"type": "gaussian", "noise_multiplier": float in [1e-6, 1e12]}
           | {"type": "poisson_sampled", "sampling_probability": float in (0, 1], "event": EVENT}
+          | {"type": "sampled_without_replacement", "source_dataset_size": int in [1, 2^40],
+             "sample_size": int in [1, source_dataset_size], "event": EVENT}
           | {"type": "self_composed", "count": int >= 1, "event": EVENT}
           | {"type": "composed", "events": [EVENT, ...]}
           | {"type": "distributed_noise", "mechanism": "skellam" | "dgauss",
@@ -83,11 +85,14 @@ except ImportError:  # pragma: no cover - non-POSIX platforms
 
 from dp.accounting import (
     ACCOUNTANTS,
+    MAX_POPULATION,
     NEIGHBOURING_RELATIONS,
+    SCHEME_RELATIONS,
     compose_event,
     ddp_round_event,
     gaussian_round_event,
     make_accountant,
+    sampling_scheme,
 )
 from dp._checks import is_int as _is_int
 from dp._checks import is_real as _is_real
@@ -214,6 +219,15 @@ def _encode(event: object, depth: int) -> dict[str, Any]:
         if not 0.0 < q <= 1.0:
             raise ValueError(f"sampling_probability must be in (0, 1], got {q}")
         return {"type": "poisson_sampled", "sampling_probability": q, "event": _encode(event.event, depth + 1)}
+    if isinstance(event, dp_accounting.SampledWithoutReplacementDpEvent):
+        size = _int(event.source_dataset_size, "source_dataset_size", 1, MAX_POPULATION, ValueError)
+        sample = _int(event.sample_size, "sample_size", 1, size, ValueError)
+        return {
+            "type": "sampled_without_replacement",
+            "source_dataset_size": size,
+            "sample_size": sample,
+            "event": _encode(event.event, depth + 1),
+        }
     if isinstance(event, dp_accounting.SelfComposedDpEvent):
         count = _int(event.count, "count", 1, MAX_COUNT, ValueError)
         return {"type": "self_composed", "count": count, "event": _encode(event.event, depth + 1)}
@@ -244,6 +258,13 @@ def _decode_poisson(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_ac
     return dp_accounting.PoissonSampledDpEvent(q, _decode(obj["event"], depth + 1, budget))
 
 
+def _decode_without_replacement(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
+    _fields(obj, {"type", "source_dataset_size", "sample_size", "event"})
+    size = _int(obj["source_dataset_size"], "source_dataset_size", 1, MAX_POPULATION, LedgerFormatError)
+    sample = _int(obj["sample_size"], "sample_size", 1, size, LedgerFormatError)
+    return dp_accounting.SampledWithoutReplacementDpEvent(size, sample, _decode(obj["event"], depth + 1, budget))
+
+
 def _decode_self_composed(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
     _fields(obj, {"type", "count", "event"})
     count = _int(obj["count"], "count", 1, MAX_COUNT, LedgerFormatError)
@@ -266,6 +287,7 @@ def _decode_distributed(obj: dict[str, Any], depth: int, budget: list[int]) -> d
 _DECODERS: dict[str, Callable[[dict[str, Any], int, list[int]], dp_accounting.DpEvent]] = {
     "gaussian": _decode_gaussian,
     "poisson_sampled": _decode_poisson,
+    "sampled_without_replacement": _decode_without_replacement,
     "self_composed": _decode_self_composed,
     "composed": _decode_composed,
     "distributed_noise": _decode_distributed,
@@ -417,6 +439,7 @@ class PrivacyLedger:
 
     Args:
         epsilon: the epsilon budget, finite and > 0.
+        max_epsilon: the same budget under Flower's and Opacus's name (give one of the two).
         delta: the delta at which epsilon is measured, in ``(0, 1)``.
         accountant: ``"rdp"`` or ``"pld"`` (see :func:`dp.accounting.make_accountant`).
         neighbouring_relation: ``"add_or_remove_one"`` or ``"replace_one"``.
@@ -447,8 +470,17 @@ class PrivacyLedger:
     )
 
     def __init__(
-        self, *, epsilon: float, delta: float, accountant: str = "rdp", neighbouring_relation: str = "add_or_remove_one"
+        self,
+        *,
+        epsilon: float | None = None,
+        delta: float,
+        accountant: str = "rdp",
+        neighbouring_relation: str = "add_or_remove_one",
+        max_epsilon: float | None = None,
     ) -> None:
+        if (epsilon is None) == (max_epsilon is None):
+            raise TypeError("give the budget as epsilon or as max_epsilon (the same thing), exactly once")
+        epsilon = max_epsilon if epsilon is None else epsilon
         if not _is_real(epsilon):
             raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
         if not (math.isfinite(epsilon) and epsilon > 0):
@@ -555,6 +587,13 @@ class PrivacyLedger:
         if not 1 <= count <= MAX_COUNT:
             raise ValueError(f"count must be in [1, {MAX_COUNT}], got {count}")
         encode_event(event)  # validates, and refuses what could not be saved
+        scheme = sampling_scheme(event)
+        if scheme == "mixed" or self._relation not in SCHEME_RELATIONS[scheme]:
+            raise UnsupportedEventError(
+                f"a {scheme!r}-sampled round is accounted under "
+                f"{' or '.join(SCHEME_RELATIONS.get(scheme, ('no single relation',)))} neighbours, but this "
+                f"ledger's budget is {self._relation!r}: one budget never mixes neighbouring relations"
+            )
         return event, int(count)
 
     def spend(self, event: dp_accounting.DpEvent, *, count: int = 1) -> float:
@@ -614,22 +653,90 @@ class PrivacyLedger:
         self._spent = asked
         return asked
 
-    def charge_gaussian_round(self, *, noise_multiplier: float, sampling_rate: float, count: int = 1) -> float:
-        """Charge ``count`` rounds of the Poisson-sampled Gaussian (see :meth:`spend`).
+    def charge_gaussian_round(
+        self,
+        *,
+        noise_multiplier: float,
+        sampling_rate: float | None = None,
+        sample_size: int | None = None,
+        population: int | None = None,
+        count: int = 1,
+    ) -> float:
+        """Charge ``count`` rounds of the Gaussian under one sampling scheme (see :meth:`spend`).
 
         Args:
             noise_multiplier: noise stddev over L2 sensitivity, finite and > 0.
-            sampling_rate: Poisson sampling rate in ``(0, 1]``.
+            sampling_rate: Poisson sampling rate in ``(0, 1]`` (1: every client every round).
+            sample_size: clients per round of a fixed-size sample without
+                replacement (with ``population``; replace-one ledgers only).
+            population: clients the fixed-size sample is drawn from.
             count: number of rounds, >= 1.
 
         Returns:
             The epsilon spent after the charge.
 
         Raises:
-            TypeError, ValueError: for bad arguments.
+            TypeError, ValueError: for bad arguments (see
+                :func:`dp.accounting.gaussian_round_event`).
+            UnsupportedEventError: if the scheme's neighbouring relation is
+                not the ledger's.
             BudgetExceededError: if the rounds do not fit; the ledger is unchanged.
         """
-        return self.spend(gaussian_round_event(noise_multiplier=noise_multiplier, sampling_rate=sampling_rate), count=count)
+        event = gaussian_round_event(
+            noise_multiplier=noise_multiplier, sampling_rate=sampling_rate, sample_size=sample_size, population=population
+        )
+        return self.spend(event, count=count)
+
+    # ----------------------------------------------------------------- Flower / Opacus vocabulary
+
+    @property
+    def max_epsilon(self) -> float:
+        """The epsilon budget (Flower's and Opacus's ``max_epsilon`` / ``target_epsilon``)."""
+        return self._epsilon
+
+    def would_exceed(self, event: dp_accounting.DpEvent, *, count: int = 1) -> bool:
+        """Whether charging ``count`` more ``event`` would exceed the budget (nothing is charged).
+
+        For a file-bound ledger the answer is as of the last read; only
+        :meth:`spend` decides under the file's lock.
+
+        Args:
+            event: the event of one round.
+            count: rounds, in ``[1, MAX_COUNT]``.
+
+        Returns:
+            ``True`` when :meth:`spend` would raise
+            :class:`~dp.errors.BudgetExceededError`.
+
+        Raises:
+            TypeError, ValueError: for bad arguments.
+            UnsupportedEventError: if the event cannot be bounded under the ledger's relation.
+        """
+        event, count = self._check_charge(event, count)
+        return not self._total_epsilon(self._with(event, count)) <= self._epsilon
+
+    def get_epsilon(self, delta: float | None = None) -> float:
+        """Epsilon spent so far at ``delta`` (Opacus's ``accountant.get_epsilon(delta)``).
+
+        Args:
+            delta: in ``(0, 1)``; ``None`` means the ledger's delta.
+
+        Returns:
+            The epsilon of every committed charge at ``delta``.
+
+        Raises:
+            TypeError, ValueError: if ``delta`` is not a number in ``(0, 1)``.
+        """
+        if delta is None:
+            return self._spent
+        if not _is_real(delta) or not 0.0 < delta < 1.0:
+            raise ValueError(f"delta must be a number in (0, 1), got {delta!r}")
+        if not self._entries:
+            return 0.0
+        acc = make_accountant(self._accountant, neighbouring_relation=self._relation)
+        for event, count in self._entries:
+            compose_event(acc, event, count)
+        return float(acc.get_epsilon(float(delta)))
 
     def charge_ddp_round(self, *, plan: DistributedDPPlan, sampling_rate: float, count: int = 1) -> float:
         """Charge ``count`` rounds of distributed discrete noise (see :meth:`spend`).
