@@ -54,7 +54,7 @@ from dp_accounting.privacy_accountant import NeighboringRelation, PrivacyAccount
 
 from dp._checks import is_int as _is_int
 from dp._checks import is_real as _is_real
-from dp.ddp_rdp import DistributedNoiseDpEvent, event_from_plan, rdp_curve
+from dp.ddp_rdp import DistributedNoiseDpEvent, event_from_plan, joint_rdp_curve, rdp_curve
 from dp.errors import UnsupportedEventError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -213,6 +213,19 @@ def _standard_curve_uncached(
     return np.array(acc.rdp, dtype=np.float64)
 
 
+def _ddp_parts(event: object) -> tuple[DistributedNoiseDpEvent, ...]:
+    """The parts of a ``ComposedDpEvent`` made only of distributed-noise events, else ``()``."""
+    if isinstance(event, dp_accounting.ComposedDpEvent) and event.events:
+        if all(isinstance(e, DistributedNoiseDpEvent) for e in event.events):
+            return tuple(event.events)
+    return ()
+
+
+@functools.lru_cache(maxsize=256)
+def _joint_curve(events: tuple[DistributedNoiseDpEvent, ...], q: float, orders: tuple[float, ...]) -> np.ndarray:
+    return _frozen(joint_rdp_curve(events, sampling_rate=q, orders=orders))
+
+
 class DistributedRdpAccountant:
     """An RDP accountant for dp-accounting's events and :class:`DistributedNoiseDpEvent`.
 
@@ -223,8 +236,9 @@ class DistributedRdpAccountant:
     ``compute_delta``. ``ComposedDpEvent`` and ``SelfComposedDpEvent`` are
     split into their parts; a bare ``DistributedNoiseDpEvent`` adds the
     papers' curve (sensitivities doubled under replace-one), and a
-    ``PoissonSampledDpEvent`` whose direct sub-event is one adds Zhu & Wang's
-    subsampling bound (add/remove-one only). Each distinct event's curve is
+    ``PoissonSampledDpEvent`` whose direct sub-event is one (or a
+    ``ComposedDpEvent`` of several, released on the same sample) adds Zhu &
+    Wang's subsampling bound of their summed curve (add/remove-one only). Each distinct event's curve is
     computed once per process (a cache), so replaying a ledger costs one
     vector addition per entry. ``compose`` checks before it commits: on error
     the accountant is unchanged.
@@ -297,6 +311,15 @@ class DistributedRdpAccountant:
             if q == 0:
                 return _frozen(np.zeros(len(self._orders)))
             return _ddp_curve(event.event, float(q), 1.0, self._orders)
+        if isinstance(event, dp_accounting.PoissonSampledDpEvent) and _ddp_parts(event.event):
+            if self._relation is not NeighboringRelation.ADD_OR_REMOVE_ONE:
+                raise UnsupportedEventError(
+                    "Poisson-sampled distributed noise is bounded only under add/remove-one neighbours"
+                )
+            q = event.sampling_probability
+            if not _is_real(q) or not 0.0 < q <= 1.0:
+                raise UnsupportedEventError(f"sampling probability {q!r} not in (0, 1]")
+            return _joint_curve(_ddp_parts(event.event), float(q), self._orders)
         if isinstance(event, dp_accounting.ComposedDpEvent):
             total = np.zeros(len(self._orders), dtype=np.float64)
             for part in event.events:
