@@ -43,7 +43,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from dp import distributed as ddp
 from secagg.primitives.encoding import FixedPointEncoder
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
 from secagg.primitives.words import word_dtype
@@ -56,6 +55,14 @@ MAX_METRICS = 8
 
 _COUNTERS = 3
 _MAX_BITS = 62
+
+
+def _ddp():
+    """:mod:`dp.distributed`, imported on first use: dp pulls in dp-accounting and SciPy
+    (about 2 s), which a ClientApp process without DP should not pay at every stage."""
+    from dp import distributed
+
+    return distributed
 
 
 def _scale(precision: float) -> float:
@@ -167,7 +174,7 @@ class Layout:
         """The number of model scalars ``D``."""
         return sum(s.size for s in self.specs)
 
-    def dp_plan(self) -> ddp.DistributedDPPlan:
+    def dp_plan(self) -> "dp.distributed.DistributedDPPlan":
         """The distributed-DP plan of this round (DP path only).
 
         Raises:
@@ -176,6 +183,7 @@ class Layout:
         d = self.dp
         if d is None:
             raise ValueError("distributed DP is off")
+        ddp = _ddp()
         return ddp.plan(
             ddp.DistributedDPConfig(
                 mechanism=d.mechanism,
@@ -210,7 +218,7 @@ class Layout:
     def dim(self) -> int:
         """The length of the vector each client contributes."""
         if self.dp is not None:
-            return ddp.padded_dim(self.model_dim)
+            return _ddp().padded_dim(self.model_dim)
         return self.model_dim + 1 + MAX_METRICS + _COUNTERS
 
     def _encoders(self) -> tuple[FixedPointEncoder, FixedPointEncoder]:
@@ -279,7 +287,7 @@ class Layout:
             raise ValueError(f"update has {delta.shape[0]} scalars, expected {self.model_dim}")
         if self.dp is not None:
             norm = float(np.linalg.norm(delta))
-            vec = ddp.encode_client(delta, self.dp_plan(), rotation_seed=rotation_seed, random=random)
+            vec = _ddp().encode_client(delta, self.dp_plan(), rotation_seed=rotation_seed, random=random)
             return vec, (), ClipReport(int(norm > self.dp.l2_clip), False, (), ())
         s = self.settings
         if isinstance(num_examples, bool) or not isinstance(num_examples, (int, float)) or not math.isfinite(num_examples) or num_examples < 0:
@@ -341,7 +349,7 @@ class Layout:
         if total.shape != (self.dim,):
             raise ValueError(f"sum has shape {total.shape}, expected ({self.dim},)")
         if self.dp is not None:
-            noisy = ddp.decode_sum(total, self.dp_plan(), rotation_seed=rotation_seed, n_clients=n_included)
+            noisy = _ddp().decode_sum(total, self.dp_plan(), rotation_seed=rotation_seed, n_clients=n_included)
             mean = noisy / n_included
             return Decoded(self._apply(received, mean), float(n_included), {}, 0, 0, 0)
         if len(metric_keys) > MAX_METRICS:

@@ -47,7 +47,6 @@ from flwr.common.constant import ErrorCode
 from flwr.common.logger import log
 from flwr.serverapp import Grid
 
-from dp import BudgetExceededError, PrivacyLedger
 from secagg.errors import RemoteProtocolError
 from secagg.params import GraphKind, Params
 from secagg.protocol.server import Server, ServerAborted, ServerCompleted
@@ -148,7 +147,7 @@ class SecAggGrid(Grid):
         context: Context | None = None,
         *,
         settings: SecAggSettings | None = None,
-        ledger: PrivacyLedger | None = None,
+        ledger: "PrivacyLedger | None" = None,
     ) -> None:
         if settings is None:
             settings = SecAggSettings.from_run_config(context.run_config if context is not None else {})
@@ -156,8 +155,10 @@ class SecAggGrid(Grid):
         self.settings = settings
         self.reports: list[RoundReport] = []
         self._excluded: set[int] = set()
-        self.ledger: PrivacyLedger | None = None
+        self.ledger = None
         if settings.dp is not None:
+            from dp import PrivacyLedger
+
             path = settings.dp.ledger_path
             if ledger is not None:
                 self.ledger = ledger
@@ -252,6 +253,8 @@ class SecAggGrid(Grid):
 
         nonce = secrets.token_bytes(32)
         if s.dp is not None:
+            from dp import BudgetExceededError
+
             plan = layout.dp_plan()
             try:
                 report.epsilon = self.ledger.charge_ddp_round(plan=plan, sampling_rate=s.dp.sampling_rate)
