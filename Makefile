@@ -9,11 +9,12 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,ckks,flower]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,ckks,demo,flower]'
 	touch $(STAMP)
 
+# Private federated training on real data with real crypto (examples/private_fedavg): writes runs/<name>/.
 demo: $(STAMP)
-	$(BIN)/secagg simulate --clients 200 --dim 100000 --dropout 0.1
+	$(BIN)/python -m examples.private_fedavg
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests secagg dp --doctest-modules -q -n 2 -p no:cacheprovider

@@ -2,8 +2,8 @@
 
 :func:`secure_sum` builds a :class:`~secagg.protocol.server.Server` and one
 :class:`~secagg.protocol.client.Client` per vector, moves every message as
-bytes between them (this module and the transport adapters are the only code
-that moves bytes), applies a dropout schedule, and returns a
+bytes between them (through :mod:`secagg._clients`, in this process or in
+forked workers), applies a dropout schedule, and returns a
 :class:`~secagg.result.SumResult` with the exact sum, who is in it, and
 per-phase timings and byte counts.
 
@@ -16,36 +16,26 @@ per-phase timings and byte counts.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from secagg._clients import make_pool
 from secagg.errors import ProtocolAborted, RemoteProtocolError
+from secagg.kinds import PHASES, Phase
 from secagg.params import GraphKind, Params, ThreatModel
 from secagg.primitives.encoding import FixedPointEncoder, plan_bits
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
 from secagg.primitives.sign import Ed25519SigningKey
 from secagg.protocol.server import Server, ServerAborted
 from secagg.result import RoundStats, SumResult
+from secagg.round_input import check_random, check_round_input
 
 __all__ = ["PHASES", "Phase", "secure_sum"]
 
 
-class Phase(enum.Enum):
-    """The protocol phases, in order. ``dropouts[id] = Phase.X`` means the
-    client vanishes before sending its phase-X message."""
-
-    ADVERTISE_KEYS = "advertise_keys"
-    SHARE_KEYS = "share_keys"
-    MASKED_INPUT = "masked_input"
-    CONSISTENCY_CHECK = "consistency_check"
-    UNMASKING = "unmasking"
-
-
-PHASES: tuple[Phase, ...] = tuple(Phase)
 _ORDER = {p: i for i, p in enumerate(PHASES)}
 
 
@@ -58,6 +48,30 @@ def _as_phase(value: Phase | str) -> Phase:
         raise ValueError(f"unknown phase {value!r}; expected one of {[p.value for p in PHASES]}") from None
 
 
+class _Default:
+    """The default of an option that belongs to one backend: tells "not given" from any value."""
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_DEFAULT: Any = _Default()
+_MASKING_DEFAULTS = {
+    "threat": ThreatModel.SEMI_HONEST,
+    "graph": "auto",
+    "adversarial_rate": 0.05,
+    "random": DEFAULT_RANDOM,
+    "workers": 1,
+}
+
+
+def _is_default(name: str, value: object) -> bool:
+    default = _MASKING_DEFAULTS[name]
+    if isinstance(default, ThreatModel):
+        return value in (default, default.value)
+    return value is default or (not isinstance(value, bool) and value == default)
+
+
 def secure_sum(
     vectors: Sequence[np.ndarray],
     *,
@@ -65,19 +79,19 @@ def secure_sum(
     clip: float | None = None,
     precision: float | None = None,
     dropouts: Mapping[int, Phase | str] | None = None,
-    threat: ThreatModel | str = ThreatModel.SEMI_HONEST,
-    graph: GraphKind | str = "auto",
+    threat: ThreatModel | str = _DEFAULT,
+    graph: GraphKind | str = _DEFAULT,
     neighbors: int | None = None,
     threshold: int | None = None,
     dropout_rate: float | None = None,
-    adversarial_rate: float = 0.05,
+    adversarial_rate: float = _DEFAULT,
     backend: str = "masking",
-    random: RandomSource = DEFAULT_RANDOM,
+    random: RandomSource = _DEFAULT,
     progress: Callable[[str, int, int], None] | None = None,
     ckks_params: object = None,
     memory_limit: int | None = None,
     min_contributors: int | None = None,
-    workers: int = 1,
+    workers: int = _DEFAULT,
 ) -> SumResult:
     """Securely sum ``vectors`` in one process with the full protocol.
 
@@ -115,35 +129,31 @@ def secure_sum(
         workers: masking only: run the clients in this many processes
             (forked; at most the CPU count). The server and the messages are
             the same as with 1; the randomness must be the default OS CSPRNG.
-        min_contributors: the fewest inputs a sum may hold. Masking: the
-            server aborts with ``TOO_FEW_SURVIVORS`` rather than output a sum
-            of fewer masked inputs (default and at least the threshold; see
-            :class:`secagg.Server`). CKKS: the key holder refuses sums of
-            fewer clients (>= 2, default 2). With distributed DP, pass the
-            plan's ``min_clients``.
+        min_contributors: the fewest inputs a sum may hold, in ``[2, n]``
+            (masking: default and at least the threshold, see
+            :class:`secagg.Server`; CKKS: default 2). With distributed DP,
+            pass the plan's ``min_clients``.
 
-    With ``backend="ckks"`` the vectors must be float arrays (integer input
-    is a ``TypeError``: CKKS sums floats approximately; use the masking path
-    for exact integer sums). ``clip`` clips each coordinate to
-    ``[-clip, clip]`` exactly as the masking encoder does and is the round's
-    value bound; ``precision`` is the requested absolute error per element of
-    the *sum* (refused with :class:`secagg.ckks.PrecisionError` when the
-    parameter set cannot reach it). ``bits`` and the masking-only options
-    (``threat`` other than semi-honest, ``graph`` other than auto,
-    ``neighbors``, ``threshold``, ``dropout_rate``, ``adversarial_rate``,
-    ``random``) are refused with a ``ValueError`` naming them. Dropouts take
-    :class:`Phase` values as in masking: a client dropping before
-    ``MASKED_INPUT`` or at it never uploads; one dropping at
-    ``CONSISTENCY_CHECK`` or ``UNMASKING`` has already uploaded and is
-    included.
+    With ``backend="ckks"`` the vectors must be floats; ``clip`` is the
+    round's value bound and ``precision`` the requested absolute error of the
+    *sum*; a masking-only option given with another value than its default
+    (``bits``, ``threat``, ``graph``, ``neighbors``, ``threshold``,
+    ``dropout_rate``, ``adversarial_rate``, ``random``, ``workers``) is a
+    ``ValueError`` naming it; a client dropping at or before ``MASKED_INPUT``
+    never uploads, a later one is included (SPEC.md, chapter "CKKS
+    aggregation").
 
     Returns:
         A :class:`SumResult`: ``total`` is ``uint32``/``uint64`` mod
         ``2**bits`` for integer inputs and ``float64`` for float inputs.
 
     Raises:
-        ValueError: inconsistent shapes, values out of range, missing ``bits``
-            or ``clip``, infeasible parameters (the message names the numbers).
+        TypeError: vectors not real arrays (integers with ``backend="ckks"``),
+            ``dropouts`` not a mapping of int ids, ``random`` without
+            ``token_bytes``, a non-int ``min_contributors``.
+        ValueError: inconsistent shapes, values or ids out of range, missing
+            ``bits`` or ``clip``, infeasible parameters (the message names the
+            numbers).
         BitBudgetError: float inputs whose sum would need more than 62 bits.
         ProtocolAborted: the round aborted (for example too few survivors);
             never a wrong sum.
@@ -151,71 +161,29 @@ def secure_sum(
         PlanError: ckks only, the sum could overflow or a role would exceed
             ``memory_limit``.
     """
-    if backend == "ckks":
-        return _secure_sum_ckks(
-            vectors,
-            bits=bits,
-            clip=clip,
-            precision=precision,
-            dropouts=dropouts,
-            masking_only={
-                "threat": threat not in (ThreatModel.SEMI_HONEST, ThreatModel.SEMI_HONEST.value),
-                "graph": graph not in ("auto",),
-                "neighbors": neighbors is not None,
-                "threshold": threshold is not None,
-                "dropout_rate": dropout_rate is not None,
-                "adversarial_rate": adversarial_rate != 0.05,
-                "random": random is not DEFAULT_RANDOM,
-                "workers": workers != 1,
-            },
-            ckks_params=ckks_params,
-            memory_limit=memory_limit,
-            min_contributors=min_contributors,
-            progress=progress,
-        )
-    if backend != "masking":
+    if backend not in ("masking", "ckks"):
         raise ValueError(f"backend must be 'masking' or 'ckks', got {backend!r}")
-    ckks_only = [
-        name
-        for name, given in (
-            ("ckks_params", ckks_params is not None),
-            ("memory_limit", memory_limit is not None),
-        )
-        if given
-    ]
+    arrays, drops, min_contributors = check_round_input(vectors, dropouts, min_contributors)
+    schedule = {u: _as_phase(p) for u, p in drops.items()}
+    given = dict(threat=threat, graph=graph, adversarial_rate=adversarial_rate, random=random, workers=workers)
+    opts = {k: _MASKING_DEFAULTS[k] if v is _DEFAULT else v for k, v in given.items()}
+    if backend == "ckks":
+        changed = [k for k, v in given.items() if v is not _DEFAULT and not _is_default(k, v)]
+        explicit = dict(bits=bits, neighbors=neighbors, threshold=threshold, dropout_rate=dropout_rate)
+        refused = [k for k, v in explicit.items() if v is not None] + changed
+        if refused:
+            raise ValueError(
+                f"backend='ckks' does not take {', '.join(refused)}: these are options of the masking protocol "
+                f"(CKKS sums floats under one key holder's key; see secure_sum's docstring)"
+            )
+        return _secure_sum_ckks(arrays, schedule, clip, precision, ckks_params, memory_limit, min_contributors, progress)
+    ckks_only = [k for k, v in dict(ckks_params=ckks_params, memory_limit=memory_limit).items() if v is not None]
     if ckks_only:
         raise ValueError(f"{', '.join(ckks_only)} only apply to backend='ckks'")
-    arrays = [np.asarray(v) for v in vectors]
-    n = len(arrays)
-    if n < 2:
-        raise ValueError(f"need at least 2 vectors, got {n}")
-    dim = arrays[0].shape[0] if arrays[0].ndim == 1 else -1
-    for i, a in enumerate(arrays):
-        if a.ndim != 1 or a.shape[0] != dim:
-            raise ValueError(f"vector {i} has shape {a.shape}; all must be 1-D of length {arrays[0].shape}")
-    schedule = {int(u): _as_phase(p) for u, p in (dropouts or {}).items()}
-    for u in schedule:
-        if not 1 <= u <= n:
-            raise ValueError(f"dropout id {u} is not a client id in [1, {n}]")
-
-    encoder: FixedPointEncoder | None = None
-    if all(a.dtype.kind in "iu" for a in arrays):
-        if bits is None:
-            raise ValueError("integer vectors need bits= (the modulus is 2**bits)")
-        inputs = arrays
-    elif all(a.dtype.kind == "f" for a in arrays):
-        if clip is None:
-            raise ValueError("float vectors need clip= (each coordinate is clipped to [-clip, clip])")
-        plan = plan_bits(n_clients=n, clip=clip, precision=precision if precision is not None else clip / 2**16)
-        if bits is not None and bits < plan.bits:
-            raise ValueError(f"bits={bits} is below the {plan.bits} bits that {n} clients need at this clip/precision")
-        encoder = FixedPointEncoder.from_plan(plan) if bits is None else FixedPointEncoder(clip=plan.clip, scale=plan.scale, bits=bits)
-        bits = encoder.bits
-        inputs = [encoder.encode(a, random=random) for a in arrays]
-    else:
-        raise TypeError("vectors must be all integer or all float arrays")
-
-    threat = ThreatModel(threat) if not isinstance(threat, ThreatModel) else threat
+    random = check_random(opts["random"])
+    encoder, inputs, bits = _encode(arrays, bits, clip, precision, random)
+    threat = opts["threat"] if isinstance(opts["threat"], ThreatModel) else ThreatModel(opts["threat"])
+    n, dim, graph = len(arrays), arrays[0].shape[0], opts["graph"]
     if neighbors is not None or threshold is not None:
         if neighbors is None or threshold is None:
             raise ValueError("give both neighbors= and threshold=, or neither")
@@ -226,39 +194,39 @@ def secure_sum(
     else:
         rate = dropout_rate if dropout_rate is not None else max(0.05, len(schedule) / n)
         params = Params.auto(
-            n_clients=n, dim=dim, bits=bits, dropout_rate=rate, adversarial_rate=adversarial_rate, threat=threat, graph=graph
+            n_clients=n, dim=dim, bits=bits, dropout_rate=rate, adversarial_rate=opts["adversarial_rate"], threat=threat, graph=graph
         )
-    return _run(params, inputs, schedule, encoder, random, progress, min_contributors, workers)
+    return _run(params, inputs, schedule, encoder, random, progress, min_contributors, opts["workers"])
 
 
-def _secure_sum_ckks(
-    vectors, *, bits, clip, precision, dropouts, masking_only, ckks_params, memory_limit, min_contributors, progress
-) -> SumResult:
-    """The ``backend="ckks"`` branch of :func:`secure_sum`: validate, map phases, delegate."""
+def _encode(arrays, bits, clip, precision, random) -> tuple[FixedPointEncoder | None, list[np.ndarray], int]:
+    """Integer vectors as they are (``bits`` required); float vectors clipped and encoded in fixed point."""
+    if all(a.dtype.kind in "iu" for a in arrays):
+        if bits is None:
+            raise ValueError("integer vectors need bits= (the modulus is 2**bits)")
+        return None, arrays, bits
+    if not all(a.dtype.kind == "f" for a in arrays):
+        raise TypeError("vectors must be all integer or all float arrays")
+    if clip is None:
+        raise ValueError("float vectors need clip= (each coordinate is clipped to [-clip, clip])")
+    n = len(arrays)
+    plan = plan_bits(n_clients=n, clip=clip, precision=precision if precision is not None else clip / 2**16)
+    if bits is not None and bits < plan.bits:
+        raise ValueError(f"bits={bits} is below the {plan.bits} bits that {n} clients need at this clip/precision")
+    encoder = FixedPointEncoder.from_plan(plan) if bits is None else FixedPointEncoder(clip=plan.clip, scale=plan.scale, bits=bits)
+    return encoder, [encoder.encode(a, random=random) for a in arrays], encoder.bits
+
+
+def _secure_sum_ckks(arrays, schedule, clip, precision, ckks_params, memory_limit, min_contributors, progress) -> SumResult:
+    """The ``backend="ckks"`` branch of :func:`secure_sum`: map phases, delegate."""
     from secagg.ckks import secure_sum_ckks
     from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT
 
-    refused = [name for name, given in masking_only.items() if given]
-    if bits is not None:
-        refused.insert(0, "bits")
-    if refused:
-        raise ValueError(
-            f"backend='ckks' does not take {', '.join(refused)}: these are options of the masking protocol "
-            f"(CKKS sums floats under one key holder's key; see secure_sum's docstring)"
-        )
-    arrays = [np.asarray(v) for v in vectors]
     if any(a.dtype.kind in "iub" for a in arrays):
         raise TypeError(
             "the ckks backend sums floats (approximately); got integer vectors: convert them to float, "
             "or use backend='masking' with bits= for an exact integer sum"
         )
-    n = len(arrays)
-    if n < 2:
-        raise ValueError(f"need at least 2 vectors, got {n}")
-    schedule = {int(u): _as_phase(p) for u, p in (dropouts or {}).items()}
-    for u in schedule:
-        if not 1 <= u <= n:
-            raise ValueError(f"dropout id {u} is not a client id in [1, {n}]")
     # A client that vanishes before (or at) its MASKED_INPUT message never uploads; later phases
     # do not exist in CKKS, so a client dropping there has already contributed, as in masking.
     never_upload = {u: p.value for u, p in schedule.items() if _ORDER[p] <= _ORDER[Phase.MASKED_INPUT]}

@@ -8,7 +8,7 @@ SecAgg+), the number of neighbours ``k`` of each client, the Shamir threshold
 itself), and the threat model. An invalid combination cannot be built.
 
 :meth:`Params.auto` picks ``k`` and ``t`` with the parameter finder of
-:mod:`secagg.protocol.finder` (statistical security ``2^-40``, failure
+:mod:`secagg.finder` (statistical security ``2^-40``, failure
 probability below ``2^-20``).
 
 >>> p = Params(n_clients=5, dim=8, bits=16, graph="complete", neighbors=4, threshold=3)
@@ -25,38 +25,14 @@ import enum
 
 import numpy as np
 
+from secagg.finder import complete_parameters, find_parameters
+from secagg.kinds import MAX_CLIENTS, GraphKind, ThreatModel
 from secagg.primitives.words import check_bits
 
 __all__ = ["MAX_CLIENTS", "MAX_DIM", "GraphKind", "Params", "ThreatModel"]
 
-MAX_CLIENTS = 65535
-"""Largest number of clients in one round (ids are 1..65535)."""
-
 MAX_DIM = 2**28
 """Largest vector length."""
-
-
-class ThreatModel(enum.Enum):
-    """Who may misbehave, and how (see the chapter "Parameters and graphs").
-
-    * ``SEMI_HONEST``: the server and the corrupted clients follow the protocol
-      but pool everything they see.
-    * ``SEMI_MALICIOUS``: the server may also lie about who dropped out, so that
-      it asks different honest clients for different shares of the same peer.
-    * ``ACTIVE``: semi-malicious, plus signed keys and a consistency check
-      against a server that tells different clients different stories.
-    """
-
-    SEMI_HONEST = "semi-honest"
-    SEMI_MALICIOUS = "semi-malicious"
-    ACTIVE = "active"
-
-
-class GraphKind(enum.Enum):
-    """The neighbour graph: ``COMPLETE`` (SecAgg) or ``HARARY`` (SecAgg+)."""
-
-    COMPLETE = "complete"
-    HARARY = "harary"
 
 
 def _as_enum(name: str, value: object, kind: type[enum.Enum]) -> enum.Enum:
@@ -209,8 +185,6 @@ class Params:
                 infeasible for the threat model, no graph of the requested kind
                 meets the bounds, or a field fails :class:`Params` validation.
         """
-        from secagg.protocol.finder import complete_parameters, find_parameters
-
         threat = _as_enum("threat", threat, ThreatModel)
         if isinstance(graph, GraphKind):
             graph = graph.value

@@ -13,7 +13,9 @@ whose message names the extra: ``pip install 'secagg-dp[ckks]'``.
 
 Warning:
     Safe only while the server and the key holder do not collude (together
-    they can decrypt every upload), and approximate: see SPEC chapter 50.
+    they can decrypt every upload) and every role has the key holder's
+    signature key pinned out of band (the server must not be the one who
+    hands it out: :mod:`secagg.ckks.auth`); approximate: see SPEC chapter 50.
 
 >>> from secagg.ckks import plan_sizes
 >>> plan = plan_sizes(10_000, "compact", clients=10)
@@ -23,10 +25,20 @@ Warning:
 
 from __future__ import annotations
 
+from secagg.ckks.auth import key_holder_fingerprint
 from secagg.ckks.client import Client
 from secagg.ckks.driver import secure_sum_ckks
 from secagg.ckks.envelope import Envelope, EnvelopeKind, context_fingerprint, decode_envelope, encode_envelope
-from secagg.ckks.errors import CKKSError, CKKSStateError, ContextError, EnvelopeError, PlanError, PrecisionError, SumOutOfRangeError
+from secagg.ckks.errors import (
+    CKKSError,
+    CKKSStateError,
+    ContextAuthenticationError,
+    ContextError,
+    EnvelopeError,
+    PlanError,
+    PrecisionError,
+    SumOutOfRangeError,
+)
 from secagg.ckks.keyholder import KeyHolder
 from secagg.ckks.params import (
     PARAMETER_SETS,
@@ -47,6 +59,7 @@ __all__ = [
     "CKKSParams",
     "CKKSStateError",
     "Client",
+    "ContextAuthenticationError",
     "ContextError",
     "Envelope",
     "EnvelopeError",
@@ -61,6 +74,7 @@ __all__ = [
     "context_fingerprint",
     "decode_envelope",
     "encode_envelope",
+    "key_holder_fingerprint",
     "max_abs_sum",
     "plan_sizes",
     "predicted_abs_error",

@@ -17,13 +17,14 @@ import math
 from types import ModuleType
 from typing import Any
 
+from secagg.ckks.auth import check_pin, open_signed_context
 from secagg.ckks.errors import ContextError, EnvelopeError, PlanError
 from secagg.ckks.params import CKKSParams
 from secagg.ckks.planner import max_ciphertext_bytes, max_public_context_bytes
-from secagg.ckks.wire import check_vector_blob
+from secagg.ckks.wire import check_public_context, check_vector_blob
 from secagg.errors import CKKSUnavailableError
 
-__all__ = ["INSTALL_HINT", "LoadedContext", "load_chunk", "load_public_context", "load_tenseal"]
+__all__ = ["INSTALL_HINT", "LoadedContext", "load_chunk", "load_public_context", "load_signed_context", "load_tenseal"]
 
 INSTALL_HINT = (
     "the CKKS backend needs TenSEAL, which is not installed; install the extra: pip install 'secagg-dp[ckks]'"
@@ -118,14 +119,19 @@ def load_public_context(data: bytes) -> LoadedContext:
     Raises:
         CKKSUnavailableError: if TenSEAL is not installed.
         TypeError: if ``data`` is not bytes.
-        ContextError: if the bytes exceed the size limits, do not parse, hold
-            a secret key, or describe parameters that are refused.
+        ContextError: if the bytes exceed the size limits, fail the layout
+            walk of :func:`~secagg.ckks.wire.check_public_context` (checked
+            before TenSEAL parses anything: a relinearisation or Galois key
+            field, even empty, a private part, sizes the parameters do not
+            explain), do not parse, hold a secret key, or describe parameters
+            that are refused.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"public context must be bytes, got {type(data).__name__}")
     ts = load_tenseal()
     if len(data) > MAX_CONTEXT_INPUT_BYTES:
         raise ContextError(f"public context of {len(data):,} bytes exceeds {MAX_CONTEXT_INPUT_BYTES:,}")
+    layout = check_public_context(data)  # before TenSEAL allocates anything (SPEC chapter 50)
     try:
         context = ts.context_from(bytes(data), n_threads=1)
     except _TENSEAL_ERRORS as exc:
@@ -140,6 +146,12 @@ def load_public_context(data: bytes) -> LoadedContext:
             "export with serialize(save_secret_key=False)"
         )
     loaded = describe_context(ts, context)
+    got = (loaded.params.poly_modulus_degree, len(loaded.params.coeff_mod_bit_sizes))
+    if got != (layout.poly_modulus_degree, layout.primes):
+        raise ContextError(
+            f"context parameters N={got[0]}, {got[1]} primes differ from the declared sizes "
+            f"(N={layout.poly_modulus_degree}, {layout.primes} primes)"
+        )
     limit = max_public_context_bytes(loaded.params)
     if len(data) > limit:
         raise ContextError(
@@ -147,6 +159,37 @@ def load_public_context(data: bytes) -> LoadedContext:
             f"parameters: it carries Galois or relinearisation keys that a sum never needs"
         )
     return loaded
+
+
+def load_signed_context(
+    data: bytes, *, key_holder_key: bytes | None, key_holder_fingerprint: bytes | str | None
+) -> tuple[LoadedContext, bytes]:
+    """Verify a signed context against the pinned key holder, then walk and load the public context.
+
+    Args:
+        data: the signed context (:attr:`KeyHolder.signed_context`), as received.
+        key_holder_key: the pinned raw Ed25519 public key, or ``None``;
+        key_holder_fingerprint: the pinned key fingerprint, or ``None``
+            (exactly one of the two).
+
+    Returns:
+        The :class:`LoadedContext` and the public-context bytes (for
+        :func:`~secagg.ckks.envelope.context_fingerprint`).
+
+    Raises:
+        CKKSUnavailableError: if TenSEAL is not installed.
+        TypeError: if ``data`` is not bytes, or the pin is missing or of a wrong type.
+        ValueError: if the pin has the wrong length.
+        ContextAuthenticationError: if the context is unsigned or not signed
+            by the pinned key holder (checked first: nothing is parsed).
+        ContextError: everything :func:`load_public_context` refuses.
+    """
+    check_pin(key_holder_key, key_holder_fingerprint)
+    load_tenseal()
+    public = bytes(
+        open_signed_context(data, key_holder_key=key_holder_key, key_holder_fingerprint=key_holder_fingerprint)
+    )
+    return load_public_context(public), public
 
 
 def load_chunk(loaded: LoadedContext, blob: bytes | memoryview, *, index: int, length: int) -> Any:

@@ -1,6 +1,8 @@
 """The CKKS client: encrypts one float vector under the public context.
 
-Sans-I/O: public-context bytes in at construction, envelope bytes out of
+Sans-I/O: the key holder's signed context in at construction (verified
+against the key holder's key, pinned out of band, before anything is parsed:
+:mod:`secagg.ckks.auth`), envelope bytes out of
 :meth:`Client.encrypt`. The vector is cut into chunks of ``slots`` values
 (``poly_modulus_degree / 2``), each encrypted as one TenSEAL ``ckks_vector``
 (never ``ckks_tensor``, whose per-element ciphertexts are what makes TenSEAL
@@ -13,7 +15,8 @@ upload (no list of chunks to join).
 >>> if importlib.util.find_spec("tenseal"):
 ...     import numpy as np
 ...     from secagg.ckks.keyholder import KeyHolder
-...     client = Client(KeyHolder("compact").public_context)
+...     holder = KeyHolder("compact")
+...     client = Client(holder.signed_context, key_holder_key=holder.verify_key)
 ...     envelope = client.encrypt(np.zeros(5000))
 ...     print(bytes(envelope[:4]), client.params.slots)
 ... else:
@@ -25,11 +28,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from secagg.ckks._backend import _TENSEAL_ERRORS, load_public_context, load_tenseal
+from secagg.ckks._backend import _TENSEAL_ERRORS, load_signed_context, load_tenseal
+from secagg.ckks.auth import sign_upload
 from secagg.ckks.envelope import EnvelopeBuilder, EnvelopeKind, context_fingerprint
-from secagg.ckks.errors import CKKSError
+from secagg.ckks.errors import CKKSError, CKKSStateError
 from secagg.ckks.params import CKKSParams, max_abs_sum
 from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, plan_sizes
+from secagg.primitives.sign import Ed25519SigningKey
 
 __all__ = ["Client"]
 
@@ -38,21 +43,44 @@ class Client:
     """Encrypts float vectors for one key holder's context.
 
     Args:
-        public_context: the bytes :attr:`KeyHolder.public_context` exported.
+        signed_context: the bytes :attr:`KeyHolder.signed_context` exported
+            (as forwarded by the server).
+        key_holder_key: the key holder's raw 32-byte Ed25519 public key
+            (:attr:`KeyHolder.verify_key`), pinned out of band; or
+        key_holder_fingerprint: its fingerprint (:attr:`KeyHolder.key_fingerprint`,
+            bytes or hex), pinned the same way. Exactly one of the two.
         memory_limit: refuse vectors whose encryption would need more bytes.
+        signing_key: the client's long-term identity key, registered with the
+            key holder; needed only for :meth:`sign_upload` (the verifiable option).
 
     Raises:
         CKKSUnavailableError: if TenSEAL is not installed.
-        TypeError: if ``public_context`` is not bytes.
-        ContextError: if the context does not parse, carries a secret key,
-            carries Galois/relinearisation keys, or uses refused parameters.
+        TypeError: if ``signed_context`` is not bytes, or no pin (or both) is given.
+        ContextAuthenticationError: if the context is unsigned or not signed by
+            the pinned key holder (for example one the server made).
+        ContextError: if the context fails the layout walk, does not parse,
+            carries a secret key, Galois/relinearisation keys, or uses refused
+            parameters.
     """
 
-    __slots__ = ("_fingerprint", "_loaded", "_memory_limit")
+    __slots__ = ("_fingerprint", "_loaded", "_memory_limit", "_signing_key")
 
-    def __init__(self, public_context: bytes, *, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
-        self._loaded = load_public_context(public_context)
-        self._fingerprint = context_fingerprint(public_context)
+    def __init__(
+        self,
+        signed_context: bytes,
+        *,
+        key_holder_key: bytes | None = None,
+        key_holder_fingerprint: bytes | str | None = None,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        signing_key: Ed25519SigningKey | None = None,
+    ) -> None:
+        if signing_key is not None and not isinstance(signing_key, Ed25519SigningKey):
+            raise TypeError(f"signing_key must be an Ed25519SigningKey, got {type(signing_key).__name__}")
+        self._signing_key = signing_key
+        self._loaded, public = load_signed_context(
+            signed_context, key_holder_key=key_holder_key, key_holder_fingerprint=key_holder_fingerprint
+        )
+        self._fingerprint = context_fingerprint(public)
         self._memory_limit = memory_limit
 
     def __repr__(self) -> str:
@@ -62,6 +90,27 @@ class Client:
     def params(self) -> CKKSParams:
         """The parameter set read from the public context."""
         return self._loaded.params
+
+    def sign_upload(self, envelope: bytes, *, client_id: int, round_id: bytes) -> bytes:
+        """Sign an envelope this client made, for one round (the verifiable option, SPEC chapter 50).
+
+        Args:
+            envelope: what :meth:`encrypt` returned.
+            client_id: this client's registered id.
+            round_id: the 16-byte id the key holder opened (relayed by the server:
+                a wrong one only makes the key holder refuse the round).
+
+        Returns:
+            The 64-byte signature to send with the envelope.
+
+        Raises:
+            CKKSStateError: if the client was made without ``signing_key``.
+            TypeError: if an argument has the wrong type.
+            ValueError: if ``client_id`` or ``round_id`` is out of range.
+        """
+        if self._signing_key is None:
+            raise CKKSStateError("this client was made without signing_key=, so it cannot sign uploads")
+        return sign_upload(self._signing_key, envelope, client_id=client_id, round_id=round_id)
 
     def encrypt(self, vector: np.ndarray) -> bytearray:
         """Encrypt ``vector`` into an UPLOAD envelope.

@@ -5,8 +5,9 @@ one process with real TenSEAL encryption, and returns the same
 :class:`~secagg.result.SumResult` as the masking backend. Message flow (what
 the byte counts in ``stats`` measure):
 
-1. key holder -> server: the public context; server -> each of the n
-   clients: the same bytes.
+1. key holder -> server: the signed public context; server -> each of the n
+   clients: the same bytes, which each verifies against the key holder's
+   pinned key before using them.
 2. each surviving client -> server: its UPLOAD envelope; the server adds it at
    once (streaming).
 3. server -> key holder: the AGGREGATE envelope; key holder -> server: the
@@ -37,47 +38,21 @@ from secagg.ckks.params import PARAMETER_SETS, CKKSParams, resolve_params
 from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, plan_sizes
 from secagg.ckks.server import Server
 from secagg.errors import AbortReason, ProtocolAborted
+from secagg.primitives.sign import Ed25519SigningKey
 from secagg.result import RoundStats, SumResult
+from secagg.round_input import check_round_input
 
 __all__ = ["secure_sum_ckks"]
 
 
-def _check_vectors(vectors: Sequence[np.ndarray], clip: float | None) -> list[np.ndarray]:
-    if isinstance(vectors, np.ndarray) and vectors.ndim == 2:
-        vectors = list(vectors)
-    if not isinstance(vectors, Sequence) or isinstance(vectors, (str, bytes)):
-        raise TypeError(f"vectors must be a sequence of 1-D arrays, got {type(vectors).__name__}")
-    if len(vectors) < 2:
-        raise ValueError(
-            f"need at least 2 vectors, got {len(vectors)}: a sum of one client is that client's input"
-        )
+def _finite_clipped(arrays: list[np.ndarray], clip: float | None) -> list[np.ndarray]:
     checked = []
-    for i, v in enumerate(vectors):
-        x = np.asarray(v)
-        if x.dtype.kind not in "fiu":
-            raise TypeError(f"vectors[{i}] must hold real numbers, got dtype {x.dtype}")
-        if x.ndim != 1 or x.size == 0:
-            raise ValueError(f"vectors[{i}] must be 1-D and non-empty, got shape {x.shape}")
-        if checked and x.size != checked[0].size:
-            raise ValueError(f"vectors[{i}] has length {x.size}, vectors[0] has {checked[0].size}")
+    for i, x in enumerate(arrays):
         x = x.astype(np.float64, copy=False)
         if not np.all(np.isfinite(x)):
             raise ValueError(f"vectors[{i}] holds NaN or infinite values")
-        if clip is not None:
-            x = np.clip(x, -clip, clip)
-        checked.append(x)
+        checked.append(np.clip(x, -clip, clip) if clip is not None else x)
     return checked
-
-
-def _check_dropouts(dropouts: Mapping[int, object] | None, n: int) -> frozenset[int]:
-    if dropouts is None:
-        return frozenset()
-    if not isinstance(dropouts, Mapping):
-        raise TypeError(f"dropouts must be a mapping from client id to anything, got {type(dropouts).__name__}")
-    for cid in dropouts:
-        if isinstance(cid, bool) or not isinstance(cid, int) or not 1 <= cid <= n:
-            raise ValueError(f"dropout key {cid!r} is not a client id in 1..{n}")
-    return frozenset(dropouts)
 
 
 def secure_sum_ckks(
@@ -90,6 +65,7 @@ def secure_sum_ckks(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     min_contributors: int = 2,
     progress: Callable[[str, int, int], None] | None = None,
+    verifiable: bool = False,
 ) -> SumResult:
     """Sum client vectors under CKKS encryption in one process.
 
@@ -116,6 +92,11 @@ def secure_sum_ckks(
         min_contributors: the key holder refuses sums of fewer clients
             (>= 2, default 2: a "sum" of one client is its input).
         progress: called as ``progress("encrypt", done, total)``.
+        verifiable: use the verifiable key holder option (SPEC chapter 50):
+            each client gets an Ed25519 identity registered with the key
+            holder and signs its upload for a round id the key holder issued;
+            the server forwards the signed uploads and the key holder decrypts
+            only if the aggregate is their sum (``stats.extra["verifiable"]``).
 
     Returns:
         :class:`~secagg.result.SumResult` with the float64 ``total``, sorted
@@ -143,13 +124,12 @@ def secure_sum_ckks(
             raise TypeError(f"clip must be a float, got {clip!r}")
         if not (np.isfinite(clip) and clip > 0):
             raise ValueError(f"clip must be finite and > 0, got {clip!r}")
-    xs = _check_vectors(vectors, clip)
+    if not isinstance(verifiable, bool):
+        raise TypeError(f"verifiable must be a bool, got {verifiable!r}")
+    arrays, drops, min_contributors = check_round_input(vectors, dropouts, min_contributors)
+    xs = _finite_clipped(arrays, clip)
     n, dim = len(xs), int(xs[0].size)
-    dropped = _check_dropouts(dropouts, n)
-    if isinstance(min_contributors, bool) or not isinstance(min_contributors, int):
-        raise TypeError(f"min_contributors must be an int, got {min_contributors!r}")
-    if min_contributors < 2:
-        raise ValueError(f"min_contributors must be >= 2 (a sum of one client is its input), got {min_contributors!r}")
+    dropped = frozenset(drops)
     params = resolve_params(params)
     value_bound = float(clip) if clip is not None else (max(float(np.max(np.abs(x))) for x in xs) or 1.0)
     plan = plan_sizes(
@@ -172,13 +152,20 @@ def secure_sum_ckks(
 
     t0 = time.perf_counter()
     key_holder = KeyHolder(params)
-    public = key_holder.public_context
+    public = key_holder.signed_context
+    pin = key_holder.verify_key  # in one process the pin is handed over directly; in a deployment, out of band
     seconds["key_holder"]["setup"] = time.perf_counter() - t0
     sent["key_holder"] += len(public)
     received["server"] += len(public)
 
     t0 = time.perf_counter()
-    server = Server(public, dim=dim, memory_limit=memory_limit)
+    identities, registry, round_id = {}, None, None
+    if verifiable:
+        identities = {cid: Ed25519SigningKey.generate() for cid in range(1, n + 1)}
+        registry = {cid: key.public_bytes for cid, key in identities.items()}  # provisioned out of band
+        round_id = key_holder.open_round()
+    server = Server(public, key_holder_key=pin, dim=dim, memory_limit=memory_limit, client_keys=registry,
+                    round_id=round_id)
     seconds["server"]["setup"] = time.perf_counter() - t0
     sent["server"] += n * len(public)
     received["clients"] += n * len(public)
@@ -188,11 +175,12 @@ def secure_sum_ckks(
         if progress is not None:
             progress("encrypt", done, len(survivors))
         t0 = time.perf_counter()
-        client = Client(public, memory_limit=memory_limit)
+        client = Client(public, key_holder_key=pin, memory_limit=memory_limit, signing_key=identities.get(cid))
         t1 = time.perf_counter()
         envelope = client.encrypt(xs[cid - 1])
         t2 = time.perf_counter()
-        server.receive(cid, envelope)
+        signature = client.sign_upload(envelope, client_id=cid, round_id=round_id) if verifiable else None
+        server.receive(cid, envelope, signature)
         t3 = time.perf_counter()
         seconds["clients"]["setup"] += t1 - t0
         seconds["clients"]["encrypt"] += t2 - t1
@@ -209,13 +197,22 @@ def secure_sum_ckks(
     received["key_holder"] += len(output.envelope)
 
     t0 = time.perf_counter()
-    total = key_holder.decrypt(output.envelope, dim=dim, value_bound=value_bound, min_contributors=min_contributors)
+    forwarded = sum(len(u.envelope) + len(u.signature) + 8 for u in output.uploads)
+    sent["server"] += forwarded
+    received["key_holder"] += forwarded
+    if verifiable:
+        total = key_holder.decrypt_verified(
+            output.envelope, uploads=output.uploads, client_keys=registry, round_id=round_id, dim=dim,
+            value_bound=value_bound, min_contributors=min_contributors,
+        )
+    else:
+        total = key_holder.decrypt(output.envelope, dim=dim, value_bound=value_bound, min_contributors=min_contributors)
     seconds["key_holder"]["decrypt"] = time.perf_counter() - t0
     sent["key_holder"] += total.nbytes
     received["server"] += total.nbytes
 
     by_phase = {
-        "server": {"setup": n * len(public), "finish": len(output.envelope)},
+        "server": {"setup": n * len(public), "finish": len(output.envelope) + forwarded},
         "clients": {"encrypt": sent["clients"]},
         "key_holder": {"setup": len(public), "decrypt": total.nbytes},
     }
@@ -237,6 +234,7 @@ def secure_sum_ckks(
         "predicted_abs_error": plan.predicted_abs_error,
         "value_bound": value_bound,
         "min_contributors": min_contributors,
+        "verifiable": bool(verifiable),
     }
     return SumResult(
         total=total,

@@ -6,7 +6,9 @@ SecAggError`` catches the whole toolkit. The split says whose fault it is:
 * :class:`PlanError` (and its :class:`PrecisionError`) -- the caller asked for
   something the parameters cannot deliver; raised before anything is encrypted.
 * :class:`ContextError` -- public-context bytes that a role must not or cannot
-  use (a secret key inside, not CKKS, unparsable, too large).
+  use (a secret key inside, not CKKS, unparsable, too large); its
+  :class:`ContextAuthenticationError` -- a context not signed by the pinned
+  key holder (for example one the server made with its own secret key).
 * :class:`EnvelopeError` -- an envelope from a peer is malformed, belongs to
   another context or round, or holds a ciphertext that fails validation. It is
   also a :class:`secagg.errors.DecodeError` (a remote fault carrying an
@@ -32,6 +34,7 @@ from secagg.errors import AbortReason, DecodeError, LocalProtocolError, SecAggEr
 __all__ = [
     "CKKSError",
     "CKKSStateError",
+    "ContextAuthenticationError",
     "ContextError",
     "EnvelopeError",
     "PlanError",
@@ -76,6 +79,16 @@ class ContextError(CKKSError, ValueError):
     Raised when the bytes do not parse as a TenSEAL context, hold a secret key
     (the server and clients must never receive one), are not CKKS, use
     parameters this backend refuses, or exceed the size limit.
+    """
+
+
+class ContextAuthenticationError(ContextError):
+    """A context is not signed by the key holder the role has pinned; nothing was parsed or encrypted.
+
+    Raised for an unsigned (raw) public context, a context signed by any other
+    key (a server that made its own key pair could decrypt every input under
+    it), a signature that does not verify, and malformed signed-context bytes
+    (SPEC chapter 50, "Signed context").
     """
 
 

@@ -2,7 +2,7 @@
 
 Nothing here touches a socket or a clock. :mod:`secagg.protocol.graph` builds
 the neighbour graph every participant recomputes from the public graph seed;
-:mod:`secagg.protocol.finder` chooses the number of neighbours and the Shamir
+:mod:`secagg.finder` (re-exported here) chooses the number of neighbours and the Shamir
 threshold for a cohort.
 
 >>> from secagg.protocol import neighbors_complete
@@ -12,7 +12,7 @@ threshold for a cohort.
 
 from __future__ import annotations
 
-from secagg.protocol.finder import ParameterChoice, complete_parameters, find_parameters
+from secagg.finder import ParameterChoice, complete_parameters, find_parameters
 from secagg.protocol.graph import (
     build_neighbors,
     graph_permutation,

@@ -1,58 +1,47 @@
 """The client side of SecAgg / SecAgg+ as a sans-I/O state machine.
 
 Bytes in, bytes out: :class:`Client` never touches a socket, a thread or a
-clock. One class per state, named after the round it waits in; a base class
-rejects every message a state does not expect.
-
-Transition table (also rendered as the diagram in SPEC.md)::
-
-    ClientR0AdvertiseKeys     --ShareKeysRequest-->        ClientR1ShareKeys
-    ClientR1ShareKeys         --MaskedInputRequest-->      ClientR2MaskedInput
-    ClientR2MaskedInput       --ConsistencyCheckRequest--> ClientR3ConsistencyCheck  (active)
-    ClientR2MaskedInput       --UnmaskingRequest-->        ClientCompleted           (not active)
-    ClientR3ConsistencyCheck  --UnmaskingRequest-->        ClientCompleted           (active)
-    any non-terminal          --Abort-->                   ClientAborted
+clock. The states (:mod:`secagg.protocol.client_states`) are frozen records;
+:data:`CLIENT_TABLE` maps ``(state class, message class)`` to the handler
+that computes ``(next state, reply)`` from a frozen :class:`_Context`. A pair
+not in the table is refused as OUT_OF_ROUND; the facade checks the session id
+once, before any handler runs. SPEC.md renders the same table as a diagram.
 
 Error semantics:
 
 * a malformed, out-of-round or replayed message (another session id) raises
-  :class:`RemoteProtocolError` and leaves the state unchanged: the message is
-  simply rejected;
-* a server that breaks a rule (asks for both shares of a peer, lists the client
-  as dropped, gives inconsistent lists, bad signatures, too few survivors)
-  moves the client to the sticky :class:`ClientAborted` state, whose
-  :attr:`Client.abort_message` is the Abort to send, and raises
-  :class:`RemoteProtocolError` carrying the reason;
+  :class:`RemoteProtocolError` and leaves the state unchanged;
+* a server that breaks a rule (chapter "Protocol") moves the client to the
+  sticky :class:`ClientAborted` state, whose :attr:`Client.abort_message` is
+  the Abort to send, and raises :class:`RemoteProtocolError` with the reason;
 * calling the API wrongly raises :class:`LocalProtocolError`.
-
-Key material moves forward only into the states that need it; terminal states
-hold none.
 
 >>> from secagg.params import Params
 >>> p = Params(n_clients=3, dim=4, bits=16, graph="complete", neighbors=2, threshold=2)
 >>> c = Client(1, p, input=[1, 2, 3, 4])
 >>> _ = c.start()
->>> type(c.state).__name__, c.finished
-('ClientR0AdvertiseKeys', False)
+>>> type(c.state).__name__, c.phase.name, c.finished
+('ClientR0AdvertiseKeys', 'SHARE_KEYS', False)
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from secagg import codec
 from secagg.errors import (
     AbortReason,
-    InvalidCiphertext,
     InvalidKey,
     InvalidShareError,
     InvalidSignature,
     LocalProtocolError,
     RemoteProtocolError,
 )
+from secagg.kinds import Phase, ThreatModel
 from secagg.messages import (
     Abort,
     AddressedShare,
@@ -68,16 +57,27 @@ from secagg.messages import (
     UnmaskingRequest,
     UnmaskingResponse,
 )
-from secagg.params import Params, ThreatModel
-from secagg.primitives import aead, kex, merkle, shamir, sign
+from secagg.params import Params
+from secagg.primitives import kex, shamir, sign
 from secagg.primitives.masking import mask_input, pack
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
 from secagg.primitives.words import word_dtype
-from secagg.protocol import session
+from secagg.protocol import session, state_codec
 from secagg.protocol._abort import AbortSignal, encode_abort
+from secagg.protocol.client_states import (
+    NEXT_PHASE,
+    ClientAborted,
+    ClientCompleted,
+    ClientR0AdvertiseKeys,
+    ClientR1ShareKeys,
+    ClientR2MaskedInput,
+    ClientR3ConsistencyCheck,
+    ClientState,
+)
 from secagg.protocol.graph import neighbors_of
 
 __all__ = [
+    "CLIENT_TABLE",
     "CLIENT_TRANSITIONS",
     "Client",
     "ClientAborted",
@@ -89,303 +89,189 @@ __all__ = [
     "ClientState",
 ]
 
-CLIENT_TRANSITIONS: dict[tuple[str, str], str] = {
-    ("ClientR0AdvertiseKeys", "ShareKeysRequest"): "ClientR1ShareKeys",
-    ("ClientR1ShareKeys", "MaskedInputRequest"): "ClientR2MaskedInput",
-    ("ClientR2MaskedInput", "ConsistencyCheckRequest"): "ClientR3ConsistencyCheck",
-    ("ClientR2MaskedInput", "UnmaskingRequest"): "ClientCompleted",
-    ("ClientR3ConsistencyCheck", "UnmaskingRequest"): "ClientCompleted",
-    ("ClientR0AdvertiseKeys", "Abort"): "ClientAborted",
-    ("ClientR1ShareKeys", "Abort"): "ClientAborted",
-    ("ClientR2MaskedInput", "Abort"): "ClientAborted",
-    ("ClientR3ConsistencyCheck", "Abort"): "ClientAborted",
-}
-"""Every allowed (state, message) pair and the state it leads to."""
-
 
 @dataclasses.dataclass(frozen=True)
 class _Context:
-    """What every state needs and that holds no secret."""
+    """What every handler may read: who this client is, and the round's fixed inputs."""
 
     client_id: int
     params: Params
     random: RandomSource
     identity_key: sign.Ed25519SigningKey | None
     pki: Mapping[int, bytes] | None
+    input: np.ndarray | None = None
 
 
-class ClientState:
-    """Base state: every message is unexpected unless a subclass handles it."""
-
-    terminal = False
-
-    def handle(self, ctx: _Context, msg: Message, client: "Client") -> tuple["ClientState", Message | None]:
-        """Process ``msg``; return the next state and the reply (or None).
-
-        Raises:
-            RemoteProtocolError: OUT_OF_ROUND here; subclasses add their own.
-        """
-        raise RemoteProtocolError(
-            AbortReason.OUT_OF_ROUND, f"{type(msg).__name__} is unexpected in state {type(self).__name__}"
-        )
-
-    def _check_session(self, sid: bytes, msg_sid: bytes) -> None:
-        if msg_sid != sid:
-            raise RemoteProtocolError(AbortReason.REPLAYED, "message belongs to another session")
+def _require(ok: bool, reason: AbortReason, detail: str) -> None:
+    if not ok:
+        raise AbortSignal(reason, detail)
 
 
-class ClientR0AdvertiseKeys(ClientState):
-    """Keys advertised; waiting for the ShareKeysRequest."""
-
-    def __init__(self, c_keys: kex.X25519KeyPair, s_keys: kex.X25519KeyPair, advertised: AdvertiseKeys) -> None:
-        self.c_keys = c_keys
-        self.s_keys = s_keys
-        self.advertised = advertised
-
-    def handle(self, ctx, msg, client):
-        if not isinstance(msg, ShareKeysRequest):
-            return super().handle(ctx, msg, client)
-        p, me = ctx.params, ctx.client_id
-        participants = msg.participants
-        if participants and participants[-1] > p.n_clients:
-            raise AbortSignal(AbortReason.MALFORMED, f"participant id above n_clients={p.n_clients}")
-        if len(participants) < p.threshold:
-            raise AbortSignal(
-                AbortReason.TOO_FEW_SURVIVORS, f"{len(participants)} clients advertised keys, threshold is {p.threshold}"
-            )
-        if me not in participants:
-            raise AbortSignal(AbortReason.INCONSISTENT, "own id missing from the participants")
-        neighbors = neighbors_of(p, participants, msg.graph_seed, me)
-        holders = sorted((*neighbors, me))
-        entries = msg.advertised
-        if [a.client_id for a in entries] != holders:
-            raise AbortSignal(AbortReason.INCONSISTENT, "the keys sent are not exactly this client's and its neighbours'")
-        own = entries[holders.index(me)]
-        if own.c_pk != self.advertised.c_pk or own.s_pk != self.advertised.s_pk:
-            raise AbortSignal(AbortReason.INCONSISTENT, "own advertised keys did not come back unchanged")
-        keys = [a.c_pk for a in entries] + [a.s_pk for a in entries]
-        if len(set(keys)) != len(keys):
-            raise AbortSignal(AbortReason.INCONSISTENT, "two advertised public keys are equal")
-        position = {u: i for i, u in enumerate(participants)}
-        roots = set()
-        for a, proof in zip(entries, msg.proofs):
-            try:
-                roots.add(merkle.root_from_proof(session.key_leaf(a), position[a.client_id], len(participants), proof))
-            except ValueError:
-                raise AbortSignal(AbortReason.INCONSISTENT, f"malformed key proof for client {a.client_id}") from None
-        if len(roots) != 1:
-            raise AbortSignal(AbortReason.INCONSISTENT, "key proofs lead to different roots")
-        if p.threat is ThreatModel.ACTIVE:
-            for a in entries:
-                vk = ctx.pki.get(a.client_id)
-                if vk is None:
-                    raise AbortSignal(AbortReason.AUTHENTICATION, f"client {a.client_id} is not in the PKI")
-                try:
-                    sign.verify(vk, session.advertise_statement(p, a.client_id, a.c_pk, a.s_pk), a.signature)
-                except InvalidSignature:
-                    raise AbortSignal(AbortReason.AUTHENTICATION, f"bad key signature of client {a.client_id}") from None
-        sid = session.session_id(p, msg.graph_seed, participants, roots.pop())
-        if len(holders) < p.threshold:
-            raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold is {p.threshold}")
-        by_id = {a.client_id: a for a in entries}
-        seed = random_bytes(ctx.random, 32)
-        shares = shamir.split([seed, self.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
-        out: list[AddressedShare] = []
-        own_share = b""
-        share_keys: dict[int, bytes] = {}
-        for row, holder in enumerate(holders):
-            share_bytes = shamir.shares_to_bytes(shares[row])
-            if holder == me:
-                own_share = share_bytes
-                continue
-            try:
-                key = session.share_key(self.c_keys, by_id[holder].c_pk, sid, me, holder)
-            except InvalidKey:
-                raise AbortSignal(AbortReason.MALFORMED, f"client {holder} advertised an invalid key") from None
-            share_keys[holder] = key
-            plaintext = me.to_bytes(4, "little") + holder.to_bytes(4, "little") + share_bytes
-            blob = aead.encrypt(key, plaintext, session.share_associated_data(sid, me, holder), random=ctx.random)
-            out.append(AddressedShare(peer=holder, blob=blob))
-        reply = ShareKeysResponse(
-            client_id=me, session_id=sid, seed_commitment=session.seed_commitment(sid, me, seed), shares=tuple(out)
-        )
-        peers = {v: by_id[v].s_pk for v in neighbors}
-        nxt = ClientR1ShareKeys(sid, participants, tuple(neighbors), peers, share_keys, self.s_keys, seed, own_share)
-        return nxt, reply
+# ---------------------------------------------------------------------------- handlers
 
 
-class ClientR1ShareKeys(ClientState):
-    """Shares sent; waiting for the MaskedInputRequest."""
-
-    def __init__(self, sid, all_ids, neighbors, peers, share_keys, s_keys, seed, own_share) -> None:
-        self.sid = sid
-        self.all_ids = all_ids
-        self.neighbors = neighbors
-        self.peers = peers
-        self.share_keys = share_keys
-        self.s_keys = s_keys
-        self.seed = seed
-        self.own_share = own_share
-
-    def handle(self, ctx, msg, client):
-        if not isinstance(msg, MaskedInputRequest):
-            return super().handle(ctx, msg, client)
-        self._check_session(self.sid, msg.session_id)
-        p, me = ctx.params, ctx.client_id
-        x = client._input
-        if x is None:
-            raise LocalProtocolError(AbortReason.LOCAL, "set_input() must be called before the MaskedInputRequest")
-        held: dict[int, bytes] = {me: self.own_share}
-        neighbor_set = set(self.neighbors)
-        for entry in msg.shares:
-            v = entry.peer
-            if v not in neighbor_set:
-                raise AbortSignal(AbortReason.INCONSISTENT, f"share from client {v}, who is not a neighbour")
-            try:
-                plaintext = aead.decrypt(self.share_keys[v], entry.blob, session.share_associated_data(self.sid, v, me))
-            except InvalidCiphertext:
-                raise AbortSignal(AbortReason.AUTHENTICATION, f"share from client {v} failed to decrypt") from None
-            if plaintext[:4] != v.to_bytes(4, "little") or plaintext[4:8] != me.to_bytes(4, "little"):
-                raise AbortSignal(AbortReason.INCONSISTENT, f"share from client {v} names other endpoints")
-            body = plaintext[8:]
-            try:
-                shamir.shares_from_bytes(body, 2)
-            except InvalidShareError:
-                raise AbortSignal(AbortReason.MALFORMED, f"share from client {v} is not a valid share") from None
-            held[v] = body
-        alive = tuple(sorted(v for v in held if v != me))
-        if len(alive) + 1 < p.threshold:
-            raise AbortSignal(
-                AbortReason.TOO_FEW_SURVIVORS, f"{len(alive) + 1} live share holders, threshold is {p.threshold}"
-            )
-        pair_seeds = []
-        pair_signs = []
-        for v in alive:
-            try:
-                pair_seeds.append(session.mask_seed(self.s_keys, self.peers[v], self.sid, me, v))
-            except InvalidKey:
-                raise AbortSignal(AbortReason.MALFORMED, f"client {v} advertised an invalid key") from None
-            pair_signs.append(session.pair_sign(me, v))
-        masked = mask_input(
-            x, bits=p.bits, session_id=self.sid, self_seed=self.seed, pair_seeds=pair_seeds, pair_signs=pair_signs
-        )
-        reply = MaskedInputResponse(client_id=me, session_id=self.sid, masked=pack(masked, p.bits))
-        return ClientR2MaskedInput(self.sid, self.all_ids, self.neighbors, alive, held), reply
+def _share_keys(ctx: _Context, st: ClientR0AdvertiseKeys, msg: ShareKeysRequest):
+    """R0 -> R1: check the participants and keys, fix the session, send encrypted shares."""
+    p, me, participants = ctx.params, ctx.client_id, msg.participants
+    _require(not participants or participants[-1] <= p.n_clients, AbortReason.MALFORMED, "participant id above n_clients")
+    _require(len(participants) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(participants)} clients advertised keys, threshold is {p.threshold}")
+    _require(me in participants, AbortReason.INCONSISTENT, "own id missing from the participants")
+    neighbors = neighbors_of(p, participants, msg.graph_seed, me)
+    holders = sorted((*neighbors, me))
+    _check_entries(msg.advertised, holders, st.advertised)
+    root = session.verified_key_root(msg.advertised, msg.proofs, participants)
+    if p.threat is ThreatModel.ACTIVE:
+        session.verify_key_signatures(p, ctx.pki, msg.advertised)
+    sid = session.session_id(p, msg.graph_seed, participants, root)
+    _require(len(holders) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold is {p.threshold}")
+    c_pks = {a.client_id: a.c_pk for a in msg.advertised}
+    seed = random_bytes(ctx.random, shamir.SECRET_SIZE)
+    shares = shamir.split([seed, st.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
+    by_holder = {h: shamir.shares_to_bytes(shares[row]) for row, h in enumerate(holders)}
+    others = [v for v in holders if v != me]
+    share_keys = {v: _pair(session.share_key, st.c_keys, c_pks[v], sid, me, v) for v in others}
+    out = tuple(
+        AddressedShare(peer=v, blob=session.seal_share(share_keys[v], sid, me, v, by_holder[v], ctx.random)) for v in others
+    )
+    reply = ShareKeysResponse(client_id=me, session_id=sid, seed_commitment=session.seed_commitment(sid, me, seed), shares=out)
+    peers = {v: a.s_pk for a in msg.advertised if (v := a.client_id) != me}
+    return ClientR1ShareKeys(sid, participants, tuple(neighbors), peers, share_keys, st.s_keys, seed, by_holder[me]), reply
 
 
-class ClientR2MaskedInput(ClientState):
-    """Masked input sent; waiting for Unmasking (or ConsistencyCheck, active model).
-
-    Holds only the shares it received; keys and seed are gone.
-    """
-
-    def __init__(self, sid, all_ids, neighbors, alive, held) -> None:
-        self.sid = sid
-        self.all_ids = all_ids
-        self.neighbors = neighbors
-        self.alive = alive
-        self.held = held
-
-    def handle(self, ctx, msg, client):
-        p, me = ctx.params, ctx.client_id
-        if isinstance(msg, ConsistencyCheckRequest) and p.threat is ThreatModel.ACTIVE:
-            self._check_session(self.sid, msg.session_id)
-            survivors = msg.survivors
-            if me not in survivors:
-                raise AbortSignal(AbortReason.INCONSISTENT, "own id missing from the survivor set")
-            if not set(survivors) <= set(self.all_ids):
-                raise AbortSignal(AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
-            if len(survivors) < p.threshold:
-                raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold {p.threshold}")
-            signature = ctx.identity_key.sign(session.consistency_statement(self.sid, survivors))
-            reply = ConsistencyCheckResponse(client_id=me, session_id=self.sid, signature=signature)
-            return ClientR3ConsistencyCheck(self.sid, self.neighbors, self.alive, self.held, survivors), reply
-        if isinstance(msg, UnmaskingRequest) and p.threat is not ThreatModel.ACTIVE:
-            self._check_session(self.sid, msg.session_id)
-            if msg.signatures:
-                raise AbortSignal(AbortReason.INCONSISTENT, "consistency signatures outside the active model")
-            return _unmask(ctx, msg, self.neighbors, self.alive, self.held)
-        return super().handle(ctx, msg, client)
+def _check_entries(entries: Sequence[AdvertiseKeys], holders: list[int], own: AdvertiseKeys) -> None:
+    _require([a.client_id for a in entries] == holders, AbortReason.INCONSISTENT, "the keys sent are not exactly this client's and its neighbours'")
+    mine = entries[holders.index(own.client_id)]
+    _require((mine.c_pk, mine.s_pk) == (own.c_pk, own.s_pk), AbortReason.INCONSISTENT, "own advertised keys did not come back unchanged")
+    keys = [a.c_pk for a in entries] + [a.s_pk for a in entries]
+    _require(len(set(keys)) == len(keys), AbortReason.INCONSISTENT, "two advertised public keys are equal")
 
 
-class ClientR3ConsistencyCheck(ClientState):
-    """Survivor set signed (active model); waiting for the UnmaskingRequest."""
-
-    def __init__(self, sid, neighbors, alive, held, signed) -> None:
-        self.sid = sid
-        self.neighbors = neighbors
-        self.alive = alive
-        self.held = held
-        self.signed = signed
-
-    def handle(self, ctx, msg, client):
-        if not isinstance(msg, UnmaskingRequest):
-            return super().handle(ctx, msg, client)
-        self._check_session(self.sid, msg.session_id)
-        p = ctx.params
-        if msg.survivors != self.signed:
-            raise AbortSignal(AbortReason.INCONSISTENT, "survivor set differs from the one signed")
-        statement = session.consistency_statement(self.sid, self.signed)
-        signed_set = set(self.signed)
-        for s in msg.signatures:
-            if s.signer not in signed_set:
-                raise AbortSignal(AbortReason.INCONSISTENT, f"signature from client {s.signer}, not a survivor")
-            try:
-                sign.verify(ctx.pki[s.signer], statement, s.signature)
-            except (InvalidSignature, KeyError):
-                raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
-        if len(msg.signatures) < p.threshold:
-            raise AbortSignal(
-                AbortReason.TOO_FEW_SURVIVORS, f"{len(msg.signatures)} consistency signatures, threshold {p.threshold}"
-            )
-        return _unmask(ctx, msg, self.neighbors, self.alive, self.held)
+def _pair(derive: Callable[..., bytes], own: kex.X25519KeyPair, peer_pk: bytes, sid: bytes, u: int, v: int) -> bytes:
+    try:
+        return derive(own, peer_pk, sid, u, v)
+    except InvalidKey:
+        raise AbortSignal(AbortReason.MALFORMED, f"client {v} advertised an invalid key") from None
 
 
-def _unmask(ctx: _Context, msg: UnmaskingRequest, neighbors, alive, held) -> tuple["ClientState", Message]:
-    """The R4 rules shared by the active and the other models."""
+def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest):
+    """R1 -> R2: open the neighbours' shares and send the masked input."""
     p, me = ctx.params, ctx.client_id
-    survivors, dropped = set(msg.survivors), set(msg.dropped)
-    if survivors & dropped:
-        raise AbortSignal(AbortReason.INCONSISTENT, f"clients listed both alive and dropped: {sorted(survivors & dropped)[:8]}")
-    if me in dropped:
-        raise AbortSignal(AbortReason.INCONSISTENT, "own id listed as dropped")
-    if me not in survivors:
-        raise AbortSignal(AbortReason.INCONSISTENT, "own id missing from the survivors")
-    strangers = survivors - set(neighbors) - {me}
-    if strangers:
-        raise AbortSignal(AbortReason.INCONSISTENT, f"survivors list non-neighbours: {sorted(strangers)[:8]}")
-    alive_set = set(alive)
-    if not dropped <= alive_set:
-        raise AbortSignal(AbortReason.INCONSISTENT, "dropped list names clients whose shares this client never received")
-    live = sorted((survivors & alive_set) | {me})
-    if len(live) < p.threshold:
-        raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(live)} surviving share holders, threshold {p.threshold}")
+    if ctx.input is None:
+        raise LocalProtocolError(AbortReason.LOCAL, "set_input() must be called before the MaskedInputRequest")
+    held = {me: st.own_share}
+    for entry in msg.shares:
+        v = entry.peer
+        _require(v in st.share_keys, AbortReason.INCONSISTENT, f"share from client {v}, who is not a neighbour")
+        body = session.open_share(st.share_keys[v], st.sid, v, me, entry.blob)
+        try:
+            shamir.shares_from_bytes(body, 2)
+        except InvalidShareError:
+            raise AbortSignal(AbortReason.MALFORMED, f"share from client {v} is not a valid share") from None
+        held[v] = body
+    alive = tuple(sorted(v for v in held if v != me))
+    _require(len(alive) + 1 >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(alive) + 1} live share holders, threshold is {p.threshold}")
+    seeds = [_pair(session.mask_seed, st.s_keys, st.peers[v], st.sid, me, v) for v in alive]
+    signs = [session.pair_sign(me, v) for v in alive]
+    masked = mask_input(ctx.input, bits=p.bits, session_id=st.sid, self_seed=st.seed, pair_seeds=seeds, pair_signs=signs)
+    reply = MaskedInputResponse(client_id=me, session_id=st.sid, masked=pack(masked, p.bits))
+    return ClientR2MaskedInput(st.sid, st.all_ids, st.neighbors, alive, held), reply
+
+
+def _consistency_check(ctx: _Context, st: ClientR2MaskedInput, msg: ConsistencyCheckRequest):
+    """R2 -> R3 (active): sign the survivor set."""
+    p, me, survivors = ctx.params, ctx.client_id, msg.survivors
+    _require(me in survivors, AbortReason.INCONSISTENT, "own id missing from the survivor set")
+    _require(set(survivors) <= set(st.all_ids), AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
+    _require(len(survivors) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold {p.threshold}")
+    signature = ctx.identity_key.sign(session.consistency_statement(st.sid, survivors))
+    reply = ConsistencyCheckResponse(client_id=me, session_id=st.sid, signature=signature)
+    return ClientR3ConsistencyCheck(st.sid, st.all_ids, st.neighbors, st.alive, st.held, survivors), reply
+
+
+def _unmask_passive(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
+    """R2 -> Completed (not active): reveal the shares."""
+    _require(not msg.signatures, AbortReason.INCONSISTENT, "consistency signatures outside the active model")
+    return _unmask(ctx, st, msg)
+
+
+def _unmask_active(ctx: _Context, st: ClientR3ConsistencyCheck, msg: UnmaskingRequest):
+    """R3 -> Completed (active): check the signed survivor set, then reveal the shares."""
+    _require(msg.survivors == st.signed, AbortReason.INCONSISTENT, "survivor set differs from the one signed")
+    statement = session.consistency_statement(st.sid, st.signed)
+    for s in msg.signatures:
+        _require(s.signer in st.signed, AbortReason.INCONSISTENT, f"signature from client {s.signer}, not a survivor")
+        try:
+            sign.verify(ctx.pki[s.signer], statement, s.signature)
+        except (InvalidSignature, KeyError):
+            raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
+    t = ctx.params.threshold
+    _require(len(msg.signatures) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(msg.signatures)} consistency signatures, threshold {t}")
+    return _unmask(ctx, st, msg)
+
+
+def _unmask(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
+    """The R4 rules shared by every model: never both shares of one peer."""
+    me, survivors, dropped = ctx.client_id, set(msg.survivors), set(msg.dropped)
+    both = sorted(survivors & dropped)[:8]
+    _require(not both, AbortReason.INCONSISTENT, f"clients listed both alive and dropped: {both}")
+    _require(me not in dropped, AbortReason.INCONSISTENT, "own id listed as dropped")
+    _require(me in survivors, AbortReason.INCONSISTENT, "own id missing from the survivors")
+    strangers = sorted(survivors - set(st.neighbors) - {me})[:8]
+    _require(not strangers, AbortReason.INCONSISTENT, f"survivors list non-neighbours: {strangers}")
+    _require(dropped <= set(st.alive), AbortReason.INCONSISTENT, "dropped list names clients whose shares this client never received")
+    live = sorted((survivors & set(st.alive)) | {me})
+    t = ctx.params.threshold
+    _require(len(live) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(live)} surviving share holders, threshold {t}")
     half = shamir.SHARE_SIZE
-    seed_shares = tuple(RevealedShare(owner=v, share=held[v][:half]) for v in live)
-    key_shares = tuple(RevealedShare(owner=v, share=held[v][half:]) for v in sorted(dropped))
-    reply = UnmaskingResponse(client_id=me, session_id=msg.session_id, seed_shares=seed_shares, key_shares=key_shares)
+    seed_shares = tuple(RevealedShare(owner=v, share=st.held[v][:half]) for v in live)
+    key_shares = tuple(RevealedShare(owner=v, share=st.held[v][half:]) for v in sorted(dropped))
+    reply = UnmaskingResponse(client_id=me, session_id=st.sid, seed_shares=seed_shares, key_shares=key_shares)
     return ClientCompleted(), reply
 
 
-class ClientCompleted(ClientState):
-    """Terminal: the client answered the unmasking request. Holds no key material."""
+def _peer_aborted(ctx: _Context, st: ClientState, msg: Abort):
+    """Any live state -> Aborted: the server gave up; nothing to send back."""
+    return ClientAborted(AbortReason.PEER_ABORTED, f"server aborted: {msg.reason.value} {msg.detail}"), None
 
-    terminal = True
+
+# ---------------------------------------------------------------------------- the table
 
 
-class ClientAborted(ClientState):
-    """Terminal and sticky: the client aborted. Holds no key material.
+class Transition(NamedTuple):
+    """One entry of :data:`CLIENT_TABLE`.
 
     Attributes:
-        reason: the :class:`AbortReason`.
-        detail: explanation.
+        handler: ``handler(ctx, state, msg) -> (next state, reply or None)``.
+        target: the class of the next state.
+        threats: the threat models in which the entry applies (None: all).
     """
 
-    terminal = True
+    handler: Callable
+    target: type
+    threats: frozenset[ThreatModel] | None = None
 
-    def __init__(self, reason: AbortReason, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
+
+_ACTIVE = frozenset({ThreatModel.ACTIVE})
+_NOT_ACTIVE = frozenset(ThreatModel) - _ACTIVE
+_LIVE = (ClientR0AdvertiseKeys, ClientR1ShareKeys, ClientR2MaskedInput, ClientR3ConsistencyCheck)
+
+CLIENT_TABLE: dict[tuple[type, type], Transition] = {
+    (ClientR0AdvertiseKeys, ShareKeysRequest): Transition(_share_keys, ClientR1ShareKeys),
+    (ClientR1ShareKeys, MaskedInputRequest): Transition(_masked_input, ClientR2MaskedInput),
+    (ClientR2MaskedInput, ConsistencyCheckRequest): Transition(_consistency_check, ClientR3ConsistencyCheck, _ACTIVE),
+    (ClientR2MaskedInput, UnmaskingRequest): Transition(_unmask_passive, ClientCompleted, _NOT_ACTIVE),
+    (ClientR3ConsistencyCheck, UnmaskingRequest): Transition(_unmask_active, ClientCompleted, _ACTIVE),
+    **{(state, Abort): Transition(_peer_aborted, ClientAborted) for state in _LIVE},
+}
+"""The client machine: every allowed ``(state, message)`` pair; anything else is OUT_OF_ROUND."""
+
+CLIENT_TRANSITIONS: dict[tuple[str, str], str] = {
+    (s.__name__, m.__name__): t.target.__name__ for (s, m), t in CLIENT_TABLE.items()
+}
+""":data:`CLIENT_TABLE` by class names (what SPEC.md draws)."""
+
+
+# ---------------------------------------------------------------------------- the facade
 
 
 class Client:
@@ -426,8 +312,9 @@ class Client:
                 raise ValueError("the active threat model needs identity_key and pki")
             if pki.get(client_id) != identity_key.public_bytes:
                 raise ValueError(f"pki[{client_id}] is not this client's identity key")
+        if not callable(getattr(random, "token_bytes", None)):
+            raise TypeError(f"random must have a token_bytes(n) method, got {type(random).__name__}")
         self._ctx = _Context(client_id, params, random, identity_key, dict(pki) if pki is not None else None)
-        self._input: np.ndarray | None = None
         self._state: ClientState | None = None
         self._abort_message: bytes | None = None
         if input is not None:
@@ -442,6 +329,15 @@ class Client:
     def state(self) -> ClientState | None:
         """The current state (None before :meth:`start`)."""
         return self._state
+
+    @property
+    def phase(self) -> Phase | None:
+        """The phase of the next message this client sends; None once finished."""
+        if self._state is None:
+            return Phase.ADVERTISE_KEYS
+        if type(self._state) is ClientR2MaskedInput:
+            return Phase.CONSISTENCY_CHECK if self._ctx.params.threat is ThreatModel.ACTIVE else Phase.UNMASKING
+        return NEXT_PHASE.get(type(self._state))
 
     @property
     def finished(self) -> bool:
@@ -471,7 +367,7 @@ class Client:
             raise TypeError(f"input must be integers, got dtype {arr.dtype}")
         if arr.size and (arr.min() < 0 or int(arr.max()) >= 2**p.bits):
             raise ValueError(f"input values must be in [0, 2**{p.bits})")
-        self._input = np.ascontiguousarray(arr, dtype=word_dtype(p.bits))
+        self._ctx = dataclasses.replace(self._ctx, input=np.ascontiguousarray(arr, dtype=word_dtype(p.bits)))
 
     def start(self) -> bytes:
         """Make fresh keys and return the encoded AdvertiseKeys.
@@ -484,13 +380,8 @@ class Client:
         ctx = self._ctx
         c_keys = kex.X25519KeyPair.generate(random=ctx.random)
         s_keys = kex.X25519KeyPair.generate(random=ctx.random)
-        signature = b""
-        if ctx.params.threat is ThreatModel.ACTIVE:
-            statement = session.advertise_statement(ctx.params, ctx.client_id, c_keys.public_bytes, s_keys.public_bytes)
-            signature = ctx.identity_key.sign(statement)
-        msg = AdvertiseKeys(client_id=ctx.client_id, c_pk=c_keys.public_bytes, s_pk=s_keys.public_bytes, signature=signature)
-        self._state = ClientR0AdvertiseKeys(c_keys, s_keys, msg)
-        return codec.encode(msg)
+        self._state = state_codec.advertised_state(ctx.params, ctx.client_id, c_keys, s_keys, ctx.identity_key)
+        return codec.encode(self._state.advertised)
 
     def receive(self, data: bytes) -> bytes | None:
         """Process one message from the server.
@@ -515,14 +406,86 @@ class Client:
         state = self._state
         if state.terminal:
             raise RemoteProtocolError(AbortReason.OUT_OF_ROUND, f"{type(msg).__name__} after the client finished")
-        if isinstance(msg, Abort):
-            self._state = ClientAborted(AbortReason.PEER_ABORTED, f"server aborted: {msg.reason.value} {msg.detail}")
-            return None
+        entry = CLIENT_TABLE.get((type(state), type(msg)))
+        if entry is None or (entry.threats is not None and self._ctx.params.threat not in entry.threats):
+            raise RemoteProtocolError(
+                AbortReason.OUT_OF_ROUND, f"{type(msg).__name__} is unexpected in state {type(state).__name__}"
+            )
+        if getattr(msg, "session_id", None) not in (None, getattr(state, "sid", None)):
+            raise RemoteProtocolError(AbortReason.REPLAYED, "message belongs to another session")
         try:
-            nxt, reply = state.handle(self._ctx, msg, self)
+            nxt, reply = entry.handler(self._ctx, state, msg)
         except AbortSignal as a:
             self._state = ClientAborted(a.reason, a.detail)
             self._abort_message = encode_abort(a.reason, a.detail)
             raise RemoteProtocolError(a.reason, a.detail) from None
         self._state = nxt
         return codec.encode(reply) if reply is not None else None
+
+    def to_state(self) -> bytes:
+        """Serialise this client (SPEC.md, chapter "Client state") so that it can resume in another process.
+
+        Warning:
+            The bytes carry this round's secret keys, the self-mask seed, the
+            shares this client holds and its input: store them as you would a
+            private key (never on the server). Restore them once per message
+            and store the state that follows together with sending its reply:
+            answering one request twice from the same bytes can give a wrong
+            sum (SPEC.md, "Client state", "Single use"). The identity key, PKI and
+            randomness source are not included; :meth:`from_state` takes them.
+
+        Returns:
+            The versioned state bytes, bound to ``params``, this client's id and
+            (from the share-keys phase on) the session id.
+
+        Raises:
+            Nothing of its own.
+        """
+        ctx = self._ctx
+        return state_codec.encode_client(ctx.params, ctx.client_id, self._state, ctx.input, self._abort_message)
+
+    @classmethod
+    def from_state(
+        cls,
+        data: bytes,
+        client_id: int,
+        params: Params,
+        *,
+        identity_key: sign.Ed25519SigningKey | None = None,
+        pki: Mapping[int, bytes] | None = None,
+        random: RandomSource = DEFAULT_RANDOM,
+    ) -> Client:
+        """Rebuild a client from :meth:`to_state` bytes.
+
+        The arguments are those of the constructor (minus ``input``, which the
+        state carries if it was set); the state must have been made for the
+        same ``client_id`` and ``params``. A restored client refuses a message
+        of another phase (OUT_OF_ROUND) or another session (REPLAYED) exactly
+        as the original would, and before the session exists the share-keys
+        request must echo the keys the state advertised.
+
+        Args:
+            data: the state bytes.
+            client_id: this client's id.
+            params: the round parameters.
+            identity_key: the long-term Ed25519 key (active model only).
+            pki: ``{client id: Ed25519 public key}`` (active model only).
+            random: the randomness source from here on.
+
+        Returns:
+            The restored :class:`Client`.
+
+        Raises:
+            DecodeError: malformed bytes (unknown version or phase, a count or
+                length beyond its bound, an invalid key or share, trailing bytes).
+            ValueError: a state of another client or other parameters, or an
+                identity key that does not match the signature the state advertised.
+            TypeError: as the constructor.
+        """
+        client = cls(client_id, params, identity_key=identity_key, pki=pki, random=random)
+        state, x, announce = state_codec.decode_client(data, params, client_id, identity_key)
+        if x is not None:
+            client.set_input(x)
+        client._state = state
+        client._abort_message = encode_abort(state.reason, state.detail) if announce else None
+        return client

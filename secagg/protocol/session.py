@@ -26,23 +26,32 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from secagg.errors import AbortReason, InvalidCiphertext, InvalidSignature
+from secagg.kinds import GraphKind, ThreatModel
 from secagg.messages import AdvertiseKeys
-from secagg.params import GraphKind, Params, ThreatModel
-from secagg.primitives import aead, kex, merkle
+from secagg.params import Params
+from secagg.primitives import aead, kex, merkle, sign
+from secagg.primitives.randomness import RandomSource
+from secagg.protocol._abort import AbortSignal
 
 __all__ = [
+    "advertise_signature_ok",
     "advertise_statement",
     "consistency_statement",
     "key_leaf",
     "mask_seed",
+    "open_share",
     "pair_sign",
+    "seal_share",
     "params_bytes",
     "seed_commitment",
     "session_id",
     "share_associated_data",
     "share_key",
+    "verified_key_root",
+    "verify_key_signatures",
 ]
 
 _GRAPH_CODES = {GraphKind.COMPLETE: 1, GraphKind.HARARY: 2}
@@ -59,10 +68,7 @@ def params_bytes(params: Params) -> bytes:
         19 bytes: ``u32 n | u32 dim | u8 bits | u8 graph | u32 k | u32 t |
         u8 threat``, little-endian.
 
-    Raises:
-        Nothing of its own for a :class:`Params` (its fields are validated on
-        construction); ``params`` is not type-checked, so another object
-        fails with ``AttributeError``/``KeyError``/``struct.error``.
+    Raises: nothing of its own (a :class:`Params` is valid by construction).
     """
     return struct.pack(
         "<IIBBIIB",
@@ -87,10 +93,7 @@ def key_leaf(entry: AdvertiseKeys) -> bytes:
     Returns:
         The 32-byte leaf hash.
 
-    Raises:
-        Nothing of its own for a decoded :class:`AdvertiseKeys`; the entry is
-        not validated, so a ``client_id`` outside ``[0, 2**32)`` raises
-        ``struct.error`` and non-bytes keys raise ``TypeError``.
+    Raises: nothing of its own (a decoded :class:`AdvertiseKeys` is valid).
     """
     return merkle.leaf_hash(struct.pack("<I", entry.client_id) + entry.c_pk + entry.s_pk)
 
@@ -110,12 +113,7 @@ def session_id(params: Params, graph_seed: bytes, participants: Sequence[int], k
     Returns:
         32 bytes.
 
-    Raises:
-        Nothing for well-formed input; nothing is validated (neither the
-        sizes of ``graph_seed`` and ``key_root`` nor the order of
-        ``participants``). ``TypeError`` if ``graph_seed`` or ``key_root`` is
-        not bytes-like, ``struct.error`` if an id is not an int in
-        ``[0, 2**32)``.
+    Raises: nothing of its own (sizes and order are the caller's; SPEC.md, "Protocol", "Bindings").
     """
     h = hashlib.sha256(b"secagg/v1/session\x00")
     h.update(params_bytes(params))
@@ -140,10 +138,7 @@ def advertise_statement(params: Params, client_id: int, c_pk: bytes, s_pk: bytes
     Returns:
         The statement bytes (``20 + 19 + 4 + len(c_pk) + len(s_pk)``).
 
-    Raises:
-        Nothing for well-formed input; key sizes are not checked.
-        ``struct.error`` if ``client_id`` is not an int in ``[0, 2**32)``,
-        ``TypeError`` if a key is not bytes, and as :func:`params_bytes`.
+    Raises: nothing of its own (key sizes are the caller's).
     """
     return b"secagg/v1/advertise\x00" + params_bytes(params) + struct.pack("<I", client_id) + c_pk + s_pk
 
@@ -193,61 +188,44 @@ def seed_commitment(sid: bytes, client_id: int, seed: bytes) -> bytes:
 
 
 def share_key(own: kex.X25519KeyPair, peer_c_pk: bytes, sid: bytes, u: int, v: int) -> bytes:
-    """Return the AEAD key for shares between ``u`` and ``v`` (same on both sides).
-
-    ``derive_key(agree(own, peer_c_pk), "share-encryption", sid, round 1,
-    min(u, v), max(u, v))``.
+    """Return the AEAD key of the shares between ``u`` and ``v`` (the same on both sides; SPEC "Protocol").
 
     Args:
         own: this client's share-encryption key pair.
-        peer_c_pk: the peer's 32-byte share-encryption public key.
-        sid: the 32-byte session id.
-        u: one client id.
-        v: the other client id (the order of ``u`` and ``v`` does not matter).
+        peer_c_pk: the peer's share-encryption public key.
+        sid: the session id.
+        u, v: the two client ids, in any order.
 
     Returns:
-        The 32-byte AEAD key.
+        32 bytes: ``derive_key(agree, "share-encryption", sid, round 1, min, max)``.
 
     Raises:
-        InvalidKey: if the peer's key is malformed or of low order.
-        TypeError: if ``own`` is not an :class:`~secagg.primitives.kex.X25519KeyPair`,
-            ``peer_c_pk`` or ``sid`` is not bytes, or an id is not an int.
-        ValueError: if ``sid`` is not 32 bytes or an id is outside
-            ``[0, 2**32)``.
+        InvalidKey: the peer's key is malformed or of low order.
     """
-    shared = kex.agree(own, peer_c_pk)
-    return kex.derive_key(
-        shared, purpose=kex.PURPOSE_SHARE_ENCRYPTION, session_id=sid, round=1, sender=min(u, v), receiver=max(u, v)
-    )
+    return _pair_key(own, peer_c_pk, sid, u, v, kex.PURPOSE_SHARE_ENCRYPTION, 1)
 
 
 def mask_seed(own: kex.X25519KeyPair, peer_s_pk: bytes, sid: bytes, u: int, v: int) -> bytes:
-    """Return the pairwise mask seed of ``u`` and ``v`` (same on both sides).
-
-    ``derive_key(agree(own, peer_s_pk), "mask-seed", sid, round 2,
-    min(u, v), max(u, v))``.
+    """Return the pairwise mask seed of ``u`` and ``v``: as :func:`share_key` with the mask keys, "mask-seed", round 2.
 
     Args:
         own: this client's mask key pair.
-        peer_s_pk: the peer's 32-byte mask public key.
-        sid: the 32-byte session id.
-        u: one client id.
-        v: the other client id (the order of ``u`` and ``v`` does not matter).
+        peer_s_pk: the peer's mask public key.
+        sid: the session id.
+        u, v: the two client ids, in any order.
 
     Returns:
-        The 32-byte mask seed.
+        32 bytes.
 
     Raises:
-        InvalidKey: if the peer's key is malformed or of low order.
-        TypeError: if ``own`` is not an :class:`~secagg.primitives.kex.X25519KeyPair`,
-            ``peer_s_pk`` or ``sid`` is not bytes, or an id is not an int.
-        ValueError: if ``sid`` is not 32 bytes or an id is outside
-            ``[0, 2**32)``.
+        InvalidKey: the peer's key is malformed or of low order.
     """
-    shared = kex.agree(own, peer_s_pk)
-    return kex.derive_key(
-        shared, purpose=kex.PURPOSE_MASK_SEED, session_id=sid, round=2, sender=min(u, v), receiver=max(u, v)
-    )
+    return _pair_key(own, peer_s_pk, sid, u, v, kex.PURPOSE_MASK_SEED, 2)
+
+
+def _pair_key(own: kex.X25519KeyPair, peer_pk: bytes, sid: bytes, u: int, v: int, purpose: str, round: int) -> bytes:
+    shared = kex.agree(own, peer_pk)
+    return kex.derive_key(shared, purpose=purpose, session_id=sid, round=round, sender=min(u, v), receiver=max(u, v))
 
 
 def share_associated_data(sid: bytes, sender: int, receiver: int) -> bytes:
@@ -282,8 +260,124 @@ def pair_sign(u: int, v: int) -> int:
     Returns:
         ``1`` if ``u < v``, else ``-1`` (so also ``-1`` when ``u == v``).
 
-    Raises:
-        TypeError: only if ``u`` and ``v`` cannot be compared; there is no
-            validation.
+    Raises: nothing of its own.
     """
     return 1 if u < v else -1
+
+
+# ---------------------------------------------------------------------------- composed verbs
+
+
+def verified_key_root(entries: Sequence[AdvertiseKeys], proofs: Sequence[object], participants: Sequence[int]) -> bytes:
+    """Return the one Merkle root that every entry's inclusion proof leads to.
+
+    Args:
+        entries: the advertised keys a ShareKeysRequest carries.
+        proofs: their inclusion proofs, in the same order.
+        participants: the sorted participant ids (a leaf's position is its id's index).
+
+    Returns:
+        The 32-byte key root, the last input of :func:`session_id`.
+
+    Raises:
+        AbortSignal: INCONSISTENT for a malformed proof, an entry whose id is
+            not a participant, or proofs that lead to different roots.
+    """
+    position = {u: i for i, u in enumerate(participants)}
+    roots = set()
+    for entry, proof in zip(entries, proofs):
+        try:
+            roots.add(merkle.root_from_proof(key_leaf(entry), position[entry.client_id], len(participants), proof))
+        except (ValueError, KeyError):
+            raise AbortSignal(AbortReason.INCONSISTENT, f"malformed key proof for client {entry.client_id}") from None
+    if len(roots) != 1:
+        raise AbortSignal(AbortReason.INCONSISTENT, "key proofs lead to different roots")
+    return roots.pop()
+
+
+def advertise_signature_ok(params: Params, pki: Mapping[int, bytes], entry: AdvertiseKeys) -> bool:
+    """Return whether ``entry`` carries its sender's valid signature under ``pki`` (active model).
+
+    Args:
+        params: the round parameters (signed with the keys).
+        pki: ``{client id: Ed25519 public key}``.
+        entry: the advertised keys.
+
+    Returns:
+        True if the sender is in ``pki`` and the signature verifies.
+
+    Raises:
+        Nothing of its own.
+    """
+    vk = pki.get(entry.client_id)
+    if vk is None:
+        return False
+    try:
+        sign.verify(vk, advertise_statement(params, entry.client_id, entry.c_pk, entry.s_pk), entry.signature)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def verify_key_signatures(params: Params, pki: Mapping[int, bytes], entries: Sequence[AdvertiseKeys]) -> None:
+    """Check every entry's advertise signature (active model).
+
+    Args:
+        params: the round parameters.
+        pki: ``{client id: Ed25519 public key}``.
+        entries: the advertised keys to check.
+
+    Raises:
+        AbortSignal: AUTHENTICATION naming the first client that is not in the
+            PKI or whose signature fails.
+    """
+    for entry in entries:
+        if not advertise_signature_ok(params, pki, entry):
+            raise AbortSignal(AbortReason.AUTHENTICATION, f"bad key signature of client {entry.client_id} (or not in the PKI)")
+
+
+def seal_share(key: bytes, sid: bytes, sender: int, receiver: int, share: bytes, random: RandomSource) -> bytes:
+    """Encrypt one share pair from ``sender`` to ``receiver``: ``u32 sender | u32 receiver | share`` under AES-GCM.
+
+    Args:
+        key: the pair's :func:`share_key`.
+        sid: the session id.
+        sender: the encrypting client.
+        receiver: the holder the share is for.
+        share: the serialised share pair.
+        random: the nonce source.
+
+    Returns:
+        The AEAD blob (nonce, ciphertext, tag).
+
+    Raises:
+        Nothing of its own for well-formed arguments (as :func:`secagg.primitives.aead.encrypt`).
+    """
+    plaintext = sender.to_bytes(4, "little") + receiver.to_bytes(4, "little") + share
+    return aead.encrypt(key, plaintext, share_associated_data(sid, sender, receiver), random=random)
+
+
+def open_share(key: bytes, sid: bytes, sender: int, receiver: int, blob: bytes) -> bytes:
+    """Decrypt a share pair sealed by :func:`seal_share` and check its framing.
+
+    Args:
+        key: the pair's :func:`share_key`.
+        sid: the session id.
+        sender: the client the server says sent it.
+        receiver: this client.
+        blob: the AEAD blob.
+
+    Returns:
+        The share bytes (without the framing).
+
+    Raises:
+        AbortSignal: AUTHENTICATION if it does not decrypt, INCONSISTENT if
+            the plaintext names other endpoints.
+    """
+    try:
+        plaintext = aead.decrypt(key, blob, share_associated_data(sid, sender, receiver))
+    except InvalidCiphertext:
+        raise AbortSignal(AbortReason.AUTHENTICATION, f"share from client {sender} failed to decrypt") from None
+    if plaintext[:4] != sender.to_bytes(4, "little") or plaintext[4:8] != receiver.to_bytes(4, "little"):
+        raise AbortSignal(AbortReason.INCONSISTENT, f"share from client {sender} names other endpoints")
+    return plaintext[8:]

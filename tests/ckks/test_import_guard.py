@@ -44,8 +44,8 @@ def test_planner_and_envelope_codec_work_without_tenseal(ckks_without_tenseal):
     [
         lambda m: m.KeyHolder(),
         lambda m: m.KeyHolder("compact"),
-        lambda m: m.Client(b"public context"),
-        lambda m: m.Server(b"public context", dim=4),
+        lambda m: m.Client(b"signed context", key_holder_key=bytes(32)),
+        lambda m: m.Server(b"signed context", key_holder_key=bytes(32), dim=4),
         lambda m: m.secure_sum_ckks([np.ones(3), np.ones(3)]),
     ],
     ids=["key_holder", "key_holder_named", "client", "server", "driver"],

@@ -150,7 +150,7 @@ def test_planned_client_memory_covers_the_measured_peak_of_encrypt(default_holde
 
     dim = 50_000
     x = np.random.default_rng(1).uniform(-1, 1, dim)
-    client = Client(default_holder.public_context)
+    client = Client(default_holder.signed_context, key_holder_key=default_holder.verify_key)
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()

@@ -22,7 +22,18 @@ from secagg.ckks import (
     plan_sizes,
 )
 from secagg.ckks.planner import max_ciphertext_bytes, max_public_context_bytes
+from secagg.ckks.auth import sign_context
 from secagg.errors import AbortReason, SecAggError
+from secagg.primitives.sign import Ed25519SigningKey
+
+# A key holder that signs whatever it is given: the layout walk and the loader
+# must refuse bad contexts even when their signature is good.
+_CARELESS = Ed25519SigningKey.generate()
+_PIN = {"key_holder_key": _CARELESS.public_bytes}
+
+
+def _signed(data: bytes) -> bytes:
+    return sign_context(_CARELESS, data)
 
 
 def _context_bytes(n=8192, moduli=(60, 60), scale=2.0**40, *, secret=False, galois=False, relin=False):
@@ -65,50 +76,50 @@ def test_a_context_with_galois_keys_is_many_times_larger_and_refused():
     _, public = _context_bytes()
     assert len(with_galois) > 10 * len(public)
     with pytest.raises(ContextError, match="Galois"):
-        Server(with_galois, dim=4)
+        Server(_signed(with_galois), dim=4, **_PIN)
     with pytest.raises(ContextError, match="Galois"):
-        Client(with_galois)
+        Client(_signed(with_galois), **_PIN)
 
 
 def test_server_refuses_a_context_that_carries_the_secret_key():
     _, private = _context_bytes(secret=True)
     assert ts.context_from(private).is_private()
     with pytest.raises(ContextError, match="SECRET"):
-        Server(private, dim=10)
+        Server(_signed(private), dim=10, **_PIN)
 
 
 def test_client_refuses_a_context_that_carries_the_secret_key():
     _, private = _context_bytes(secret=True)
     with pytest.raises(ContextError, match="SECRET"):
-        Client(private)
+        Client(_signed(private), **_PIN)
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00" * 100, b"SGCK" + bytes(40)], ids=["empty", "zeros", "envelope"])
+@pytest.mark.parametrize("data", [b"\x00" * 100, b"SGCK" + bytes(40)], ids=["zeros", "envelope"])
 def test_bytes_that_are_not_a_context_are_a_context_error(data):
     with pytest.raises(ContextError):
-        Server(data, dim=1)
+        Server(_signed(data), dim=1, **_PIN)
 
 
 def test_truncated_public_context_is_a_context_error(compact_holder):
     with pytest.raises(ContextError):
-        Client(compact_holder.public_context[:-100])
+        Client(_signed(compact_holder.public_context[:-100]), **_PIN)
 
 
 def test_a_bfv_context_is_refused():
     ctx = ts.context(ts.SCHEME_TYPE.BFV, 4096, plain_modulus=1032193)
     with pytest.raises(ContextError, match="BFV"):
-        Server(ctx.serialize(save_secret_key=False, save_galois_keys=False, save_relin_keys=False), dim=1)
+        Server(_signed(ctx.serialize(save_secret_key=False, save_galois_keys=False, save_relin_keys=False)), dim=1, **_PIN)
 
 
 def test_a_scale_that_is_not_a_power_of_two_is_refused():
     _, data = _context_bytes(scale=2.0**40 + 1)
     with pytest.raises(ContextError, match="power of two"):
-        Client(data)
+        Client(_signed(data), **_PIN)
 
 
 def test_server_refuses_a_round_above_its_memory_limit(compact_holder):
     with pytest.raises(PlanError, match="memory limit"):
-        Server(compact_holder.public_context, dim=100_000, memory_limit=10**6)
+        Server(compact_holder.signed_context, key_holder_key=compact_holder.verify_key, dim=100_000, memory_limit=10**6)
 
 
 # --------------------------------------------------------------------------- client
@@ -129,11 +140,11 @@ def test_server_refuses_a_round_above_its_memory_limit(compact_holder):
 )
 def test_client_refuses_bad_vectors(compact_holder, vector, error):
     with pytest.raises(error):
-        Client(compact_holder.public_context).encrypt(vector)
+        Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(vector)
 
 
 def test_client_encrypts_one_ckks_vector_per_slots_values(compact_holder):
-    envelope = Client(compact_holder.public_context).encrypt(np.arange(4097, dtype=np.int64))
+    envelope = Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.arange(4097, dtype=np.int64))
     chunks = _chunks(compact_holder, envelope)
     sizes = [ts.ckks_vector_from(ts.context_from(compact_holder.public_context), c).size() for c in chunks]
     assert sizes == [4096, 1]
@@ -144,11 +155,11 @@ def test_client_encrypts_one_ckks_vector_per_slots_values(compact_holder):
 
 def _server_with_bad_between_good(holder, bad_envelope, dim, rng):
     a, b = rng.uniform(-1, 1, dim), rng.uniform(-1, 1, dim)
-    server = Server(holder.public_context, dim=dim)
-    server.receive(1, Client(holder.public_context).encrypt(a))
+    server = Server(holder.signed_context, key_holder_key=holder.verify_key, dim=dim)
+    server.receive(1, Client(holder.signed_context, key_holder_key=holder.verify_key).encrypt(a))
     with pytest.raises(EnvelopeError) as info:
         server.receive(2, bad_envelope)
-    server.receive(3, Client(holder.public_context).encrypt(b))
+    server.receive(3, Client(holder.signed_context, key_holder_key=holder.verify_key).encrypt(b))
     out = server.finish()
     assert out.included == (1, 3) and out.count == 2
     total = holder.decrypt(out.envelope, dim=dim, value_bound=1.0)
@@ -162,32 +173,32 @@ def test_bad_envelope_between_two_good_ones_leaves_the_sum_unchanged(compact_hol
 
 
 def test_envelope_under_another_key_holders_context_is_rejected(compact_holder, other_compact_holder, rng):
-    foreign = Client(other_compact_holder.public_context).encrypt(np.ones(10))
+    foreign = Client(other_compact_holder.signed_context, key_holder_key=other_compact_holder.verify_key).encrypt(np.ones(10))
     err = _server_with_bad_between_good(compact_holder, foreign, 10, rng)
     assert err.reason is AbortReason.INCONSISTENT and "another public context" in str(err)
 
 
 def test_envelope_of_another_vector_length_is_rejected(compact_holder, rng):
-    err = _server_with_bad_between_good(compact_holder, Client(compact_holder.public_context).encrypt(np.ones(11)),
+    err = _server_with_bad_between_good(compact_holder, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(11)),
                                         10, rng)
     assert err.reason is AbortReason.INCONSISTENT
 
 
 def test_chunk_that_fails_to_deserialise_is_rejected(compact_holder, rng):
-    chunks = _chunks(compact_holder, Client(compact_holder.public_context).encrypt(np.ones(10)))
+    chunks = _chunks(compact_holder, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(10)))
     garbage = bytes(len(chunks[0]))
     err = _server_with_bad_between_good(compact_holder, _rewrap(compact_holder, 10, [garbage]), 10, rng)
     assert "chunk 0" in str(err)
 
 
 def test_chunk_with_flipped_header_byte_is_rejected(compact_holder, rng):
-    chunk = _chunks(compact_holder, Client(compact_holder.public_context).encrypt(np.ones(10)))[0]
+    chunk = _chunks(compact_holder, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(10)))[0]
     broken = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
     _server_with_bad_between_good(compact_holder, _rewrap(compact_holder, 10, [broken]), 10, rng)
 
 
 def test_wrong_chunk_count_is_rejected(compact_holder, rng):
-    chunks = _chunks(compact_holder, Client(compact_holder.public_context).encrypt(np.ones(10)))
+    chunks = _chunks(compact_holder, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(10)))
     buf = bytearray(_rewrap(compact_holder, 10, chunks * 2)[:38] + _rewrap(compact_holder, 10, chunks)[38:])
     struct.pack_into("<I", buf, 30, 2)
     err = _server_with_bad_between_good(compact_holder, bytes(buf), 10, rng)
@@ -195,7 +206,7 @@ def test_wrong_chunk_count_is_rejected(compact_holder, rng):
 
 
 def test_chunk_holding_another_number_of_values_is_rejected(compact_holder, rng):
-    chunk = _chunks(compact_holder, Client(compact_holder.public_context).encrypt(np.ones(9)))[0]
+    chunk = _chunks(compact_holder, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(9)))[0]
     err = _server_with_bad_between_good(compact_holder, _rewrap(compact_holder, 10, [chunk]), 10, rng)
     assert "holds 9 values, expected 10" in str(err)
 
@@ -216,14 +227,14 @@ def test_chunk_at_a_lower_level_is_rejected(default_holder, rng):
 
 
 def test_aggregate_envelope_sent_as_an_upload_is_rejected(compact_holder, rng):
-    chunks = _chunks(compact_holder, Client(compact_holder.public_context).encrypt(np.ones(10)))
+    chunks = _chunks(compact_holder, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(10)))
     agg = _rewrap(compact_holder, 10, chunks, kind=EnvelopeKind.AGGREGATE, contributors=5)
     _server_with_bad_between_good(compact_holder, agg, 10, rng)
 
 
 def test_a_second_submission_by_the_same_client_is_rejected_as_replayed(compact_holder):
-    server = Server(compact_holder.public_context, dim=3)
-    envelope = Client(compact_holder.public_context).encrypt(np.ones(3))
+    server = Server(compact_holder.signed_context, key_holder_key=compact_holder.verify_key, dim=3)
+    envelope = Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(3))
     server.receive(4, envelope)
     with pytest.raises(EnvelopeError) as info:
         server.receive(4, envelope)
@@ -234,35 +245,35 @@ def test_a_second_submission_by_the_same_client_is_rejected_as_replayed(compact_
 
 
 def test_server_used_out_of_order_raises_state_errors(compact_holder):
-    server = Server(compact_holder.public_context, dim=3)
+    server = Server(compact_holder.signed_context, key_holder_key=compact_holder.verify_key, dim=3)
     with pytest.raises(CKKSStateError, match="nothing to sum"):
         server.finish()
-    server.receive(1, Client(compact_holder.public_context).encrypt(np.ones(3)))
+    server.receive(1, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(3)))
     server.finish()
     with pytest.raises(CKKSStateError):
         server.finish()
     with pytest.raises(CKKSStateError):
-        server.receive(2, Client(compact_holder.public_context).encrypt(np.ones(3)))
+        server.receive(2, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(3)))
 
 
 @pytest.mark.parametrize(("cid", "error"), [(0, ValueError), (True, TypeError), ("1", TypeError)])
 def test_server_refuses_bad_client_ids(compact_holder, cid, error):
     with pytest.raises(error):
-        Server(compact_holder.public_context, dim=3).receive(cid, b"")
+        Server(compact_holder.signed_context, key_holder_key=compact_holder.verify_key, dim=3).receive(cid, b"")
 
 
 # --------------------------------------------------------------------------- key holder decrypt
 
 
 def test_key_holder_refuses_to_decrypt_a_single_clients_upload(compact_holder):
-    upload = Client(compact_holder.public_context).encrypt(np.ones(3))
+    upload = Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(3))
     with pytest.raises(EnvelopeError, match="expected a AGGREGATE"):
         compact_holder.decrypt(upload, dim=3, value_bound=1.0)
 
 
 def test_key_holder_refuses_sums_of_too_few_clients(compact_holder):
-    server = Server(compact_holder.public_context, dim=3)
-    server.receive(1, Client(compact_holder.public_context).encrypt(np.ones(3)))
+    server = Server(compact_holder.signed_context, key_holder_key=compact_holder.verify_key, dim=3)
+    server.receive(1, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(3)))
     envelope = server.finish().envelope
     with pytest.raises(EnvelopeError) as info:
         compact_holder.decrypt(envelope, dim=3, value_bound=1.0, min_contributors=2)
@@ -270,15 +281,15 @@ def test_key_holder_refuses_sums_of_too_few_clients(compact_holder):
 
 
 def test_key_holder_refuses_a_sum_under_another_context(compact_holder, other_compact_holder):
-    server = Server(other_compact_holder.public_context, dim=3)
-    server.receive(1, Client(other_compact_holder.public_context).encrypt(np.ones(3)))
+    server = Server(other_compact_holder.signed_context, key_holder_key=other_compact_holder.verify_key, dim=3)
+    server.receive(1, Client(other_compact_holder.signed_context, key_holder_key=other_compact_holder.verify_key).encrypt(np.ones(3)))
     with pytest.raises(EnvelopeError, match="another public context"):
         compact_holder.decrypt(server.finish().envelope, dim=3, value_bound=1.0)
 
 
 def test_key_holder_refuses_a_sum_of_another_length(compact_holder):
-    server = Server(compact_holder.public_context, dim=3)
-    server.receive(1, Client(compact_holder.public_context).encrypt(np.ones(3)))
+    server = Server(compact_holder.signed_context, key_holder_key=compact_holder.verify_key, dim=3)
+    server.receive(1, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.ones(3)))
     with pytest.raises(EnvelopeError, match="length 3, expected 4"):
         compact_holder.decrypt(server.finish().envelope, dim=4, value_bound=1.0)
 
@@ -301,7 +312,7 @@ def _with_valid_digest(envelope: bytes) -> bytes:
 
 @pytest.mark.parametrize("offset", [200, 5_000, 100_000])
 def test_bit_flip_in_transport_is_rejected_by_the_digest_and_the_round_goes_on(compact_holder, rng, offset):
-    envelope = bytearray(Client(compact_holder.public_context).encrypt(rng.uniform(-1, 1, 10)))
+    envelope = bytearray(Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(rng.uniform(-1, 1, 10)))
     envelope[offset] ^= 0x10
     err = _server_with_bad_between_good(compact_holder, bytes(envelope), 10, rng)
     assert "digest" in str(err) and err.reason is AbortReason.MALFORMED
@@ -309,17 +320,17 @@ def test_bit_flip_in_transport_is_rejected_by_the_digest_and_the_round_goes_on(c
 
 def _accepted_corruption(holder, x):
     """Flip bits in the raw coefficients (digest recomputed) until the server accepts the envelope."""
-    clean = Client(holder.public_context).encrypt(x)
+    clean = Client(holder.signed_context, key_holder_key=holder.verify_key).encrypt(x)
     for offset in range(2_000, 120_000, 997):
         bad = bytearray(clean)
         bad[offset] ^= 0x01
         bad = _with_valid_digest(bytes(bad))
-        server = Server(holder.public_context, dim=x.size)
+        server = Server(holder.signed_context, key_holder_key=holder.verify_key, dim=x.size)
         try:
             server.receive(1, bad)
         except EnvelopeError:
             continue
-        server.receive(2, Client(holder.public_context).encrypt(x))
+        server.receive(2, Client(holder.signed_context, key_holder_key=holder.verify_key).encrypt(x))
         return server.finish().envelope
     pytest.fail("every corruption was rejected by TenSEAL (then nothing silent is possible)")
 
@@ -332,9 +343,9 @@ def test_corrupted_ciphertext_with_a_valid_digest_is_caught_by_the_key_holders_r
 
 
 def test_client_above_the_value_bound_is_caught_by_the_key_holder(compact_holder):
-    server = Server(compact_holder.public_context, dim=3)
-    server.receive(1, Client(compact_holder.public_context).encrypt(np.array([0.5, 0.5, 50.0])))
-    server.receive(2, Client(compact_holder.public_context).encrypt(np.zeros(3)))
+    server = Server(compact_holder.signed_context, key_holder_key=compact_holder.verify_key, dim=3)
+    server.receive(1, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.array([0.5, 0.5, 50.0])))
+    server.receive(2, Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key).encrypt(np.zeros(3)))
     envelope = server.finish().envelope
     with pytest.raises(SumOutOfRangeError):
         compact_holder.decrypt(envelope, dim=3, value_bound=1.0)

@@ -34,7 +34,7 @@ def _vector_proto(length: int, ciphertexts: list[bytes], scale: float = 2.0**40)
 
 
 def _real_chunk(holder, dim=10) -> bytes:
-    env = Client(holder.public_context).encrypt(np.ones(dim))
+    env = Client(holder.signed_context, key_holder_key=holder.verify_key).encrypt(np.ones(dim))
     decoded = decode_envelope(env, kind=EnvelopeKind.UPLOAD, fingerprint=holder.fingerprint, dim=dim,
                               slots=holder.params.slots, max_chunk_bytes=max_ciphertext_bytes(holder.params))
     return bytes(decoded.chunks[0])
@@ -75,7 +75,7 @@ def tenseal_never_called(monkeypatch):
 
 
 def _server_rejects_before_tenseal(holder, chunk, dim=10) -> EnvelopeError:
-    server = Server(holder.public_context, dim=dim)
+    server = Server(holder.signed_context, key_holder_key=holder.verify_key, dim=dim)
     envelope = encode_envelope(EnvelopeKind.UPLOAD, fingerprint=holder.fingerprint, dim=dim, contributors=1,
                                chunks=[chunk])
     start = time.perf_counter()

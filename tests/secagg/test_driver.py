@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import secagg
-from secagg import Phase
+from secagg import Client, Params, Phase, Server, secure_sum
 from secagg.errors import AbortReason, ProtocolAborted
 from tests.detrandom import DeterministicRandom
 from tests.secagg.protocol.conftest import Harness, make_params, plain_sum
@@ -284,3 +284,48 @@ def test_forked_workers_end_when_the_driver_side_vanishes_without_a_goodbye():
     for proc in pool.procs:
         proc.join(timeout=10)
     assert not any(proc.is_alive() for proc in pool.procs)
+
+
+# ---------------------------------------------------------------------------- issue 14: API arguments
+
+
+@pytest.mark.parametrize("value", [0, -5, 1])
+def test_secure_sum_refuses_min_contributors_below_two_naming_it(value):
+    with pytest.raises(ValueError, match="min_contributors"):
+        secure_sum([np.ones(3, dtype=np.uint32)] * 4, bits=8, min_contributors=value)
+
+
+@pytest.mark.parametrize("value", [-3, 0, 1])
+def test_server_refuses_min_contributors_below_two(value):
+    params = Params(n_clients=4, dim=3, bits=8, graph="complete", neighbors=3, threshold=2)
+    with pytest.raises(ValueError, match="min_contributors"):
+        Server(params, min_contributors=value)
+
+
+@pytest.mark.parametrize("backend", ["masking", "ckks"])
+@pytest.mark.parametrize("key", [1.7, True, "1", None])
+def test_dropout_ids_must_be_ints_not_bools_floats_or_strings(backend, key):
+    kwargs = dict(bits=8) if backend == "masking" else dict(backend="ckks")
+    dtype = np.uint32 if backend == "masking" else np.float64
+    with pytest.raises(TypeError, match="dropouts"):
+        secure_sum([np.ones(3, dtype=dtype)] * 4, dropouts={key: Phase.MASKED_INPUT}, **kwargs)
+
+
+@pytest.mark.parametrize("backend", ["masking", "ckks"])
+def test_dropouts_must_be_a_mapping(backend):
+    kwargs = dict(bits=8) if backend == "masking" else dict(backend="ckks")
+    dtype = np.uint32 if backend == "masking" else np.float64
+    with pytest.raises(TypeError, match="dropouts must be a mapping"):
+        secure_sum([np.ones(3, dtype=dtype)] * 4, dropouts=[(1, Phase.MASKED_INPUT)], **kwargs)
+
+
+def test_a_randomness_source_without_token_bytes_is_a_type_error_naming_random():
+    with pytest.raises(TypeError, match="random"):
+        secure_sum([np.ones(3, dtype=np.uint32)] * 4, bits=8, random=object())
+    with pytest.raises(TypeError, match="random"):
+        secure_sum([np.ones(3)] * 4, clip=1.0, random=object())
+    params = Params(n_clients=4, dim=3, bits=8, graph="complete", neighbors=3, threshold=2)
+    with pytest.raises(TypeError, match="random"):
+        Server(params, random=object())
+    with pytest.raises(TypeError, match="random"):
+        Client(1, params, random=object())

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secagg.params import GraphKind, Params, ThreatModel
-from secagg.protocol.finder import (
+from secagg.finder import (
     complete_parameters,
     find_parameters,
     harary_disconnection_log2_bound,
