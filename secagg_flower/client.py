@@ -146,6 +146,10 @@ def secagg_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> 
         not take part: a plain train message, a malformed or out-of-order
         stage, a protocol rule the server broke, a training reply of the
         wrong shape.
+
+    Raises:
+        Nothing of its own: every refusal becomes an error reply, and the
+        node's protocol state is deleted.
     """
     if msg.metadata.message_type.split(".")[0] != "train":
         return call_next(msg, context)

@@ -99,7 +99,7 @@ def test_sigterm_during_masked_input_and_unmasking_gives_the_survivors_exact_ave
     report, partition_of, cfg = _run_scenario(
         tmp_path,
         {0: (3, signal.SIGTERM), 1: (8, signal.SIGTERM)},
-        {"secagg-stage-timeout": 30.0, "secagg-train-timeout": 30.0},
+        {"secagg-stage-timeout": 60.0, "secagg-train-timeout": 60.0},  # SIGTERM is seen at once
     )
     node = {i: n for n, i in partition_of.items()}
     r1, r2 = report["rounds"]
@@ -115,7 +115,8 @@ def test_sigkill_is_caught_by_the_stage_timeout_and_the_node_is_not_sampled_agai
     report, partition_of, cfg = _run_scenario(
         tmp_path,
         {2: (3, signal.SIGKILL)},
-        {"secagg-stage-timeout": 15.0, "secagg-train-timeout": 15.0},
+        # SIGKILL is seen only through the timeout; under load a live node's stage takes up to ~15 s here
+        {"secagg-stage-timeout": 25.0, "secagg-train-timeout": 25.0},
     )
     node = {i: n for n, i in partition_of.items()}
     r1, r2 = report["rounds"]
