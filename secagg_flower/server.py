@@ -35,6 +35,7 @@ ServerApp with a non-zero exit.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import secrets
 import time
@@ -357,7 +358,14 @@ class SecAggGrid(Grid):
             k = min(s.neighbors, n - 1)
             graph = GraphKind.COMPLETE if k >= n - 1 else GraphKind.HARARY
             return Params(n_clients=n, dim=layout.dim, bits=layout.bits, graph=graph, neighbors=k, threshold=min(s.threshold, k + 1))
-        return Params.auto(n_clients=n, dim=layout.dim, bits=layout.bits, dropout_rate=s.dropout_rate)
+        try:
+            return Params.auto(n_clients=n, dim=layout.dim, bits=layout.bits, dropout_rate=s.dropout_rate)
+        except ValueError as exc:
+            # A cohort too small for the finder's bounds (e.g. 2 nodes): the complete graph, with
+            # the threshold that still tolerates the planned dropouts, and a warning that says so.
+            t = max(2, n - math.floor(s.dropout_rate * n))
+            log(WARNING, "[secagg] %s; using the complete graph with threshold %d of %d", exc, t, n)
+            return Params(n_clients=n, dim=layout.dim, bits=layout.bits, graph=GraphKind.COMPLETE, neighbors=n - 1, threshold=t)
 
     def _exchange(
         self, msgs: dict[int, Message], timeout: float, report: RoundReport, stage: str

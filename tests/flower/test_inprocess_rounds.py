@@ -184,3 +184,13 @@ def test_distributed_dp_rounds_give_a_noisy_mean_close_to_the_clipped_plain_mean
         assert np.linalg.norm(np.concatenate([(m[k] - models[0][k]).ravel() for k in m])) < 10
     err = models[1]["w"] - models[0]["w"] - np.mean(deltas, axis=0)
     assert 0 < err.std() < 3 * 0.05 * 10 / 3
+
+
+def test_two_nodes_too_few_for_the_finder_run_on_the_complete_graph():
+    grid = InProcessGrid(_app(), 2, CONFIG)
+    secure, models = _run(grid, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=2), 1, CONFIG)
+    (r1,) = secure.reports
+    assert r1.params[3:] == (1, 2) and sorted(r1.included) == sorted(grid.contexts)
+    r1.included_partitions = [0, 1]
+    plain = _plain_fedavg(models[0], [0, 1], 2, CONFIG)
+    assert np.abs(models[1]["w"] - plain["w"]).max() <= _bound(secure, r1, 2)
