@@ -434,7 +434,8 @@ def _derive(config: DistributedDPConfig, bits: int, dpad: int) -> tuple[float, f
     m = config.min_clients
     z = float(config.noise_multiplier)
     k = config.resolved_k_stddevs
-    headroom = 4.0**bits / (4.0 * k * k) - n / 4.0
+    half = 2.0 ** (bits - 1) / k  # half the modulus in stddevs; inf (never a division by zero) for tiny k
+    headroom = half * half - n / 4.0
     t = math.sqrt(headroom / (n * n / dpad + n * z * z / m)) if headroom > 0 else 0.0
     t = min(t, MAX_SCALED_CLIP, math.sqrt(MAX_LOCAL_VARIANCE * m) / z)
     local_variance = (z * t) ** 2 / m
