@@ -34,6 +34,7 @@ class InProcessGrid(Grid):
         self.kill_at: dict[int, tuple[int, str]] = {}  # node -> (n-th message, "term" | "kill")
         self.received: dict[int, int] = {n: 0 for n in self.contexts}
         self.pushed: list[Message] = []
+        self.answered: list[Message] = []  # every reply a node produced
         self._replies: dict[str, Message] = {}
         self._run = None
 
@@ -70,6 +71,7 @@ class InProcessGrid(Grid):
                 continue
             else:
                 self._replies[mid] = self.app(msg, self.contexts[node])
+                self.answered.append(self._replies[mid])
         return ids
 
     def pull_messages(self, message_ids):
