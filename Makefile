@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,ckks,demo]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,ckks,demo,flower]'
 	touch $(STAMP)
 
 # Private federated training on real data with real crypto (examples/private_fedavg): writes runs/<name>/.
