@@ -1,71 +1,16 @@
 """Rényi-DP curves of the distributed discrete mechanisms, and their event.
 
-dp-accounting has no ``DpEvent`` for a secure sum of per-client discrete noise,
-so this module supplies one (:class:`DistributedNoiseDpEvent`) together with
-the papers' RDP bounds for it, evaluated at integer orders only:
-
-* **Distributed discrete Gaussian** (Kairouz, Liu, Steinke, "The Distributed
-  Discrete Gaussian Mechanism for Federated Learning with Secure Aggregation",
-  ICML 2021, arXiv:2102.06387, Theorem 1; the same two terms appear in
-  Proposition 14 / Eq. 17 of the arXiv version and in
-  ``compute_rdp_dgaussian`` of google-research/federated
-  ``distributed_dp/accounting_utils.py``). ``n`` clients each add
-  ``N_Z(0, sigma^2)`` to every one of ``d`` coordinates; for a neighbour whose
-  contribution differs by at most ``Delta_2`` in L2 norm::
-
-      tau      = 10 * sum_{k=1}^{n-1} exp(-2 pi^2 sigma^2 k / (k + 1))
-      eps(a)   = min( a Delta_2^2 / (2 n sigma^2) + tau d ,
-                      a / 2 * (Delta_2 / sqrt(n sigma^2) + tau sqrt(d))^2 )
-
-* **Skellam** (Agarwal, Kairouz, Liu, "The Skellam Mechanism for
-  Differentially Private Federated Learning", NeurIPS 2021, arXiv:2110.04995,
-  the RDP theorem for the multi-dimensional Skellam mechanism; same formula as
-  ``_skellam_rdp`` of google-research/federated). The summed noise is
-  Skellam with total per-coordinate variance ``mu`` (sum of the clients'
-  variances)::
-
-      eps(a) = a Delta_2^2 / (2 mu)
-               + min( ((2a - 1) Delta_2^2 + 6 Delta_1) / (4 mu^2), 3 Delta_1 / (2 mu) )
-
-All quantities are in the integer (scaled) units of the secure sum, with the
-sensitivities inflated by conditional randomized rounding (the plan's
-``l2_sensitivity`` / ``l1_sensitivity``).
-
-**Poisson sampling of clients** (rate ``q``) uses the general upper bound of
-Zhu & Wang, "Poisson Subsampled Rényi Differential Privacy", ICML 2019 (PMLR
-97), valid for *any* mechanism at integer orders ``a >= 2`` (numbered
-Theorem 5 in the PMLR version; Theorem 6 there is the tighter formula that
-needs an extra condition we do not assume)::
-
-    eps'(a) = 1/(a-1) * log( (1-q)^(a-1) (a q - q + 1)
-                             + C(a,2) q^2 (1-q)^(a-2) e^{eps(2)}
-                             + 3 sum_{l=3}^{a} C(a,l) q^l (1-q)^(a-l) e^{(l-1) eps(l)} )
-
-and the per-round curve is ``min(eps'(a), eps(a))`` (subsampling never hurts
-under add/remove-one). ``T`` rounds multiply the curve by ``T``; dp-accounting's
-``compute_epsilon`` converts it to ``(epsilon, delta)``.
-
-Warning:
-    Three assumptions stand behind every epsilon computed here; state them
-    with the number.
-
-    * **At least ``clients`` noise shares.** The bounds are for the noise of at
-      least ``clients`` clients. More clients only add independent noise
-      (post-processing), so calibrating to the protocol's minimum (its
-      threshold) is conservative; fewer clients than that void the guarantee.
-    * **The neighbouring relation keeps the noise.** As in both papers, the
-      two neighbouring sums carry the same noise and differ only in one
-      client's (rounded) data: a client's noise share is treated as
-      independent of its data and present in both worlds ("zero-out"
-      neighbours). If a removed client also takes its share away, the sum
-      must still hold ``clients`` shares without it, so calibrate to one
-      client fewer than the minimum the protocol accepts.
-    * **Participation is hidden for amplification.** The Poisson-subsampling
-      bound assumes the adversary does not learn which clients were sampled.
-      The secure-aggregation server *does* learn who took part (the round's
-      ``included`` list), so against the server use ``sampling_rate=1.0``;
-      a rate below 1 is a guarantee towards parties that see only the
-      released model (other clients, the public).
+dp-accounting has no ``DpEvent`` for a secure sum of per-client discrete
+noise, so this module supplies one (:class:`DistributedNoiseDpEvent`) and
+the papers' RDP bounds for it at integer orders: the distributed discrete
+Gaussian (Kairouz, Liu, Steinke, ICML 2021, Theorem 1), Skellam (Agarwal,
+Kairouz, Liu, NeurIPS 2021), and Zhu & Wang's general bound for Poisson
+sampling of clients (ICML 2019). The formulas, their evaluation (the ``tau``
+series, once per event) and the three assumptions every epsilon here rests
+on -- at least ``clients`` noise shares in every sum, a client's noise present
+in both neighbouring worlds, and (for ``q < 1``) participation hidden from
+whoever the guarantee is towards, so use ``sampling_rate=1`` against the
+secure-aggregation server -- are in SPEC chapter 40, sections 40.4 to 40.6.
 
 >>> ev = DistributedNoiseDpEvent(mechanism="skellam", clients=10, local_variance=100.0,
 ...                              l2_sensitivity=10.0, l1_sensitivity=100.0, dim=64)
@@ -312,7 +257,7 @@ def poisson_subsampled_rdp(order: float, sampling_rate: float, base_rdp: Callabl
         base_rdp: the mechanism's RDP bound, called at ``l = 2..a``.
 
     Returns:
-        ``min(eps'(a), base_rdp(a))`` with ``eps'`` the bound in the module docstring.
+        ``min(eps'(a), base_rdp(a))`` with ``eps'`` the bound of SPEC section 40.6.
 
     Raises:
         ValueError: if ``order`` is not an integer in ``[2, MAX_ORDER]`` or

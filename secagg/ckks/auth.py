@@ -54,6 +54,7 @@ __all__ = [
     "SignedUpload",
     "check_client_keys",
     "check_pin",
+    "check_round_id",
     "key_holder_fingerprint",
     "open_signed_context",
     "sign_context",
@@ -246,7 +247,19 @@ class SignedUpload:
     signature: bytes
 
 
-def _check_round_id(round_id: object) -> bytes:
+def check_round_id(round_id: object) -> bytes:
+    """Validate a round id of the verifiable option (:meth:`KeyHolder.open_round`).
+
+    Args:
+        round_id: the id as given.
+
+    Returns:
+        The 16 bytes.
+
+    Raises:
+        TypeError: if it is not bytes.
+        ValueError: if it is not 16 bytes long.
+    """
     if not isinstance(round_id, (bytes, bytearray, memoryview)):
         raise TypeError(f"round_id must be bytes, got {type(round_id).__name__}")
     if len(round_id) != ROUND_ID_SIZE:
@@ -264,7 +277,7 @@ def _upload_statement(envelope: bytes, client_id: int, round_id: bytes) -> bytes
     digest = bytes(memoryview(envelope)[_DIGEST_SLICE])
     if len(digest) != 32:
         raise ValueError("envelope is shorter than its header")
-    return _UPLOAD_LABEL + _check_round_id(round_id) + struct.pack("<Q", client_id) + digest
+    return _UPLOAD_LABEL + check_round_id(round_id) + struct.pack("<Q", client_id) + digest
 
 
 def sign_upload(signing_key: Ed25519SigningKey, envelope: bytes, *, client_id: int, round_id: bytes) -> bytes:

@@ -48,8 +48,8 @@ from secagg.ckks._backend import _TENSEAL_ERRORS, describe_context, load_chunk, 
 from secagg.ckks.auth import (
     ROUND_ID_SIZE,
     SignedUpload,
-    _check_round_id,
     check_client_keys,
+    check_round_id,
     key_holder_fingerprint,
     sign_context,
     verify_upload,
@@ -230,7 +230,7 @@ class KeyHolder:
                 uploads; ``MALFORMED`` for a malformed envelope or ciphertext.
             SumOutOfRangeError: as :meth:`decrypt`.
         """
-        round_id = _check_round_id(round_id)
+        round_id = check_round_id(round_id)
         keys = check_client_keys(client_keys)
         self._check_decrypt_args(dim, min_contributors, value_bound)
         if isinstance(uploads, (str, bytes)) or not isinstance(uploads, Sequence):

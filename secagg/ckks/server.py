@@ -39,7 +39,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, load_chunk, load_signed_context
-from secagg.ckks.auth import SignedUpload, _check_round_id, check_client_keys, verify_upload
+from secagg.ckks.auth import SignedUpload, check_client_keys, check_round_id, verify_upload
 from secagg.ckks.envelope import EnvelopeBuilder, EnvelopeKind, context_fingerprint, decode_envelope
 from secagg.ckks.errors import CKKSError, CKKSStateError, EnvelopeError
 from secagg.ckks.params import CKKSParams
@@ -122,7 +122,7 @@ class Server:
         if (client_keys is None) != (round_id is None):
             raise TypeError("the verifiable option needs both client_keys= and round_id=")
         self._client_keys = None if client_keys is None else check_client_keys(client_keys)
-        self._round_id = None if round_id is None else _check_round_id(round_id)
+        self._round_id = None if round_id is None else check_round_id(round_id)
         self._uploads: list[SignedUpload] = []
         self._loaded, public = load_signed_context(
             signed_context, key_holder_key=key_holder_key, key_holder_fingerprint=key_holder_fingerprint
