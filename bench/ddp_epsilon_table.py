@@ -10,7 +10,7 @@ sampling makes the count vary), rounding_tolerance = 0.1. Columns:
 * ``scale``: the plan's scale (real x maps to about round(x * scale));
 * ``z_eff``: the effective noise multiplier sqrt(n sigma^2) / Delta_2 in
   integer units (the plan refuses bit widths where it is below 0.9);
-* ``Skellam`` / ``DDG``: :func:`dp.ddp_rdp.ddp_epsilon` (paper curve with the
+* ``Skellam`` / ``DDG``: :func:`dp.accounting.ddp_epsilon` (paper curve with the
   conditional-rounding sensitivities, Zhu & Wang's general subsampling bound,
   dp-accounting's RDP-to-(epsilon, delta) conversion);
 * ``Gaussian (RDP)``: the Poisson-sampled continuous Gaussian with the same
@@ -28,7 +28,8 @@ import numpy as np
 from dp_accounting.rdp.rdp_privacy_accountant import compute_epsilon
 
 from dp.accounting import RDP_ORDERS, epsilon
-from dp.ddp_rdp import ddp_epsilon, poisson_subsampled_rdp
+from dp.accounting import ddp_epsilon
+from dp.ddp_rdp import poisson_subsampled_rdp
 from dp.distributed import DistributedDPConfig, plan
 from dp.errors import BitWidthError
 

@@ -96,3 +96,153 @@ def test_key_holder_decrypt(benchmark, key_holder, uploads, dim):
                                rounds=_rounds(dim), iterations=1)
     assert total.shape == (dim,)
     _bytes_info(benchmark, dim, uploads[dim], key_holder)
+
+
+# --------------------------------------------------------------------------- verifiable key holder option (issue 14)
+
+VERIFIABLE_DIMS = [10_000, 100_000]
+
+
+@pytest.fixture(scope="module")
+def identities():
+    from secagg.primitives.sign import Ed25519SigningKey
+
+    keys = {cid: Ed25519SigningKey.generate() for cid in range(1, N_CLIENTS + 1)}
+    return keys, {cid: k.public_bytes for cid, k in keys.items()}
+
+
+def _signed_uploads(key_holder, identities, upload):
+    from secagg.ckks.auth import SignedUpload, sign_upload
+
+    keys, _ = identities
+    round_id = key_holder.open_round()
+    return round_id, [
+        SignedUpload(client_id=cid, envelope=bytes(upload),
+                     signature=sign_upload(keys[cid], upload, client_id=cid, round_id=round_id))
+        for cid in range(1, N_CLIENTS + 1)
+    ]
+
+
+@pytest.mark.parametrize("dim", VERIFIABLE_DIMS)
+def test_server_sum_of_100_verifiable(benchmark, key_holder, uploads, identities, dim):
+    """The server's extra work in the verifiable mode: one signature check and one copy per upload."""
+    benchmark.group = f"ckks d={dim:.0e}"
+    _, registry = identities
+
+    def setup():
+        round_id, signed = _signed_uploads(key_holder, identities, uploads[dim])
+        server = Server(key_holder.signed_context, key_holder_key=key_holder.verify_key, dim=dim,
+                        client_keys=registry, round_id=round_id)
+        return (server, signed), {}
+
+    def run(server, signed):
+        for u in signed:
+            server.receive(u.client_id, u.envelope, u.signature)
+        return server.finish()
+
+    out = benchmark.pedantic(run, setup=setup, rounds=_rounds(dim), iterations=1)
+    assert out.count == N_CLIENTS and len(out.uploads) == N_CLIENTS
+
+
+@pytest.mark.parametrize("dim", VERIFIABLE_DIMS)
+def test_key_holder_decrypt_verified_of_100(benchmark, key_holder, uploads, identities, dim):
+    """The key holder's cost of the verifiable option: 100 signature checks, the sum recomputed, compared, decrypted."""
+    benchmark.group = f"ckks d={dim:.0e}"
+    _, registry = identities
+    server = Server(key_holder.signed_context, key_holder_key=key_holder.verify_key, dim=dim)
+    for cid in range(1, N_CLIENTS + 1):
+        server.receive(cid, uploads[dim])
+    aggregate = server.finish().envelope  # the sum does not depend on the round id
+
+    def setup():
+        round_id, signed = _signed_uploads(key_holder, identities, uploads[dim])
+        return (aggregate,), {"uploads": signed, "client_keys": registry, "round_id": round_id, "dim": dim,
+                              "value_bound": 1.0}
+
+    total = benchmark.pedantic(key_holder.decrypt_verified, setup=setup, rounds=_rounds(dim), iterations=1)
+    assert total.shape == (dim,)
+    benchmark.extra_info["forwarded_bytes"] = N_CLIENTS * (len(uploads[dim]) + 64 + 8)
+
+
+# --------------------------------------------------------------------------- context checks (issue 14)
+
+
+def _relin_bomb(public_context: bytes) -> bytes:
+    """The review's hostile context: a relinearisation-key field whose zstd frame declares 2 GB."""
+    import struct
+
+    frame = bytearray(struct.pack("<I", 0xFD2FB528)) + bytes([0xE0]) + struct.pack("<Q", 2 * 2**30)
+    left = 2 * 2**30
+    while left:
+        n = min(left, 128 * 1024)
+        left -= n
+        frame += ((1 if not left else 0) | 2 | (n << 3)).to_bytes(3, "little") + b"\x00"
+    field = struct.pack("<HBBBBHQ", 0xA15E, 16, 4, 0, 2, 0, 16 + len(frame)) + frame
+    # split the context into its parameters field and its public part, then append the field
+    size, offset, shift = 0, 1, 0
+    while True:
+        b = public_context[offset]
+        size |= (b & 0x7F) << shift
+        offset += 1
+        shift += 7
+        if not b & 0x80:
+            break
+    params_field = public_context[: offset + size]
+    rest = public_context[offset + size + 1 :]
+    length, shift, i = 0, 0, 0
+    while True:
+        b = rest[i]
+        length |= (b & 0x7F) << shift
+        i += 1
+        shift += 7
+        if not b & 0x80:
+            break
+    public = rest[i:] + b"\x22" + _varint(len(field)) + field
+    return params_field + b"\x12" + _varint(len(public)) + public
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def test_context_walk_of_the_2_gb_relin_bomb(benchmark, key_holder):
+    from secagg.ckks import ContextError
+    from secagg.ckks.wire import check_public_context
+
+    benchmark.group = "ckks context checks"
+    bomb = _relin_bomb(key_holder.public_context)
+
+    def refuse():
+        try:
+            check_public_context(bomb)
+        except ContextError:
+            return True
+        return False
+
+    assert benchmark(refuse)
+    benchmark.extra_info["context_bytes"] = len(bomb)
+
+
+def test_context_walk_of_a_real_context(benchmark, key_holder):
+    from secagg.ckks.wire import check_public_context
+
+    benchmark.group = "ckks context checks"
+    benchmark(check_public_context, key_holder.public_context)
+
+
+def test_signed_context_verification(benchmark, key_holder):
+    from secagg.ckks.auth import open_signed_context
+
+    benchmark.group = "ckks context checks"
+    benchmark(open_signed_context, key_holder.signed_context, key_holder_key=key_holder.verify_key)
+    benchmark.extra_info["signed_context_bytes"] = len(key_holder.signed_context)
+
+
+def test_client_setup_with_a_signed_context(benchmark, key_holder):
+    benchmark.group = "ckks context checks"
+    benchmark(Client, key_holder.signed_context, key_holder_key=key_holder.verify_key)

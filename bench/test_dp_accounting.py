@@ -8,7 +8,8 @@ from __future__ import annotations
 import dp_accounting
 
 from dp.accounting import calibrate_noise, epsilon
-from dp.ddp_rdp import DistributedNoiseDpEvent, ddp_epsilon
+from dp.accounting import ddp_epsilon
+from dp.ddp_rdp import DistributedNoiseDpEvent
 from dp.ledger import PrivacyLedger
 
 Q, STEPS = 256 / 60000, 14063

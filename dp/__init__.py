@@ -13,13 +13,13 @@ True
 
 from dp.accounting import (
     calibrate_noise,
+    ddp_epsilon,
     ddp_round_event,
     delta,
     epsilon,
     gaussian_round_event,
     make_accountant,
 )
-from dp.ddp_rdp import ddp_epsilon
 from dp.errors import BitWidthError, BudgetExceededError, DpError, LedgerFormatError, UnsupportedEventError
 from dp.ledger import PrivacyLedger
 

@@ -4,8 +4,9 @@ A thin, keyword-only adapter (after opacus ``accountants/``): every mechanism is
 described by the ``DpEvent`` it is, and a fresh accountant from
 :func:`make_accountant` turns events into ``(epsilon, delta)``. The math lives
 in dp-accounting; the only curves of our own are the distributed discrete
-mechanisms' in :mod:`dp.ddp_rdp`, which :class:`DistributedRdpAccountant`
-adds to dp-accounting's RDP accountant.
+mechanisms' in :mod:`dp.ddp_rdp`. :class:`DistributedRdpAccountant` owns the
+RDP composition and reads dp-accounting only through its public API (SPEC
+chapter 40, section 40.3).
 
 Accountant parameters (fixed, so results are reproducible):
 
@@ -48,8 +49,11 @@ from typing import TYPE_CHECKING
 import dp_accounting
 import numpy as np
 from dp_accounting import pld, rdp
+from dp_accounting.rdp import rdp_privacy_accountant
 from dp_accounting.privacy_accountant import NeighboringRelation, PrivacyAccountant
 
+from dp._checks import is_int as _is_int
+from dp._checks import is_real as _is_real
 from dp.ddp_rdp import DistributedNoiseDpEvent, event_from_plan, rdp_curve
 from dp.errors import UnsupportedEventError
 
@@ -68,6 +72,7 @@ __all__ = [
     "DistributedRdpAccountant",
     "calibrate_noise",
     "compose_event",
+    "ddp_epsilon",
     "ddp_round_event",
     "delta",
     "delta_of",
@@ -106,14 +111,6 @@ NOISE_MULTIPLIER_FLOOR = 1e-6
 #: The PLD accountant is refused for an event whose RDP epsilon exceeds this: its
 #: privacy-loss grid grows with epsilon (about 1.4 GB at epsilon 280).
 PLD_MAX_EPSILON = 100.0
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _check_noise(noise_multiplier: object) -> float:
@@ -190,20 +187,51 @@ def _ddp_curve(event: DistributedNoiseDpEvent, q: float, factor: float, orders: 
     return curve
 
 
-class DistributedRdpAccountant(rdp.RdpAccountant):
-    """dp-accounting's RDP accountant that also composes :class:`DistributedNoiseDpEvent`.
+def _frozen(curve: np.ndarray) -> np.ndarray:
+    curve.setflags(write=False)
+    return curve
 
-    A bare ``DistributedNoiseDpEvent`` adds the paper's curve (sensitivities
-    doubled under replace-one). ``PoissonSampledDpEvent`` whose direct
-    sub-event is a ``DistributedNoiseDpEvent`` adds Zhu & Wang's general
-    subsampling bound, under add/remove-one only. Everything else is handled
-    by :class:`dp_accounting.rdp.RdpAccountant` unchanged. The extension
-    works through the accountant's own ``_maybe_compose`` hook, so
-    ``compose`` keeps its check-then-commit behaviour.
+
+@functools.lru_cache(maxsize=1024)
+def _standard_curve(event: dp_accounting.DpEvent, relation: NeighboringRelation, orders: tuple[float, ...]) -> np.ndarray:
+    return _frozen(_standard_curve_uncached(event, relation, orders))
+
+
+def _standard_curve_uncached(
+    event: dp_accounting.DpEvent, relation: NeighboringRelation, orders: tuple[float, ...]
+) -> np.ndarray:
+    acc = rdp.RdpAccountant(orders=list(orders), neighboring_relation=relation)
+    try:
+        acc.compose(event)
+    except dp_accounting.UnsupportedEventError as exc:
+        raise UnsupportedEventError(f"RDP accountant cannot bound {event!r}: {exc}") from exc
+    return np.array(acc.rdp, dtype=np.float64)
+
+
+class DistributedRdpAccountant:
+    """An RDP accountant for dp-accounting's events and :class:`DistributedNoiseDpEvent`.
+
+    It owns the composition (RDP curves add) and uses only dp-accounting's
+    public API: the curve of a standard event is read from a fresh
+    ``dp_accounting.rdp.RdpAccountant`` (``compose`` then ``rdp``), epsilon
+    and delta come from ``rdp_privacy_accountant.compute_epsilon`` /
+    ``compute_delta``. ``ComposedDpEvent`` and ``SelfComposedDpEvent`` are
+    split into their parts; a bare ``DistributedNoiseDpEvent`` adds the
+    papers' curve (sensitivities doubled under replace-one), and a
+    ``PoissonSampledDpEvent`` whose direct sub-event is one adds Zhu & Wang's
+    subsampling bound (add/remove-one only). Each distinct event's curve is
+    computed once per process (a cache), so replaying a ledger costs one
+    vector addition per entry. ``compose`` checks before it commits: on error
+    the accountant is unchanged.
 
     Args:
         orders: the RDP orders (default :data:`RDP_ORDERS`).
-        neighboring_relation: a dp-accounting ``NeighboringRelation``.
+        neighboring_relation: a dp-accounting ``NeighboringRelation``
+            (add/remove-one or replace-one).
+
+    Raises:
+        ValueError: if ``orders`` is empty or holds an order <= 1.
+        TypeError: if ``neighboring_relation`` is not a ``NeighboringRelation``.
     """
 
     def __init__(
@@ -211,32 +239,164 @@ class DistributedRdpAccountant(rdp.RdpAccountant):
         orders: Sequence[float] | None = None,
         neighboring_relation: NeighboringRelation = NeighboringRelation.ADD_OR_REMOVE_ONE,
     ) -> None:
-        super().__init__(orders=RDP_ORDERS if orders is None else orders, neighboring_relation=neighboring_relation)
-        self._order_key = tuple(float(a) for a in self._orders)
+        chosen = RDP_ORDERS if orders is None else tuple(float(a) for a in orders)
+        if not chosen or not all(a > 1.0 for a in chosen):
+            raise ValueError(f"orders must be a non-empty sequence of numbers > 1, got {orders!r}")
+        if not isinstance(neighboring_relation, NeighboringRelation):
+            raise TypeError(f"neighboring_relation must be a NeighboringRelation, got {neighboring_relation!r}")
+        if neighboring_relation not in NEIGHBOURING_RELATIONS.values():
+            raise ValueError(f"neighboring_relation {neighboring_relation} is not supported")
+        self._orders = chosen
+        self._relation = neighboring_relation
+        self._curve_sum = np.zeros(len(chosen), dtype=np.float64)
 
-    def _maybe_compose(self, event, count, do_compose):  # noqa: ANN001, ANN202 - dp-accounting's hook signature
-        details = rdp.RdpAccountant.CompositionErrorDetails
+    @property
+    def neighboring_relation(self) -> NeighboringRelation:
+        """The neighbouring relation every composed event is bounded under."""
+        return self._relation
+
+    @property
+    def orders(self) -> np.ndarray:
+        """The RDP orders (a copy)."""
+        return np.array(self._orders, dtype=np.float64)
+
+    @property
+    def rdp(self) -> np.ndarray:
+        """The composed RDP curve, one value per order (a copy)."""
+        return self._curve_sum.copy()
+
+    def curve(self, event: dp_accounting.DpEvent) -> np.ndarray:
+        """The RDP curve of one occurrence of ``event`` at :attr:`orders` (nothing is composed).
+
+        Args:
+            event: a dp-accounting event, possibly holding distributed-noise events.
+
+        Returns:
+            A read-only float64 array, one RDP value per order.
+
+        Raises:
+            UnsupportedEventError: if no valid RDP bound exists for ``event``
+                under this relation.
+        """
         if isinstance(event, DistributedNoiseDpEvent):
-            factor = 2.0 if self._neighboring_relation is NeighboringRelation.REPLACE_ONE else 1.0
-            if do_compose:
-                self._rdp = self._rdp + count * _ddp_curve(event, 1.0, factor, self._order_key)
-            return None
+            factor = 2.0 if self._relation is NeighboringRelation.REPLACE_ONE else 1.0
+            return _ddp_curve(event, 1.0, factor, self._orders)
         if isinstance(event, dp_accounting.PoissonSampledDpEvent) and isinstance(event.event, DistributedNoiseDpEvent):
-            if self._neighboring_relation is not NeighboringRelation.ADD_OR_REMOVE_ONE:
-                return details(
-                    invalid_event=event,
-                    error_message="Poisson-sampled distributed noise is bounded only under add/remove-one neighbours",
+            if self._relation is not NeighboringRelation.ADD_OR_REMOVE_ONE:
+                raise UnsupportedEventError(
+                    "Poisson-sampled distributed noise is bounded only under add/remove-one neighbours"
                 )
             q = event.sampling_probability
             if not _is_real(q) or not 0.0 <= q <= 1.0:
-                return details(invalid_event=event, error_message=f"sampling probability {q!r} not in [0, 1]")
-            if do_compose and q > 0:
-                self._rdp = self._rdp + count * _ddp_curve(event.event, float(q), 1.0, self._order_key)
-            return None
-        return super()._maybe_compose(event, count, do_compose)
+                raise UnsupportedEventError(f"sampling probability {q!r} not in [0, 1]")
+            if q == 0:
+                return _frozen(np.zeros(len(self._orders)))
+            return _ddp_curve(event.event, float(q), 1.0, self._orders)
+        if isinstance(event, dp_accounting.ComposedDpEvent):
+            total = np.zeros(len(self._orders), dtype=np.float64)
+            for part in event.events:
+                total = total + self.curve(part)
+            return _frozen(total)
+        if isinstance(event, dp_accounting.SelfComposedDpEvent):
+            if not _is_int(event.count) or event.count < 0:
+                raise UnsupportedEventError(f"self-composition count must be an int >= 0, got {event.count!r}")
+            return _frozen(int(event.count) * self.curve(event.event))
+        if not isinstance(event, dp_accounting.DpEvent):
+            raise UnsupportedEventError(f"not a DpEvent: {type(event).__name__}")
+        try:
+            return _standard_curve(event, self._relation, self._orders)
+        except TypeError:  # unhashable event (e.g. one holding a list): no cache
+            return _frozen(_standard_curve_uncached(event, self._relation, self._orders))
+
+    def supports(self, event: dp_accounting.DpEvent) -> bool:
+        """Whether :meth:`compose` would accept ``event``.
+
+        Args:
+            event: any object.
+
+        Returns:
+            ``True`` when a valid RDP bound exists.
+
+        Raises:
+            Nothing of its own.
+        """
+        try:
+            self.curve(event)
+        except UnsupportedEventError:
+            return False
+        return True
+
+    def compose(self, event: dp_accounting.DpEvent, count: int = 1) -> DistributedRdpAccountant:
+        """Add ``count`` occurrences of ``event``; check first, commit after.
+
+        Args:
+            event: the event.
+            count: an int >= 1.
+
+        Returns:
+            This accountant, for chaining.
+
+        Raises:
+            TypeError: if ``count`` is not an int.
+            ValueError: if ``count < 1``.
+            UnsupportedEventError: if no valid bound exists (nothing changes).
+        """
+        if not _is_int(count):
+            raise TypeError(f"count must be an int, got {type(count).__name__}")
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count}")
+        curve = self.curve(event)
+        self._curve_sum = self._curve_sum + int(count) * curve
+        return self
+
+    def get_epsilon_and_optimal_order(self, target_delta: float) -> tuple[float, float]:
+        """Epsilon at ``target_delta`` and the order attaining it.
+
+        Args:
+            target_delta: in ``[0, 1]``.
+
+        Returns:
+            ``(epsilon, order)`` from dp-accounting's ``compute_epsilon``.
+
+        Raises:
+            ValueError: if ``target_delta`` is out of range (dp-accounting's check).
+        """
+        eps, order = rdp_privacy_accountant.compute_epsilon(list(self._orders), list(self._curve_sum), target_delta)
+        return float(eps), float(order)
+
+    def get_epsilon(self, target_delta: float) -> float:
+        """Epsilon at ``target_delta``.
+
+        Args:
+            target_delta: in ``[0, 1]``.
+
+        Returns:
+            The smallest epsilon over the orders (may be ``inf``).
+
+        Raises:
+            ValueError: if ``target_delta`` is out of range.
+        """
+        return self.get_epsilon_and_optimal_order(target_delta)[0]
+
+    def get_delta(self, target_epsilon: float) -> float:
+        """Delta at ``target_epsilon``.
+
+        Args:
+            target_epsilon: >= 0.
+
+        Returns:
+            The smallest delta over the orders, in ``[0, 1]``.
+
+        Raises:
+            ValueError: if ``target_epsilon`` is negative (dp-accounting's check).
+        """
+        dlt, _ = rdp_privacy_accountant.compute_delta(list(self._orders), list(self._curve_sum), target_epsilon)
+        return float(dlt)
 
 
-def make_accountant(kind: str = "rdp", *, neighbouring_relation: str = "add_or_remove_one") -> PrivacyAccountant:
+def make_accountant(
+    kind: str = "rdp", *, neighbouring_relation: str = "add_or_remove_one"
+) -> DistributedRdpAccountant | PrivacyAccountant:
     """A fresh, empty accountant with this module's fixed parameters.
 
     Args:
@@ -301,7 +461,9 @@ def ddp_round_event(*, plan: DistributedDPPlan, sampling_rate: float) -> dp_acco
     return event if q == 1.0 else dp_accounting.PoissonSampledDpEvent(q, event)
 
 
-def compose_event(accountant: PrivacyAccountant, event: dp_accounting.DpEvent, count: int = 1) -> PrivacyAccountant:
+def compose_event(
+    accountant: DistributedRdpAccountant | PrivacyAccountant, event: dp_accounting.DpEvent, count: int = 1
+) -> DistributedRdpAccountant | PrivacyAccountant:
     """``accountant.compose(event, count)`` with our error vocabulary.
 
     dp-accounting checks support before it changes anything, so on error the
@@ -323,6 +485,8 @@ def compose_event(accountant: PrivacyAccountant, event: dp_accounting.DpEvent, c
         raise TypeError(f"event must be a dp_accounting.DpEvent, got {type(event).__name__}")
     try:
         return accountant.compose(event, count)
+    except UnsupportedEventError:
+        raise
     except dp_accounting.UnsupportedEventError as exc:
         raise UnsupportedEventError(f"{type(accountant).__name__} cannot bound {event!r}: {exc}") from exc
 
@@ -532,3 +696,46 @@ def calibrate_noise(
         else:
             lo = mid
     return hi
+
+
+def ddp_epsilon(
+    *,
+    plan: DistributedDPPlan | DistributedNoiseDpEvent,
+    sampling_rate: float,
+    steps: int,
+    delta: float,
+    orders: Sequence[float] | None = None,
+) -> tuple[float, float]:
+    """Epsilon of ``steps`` Poisson-sampled rounds of a distributed discrete mechanism.
+
+    Args:
+        plan: a :class:`dp.distributed.DistributedDPPlan` or directly a
+            :class:`~dp.ddp_rdp.DistributedNoiseDpEvent`.
+        sampling_rate: client sampling rate ``q`` in ``(0, 1]``.
+        steps: number of rounds ``T >= 0``.
+        delta: target delta in ``(0, 1)``.
+        orders: Rényi orders; defaults to :data:`RDP_ORDERS` (only its
+            integer orders are usable).
+
+    Returns:
+        ``(epsilon, order)``: the smallest epsilon over the orders and the
+        order that achieves it (``(0.0, nan)`` when ``steps == 0``).
+
+    Raises:
+        TypeError: if ``plan`` is neither a plan nor an event, or ``steps`` is not an int.
+        ValueError: if a number is out of range.
+        UnsupportedEventError: if no usable (integer) order is given.
+    """
+    event = plan if isinstance(plan, DistributedNoiseDpEvent) else event_from_plan(plan)
+    if not _is_int(steps) or steps < 0:
+        raise (TypeError if not _is_int(steps) else ValueError)(f"steps must be an int >= 0, got {steps!r}")
+    if not _is_real(delta) or not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    chosen = RDP_ORDERS if orders is None else orders
+    if steps == 0:
+        return 0.0, float("nan")
+    curve = rdp_curve(event, sampling_rate=sampling_rate, orders=chosen)
+    if not np.isfinite(curve).any():
+        raise UnsupportedEventError("no integer Rényi order >= 2 among the orders: cannot bound the DDP event")
+    eps, order = rdp_privacy_accountant.compute_epsilon(list(chosen), list(curve * steps), delta)
+    return float(eps), float(order)

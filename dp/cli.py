@@ -222,7 +222,7 @@ def _run_calibrate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_ddp(args: argparse.Namespace) -> dict[str, Any]:
-    from dp.ddp_rdp import ddp_epsilon
+    from dp.accounting import ddp_epsilon
     from dp.distributed import DistributedDPConfig, plan
 
     p = plan(

@@ -1,71 +1,16 @@
 """Rényi-DP curves of the distributed discrete mechanisms, and their event.
 
-dp-accounting has no ``DpEvent`` for a secure sum of per-client discrete noise,
-so this module supplies one (:class:`DistributedNoiseDpEvent`) together with
-the papers' RDP bounds for it, evaluated at integer orders only:
-
-* **Distributed discrete Gaussian** (Kairouz, Liu, Steinke, "The Distributed
-  Discrete Gaussian Mechanism for Federated Learning with Secure Aggregation",
-  ICML 2021, arXiv:2102.06387, Theorem 1; the same two terms appear in
-  Proposition 14 / Eq. 17 of the arXiv version and in
-  ``compute_rdp_dgaussian`` of google-research/federated
-  ``distributed_dp/accounting_utils.py``). ``n`` clients each add
-  ``N_Z(0, sigma^2)`` to every one of ``d`` coordinates; for a neighbour whose
-  contribution differs by at most ``Delta_2`` in L2 norm::
-
-      tau      = 10 * sum_{k=1}^{n-1} exp(-2 pi^2 sigma^2 k / (k + 1))
-      eps(a)   = min( a Delta_2^2 / (2 n sigma^2) + tau d ,
-                      a / 2 * (Delta_2 / sqrt(n sigma^2) + tau sqrt(d))^2 )
-
-* **Skellam** (Agarwal, Kairouz, Liu, "The Skellam Mechanism for
-  Differentially Private Federated Learning", NeurIPS 2021, arXiv:2110.04995,
-  the RDP theorem for the multi-dimensional Skellam mechanism; same formula as
-  ``_skellam_rdp`` of google-research/federated). The summed noise is
-  Skellam with total per-coordinate variance ``mu`` (sum of the clients'
-  variances)::
-
-      eps(a) = a Delta_2^2 / (2 mu)
-               + min( ((2a - 1) Delta_2^2 + 6 Delta_1) / (4 mu^2), 3 Delta_1 / (2 mu) )
-
-All quantities are in the integer (scaled) units of the secure sum, with the
-sensitivities inflated by conditional randomized rounding (the plan's
-``l2_sensitivity`` / ``l1_sensitivity``).
-
-**Poisson sampling of clients** (rate ``q``) uses the general upper bound of
-Zhu & Wang, "Poisson Subsampled Rényi Differential Privacy", ICML 2019 (PMLR
-97), valid for *any* mechanism at integer orders ``a >= 2`` (numbered
-Theorem 5 in the PMLR version; Theorem 6 there is the tighter formula that
-needs an extra condition we do not assume)::
-
-    eps'(a) = 1/(a-1) * log( (1-q)^(a-1) (a q - q + 1)
-                             + C(a,2) q^2 (1-q)^(a-2) e^{eps(2)}
-                             + 3 sum_{l=3}^{a} C(a,l) q^l (1-q)^(a-l) e^{(l-1) eps(l)} )
-
-and the per-round curve is ``min(eps'(a), eps(a))`` (subsampling never hurts
-under add/remove-one). ``T`` rounds multiply the curve by ``T``; dp-accounting's
-``compute_epsilon`` converts it to ``(epsilon, delta)``.
-
-Warning:
-    Three assumptions stand behind every epsilon computed here; state them
-    with the number.
-
-    * **At least ``clients`` noise shares.** The bounds are for the noise of at
-      least ``clients`` clients. More clients only add independent noise
-      (post-processing), so calibrating to the protocol's minimum (its
-      threshold) is conservative; fewer clients than that void the guarantee.
-    * **The neighbouring relation keeps the noise.** As in both papers, the
-      two neighbouring sums carry the same noise and differ only in one
-      client's (rounded) data: a client's noise share is treated as
-      independent of its data and present in both worlds ("zero-out"
-      neighbours). If a removed client also takes its share away, the sum
-      must still hold ``clients`` shares without it, so calibrate to one
-      client fewer than the minimum the protocol accepts.
-    * **Participation is hidden for amplification.** The Poisson-subsampling
-      bound assumes the adversary does not learn which clients were sampled.
-      The secure-aggregation server *does* learn who took part (the round's
-      ``included`` list), so against the server use ``sampling_rate=1.0``;
-      a rate below 1 is a guarantee towards parties that see only the
-      released model (other clients, the public).
+dp-accounting has no ``DpEvent`` for a secure sum of per-client discrete
+noise, so this module supplies one (:class:`DistributedNoiseDpEvent`) and
+the papers' RDP bounds for it at integer orders: the distributed discrete
+Gaussian (Kairouz, Liu, Steinke, ICML 2021, Theorem 1), Skellam (Agarwal,
+Kairouz, Liu, NeurIPS 2021), and Zhu & Wang's general bound for Poisson
+sampling of clients (ICML 2019). The formulas, their evaluation (the ``tau``
+series, once per event) and the three assumptions every epsilon here rests
+on -- at least ``clients`` noise shares in every sum, a client's noise present
+in both neighbouring worlds, and (for ``q < 1``) participation hidden from
+whoever the guarantee is towards, so use ``sampling_rate=1`` against the
+secure-aggregation server -- are in SPEC chapter 40, sections 40.4 to 40.6.
 
 >>> ev = DistributedNoiseDpEvent(mechanism="skellam", clients=10, local_variance=100.0,
 ...                              l2_sensitivity=10.0, l1_sensitivity=100.0, dim=64)
@@ -76,6 +21,7 @@ Warning:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -83,10 +29,10 @@ from typing import TYPE_CHECKING
 import attr
 import dp_accounting
 import numpy as np
-from dp_accounting.rdp import rdp_privacy_accountant
 from scipy import special
 
-from dp.errors import UnsupportedEventError
+from dp._checks import is_int as _is_int
+from dp._checks import is_real as _is_real
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; dp.distributed is not imported at run time
     from dp.distributed import DistributedDPPlan
@@ -97,7 +43,6 @@ __all__ = [
     "DistributedNoiseDpEvent",
     "ddg_rdp",
     "ddg_tau",
-    "ddp_epsilon",
     "event_from_plan",
     "poisson_subsampled_rdp",
     "rdp_curve",
@@ -108,14 +53,6 @@ DDP_MECHANISMS = ("skellam", "dgauss")
 
 #: Largest integer order evaluated (the subsampling sum has ``a`` terms).
 MAX_ORDER = 1 << 14
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _positive_finite(name: str, value: object) -> None:
@@ -207,8 +144,46 @@ def ddg_tau(*, clients: int, local_variance: float) -> float:
             a negative ``local_variance`` can overflow to ``inf`` with a
             NumPy ``RuntimeWarning``; NaN gives NaN.
     """
+    if _is_int(clients) and _is_real(local_variance) and math.isfinite(local_variance) and local_variance >= 0.25:
+        return _tau(int(clients), float(local_variance))
+    return _tau_direct(clients, local_variance)
+
+
+#: Up to this many terms ``ddg_tau`` sums directly; beyond, the tail is a series.
+TAU_DIRECT_TERMS = 4096
+
+
+def _tau_direct(clients: object, local_variance: object) -> float:
     k = np.arange(1, clients, dtype=np.float64)
     return float(10.0 * np.sum(np.exp(-2.0 * math.pi**2 * local_variance * k / (k + 1.0))))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tau(n: int, variance: float) -> float:
+    """``ddg_tau`` in time independent of ``n`` (SPEC, chapter 40, "Loading a ledger").
+
+    With ``c = 2 pi^2 sigma^2`` and ``j = k + 1``, the terms are
+    ``exp(-c) exp(c / j)``. The first ``J`` are summed directly; for the tail
+    ``sum_{j=J+1}^{n} exp(c/j) = sum_m c^m/m! S_m`` with ``S_0 = n - J``,
+    ``S_1 = psi(n+1) - psi(J+1)`` and ``S_m = zeta(m, J+1) - zeta(m, n+1)``;
+    ``J >= 4c`` makes the series converge geometrically (ratio <= 1/4).
+    """
+    c = 2.0 * math.pi**2 * variance
+    if n <= 1 or c > 1500.0:  # every term is below exp(-c/2) < 1e-325: exactly 0.0 in float64
+        return 0.0
+    cut = max(TAU_DIRECT_TERMS, math.ceil(4.0 * c))
+    if n - 1 <= cut:
+        return _tau_direct(n, variance)
+    head = _tau_direct(cut, variance)  # k = 1 .. cut-1, i.e. j = 2 .. cut
+    series = float(n - cut) + c * float(special.digamma(n + 1) - special.digamma(cut + 1))
+    term_scale = c
+    for m in range(2, 80):
+        term_scale *= c / m
+        term = term_scale * float(special.zeta(m, cut + 1) - special.zeta(m, n + 1))
+        series += term
+        if term <= 1e-18 * series:
+            break
+    return head + 10.0 * math.exp(-c + math.log(series))
 
 
 def ddg_rdp(order: float, event: DistributedNoiseDpEvent, *, relation_factor: float = 1.0) -> float:
@@ -282,7 +257,7 @@ def poisson_subsampled_rdp(order: float, sampling_rate: float, base_rdp: Callabl
         base_rdp: the mechanism's RDP bound, called at ``l = 2..a``.
 
     Returns:
-        ``min(eps'(a), base_rdp(a))`` with ``eps'`` the bound in the module docstring.
+        ``min(eps'(a), base_rdp(a))`` with ``eps'`` the bound of SPEC section 40.6.
 
     Raises:
         ValueError: if ``order`` is not an integer in ``[2, MAX_ORDER]`` or
@@ -331,19 +306,51 @@ def rdp_curve(
         raise TypeError(f"event must be a DistributedNoiseDpEvent, got {type(event).__name__}")
     if not _is_real(sampling_rate) or not 0.0 < sampling_rate <= 1.0:
         raise ValueError(f"sampling_rate must be in (0, 1], got {sampling_rate!r}")
-    base = _base_rdp(event, relation_factor)
-    cache: dict[int, float] = {}
-
-    def cached(l: int) -> float:
-        if l not in cache:
-            cache[l] = base(l)
-        return cache[l]
-
+    ints = [int(o) for o in orders if float(o).is_integer() and 2 <= o <= MAX_ORDER]
     out = np.full(len(orders), np.inf, dtype=np.float64)
+    if not ints:
+        return out
+    eps = _base_array(event, relation_factor, max(ints))  # eps[l - 2] = eps(l), computed once
+    q = float(sampling_rate)
     for i, order in enumerate(orders):
         if float(order).is_integer() and 2 <= order <= MAX_ORDER:
-            out[i] = poisson_subsampled_rdp(int(order), sampling_rate, cached)
+            out[i] = _subsampled(int(order), q, eps)
     return out
+
+
+def _base_array(event: DistributedNoiseDpEvent, relation_factor: float, top: int) -> np.ndarray:
+    """``[eps(2), ..., eps(top)]``: :func:`ddg_rdp` / :func:`skellam_rdp` at every integer order, vectorised."""
+    a = np.arange(2, top + 1, dtype=np.float64)
+    d2 = relation_factor * event.l2_sensitivity
+    if event.mechanism == "dgauss":
+        ddg_rdp(2, event, relation_factor=relation_factor)  # the scalar function's checks
+        tau = ddg_tau(clients=event.clients, local_variance=event.local_variance)
+        total = event.total_variance
+        first = a * d2 * d2 / (2.0 * total) + tau * event.dim
+        second = 0.5 * a * (d2 / math.sqrt(total) + tau * math.sqrt(event.dim)) ** 2
+        return np.minimum(first, second)
+    d1 = relation_factor * event.l1_sensitivity
+    mu = event.total_variance
+    return a * d2 * d2 / (2.0 * mu) + np.minimum(((2 * a - 1) * d2 * d2 + 6.0 * d1) / (4.0 * mu * mu), 3.0 * d1 / (2.0 * mu))
+
+
+def _subsampled(a: int, q: float, eps: np.ndarray) -> float:
+    """:func:`poisson_subsampled_rdp` at order ``a`` from the precomputed ``eps`` array."""
+    unamplified = float(eps[a - 2])
+    if q == 1.0:
+        return unamplified
+    log_q, log_1mq = math.log(q), math.log1p(-q)
+    ls = np.arange(2, a + 1, dtype=np.float64)
+    log_binom = special.gammaln(a + 1) - special.gammaln(ls + 1) - special.gammaln(a - ls + 1)
+    terms = log_binom + ls * log_q + (a - ls) * log_1mq + (ls - 1) * eps[: a - 1]
+    terms[1:] += math.log(3.0)  # l >= 3 carry the factor 3
+    head = (a - 1) * log_1mq + math.log(a * q - q + 1.0)
+    every = np.concatenate(([head], terms))
+    top = float(np.max(every))
+    if not math.isfinite(top):
+        return min(top, unamplified)
+    log_total = top + math.log(float(np.sum(np.exp(every - top))))
+    return min(log_total / (a - 1), unamplified)
 
 
 def event_from_plan(plan: DistributedDPPlan) -> DistributedNoiseDpEvent:
@@ -373,49 +380,3 @@ def event_from_plan(plan: DistributedDPPlan) -> DistributedNoiseDpEvent:
         )
     except AttributeError as exc:
         raise TypeError(f"plan must be a DistributedDPPlan, got {type(plan).__name__}") from exc
-
-
-def ddp_epsilon(
-    *,
-    plan: DistributedDPPlan | DistributedNoiseDpEvent,
-    sampling_rate: float,
-    steps: int,
-    delta: float,
-    orders: Sequence[float] | None = None,
-) -> tuple[float, float]:
-    """Epsilon of ``steps`` Poisson-sampled rounds of a distributed discrete mechanism.
-
-    Args:
-        plan: a :class:`dp.distributed.DistributedDPPlan` or directly a
-            :class:`DistributedNoiseDpEvent`.
-        sampling_rate: client sampling rate ``q`` in ``(0, 1]``.
-        steps: number of rounds ``T >= 0``.
-        delta: target delta in ``(0, 1)``.
-        orders: Rényi orders; defaults to :data:`dp.accounting.RDP_ORDERS`
-            (only its integer orders are usable).
-
-    Returns:
-        ``(epsilon, order)``: the smallest epsilon over the orders and the
-        order that achieves it (``(0.0, nan)`` when ``steps == 0``).
-
-    Raises:
-        TypeError: if ``plan`` is neither a plan nor an event, or ``steps`` is not an int.
-        ValueError: if a number is out of range.
-        UnsupportedEventError: if no usable (integer) order is given.
-    """
-    event = plan if isinstance(plan, DistributedNoiseDpEvent) else event_from_plan(plan)
-    if not _is_int(steps) or steps < 0:
-        raise (TypeError if not _is_int(steps) else ValueError)(f"steps must be an int >= 0, got {steps!r}")
-    if not _is_real(delta) or not 0.0 < delta < 1.0:
-        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
-    if orders is None:
-        from dp.accounting import RDP_ORDERS
-
-        orders = RDP_ORDERS
-    if steps == 0:
-        return 0.0, float("nan")
-    curve = rdp_curve(event, sampling_rate=sampling_rate, orders=orders)
-    if not np.isfinite(curve).any():
-        raise UnsupportedEventError("no integer Rényi order >= 2 among the orders: cannot bound the DDP event")
-    eps, order = rdp_privacy_accountant.compute_epsilon(list(orders), list(curve * steps), delta)
-    return float(eps), float(order)

@@ -1,108 +1,23 @@
 """Distributed discrete DP that survives modular secure summation in Z_{2^bits}.
 
 Each client turns its real update into an integer vector that already carries
-its share of discrete noise, so the securely computed sum mod ``2^bits`` is a
-noisy sum and nobody (not even the server) sees a noiseless value. This
-follows Kairouz, Liu, Steinke, "The Distributed Discrete Gaussian Mechanism
-for Federated Learning with Secure Aggregation" (ICML 2021; "DDG") and
-Agarwal, Kairouz, Liu, "The Skellam Mechanism for Differentially Private
-Federated Learning" (NeurIPS 2021), as in TensorFlow Federated's
-``DistributedDpSumFactory``.
+its share of discrete noise (:func:`encode_client`: clip, pad and rotate,
+scale, conditionally round, add Skellam or discrete-Gaussian noise, wrap mod
+``2^bits``), so the secure sum mod ``2^bits`` is a noisy sum that nobody sees
+without noise; :func:`decode_sum` centres, unscales and unrotates it. After
+Kairouz, Liu, Steinke (DDG, ICML 2021) and Agarwal, Kairouz, Liu (Skellam,
+NeurIPS 2021), as TensorFlow Federated's ``DistributedDpSumFactory``.
 
-Client (:func:`encode_client`), with ``c = l2_clip``, ``s = plan.scale``,
-``n' = plan.padded_dim``:
-
-1. flatten the layers and clip the global L2 norm to ``c``;
-2. pad to ``n'`` and rotate with the public per-round seed
-   (:func:`dp.rotation.rotate`);
-3. multiply by ``s`` (real ``x`` maps to about ``round(x * s)``);
-4. conditional stochastic rounding: each coordinate becomes ``floor(v)`` or
-   ``floor(v) + 1`` with probability ``v - floor(v)``; the whole vector is
-   redrawn while its L2 norm exceeds ``plan.l2_sensitivity`` (DDG Section 4.1;
-   each draw fails with probability at most ``beta``);
-5. add the client's noise: Skellam with ``mu = local_variance / 2`` (variance
-   ``local_variance``) or the discrete Gaussian with
-   ``sigma^2 = local_variance``;
-6. reduce mod ``2^bits`` (two's complement wrap).
-
-Server (:func:`decode_sum`): centre the modular sum into
-``[-2^(bits-1), 2^(bits-1))``, divide by ``s``, rotate back, drop the padding.
-
-Clients: the noise is calibrated to ``min_clients``, the bit budget to
-``max_clients`` (default ``2 * min_clients``, see
-:class:`DistributedDPConfig`); :func:`decode_sum` accepts a sum of any
-``n_clients`` in ``[min_clients, max_clients]``.
-
-Scale (:func:`plan`), with ``n = expected_clients`` (``max_clients``, or
-``2 * min_clients`` when unset), ``sigma^2 = (noise_multiplier * c)^2 / min_clients``
-the per-client noise variance in real units and ``k`` the number of
-stddevs (``k_stddevs``, or ``sqrt(2) erfcinv(modclip_prob)`` with the
-per-coordinate modular-clipping probability ``modclip_prob``, default
-:data:`DEFAULT_MODCLIP_PROB` = 1e-4, so ``k`` = 3.89): the TFF /
-DDG rule (DDG Sections 4.2 and 4.4) treats each coordinate of the rotated sum
-as sub-Gaussian with variance proxy ``(n c)^2 / n'`` (``n`` clipped vectors,
-aligned in the worst case, spread by the rotation), plus rounding variance
-``1/4`` and noise variance ``sigma^2 s^2`` per client in integer units, and
-asks ``k`` standard deviations of it to fit in half the modulus:
-
-    2^bits = 2 k sqrt( s^2 ((n c)^2 / n' + n sigma^2) + n / 4 )
-    =>  s = sqrt( (2^(2 bits) / (4 k^2) - n / 4) / ((n c)^2 / n' + n sigma^2) ).
-
-``s`` is then capped so that ``c s <= 2^40`` (float64 keeps 12 fractional bits
-for stochastic rounding) and ``local_variance <= 2^40`` (the samplers'
-accuracy range); beyond both caps the quantisation variance is below 2^-40
-of the noise variance, so a larger scale would buy nothing. (The arithmetic
-is done on ``t = c s``, which does not depend on the magnitude of ``c``.)
-
-Two checks then decide whether ``bits`` suffices; if either fails,
-:class:`dp.errors.BitWidthError` names the numbers and the bits needed
-(:func:`bits_needed`):
-
-* the discrete noise must be meaningful: ``local_variance = sigma^2 s^2``
-  must be at least :data:`MIN_LOCAL_VARIANCE` (= 1, one integer step per
-  client);
-* rounding must not eat the noise: the *effective* noise multiplier
-  ``sqrt(min_clients * local_variance) / l2_sensitivity`` (total noise stddev
-  over the rounding-inflated sensitivity below, both in integer units; it
-  equals ``noise_multiplier * c s / l2_sensitivity``) must be at least
-  ``(1 - eta) * noise_multiplier`` with ``eta = rounding_tolerance``
-  (default :data:`DEFAULT_ROUNDING_TOLERANCE` = 0.1). Without it, a small
-  scale makes the inflation ``sqrt(n')/2`` dominate ``c s`` and the
-  accounted epsilon explodes (7 bits, 100 clients, ``d = 2^16``: effective
-  multiplier 0.11 for a requested 1.0, epsilon 75,195 instead of about 2.5).
-  The check depends only on ``c s``, ``n'`` and ``beta``; at ``d = 2^16`` it
-  needs ``c s >= 262``.
-
-Warning:
-    ``k`` trades resolution for wrap-arounds. At the default
-    ``modclip_prob = 1e-4``, a rotated coordinate of a noise-dominated sum
-    falls outside ``[-2^(bits-1), 2^(bits-1))`` with probability about 1e-4,
-    so at ``padded_dim = 2^20`` about a hundred coordinates wrap; each wrap
-    adds ``+-2^bits / scale`` to one rotated coordinate, which the inverse
-    rotation spreads as ``2^bits / (scale sqrt(padded_dim))`` over every
-    output coordinate. Privacy is unaffected (the noise is added before the
-    wrap); utility is. Use ``modclip_prob = 1e-6`` (TensorFlow Federated's
-    default, ``k`` = 4.89, about 0.3 bits more) or smaller when that matters.
-
-Noise calibration: every client adds variance
-``(noise_multiplier * c * s)^2 / min_clients``, so the sum over *any* set of
-at least ``min_clients`` clients carries at least the accounted central
-variance ``(noise_multiplier * c * s)^2``. Pair it with a secure sum that
-never outputs fewer inputs: the protocol's threshold, or (better for SecAgg+,
-whose thresholds are small) ``secagg.Server(..., min_contributors=min_clients)``
-/ ``secure_sum(..., min_contributors=min_clients)``, which aborts instead.
-Then dropouts cannot shrink the noise below what the accountant charged for.
-
-Sensitivities (for the accountant, in integer units): the rounded, scaled
-vector of one client has L2 norm at most (DDG Theorem for conditional
-rounding, dimension ``n'``)
-
-    l2_sensitivity = min( c s + sqrt(n'),
-                          sqrt( (c s)^2 + n'/4 + sqrt(2 ln(1/beta)) (c s + sqrt(n')/2) ) )
-
-(the second term is dropped when ``beta = 0``), and L1 norm at most
-``min(sqrt(n') l2, l2^2)`` (Cauchy-Schwarz, and ``|x|_1 <= |x|_2^2`` for integer
-vectors).
+Promise: :func:`plan` calibrates the noise to ``min_clients`` (any sum of at
+least that many encodings carries the accounted central variance), sizes the
+modulus for ``max_clients`` with ``k`` stddevs of headroom per rotated
+coordinate, and refuses (:class:`dp.errors.BitWidthError`, naming the bits
+needed) a bit width at which the per-client noise would fall below one
+integer unit or rounding would eat more than ``rounding_tolerance`` of the
+noise multiplier. Pair it with a secure sum that never outputs fewer than
+``min_clients`` inputs (``min_contributors``). The scale rule, its caps, the
+sensitivities and the wrap-around trade-off are derived in SPEC chapter 41
+("Distributed DP encoding"), section 41.1.
 
 >>> cfg = DistributedDPConfig(mechanism="skellam", bits=20, l2_clip=1.0,
 ...                           noise_multiplier=1.0, dim=3, min_clients=2)
@@ -383,7 +298,7 @@ class DistributedDPPlan:
             ``sigma^2 = local_variance`` (true variance below it by at most
             2.1e-7 relative, at ``local_variance = 1``).
         l2_sensitivity: bound on the L2 norm of one client's rounded, scaled
-            contribution (integer units; see the module docstring).
+            contribution (integer units; see SPEC section 41.1).
         l1_sensitivity: ``min(sqrt(padded_dim) * l2_sensitivity, l2_sensitivity^2)``.
 
     Raises:
@@ -434,7 +349,8 @@ def _derive(config: DistributedDPConfig, bits: int, dpad: int) -> tuple[float, f
     m = config.min_clients
     z = float(config.noise_multiplier)
     k = config.resolved_k_stddevs
-    headroom = 4.0**bits / (4.0 * k * k) - n / 4.0
+    half = 2.0 ** (bits - 1) / k  # half the modulus in stddevs; inf (never a division by zero) for tiny k
+    headroom = half * half - n / 4.0
     t = math.sqrt(headroom / (n * n / dpad + n * z * z / m)) if headroom > 0 else 0.0
     t = min(t, MAX_SCALED_CLIP, math.sqrt(MAX_LOCAL_VARIANCE * m) / z)
     local_variance = (z * t) ** 2 / m
@@ -492,7 +408,7 @@ def bits_needed(config: DistributedDPConfig) -> int | None:
 def plan(config: DistributedDPConfig) -> DistributedDPPlan:
     """Choose the scale and derive the integer noise and sensitivities.
 
-    See the module docstring for the exact formulas (scale rule, caps,
+    See SPEC section 41.1 for the exact formulas (scale rule, caps,
     per-client noise calibrated to ``min_clients``, modulus headroom sized
     for ``expected_clients``, sensitivities, the rounding check).
 

@@ -12,7 +12,9 @@ __all__ = [
     "BudgetExceededError",
     "ConditionalRoundingError",
     "DpError",
+    "LedgerConflictError",
     "LedgerFormatError",
+    "LedgerLockError",
     "UnsupportedEventError",
 ]
 
@@ -41,6 +43,20 @@ class UnsupportedEventError(DpError, ValueError):
 
 class LedgerFormatError(DpError, ValueError):
     """A saved ledger failed validation on load."""
+
+
+class LedgerConflictError(DpError):
+    """The ledger file holds committed charges this ledger object does not.
+
+    Raised by :meth:`dp.ledger.PrivacyLedger.save` instead of overwriting
+    (and so losing) another process's charges, and when a bound ledger's file
+    was replaced by one with a different budget or fewer entries. Nothing is
+    written.
+    """
+
+
+class LedgerLockError(DpError, TimeoutError):
+    """The ledger file's lock could not be taken in time (another process holds it)."""
 
 
 class ConditionalRoundingError(DpError, RuntimeError):

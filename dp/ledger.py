@@ -36,6 +36,14 @@ enforced when an event is charged, so whatever the ledger saves it can load.
 Every malformed file, whatever the field, raises
 :class:`~dp.errors.LedgerFormatError` naming the field.
 
+Files (SPEC chapter 40, "The ledger file"): :meth:`PrivacyLedger.load` and
+:meth:`PrivacyLedger.save` bind a ledger to its (symlink-resolved) file, and
+every later charge runs load-check-commit-save under an exclusive ``flock`` on
+the sidecar ``FILE.lock``, so any number of processes may charge one file:
+none overspends, none loses a charge. Saves are durable (temporary file,
+fsync, rename, fsync of the folder) and a save never overwrites a file that
+changed since this ledger last read it.
+
 Warning:
     The JSON has **no integrity protection**: validation catches malformed
     files, not well-formed edits. Whoever can write the file can delete
@@ -54,15 +62,24 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 import os
+import stat
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import dp_accounting
-import numpy as np
+
+try:  # POSIX advisory locks; see _file_lock
+    import fcntl
+except ImportError:  # pragma: no cover - non-POSIX platforms
+    fcntl = None  # type: ignore[assignment]
 
 from dp.accounting import (
     ACCOUNTANTS,
@@ -72,8 +89,16 @@ from dp.accounting import (
     gaussian_round_event,
     make_accountant,
 )
+from dp._checks import is_int as _is_int
+from dp._checks import is_real as _is_real
 from dp.ddp_rdp import DDP_MECHANISMS, DistributedNoiseDpEvent
-from dp.errors import BudgetExceededError, LedgerFormatError, UnsupportedEventError
+from dp.errors import (
+    BudgetExceededError,
+    LedgerConflictError,
+    LedgerFormatError,
+    LedgerLockError,
+    UnsupportedEventError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from dp.distributed import DistributedDPPlan
@@ -85,6 +110,8 @@ __all__ = [
     "EVENT_L2_SENSITIVITY_RANGE",
     "EVENT_LOCAL_VARIANCE_RANGE",
     "EVENT_NOISE_MULTIPLIER_RANGE",
+    "LOCK_TIMEOUT",
+    "NEW_FILE_MODE",
     "MAX_COUNT",
     "MAX_ENTRIES",
     "MAX_EVENT_CLIENTS",
@@ -114,14 +141,10 @@ EVENT_LOCAL_VARIANCE_RANGE = (0.25, 2.0**50)
 EVENT_L2_SENSITIVITY_RANGE = (2.0**-20, 2.0**50)
 EVENT_L1_SENSITIVITY_RANGE = (2.0**-20, 2.0**100)
 EVENT_NOISE_MULTIPLIER_RANGE = (1e-6, 1e12)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+#: Seconds a charge or save waits for the ledger file's lock before LedgerLockError.
+LOCK_TIMEOUT = 60.0
+#: Permission bits of a ledger file that :meth:`PrivacyLedger.save` creates (an existing file keeps its own).
+NEW_FILE_MODE = 0o600
 
 
 # --------------------------------------------------------------------------- event codec
@@ -298,6 +321,97 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# --------------------------------------------------------------------------- files and locks
+
+
+@contextlib.contextmanager
+def _file_lock(target: str, timeout: float) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``target + ".lock"`` (created 0600, never deleted).
+
+    The lock lives on a sidecar file, not on the ledger, because the ledger is
+    replaced by rename on every save (a lock on the old inode would not
+    exclude a process that opened the new one). The kernel releases it when
+    the process dies, so a killed writer never leaves the ledger locked.
+    """
+    if fcntl is None:  # pragma: no cover - non-POSIX platforms
+        raise LedgerLockError("file-backed ledgers need POSIX flock (fcntl), unavailable on this platform")
+    lock_path = target + ".lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LedgerLockError(f"could not lock {lock_path} within {timeout:g} s") from None
+                time.sleep(pause)
+                pause = min(2 * pause, 0.002)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_limited(path: str) -> bytes | None:
+    """The file's bytes (at most MAX_LEDGER_BYTES + 1), or None if it does not exist."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_LEDGER_BYTES + 1)
+    except FileNotFoundError:
+        return None
+
+
+def _write_durably(target: str, data: bytes) -> None:
+    """Replace ``target`` by ``data``: temporary file, fsync, rename, fsync the folder.
+
+    An existing target keeps its permission bits; a new one gets
+    :data:`NEW_FILE_MODE`. A crash at any point leaves either the old or the
+    new complete file (plus, at worst, a stray ``.ledger-*.tmp``).
+    """
+    directory = os.path.dirname(target) or "."
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = NEW_FILE_MODE
+    fd, tmp = tempfile.mkstemp(prefix=".ledger-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _is_prefix(
+    older: tuple[tuple[dp_accounting.DpEvent, int], ...], newer: tuple[tuple[dp_accounting.DpEvent, int], ...]
+) -> bool:
+    """Whether every charge in ``older`` is also in ``newer`` (the last entry may have grown by merging)."""
+    if len(older) > len(newer):
+        return False
+    if not older:
+        return True
+    *head, (last_event, last_count) = older
+    if tuple(head) != newer[: len(head)]:
+        return False
+    event, count = newer[len(head)]
+    return event == last_event and last_count <= count
+
+
 class PrivacyLedger:
     """An ``(epsilon, delta)`` budget and the events charged against it.
 
@@ -312,14 +426,25 @@ class PrivacyLedger:
         ValueError: if an argument is out of range.
 
     Warning:
-        The ledger is not thread-safe; serialise charges from one process.
-        Distributed-noise rounds are supported only by the ``"rdp"`` accountant
+        Charges are serialised per object (a lock) and, for a ledger bound
+        to a file, across processes (the file's lock). Distributed-noise rounds are supported only by the ``"rdp"`` accountant
         (PLD raises :class:`~dp.errors.UnsupportedEventError`). A saved
         ledger has no integrity protection (see the module docstring): keep
         the file where only the operator can write, or sign it externally.
     """
 
-    __slots__ = ("_accountant", "_delta", "_entries", "_epsilon", "_relation", "_spent")
+    __slots__ = (
+        "_accountant",
+        "_delta",
+        "_digest",
+        "_entries",
+        "_epsilon",
+        "_lock_timeout",
+        "_mutex",
+        "_path",
+        "_relation",
+        "_spent",
+    )
 
     def __init__(
         self, *, epsilon: float, delta: float, accountant: str = "rdp", neighbouring_relation: str = "add_or_remove_one"
@@ -346,6 +471,10 @@ class PrivacyLedger:
         self._relation = neighbouring_relation
         self._entries: tuple[tuple[dp_accounting.DpEvent, int], ...] = ()
         self._spent = 0.0
+        self._path: str | None = None  # the resolved file this ledger is bound to (see save/load)
+        self._digest: bytes | None = None  # SHA-256 of the file as last read or written
+        self._lock_timeout = LOCK_TIMEOUT
+        self._mutex = threading.RLock()
 
     # ----------------------------------------------------------------- views
 
@@ -447,8 +576,33 @@ class PrivacyLedger:
                 the ledger's accountant and relation.
             BudgetExceededError: if the charge would take epsilon past the
                 budget. In every error case the ledger is unchanged.
+            LedgerConflictError, LedgerFormatError: (bound ledger) if the
+                file no longer holds this ledger's charges or is not a ledger.
+            LedgerLockError: (bound ledger) if the file's lock is not free
+                within the lock timeout.
+            OSError: (bound ledger) if the file cannot be read or written.
+
+        A ledger bound to a file (by :meth:`load` or :meth:`save`) makes each
+        charge under the file's lock: it re-reads the file, checks the charge
+        against what the file holds (including other processes' charges),
+        commits, and writes the file durably before releasing the lock.
         """
         event, count = self._check_charge(event, count)
+        with self._mutex:
+            if self._path is None:
+                return self._commit(event, count)
+            with _file_lock(self._path, self._lock_timeout):
+                self._sync_locked()
+                before = (self._entries, self._spent)
+                asked = self._commit(event, count)
+                try:
+                    self._store_locked(self._path)
+                except BaseException:
+                    self._entries, self._spent = before
+                    raise
+                return asked
+
+    def _commit(self, event: dp_accounting.DpEvent, count: int) -> float:
         candidate = self._with(event, count)
         asked = self._total_epsilon(candidate)
         if not asked <= self._epsilon:
@@ -635,33 +789,139 @@ class PrivacyLedger:
         ledger._spent = spent
         return ledger
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_json` to ``path`` atomically (temporary file, then rename).
+    # ----------------------------------------------------------------- files
+
+    @property
+    def path(self) -> str | None:
+        """The resolved file this ledger is bound to (by :meth:`load` or :meth:`save`), or ``None``."""
+        return self._path
+
+    def _same_budget(self, other: PrivacyLedger) -> bool:
+        return (self._epsilon, self._delta, self._accountant, self._relation) == (
+            other._epsilon,
+            other._delta,
+            other._accountant,
+            other._relation,
+        )
+
+    def _sync_locked(self) -> None:
+        """Adopt the bound file's state (lock held); refuse a file that lost our charges."""
+        assert self._path is not None
+        data = _read_limited(self._path)
+        if data is None:
+            if self._entries:
+                raise LedgerConflictError(
+                    f"{self._path} was removed, but this ledger holds {len(self._entries)} committed entries; "
+                    f"save it again explicitly to restore the file"
+                )
+            return
+        digest = hashlib.sha256(data).digest()
+        if digest == self._digest:
+            return
+        other = PrivacyLedger.from_json(data)
+        if not self._same_budget(other):
+            raise LedgerConflictError(f"{self._path} now holds a ledger with another budget, accountant or relation")
+        if not _is_prefix(self._entries, other._entries):
+            raise LedgerConflictError(
+                f"{self._path} no longer holds every charge this ledger committed (it has {len(other._entries)} "
+                f"entries, this ledger {len(self._entries)}): the file was replaced or truncated"
+            )
+        self._entries, self._spent, self._digest = other._entries, other._spent, digest
+
+    def _store_locked(self, target: str) -> None:
+        data = self.to_json().encode("utf-8")
+        _write_durably(target, data)
+        self._digest = hashlib.sha256(data).digest()
+
+    def refresh(self) -> float:
+        """Re-read the bound file under its lock (other processes' charges) and return the spent epsilon.
+
+        Returns:
+            :meth:`spent_epsilon` after the refresh (unchanged for an unbound ledger).
 
         Raises:
-            OSError: if the file cannot be written.
+            LedgerConflictError: if the file no longer holds this ledger's charges.
+            LedgerFormatError: if the file is not a valid ledger.
+            LedgerLockError: if the lock is not free within the lock timeout.
+            OSError: if the file cannot be read.
         """
-        directory = os.path.dirname(os.fspath(path)) or "."
-        fd, tmp = tempfile.mkstemp(prefix=".ledger-", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with self._mutex:
+            if self._path is not None:
+                with _file_lock(self._path, self._lock_timeout):
+                    self._sync_locked()
+            return self._spent
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_json` to ``path`` durably, never dropping charges already in the file.
+
+        Under the file's lock (``TARGET.lock`` beside the resolved file): if
+        ``path`` already exists, it must be exactly the file this ledger was
+        loaded from or last saved to (compare-and-swap on its SHA-256), or
+        already hold this ledger's JSON; otherwise nothing is written, so a
+        stale copy can never drop another process's charges. The data
+        goes to a temporary file in the same folder, is fsynced, renamed over
+        the target, and the folder is fsynced. A symbolic link is followed: its
+        target is replaced and the link kept. An existing file keeps its
+        permission bits (owner and group become the writer's); a new file gets
+        :data:`NEW_FILE_MODE` (0600). Afterwards the ledger is bound to the
+        file: every later charge is made under its lock (see :meth:`spend`).
+
+        Args:
+            path: the file to write.
+
+        Raises:
+            LedgerConflictError: if the file holds another ledger, or changed
+                since this ledger last read or wrote it.
+            LedgerFormatError: if the file exists and is not a valid ledger
+                (it is not overwritten).
+            LedgerLockError: if the lock is not free within the lock timeout.
+            OSError: if the file cannot be read or written.
+        """
+        target = os.path.realpath(os.fspath(path))
+        with self._mutex, _file_lock(target, self._lock_timeout):
+            data = _read_limited(target)
+            known = target == self._path and hashlib.sha256(data or b"").digest() == self._digest
+            if data is not None and not known and data != self.to_json().encode("utf-8"):
+                try:
+                    other = PrivacyLedger.from_json(data)
+                except LedgerFormatError as exc:
+                    raise LedgerFormatError(f"refusing to overwrite {target}: it is not a valid ledger ({exc})") from exc
+                raise LedgerConflictError(
+                    f"refusing to overwrite {target}: it holds a ledger ({len(other._entries)} entries, epsilon "
+                    f"{other._spent:.6g}) that this one was not loaded from or saved to, or that changed since; "
+                    f"load it and charge that ledger"
+                )
+            self._store_locked(target)
+            self._path = target
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> PrivacyLedger:
-        """Read a ledger written by :meth:`save` (see :meth:`from_json`).
+    def load(cls, path: str | os.PathLike[str], *, lock_timeout: float = LOCK_TIMEOUT) -> PrivacyLedger:
+        """Read a ledger written by :meth:`save` (see :meth:`from_json`) and bind it to the file.
+
+        Reading needs no lock (saves replace the file by rename). Symbolic
+        links are followed; the ledger is bound to the resolved file.
+
+        Args:
+            path: the ledger file.
+            lock_timeout: seconds later charges wait for the file's lock, > 0.
+
+        Returns:
+            The ledger, bound to the file.
 
         Raises:
             OSError: if the file cannot be read.
             LedgerFormatError: if it is larger than :data:`MAX_LEDGER_BYTES` or invalid.
+            ValueError: if ``lock_timeout`` is not a positive finite number.
         """
-        with open(path, "rb") as fh:
+        if not _is_real(lock_timeout) or not (math.isfinite(lock_timeout) and lock_timeout > 0):
+            raise ValueError(f"lock_timeout must be a finite number > 0, got {lock_timeout!r}")
+        target = os.path.realpath(os.fspath(path))
+        with open(target, "rb") as fh:
             data = fh.read(MAX_LEDGER_BYTES + 1)
         if len(data) > MAX_LEDGER_BYTES:
             raise LedgerFormatError(f"ledger file is larger than {MAX_LEDGER_BYTES} bytes")
-        return cls.from_json(data)
+        ledger = cls.from_json(data)
+        ledger._path = target
+        ledger._digest = hashlib.sha256(data).digest()
+        ledger._lock_timeout = float(lock_timeout)
+        return ledger

@@ -2,59 +2,13 @@
 
 Every sampler is driven by the injected randomness source (default: the OS
 CSPRNG through :data:`dp.randomness.DEFAULT_RANDOM`), never by ``np.random``.
-Random 64-bit words are drawn in bulk, consumed by a Numba kernel
-(``cache=True``) one *attempt* at a time, and refilled when used up.
-
-How the discrete samplers are built, and how exact they are:
-
-* :func:`discrete_gaussian` is the exact sampler of Canonne, Kamath and
-  Steinke, "The Discrete Gaussian for Differential Privacy" (NeurIPS 2020),
-  Algorithms 1 to 3, in integer arithmetic only. A proposal ``Y`` is drawn
-  from the discrete Laplace ``P(y) ∝ exp(-|y| / tau)`` (Algorithm 2) and
-  accepted with probability ``exp(-(|Y| - sigma^2/tau)^2 / (2 sigma^2))``;
-  since ``exp(-|y|/tau) exp(-(|y| - sigma^2/tau)^2 / (2 sigma^2)) ∝
-  exp(-y^2 / (2 sigma^2))`` for every ``tau > 0``, accepted values are
-  discrete-Gaussian. For ``sigma >= 1``, ``sigma^2`` is the exact rational
-  ``num/den`` of its float and ``tau = sigma^2 / c`` with
-  ``c = floor(sigma)``; for ``sigma < 1``, ``sigma^2`` is first rounded *up*
-  to the grid ``2^-20`` (at most ``2^-20`` more variance) and ``tau = 1``
-  (see ``_dgauss_parameters``). Every Bernoulli(exp(-gamma)) is Algorithm 1
-  on a rational ``gamma`` and every coin is a uniform integer drawn by
-  rejection from the random bits, so each probability is realised
-  *exactly*. The integers stay below ``2^62`` for ``MIN_SIGMA_SQ = 2^-20 <=
-  sigma^2 <= MAX_SIGMA_SQ = 2^52``, except in three cut events, each
-  treated as a rejection and each of probability below ``exp(-256)``
-  (about ``2^-369``) per attempt: a geometric draw that would pass
-  ``2^62``; a proposal whose acceptance exponent would pass ``2^62``
-  (acceptance below ``exp(-256)``); and, for ``sigma < 1``, a proposal
-  ``|Y| > 2^62 / den``. Up to these the output is exactly the discrete
-  Gaussian. Bits come from a pool: an attempt that runs past its end is
-  re-run from its first bit once more bits are appended, so the output is
-  one function of the bit stream whatever the batch sizes.
-* :func:`skellam` returns ``P1 - P2`` with ``P1, P2`` independent
-  Poisson(``mu``), so it is exactly Skellam(``mu``, ``mu``) (variance
-  ``2 mu``) whenever the Poisson sampler is. Poisson(``lam``) for
-  ``lam < 10`` is inversion by sequential search from one 53-bit uniform; for
-  ``lam >= 10`` it is PTRS, the transformed rejection method of Hörmann,
-  "The transformed rejection method for generating Poisson random variables"
-  (Insurance: Mathematics and Economics 12, 1993), an exact rejection sampler
-  whose acceptance test compares two float64 logarithms. The log-PMF in that
-  test is computed as ``-stirlerr(k) - bd0(k, lam) - log(2 pi k) / 2``
-  (Loader, "Fast and accurate computation of binomial probabilities", 2000),
-  whose terms are all small, rather than ``k ln(lam) - lam - lgamma(k + 1)``,
-  which cancels terms of size ``lam ln(lam)`` and loses 1e-2 absolute at
-  ``lam = 1e13``. The measured error of the log-PMF against mpmath is below
-  1e-12 up to :data:`MAX_MU` (tests), so every acceptance probability is
-  realised to a relative 1e-12 plus the 2^-53 grid of the uniforms: a
-  float sampler, not a bit-exact one.
-* Poisson and Skellam restart rejection only *between* attempts: a batch of
-  words is refilled before an attempt, never in the middle of one, and
-  attempts are i.i.d., so refilling does not bias the output.
-* :func:`gaussian_noise` (central, continuous) is Box-Muller on 53-bit
-  uniforms. Warning: it is a floating-point Gaussian; the least significant
-  bits of a float sample can leak information about the value it is added to
-  (Mironov, CCS 2012). Use it for simulation and the trusted-server central
-  model; the distributed pipeline uses only the integer samplers.
+:func:`discrete_gaussian` is exact (Canonne, Kamath, Steinke 2020, in
+integer arithmetic) up to cut events of probability below ``2^-369`` per
+attempt; :func:`skellam` is a difference of two Poisson draws (PTRS rejection
+for large means, log-PMF accurate to 1e-12): a float sampler, not a bit-exact
+one. :func:`gaussian_noise` is a floating-point Gaussian for simulation and
+the trusted-server central model only (float samples can leak, Mironov 2012).
+How each sampler is built and how exact it is: SPEC chapter 41, section 41.2.
 
 >>> from dp.randomness import OSRandom
 >>> z = discrete_gaussian(1000, 25.0, random=OSRandom())
@@ -398,7 +352,7 @@ def discrete_gaussian(size: int, sigma_sq: float, *, random: RandomSource = DEFA
 
     The exact sampler of Canonne, Kamath and Steinke (2020) in integer
     arithmetic, for ``sigma_sq`` taken as the exact rational value of its
-    float; see the module docstring for the two cut events of probability
+    float; see SPEC section 41.2 for the two cut events of probability
     below ``exp(-256)``. Note that the variance of the discrete Gaussian is
     slightly *below* ``sigma_sq`` (by 2.1e-7 relative at ``sigma_sq = 1``,
     1.6e-11 at 1.5, and less above).
@@ -573,7 +527,7 @@ def gaussian_noise(shape: int | tuple[int, ...], stddev: float, *, random: Rando
 
     Warning:
         A floating-point Gaussian, for the central (trusted-server) model
-        only; see the module docstring on the float caveat.
+        only; see SPEC section 41.2 on the float caveat.
 
     Args:
         shape: the output shape (an int or a tuple of non-negative ints).

@@ -2,8 +2,8 @@
 
 :func:`secure_sum` builds a :class:`~secagg.protocol.server.Server` and one
 :class:`~secagg.protocol.client.Client` per vector, moves every message as
-bytes between them (this module and the transport adapters are the only code
-that moves bytes), applies a dropout schedule, and returns a
+bytes between them (through :mod:`secagg._clients`, in this process or in
+forked workers), applies a dropout schedule, and returns a
 :class:`~secagg.result.SumResult` with the exact sum, who is in it, and
 per-phase timings and byte counts.
 
@@ -129,35 +129,31 @@ def secure_sum(
         workers: masking only: run the clients in this many processes
             (forked; at most the CPU count). The server and the messages are
             the same as with 1; the randomness must be the default OS CSPRNG.
-        min_contributors: the fewest inputs a sum may hold. Masking: the
-            server aborts with ``TOO_FEW_SURVIVORS`` rather than output a sum
-            of fewer masked inputs (default and at least the threshold; see
-            :class:`secagg.Server`). CKKS: the key holder refuses sums of
-            fewer clients (>= 2, default 2). With distributed DP, pass the
-            plan's ``min_clients``.
+        min_contributors: the fewest inputs a sum may hold, in ``[2, n]``
+            (masking: default and at least the threshold, see
+            :class:`secagg.Server`; CKKS: default 2). With distributed DP,
+            pass the plan's ``min_clients``.
 
-    With ``backend="ckks"`` the vectors must be float arrays (integer input
-    is a ``TypeError``: CKKS sums floats approximately; use the masking path
-    for exact integer sums). ``clip`` clips each coordinate to
-    ``[-clip, clip]`` exactly as the masking encoder does and is the round's
-    value bound; ``precision`` is the requested absolute error per element of
-    the *sum* (refused with :class:`secagg.ckks.PrecisionError` when the
-    parameter set cannot reach it). ``bits`` and the masking-only options
-    (``threat`` other than semi-honest, ``graph`` other than auto,
-    ``neighbors``, ``threshold``, ``dropout_rate``, ``adversarial_rate``,
-    ``random``) are refused with a ``ValueError`` naming them. Dropouts take
-    :class:`Phase` values as in masking: a client dropping before
-    ``MASKED_INPUT`` or at it never uploads; one dropping at
-    ``CONSISTENCY_CHECK`` or ``UNMASKING`` has already uploaded and is
-    included.
+    With ``backend="ckks"`` the vectors must be floats; ``clip`` is the
+    round's value bound and ``precision`` the requested absolute error of the
+    *sum*; a masking-only option given with another value than its default
+    (``bits``, ``threat``, ``graph``, ``neighbors``, ``threshold``,
+    ``dropout_rate``, ``adversarial_rate``, ``random``, ``workers``) is a
+    ``ValueError`` naming it; a client dropping at or before ``MASKED_INPUT``
+    never uploads, a later one is included (SPEC.md, chapter "CKKS
+    aggregation").
 
     Returns:
         A :class:`SumResult`: ``total`` is ``uint32``/``uint64`` mod
         ``2**bits`` for integer inputs and ``float64`` for float inputs.
 
     Raises:
-        ValueError: inconsistent shapes, values out of range, missing ``bits``
-            or ``clip``, infeasible parameters (the message names the numbers).
+        TypeError: vectors not real arrays (integers with ``backend="ckks"``),
+            ``dropouts`` not a mapping of int ids, ``random`` without
+            ``token_bytes``, a non-int ``min_contributors``.
+        ValueError: inconsistent shapes, values or ids out of range, missing
+            ``bits`` or ``clip``, infeasible parameters (the message names the
+            numbers).
         BitBudgetError: float inputs whose sum would need more than 62 bits.
         ProtocolAborted: the round aborted (for example too few survivors);
             never a wrong sum.

@@ -1,40 +1,15 @@
 """SecAgg+ parameter finder: the sparsest Harary graph and a threshold that are safe.
 
-Given the number of clients ``n``, the largest dropout and adversarial
-fractions, and the threat model, :func:`find_parameters` returns the smallest
-even number of neighbours ``k`` and a Shamir threshold ``t`` (out of the
-``k + 1`` share holders) such that, with the clients placed on the Harary ring
-by a uniformly random permutation (:mod:`secagg.protocol.graph`):
-
-* security fails with probability at most ``2^-40``, split evenly over two
-  bad events, each at most ``2^-41``: (1) the graph disconnects once the
-  corrupted and dropped clients are removed; (2) some honest client has so many
-  corrupted holders that the adversary can reconstruct its secrets;
-* the round fails (some client keeps fewer than ``t`` surviving holders) with
-  probability below ``2^-20``.
-
-Counts are worst cases: ``A = ceil(adversarial_rate * n)`` corrupted clients
-and ``D = ceil(dropout_rate * n)`` dropped clients (rounded up, after a
-``1e-9`` tolerance that absorbs binary rounding such as ``0.07 * 100``). The
-rules, with ``HG(N, K, h)`` the hypergeometric number of marked items among
-``h`` drawn without replacement from ``N`` of which ``K`` are marked:
-
-1. ``(n (n - k - 1) / 2) * C(n - k, B - k) / C(n, B) <= 2^-41`` with
-   ``B = min(A + D, n)`` (a union bound over pairs of disjoint runs of ``k/2``
-   consecutive removed ring positions; zero when ``B < k``);
-2. ``a`` = the least ``x`` with ``n * P[HG(n - 1, A, k) > x] <= 2^-41``
-   (corrupted neighbours of an honest client) and ``t >= a + 1``; in the
-   semi-malicious and active models ``2t > k + 1 + a`` instead (after fcp's
-   ``graph_parameter_finder.cc``, with the client's own share counted);
-3. ``z`` = the largest ``z`` with ``n * P[HG(n - 1, n - D, k) < z] < 2^-20``
-   (surviving neighbours of a dropped client; ``z = k + 1`` when ``D = 0``)
-   and ``t <= z``.
-
-The threshold returned is the smallest that meets rule 2 (and ``t >= 2``).
-Every decision is exact: a floating-point scan with ``lgamma`` proposes each
-candidate and exact integer arithmetic confirms it. If no even ``k < n - 1``
-works, the complete graph (``k = n - 1``, where the hypergeometrics are
-deterministic) is returned with a note; if even that fails, ``ValueError``.
+Given ``n``, the largest dropout and adversarial fractions and the threat
+model, :func:`find_parameters` returns the smallest even number of neighbours
+``k`` and a Shamir threshold ``t`` such that security fails with probability
+at most ``2^-40`` (the graph stays connected and no honest client has enough
+corrupted share holders) and the round fails with probability below
+``2^-20``; if no sparse graph qualifies it falls back to the complete graph,
+and if even that fails it raises ``ValueError``. Every decision is exact
+(a floating-point scan proposes, integer arithmetic confirms). The three rules
+and the worst-case counts are in SPEC.md, chapter "Parameters and graphs",
+section "Choosing k and t".
 
 >>> c = find_parameters(n_clients=1000, dropout_rate=0.1, adversarial_rate=0.05, threat="semi-honest")
 >>> c.graph.value, c.neighbors, c.threshold

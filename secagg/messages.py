@@ -34,6 +34,11 @@ from typing import Union
 
 from secagg.errors import AbortReason
 from secagg.kinds import MAX_CLIENTS
+from secagg.primitives.aead import NONCE_SIZE, TAG_SIZE
+from secagg.primitives.kex import KEY_SIZE
+from secagg.primitives.prg import SESSION_ID_SIZE
+from secagg.primitives.shamir import SHARE_SIZE
+from secagg.primitives.sign import SIGNATURE_SIZE
 
 __all__ = [
     "ENCRYPTED_SHARE_SIZE",
@@ -60,12 +65,9 @@ __all__ = [
     "UnmaskingResponse",
 ]
 
-KEY_SIZE = 32
-SIGNATURE_SIZE = 64
-SESSION_ID_SIZE = 32
-SHARE_SIZE = 36  # one Shamir share of a 32-byte secret: 9 x u32le
+# Sizes come from the primitive that defines them (KEY_SIZE: X25519 keys; SHARE_SIZE: one Shamir share, 9 x u32le).
 SHARE_PLAINTEXT_SIZE = 4 + 4 + 2 * SHARE_SIZE  # u32 sender, u32 receiver, share of b, share of s_sk
-ENCRYPTED_SHARE_SIZE = 12 + SHARE_PLAINTEXT_SIZE + 16  # nonce || ciphertext || tag
+ENCRYPTED_SHARE_SIZE = NONCE_SIZE + SHARE_PLAINTEXT_SIZE + TAG_SIZE  # nonce || ciphertext || tag
 MAX_CLIENT_ID = MAX_CLIENTS  # 2**20: ids travel as u32le, the bound is the protocol's
 MAX_DETAIL = 256
 MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants

@@ -27,12 +27,12 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from secagg.codec import encoded_size_masked_input
 from secagg.driver import PHASES, Phase, secure_sum
 from secagg.params import GraphKind, Params, ThreatModel
 from secagg.primitives.encoding import FixedPointEncoder, plan_bits
+from secagg.primitives.prg import Keystream
 from secagg.primitives.words import modulus_mask
 
 __all__ = ["run_simulation"]
@@ -43,10 +43,10 @@ class _SimulationStream:
 
     def __init__(self, seed: int) -> None:
         key = hashlib.sha256(b"secagg/v1/simulation\x00" + int(seed).to_bytes(8, "little", signed=True)).digest()
-        self._enc = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
+        self._stream = Keystream(key)
 
     def uniform(self, count: int) -> np.ndarray:
-        words = np.frombuffer(self._enc.update(bytes(8 * count)), dtype="<u8")
+        words = np.frombuffer(self._stream.read(8 * count), dtype="<u8")
         return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 

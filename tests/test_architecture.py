@@ -155,15 +155,10 @@ def test_the_cycle_finder_sees_function_level_imports(tmp_path):
 
 
 def test_no_import_circles_in_secagg_or_dp_function_level_imports_included():
-    circles = _cycles(_import_graph("secagg", "dp")) - {KNOWN_DP_CIRCLE}
+    circles = _cycles(_import_graph("secagg", "dp"))
     assert circles == set(), [sorted(c) for c in circles]
 
 
-@pytest.mark.xfail(
-    reason="known circle dp.ddp_rdp <-> dp.accounting, being removed by the dp engineer (issue 9); "
-    "delete this marker once it passes",
-    strict=False,
-)
 def test_no_import_circle_between_ddp_rdp_and_accounting():
     assert KNOWN_DP_CIRCLE not in _cycles(_import_graph("dp"))
 

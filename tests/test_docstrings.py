@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import pytest
 
@@ -41,9 +42,36 @@ def _missing_sections(func) -> list[str]:
         missing.append("Args")
     if signature.return_annotation not in (None, "None", inspect.Signature.empty) and "Returns:" not in doc:
         missing.append("Returns")
-    if "Raises:" not in doc:
+    if not _raises_section_ok(doc):
         missing.append("Raises")
     return missing
+
+
+def _raises_section_ok(doc: str) -> bool:
+    """A ``Raises:`` section is either the one line ``Raises: nothing of its own.`` or indented entries below it."""
+    match = re.search(r"^Raises:(.*)$", doc, re.M)
+    if match is None:
+        return False
+    inline = match.group(1).strip()
+    if inline:
+        return inline.lower().startswith("nothing of its own")
+    rest = doc[match.end() + 1 :].splitlines()
+    return bool(rest) and rest[0].startswith((" ", "\t")) and bool(rest[0].strip())
+
+
+@pytest.mark.parametrize(
+    ("doc", "ok"),
+    [
+        ("Do it.\n\nRaises: nothing of its own.", True),
+        ("Do it.\n\nRaises: Nothing of its own (as :func:`f`).", True),
+        ("Do it.\n\nRaises:\n    ValueError: bad.", True),
+        ("Do it.\n\nRaises: ValueError.", False),
+        ("Do it.\n\nRaises:\n", False),
+        ("Do it.", False),
+    ],
+)
+def test_the_raises_section_is_entries_or_the_one_line_nothing_of_its_own(doc, ok):
+    assert _raises_section_ok(doc) is ok
 
 
 @pytest.mark.parametrize("obj", list(_public()))

@@ -17,7 +17,7 @@ import numpy as np
 
 import secagg
 from dp import PrivacyLedger, calibrate_noise
-from dp.ddp_rdp import ddp_epsilon
+from dp.accounting import ddp_epsilon
 
 from . import arms as A
 from . import report

@@ -41,21 +41,30 @@ new version. Derivation labels all start with `secagg/v1/`.
 
 def state_chapter() -> str:
     sys.path.insert(0, str(ROOT))
-    from secagg.protocol.client import CLIENT_TRANSITIONS
-    from secagg.protocol.server import SERVER_TRANSITIONS
+    from secagg.protocol.client import CLIENT_TABLE
+    from secagg.protocol.server import SERVER_TABLE
+
+    def rows(table):
+        for (state, event), entry in table.items():
+            targets = entry.targets if hasattr(entry, "targets") else (entry.target,)
+            only = getattr(entry, "threats", None)
+            when = f" ({', '.join(sorted(t.value for t in only))})" if only else ""
+            name = event if isinstance(event, str) else event.__name__
+            yield state.__name__, name, [t.__name__ for t in targets], when
 
     lines = ["## State machines (generated from the transition tables)", ""]
-    for title, table in (("Client", CLIENT_TRANSITIONS), ("Server", SERVER_TRANSITIONS)):
+    for title, table in (("Client", CLIENT_TABLE), ("Server", SERVER_TABLE)):
         lines += [f"### {title}", "", "```mermaid", "stateDiagram-v2"]
-        for (state, event), target in table.items():
-            for t in target.split(" | "):
+        for state, event, targets, when in rows(table):
+            for t in targets:
                 if t != state or event != "advance":
-                    lines.append(f"    {state} --> {t}: {event}")
+                    lines.append(f"    {state} --> {t}: {event}{when}")
         lines += ["```", "", "| state | input | next state |", "|---|---|---|"]
-        lines += [f"| {s} | {e} | {t.replace(' | ', ' or ')} |" for (s, e), t in table.items()]
+        lines += [f"| {s} | {e}{w} | {' or '.join(ts)} |" for s, e, ts, w in rows(table)]
         lines.append("")
     lines += [
-        "Any input not in a table is rejected: the client or server raises "
+        "Any input not in a table (or outside the threat models an entry names) is "
+        "rejected: the client or server raises "
         "`RemoteProtocolError(OUT_OF_ROUND)` and keeps its state. An expected "
         "input that breaks a rule of chapter \"Protocol\" moves every non-terminal "
         "client state to `ClientAborted` (with the reason of the error it raises); "

@@ -25,7 +25,7 @@ Warning:
 
 from __future__ import annotations
 
-from secagg.ckks.auth import key_holder_fingerprint
+from secagg.ckks.auth import SignedUpload, key_holder_fingerprint
 from secagg.ckks.client import Client
 from secagg.ckks.driver import secure_sum_ckks
 from secagg.ckks.envelope import Envelope, EnvelopeKind, context_fingerprint, decode_envelope, encode_envelope
@@ -68,6 +68,7 @@ __all__ = [
     "PlanError",
     "PrecisionError",
     "Server",
+    "SignedUpload",
     "SizePlan",
     "SumOutOfRangeError",
     "check_precision",

@@ -1,4 +1,7 @@
-"""Authentication of the CKKS public context: the key holder signs it, every role verifies it.
+"""Authentication in the CKKS backend: the signed public context, and signed uploads.
+
+The signed context is always on; signed uploads are the verifiable key
+holder option (below and SPEC chapter 50, "Verifiable key holder").
 
 Without this, a server could hand clients a context of its own making (its
 own secret key) and decrypt every upload by itself. The key holder signs its
@@ -32,23 +35,31 @@ b'public context bytes'
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import struct
+from collections.abc import Mapping
 
-from secagg.ckks.errors import ContextAuthenticationError
-from secagg.errors import InvalidSignature
+from secagg.ckks.errors import ContextAuthenticationError, EnvelopeError
+from secagg.errors import AbortReason, InvalidSignature
 from secagg.primitives.sign import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, Ed25519SigningKey, verify
 
 __all__ = [
     "KEY_FINGERPRINT_SIZE",
     "MAX_SIGNED_CONTEXT_BYTES",
+    "ROUND_ID_SIZE",
     "SIGNED_CONTEXT_MAGIC",
     "SIGNED_CONTEXT_VERSION",
+    "SignedUpload",
+    "check_client_keys",
     "check_pin",
+    "check_round_id",
     "key_holder_fingerprint",
     "open_signed_context",
     "sign_context",
+    "sign_upload",
+    "verify_upload",
 ]
 
 SIGNED_CONTEXT_MAGIC = b"SGCS"
@@ -212,3 +223,140 @@ def open_signed_context(
 
 def _fingerprint_of(public_key: bytes) -> bytes:
     return hashlib.sha256(_KEY_LABEL + bytes(public_key)).digest()
+
+
+# --------------------------------------------------------------------------- signed uploads (verifiable option)
+
+ROUND_ID_SIZE = 16
+_UPLOAD_LABEL = b"secagg/v1/ckks-upload\x00"
+_DIGEST_SLICE = slice(38, 70)  # the envelope's SHA-256 digest field (secagg.ckks.envelope)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SignedUpload:
+    """One client's UPLOAD envelope and its signature, as the server forwards them to the key holder.
+
+    Attributes:
+        client_id: the sender's id (its key in the key holder's ``client_keys``).
+        envelope: the UPLOAD envelope bytes, unchanged.
+        signature: the client's 64-byte Ed25519 signature (:func:`sign_upload`).
+    """
+
+    client_id: int
+    envelope: bytes
+    signature: bytes
+
+
+def check_round_id(round_id: object) -> bytes:
+    """Validate a round id of the verifiable option (:meth:`KeyHolder.open_round`).
+
+    Args:
+        round_id: the id as given.
+
+    Returns:
+        The 16 bytes.
+
+    Raises:
+        TypeError: if it is not bytes.
+        ValueError: if it is not 16 bytes long.
+    """
+    if not isinstance(round_id, (bytes, bytearray, memoryview)):
+        raise TypeError(f"round_id must be bytes, got {type(round_id).__name__}")
+    if len(round_id) != ROUND_ID_SIZE:
+        raise ValueError(f"round_id must be {ROUND_ID_SIZE} bytes, got {len(round_id)}")
+    return bytes(round_id)
+
+
+def _upload_statement(envelope: bytes, client_id: int, round_id: bytes) -> bytes:
+    if isinstance(client_id, bool) or not isinstance(client_id, int):
+        raise TypeError(f"client_id must be an int, got {client_id!r}")
+    if not 1 <= client_id < 2**64:
+        raise ValueError(f"client_id must be in 1..2**64-1, got {client_id!r}")
+    if not isinstance(envelope, (bytes, bytearray, memoryview)):
+        raise TypeError(f"envelope must be bytes, got {type(envelope).__name__}")
+    digest = bytes(memoryview(envelope)[_DIGEST_SLICE])
+    if len(digest) != 32:
+        raise ValueError("envelope is shorter than its header")
+    return _UPLOAD_LABEL + check_round_id(round_id) + struct.pack("<Q", client_id) + digest
+
+
+def sign_upload(signing_key: Ed25519SigningKey, envelope: bytes, *, client_id: int, round_id: bytes) -> bytes:
+    """Sign one's own UPLOAD envelope for a round (the verifiable option, SPEC chapter 50).
+
+    Signs ``b"secagg/v1/ckks-upload" || 0x00 || round_id || u64le(client_id) ||
+    digest``, where ``digest`` is the envelope's SHA-256 field (which covers
+    its header, context fingerprint and every chunk).
+
+    Args:
+        signing_key: the client's long-term identity key (its public key is
+            registered with the key holder).
+        envelope: the envelope :meth:`Client.encrypt` returned.
+        client_id: the client's id (>= 1).
+        round_id: the 16-byte id the key holder opened for this round.
+
+    Returns:
+        The 64-byte signature.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if ``client_id``, ``round_id`` or the envelope is out of range.
+    """
+    if not isinstance(signing_key, Ed25519SigningKey):
+        raise TypeError(f"signing_key must be an Ed25519SigningKey, got {type(signing_key).__name__}")
+    return signing_key.sign(_upload_statement(envelope, client_id, round_id))
+
+
+def verify_upload(public_key: bytes, upload: SignedUpload, *, round_id: bytes) -> None:
+    """Check a client's signature on its upload; call only after the envelope's digest was checked.
+
+    Args:
+        public_key: the client's registered raw Ed25519 public key.
+        upload: the :class:`SignedUpload`.
+        round_id: the round the signature must name.
+
+    Returns:
+        ``None`` when the signature is valid.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if ``round_id`` has the wrong length.
+        EnvelopeError: reason ``AUTHENTICATION``, if the signature does not
+            verify (another round, another client, another envelope, a forgery).
+    """
+    statement = _upload_statement(upload.envelope, upload.client_id, round_id)
+    if not isinstance(upload.signature, (bytes, bytearray, memoryview)):
+        raise TypeError(f"signature must be bytes, got {type(upload.signature).__name__}")
+    try:
+        verify(public_key, statement, upload.signature)
+    except InvalidSignature:
+        raise EnvelopeError(
+            f"client {upload.client_id}'s signature on its upload does not verify for this round",
+            AbortReason.AUTHENTICATION,
+        ) from None
+
+
+def check_client_keys(client_keys: object) -> dict[int, bytes]:
+    """Validate a registry of client identity keys: ``{client_id >= 1: 32-byte Ed25519 public key}``.
+
+    Args:
+        client_keys: the mapping, provisioned out of band (a PKI), never taken from the server.
+
+    Returns:
+        A plain dict copy.
+
+    Raises:
+        TypeError: if it is not a mapping of int to bytes.
+        ValueError: if an id is below 1 or a key is not 32 bytes.
+    """
+    if not isinstance(client_keys, Mapping):
+        raise TypeError(f"client_keys must be a mapping from client id to public key, got {type(client_keys).__name__}")
+    checked = {}
+    for cid, key in client_keys.items():
+        if isinstance(cid, bool) or not isinstance(cid, int):
+            raise TypeError(f"client_keys ids must be ints, got {cid!r}")
+        if cid < 1:
+            raise ValueError(f"client_keys ids must be >= 1, got {cid!r}")
+        if not isinstance(key, (bytes, bytearray, memoryview)) or len(key) != PUBLIC_KEY_SIZE:
+            raise ValueError(f"client_keys[{cid}] must be a {PUBLIC_KEY_SIZE}-byte Ed25519 public key")
+        checked[cid] = bytes(key)
+    return checked

@@ -29,10 +29,12 @@ from __future__ import annotations
 import numpy as np
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, load_signed_context, load_tenseal
+from secagg.ckks.auth import sign_upload
 from secagg.ckks.envelope import EnvelopeBuilder, EnvelopeKind, context_fingerprint
-from secagg.ckks.errors import CKKSError
+from secagg.ckks.errors import CKKSError, CKKSStateError
 from secagg.ckks.params import CKKSParams, max_abs_sum
 from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, plan_sizes
+from secagg.primitives.sign import Ed25519SigningKey
 
 __all__ = ["Client"]
 
@@ -48,6 +50,8 @@ class Client:
         key_holder_fingerprint: its fingerprint (:attr:`KeyHolder.key_fingerprint`,
             bytes or hex), pinned the same way. Exactly one of the two.
         memory_limit: refuse vectors whose encryption would need more bytes.
+        signing_key: the client's long-term identity key, registered with the
+            key holder; needed only for :meth:`sign_upload` (the verifiable option).
 
     Raises:
         CKKSUnavailableError: if TenSEAL is not installed.
@@ -59,7 +63,7 @@ class Client:
             parameters.
     """
 
-    __slots__ = ("_fingerprint", "_loaded", "_memory_limit")
+    __slots__ = ("_fingerprint", "_loaded", "_memory_limit", "_signing_key")
 
     def __init__(
         self,
@@ -68,7 +72,11 @@ class Client:
         key_holder_key: bytes | None = None,
         key_holder_fingerprint: bytes | str | None = None,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        signing_key: Ed25519SigningKey | None = None,
     ) -> None:
+        if signing_key is not None and not isinstance(signing_key, Ed25519SigningKey):
+            raise TypeError(f"signing_key must be an Ed25519SigningKey, got {type(signing_key).__name__}")
+        self._signing_key = signing_key
         self._loaded, public = load_signed_context(
             signed_context, key_holder_key=key_holder_key, key_holder_fingerprint=key_holder_fingerprint
         )
@@ -82,6 +90,27 @@ class Client:
     def params(self) -> CKKSParams:
         """The parameter set read from the public context."""
         return self._loaded.params
+
+    def sign_upload(self, envelope: bytes, *, client_id: int, round_id: bytes) -> bytes:
+        """Sign an envelope this client made, for one round (the verifiable option, SPEC chapter 50).
+
+        Args:
+            envelope: what :meth:`encrypt` returned.
+            client_id: this client's registered id.
+            round_id: the 16-byte id the key holder opened (relayed by the server:
+                a wrong one only makes the key holder refuse the round).
+
+        Returns:
+            The 64-byte signature to send with the envelope.
+
+        Raises:
+            CKKSStateError: if the client was made without ``signing_key``.
+            TypeError: if an argument has the wrong type.
+            ValueError: if ``client_id`` or ``round_id`` is out of range.
+        """
+        if self._signing_key is None:
+            raise CKKSStateError("this client was made without signing_key=, so it cannot sign uploads")
+        return sign_upload(self._signing_key, envelope, client_id=client_id, round_id=round_id)
 
     def encrypt(self, vector: np.ndarray) -> bytearray:
         """Encrypt ``vector`` into an UPLOAD envelope.

@@ -38,6 +38,7 @@ from secagg.ckks.params import PARAMETER_SETS, CKKSParams, resolve_params
 from secagg.ckks.planner import DEFAULT_MEMORY_LIMIT, plan_sizes
 from secagg.ckks.server import Server
 from secagg.errors import AbortReason, ProtocolAborted
+from secagg.primitives.sign import Ed25519SigningKey
 from secagg.result import RoundStats, SumResult
 from secagg.round_input import check_round_input
 
@@ -64,6 +65,7 @@ def secure_sum_ckks(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     min_contributors: int = 2,
     progress: Callable[[str, int, int], None] | None = None,
+    verifiable: bool = False,
 ) -> SumResult:
     """Sum client vectors under CKKS encryption in one process.
 
@@ -90,6 +92,11 @@ def secure_sum_ckks(
         min_contributors: the key holder refuses sums of fewer clients
             (>= 2, default 2: a "sum" of one client is its input).
         progress: called as ``progress("encrypt", done, total)``.
+        verifiable: use the verifiable key holder option (SPEC chapter 50):
+            each client gets an Ed25519 identity registered with the key
+            holder and signs its upload for a round id the key holder issued;
+            the server forwards the signed uploads and the key holder decrypts
+            only if the aggregate is their sum (``stats.extra["verifiable"]``).
 
     Returns:
         :class:`~secagg.result.SumResult` with the float64 ``total``, sorted
@@ -117,6 +124,8 @@ def secure_sum_ckks(
             raise TypeError(f"clip must be a float, got {clip!r}")
         if not (np.isfinite(clip) and clip > 0):
             raise ValueError(f"clip must be finite and > 0, got {clip!r}")
+    if not isinstance(verifiable, bool):
+        raise TypeError(f"verifiable must be a bool, got {verifiable!r}")
     arrays, drops, min_contributors = check_round_input(vectors, dropouts, min_contributors)
     xs = _finite_clipped(arrays, clip)
     n, dim = len(xs), int(xs[0].size)
@@ -150,7 +159,13 @@ def secure_sum_ckks(
     received["server"] += len(public)
 
     t0 = time.perf_counter()
-    server = Server(public, key_holder_key=pin, dim=dim, memory_limit=memory_limit)
+    identities, registry, round_id = {}, None, None
+    if verifiable:
+        identities = {cid: Ed25519SigningKey.generate() for cid in range(1, n + 1)}
+        registry = {cid: key.public_bytes for cid, key in identities.items()}  # provisioned out of band
+        round_id = key_holder.open_round()
+    server = Server(public, key_holder_key=pin, dim=dim, memory_limit=memory_limit, client_keys=registry,
+                    round_id=round_id)
     seconds["server"]["setup"] = time.perf_counter() - t0
     sent["server"] += n * len(public)
     received["clients"] += n * len(public)
@@ -160,11 +175,12 @@ def secure_sum_ckks(
         if progress is not None:
             progress("encrypt", done, len(survivors))
         t0 = time.perf_counter()
-        client = Client(public, key_holder_key=pin, memory_limit=memory_limit)
+        client = Client(public, key_holder_key=pin, memory_limit=memory_limit, signing_key=identities.get(cid))
         t1 = time.perf_counter()
         envelope = client.encrypt(xs[cid - 1])
         t2 = time.perf_counter()
-        server.receive(cid, envelope)
+        signature = client.sign_upload(envelope, client_id=cid, round_id=round_id) if verifiable else None
+        server.receive(cid, envelope, signature)
         t3 = time.perf_counter()
         seconds["clients"]["setup"] += t1 - t0
         seconds["clients"]["encrypt"] += t2 - t1
@@ -181,13 +197,22 @@ def secure_sum_ckks(
     received["key_holder"] += len(output.envelope)
 
     t0 = time.perf_counter()
-    total = key_holder.decrypt(output.envelope, dim=dim, value_bound=value_bound, min_contributors=min_contributors)
+    forwarded = sum(len(u.envelope) + len(u.signature) + 8 for u in output.uploads)
+    sent["server"] += forwarded
+    received["key_holder"] += forwarded
+    if verifiable:
+        total = key_holder.decrypt_verified(
+            output.envelope, uploads=output.uploads, client_keys=registry, round_id=round_id, dim=dim,
+            value_bound=value_bound, min_contributors=min_contributors,
+        )
+    else:
+        total = key_holder.decrypt(output.envelope, dim=dim, value_bound=value_bound, min_contributors=min_contributors)
     seconds["key_holder"]["decrypt"] = time.perf_counter() - t0
     sent["key_holder"] += total.nbytes
     received["server"] += total.nbytes
 
     by_phase = {
-        "server": {"setup": n * len(public), "finish": len(output.envelope)},
+        "server": {"setup": n * len(public), "finish": len(output.envelope) + forwarded},
         "clients": {"encrypt": sent["clients"]},
         "key_holder": {"setup": len(public), "decrypt": total.nbytes},
     }
@@ -209,6 +234,7 @@ def secure_sum_ckks(
         "predicted_abs_error": plan.predicted_abs_error,
         "value_bound": value_bound,
         "min_contributors": min_contributors,
+        "verifiable": bool(verifiable),
     }
     return SumResult(
         total=total,

@@ -40,15 +40,26 @@ from the operating system); TenSEAL offers no way to inject the toolkit's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, describe_context, load_chunk, load_tenseal
-from secagg.ckks.auth import key_holder_fingerprint, sign_context
+from secagg.ckks.auth import (
+    ROUND_ID_SIZE,
+    SignedUpload,
+    check_client_keys,
+    check_round_id,
+    key_holder_fingerprint,
+    sign_context,
+    verify_upload,
+)
 from secagg.ckks.envelope import EnvelopeKind, context_fingerprint, decode_envelope
 from secagg.ckks.errors import ContextError, EnvelopeError, PlanError, SumOutOfRangeError
 from secagg.ckks.params import CKKSParams, predicted_abs_error, resolve_params
 from secagg.ckks.planner import max_ciphertext_bytes
 from secagg.errors import AbortReason
+from secagg.primitives.randomness import DEFAULT_RANDOM
 from secagg.primitives.sign import Ed25519SigningKey
 
 __all__ = ["KeyHolder"]
@@ -64,7 +75,9 @@ class KeyHolder:
         input from the decryption. The CKKS path is safe only while the server
         and the key holder do not collude, the clients have pinned
         :attr:`verify_key` out of band, and the key holder releases
-        decryptions only of rounds it knows to be real (SPEC chapter 50).
+        decryptions only of rounds it knows to be real: the verifiable
+        option, :meth:`decrypt_verified`, checks that the aggregate is the sum
+        of enough distinct client-signed uploads (SPEC chapter 50).
 
     Args:
         params: a :class:`~secagg.ckks.params.CKKSParams`, a parameter-set
@@ -82,7 +95,7 @@ class KeyHolder:
             prime of a requested size exists for this degree).
     """
 
-    __slots__ = ("_context", "_fingerprint", "_loaded", "_public", "_signed", "_signing_key")
+    __slots__ = ("_context", "_fingerprint", "_loaded", "_open_rounds", "_public", "_signed", "_signing_key")
 
     def __init__(self, params: CKKSParams | str | None = None, *, signing_key: Ed25519SigningKey | None = None) -> None:
         params = resolve_params(params)
@@ -113,6 +126,7 @@ class KeyHolder:
         self._fingerprint = context_fingerprint(self._public)
         self._signing_key = signing_key
         self._signed = sign_context(signing_key, self._public)
+        self._open_rounds: set[bytes] = set()
 
     def __repr__(self) -> str:
         return f"KeyHolder({self._loaded.params!r})"
@@ -150,6 +164,137 @@ class KeyHolder:
     def fingerprint(self) -> bytes:
         """:func:`~secagg.ckks.envelope.context_fingerprint` of :attr:`public_context`."""
         return self._fingerprint
+
+    def open_round(self) -> bytes:
+        """Issue a fresh round id for the verifiable option (SPEC chapter 50, "Verifiable key holder").
+
+        The id travels through the server to the clients, who sign it with
+        their uploads; :meth:`decrypt_verified` accepts each id once, so signed
+        uploads cannot be reused in another round, and one round yields one
+        decryption.
+
+        Returns:
+            16 random bytes (OS CSPRNG).
+
+        Raises:
+            Nothing of its own.
+        """
+        round_id = DEFAULT_RANDOM.token_bytes(ROUND_ID_SIZE)
+        self._open_rounds.add(round_id)
+        return round_id
+
+    def decrypt_verified(
+        self,
+        envelope: bytes,
+        *,
+        uploads: Sequence[SignedUpload],
+        client_keys: dict[int, bytes],
+        round_id: bytes,
+        dim: int,
+        value_bound: float,
+        min_contributors: int = 2,
+    ) -> np.ndarray:
+        """Decrypt the aggregate only if it is the sum of enough distinct signed uploads.
+
+        The verifiable option: instead of the server's word for what an
+        AGGREGATE holds, the key holder checks each upload's client signature
+        for ``round_id`` against ``client_keys``, validates every ciphertext,
+        recomputes the homomorphic sum itself, and requires it to equal the
+        server's aggregate byte for byte; it then decrypts its own sum, with
+        the range check of :meth:`decrypt`. The round id is consumed by the
+        first call, whatever its outcome. Cost: the server's aggregation work
+        again, and the uploads' bytes to the key holder (SPEC chapter 50).
+
+        Args:
+            envelope: the AGGREGATE envelope from :meth:`Server.finish`.
+            uploads: the server's :attr:`AggregateOutput.uploads`.
+            client_keys: the registered clients' raw Ed25519 public keys by id,
+                provisioned out of band (never taken from the server).
+            round_id: the id :meth:`open_round` issued for this round.
+            dim: the round's vector length.
+            value_bound: the largest ``|x_i|`` a client may submit (> 0, finite).
+            min_contributors: the fewest distinct signed uploads a sum may hold (>= 1).
+
+        Returns:
+            A float64 array of length ``dim``.
+
+        Raises:
+            TypeError: if an argument has the wrong type.
+            ValueError: if a number is out of range.
+            EnvelopeError: reason ``REPLAYED`` for a round id not open (never
+                issued, or already used) or a client listed twice;
+                ``TOO_FEW_SURVIVORS`` for fewer than ``min_contributors``
+                uploads; ``AUTHENTICATION`` for an unregistered client or a
+                signature that does not verify; ``INCONSISTENT`` when the
+                aggregate counts other contributors or is not the sum of the
+                uploads; ``MALFORMED`` for a malformed envelope or ciphertext.
+            SumOutOfRangeError: as :meth:`decrypt`.
+        """
+        round_id = check_round_id(round_id)
+        keys = check_client_keys(client_keys)
+        self._check_decrypt_args(dim, min_contributors, value_bound)
+        if isinstance(uploads, (str, bytes)) or not isinstance(uploads, Sequence):
+            raise TypeError(f"uploads must be a sequence of SignedUpload, got {type(uploads).__name__}")
+        if any(not isinstance(u, SignedUpload) for u in uploads):
+            raise TypeError("uploads must hold SignedUpload objects")
+        if round_id not in self._open_rounds:
+            raise EnvelopeError("round id was not issued by this key holder or was already used", AbortReason.REPLAYED)
+        self._open_rounds.discard(round_id)
+        ids = [u.client_id for u in uploads]
+        if len(set(ids)) != len(ids):
+            raise EnvelopeError("a client is listed twice among the uploads", AbortReason.REPLAYED)
+        if len(ids) < min_contributors:
+            raise EnvelopeError(
+                f"{len(ids)} signed uploads, fewer than the required {min_contributors}", AbortReason.TOO_FEW_SURVIVORS
+            )
+        params = self._loaded.params
+        limits = {"fingerprint": self._fingerprint, "dim": dim, "slots": params.slots,
+                  "max_chunk_bytes": max_ciphertext_bytes(params)}
+        aggregate = decode_envelope(envelope, kind=EnvelopeKind.AGGREGATE, **limits)
+        if aggregate.contributors != len(uploads):
+            raise EnvelopeError(
+                f"the aggregate says {aggregate.contributors} contributors, the server forwarded {len(uploads)} "
+                f"signed uploads",
+                AbortReason.INCONSISTENT,
+            )
+        total: list | None = None
+        for upload in uploads:
+            if upload.client_id not in keys:
+                raise EnvelopeError(f"client {upload.client_id} is not registered", AbortReason.AUTHENTICATION)
+            decoded = decode_envelope(upload.envelope, kind=EnvelopeKind.UPLOAD, **limits)
+            verify_upload(keys[upload.client_id], upload, round_id=round_id)
+            vectors = [
+                load_chunk(self._loaded, blob, index=i, length=min(params.slots, dim - i * params.slots))
+                for i, blob in enumerate(decoded.chunks)
+            ]
+            if total is None:
+                total = vectors
+            else:
+                for acc, vector in zip(total, vectors, strict=True):
+                    acc.add_(vector)
+        for i, (acc, blob) in enumerate(zip(total, aggregate.chunks, strict=True)):
+            try:
+                mine = acc.serialize()
+            except _TENSEAL_ERRORS as exc:
+                raise EnvelopeError(f"the recomputed sum does not serialise: {exc}") from exc
+            if mine != bytes(blob):
+                raise EnvelopeError(
+                    f"chunk {i} of the aggregate is not the homomorphic sum of the {len(uploads)} signed uploads",
+                    AbortReason.INCONSISTENT,
+                )
+        return self._decrypt_in_range(total, dim=dim, contributors=len(uploads), value_bound=value_bound)
+
+    @staticmethod
+    def _check_decrypt_args(dim: object, min_contributors: object, value_bound: object) -> None:
+        for name, value in (("dim", dim), ("min_contributors", min_contributors)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value!r}")
+        if isinstance(value_bound, bool) or not isinstance(value_bound, (int, float)):
+            raise TypeError(f"value_bound must be a float, got {value_bound!r}")
+        if not (np.isfinite(value_bound) and value_bound > 0):
+            raise ValueError(f"value_bound must be finite and > 0, got {value_bound!r}")
 
     def decrypt(self, envelope: bytes, *, dim: int, value_bound: float, min_contributors: int = 2) -> np.ndarray:
         """Decrypt the server's AGGREGATE envelope into the float64 sum.
@@ -190,15 +335,7 @@ class KeyHolder:
             SumOutOfRangeError: if a coordinate of the sum is out of range
                 (a corrupted ciphertext or a client above ``value_bound``).
         """
-        for name, value in (("dim", dim), ("min_contributors", min_contributors)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value!r}")
-        if isinstance(value_bound, bool) or not isinstance(value_bound, (int, float)):
-            raise TypeError(f"value_bound must be a float, got {value_bound!r}")
-        if not (np.isfinite(value_bound) and value_bound > 0):
-            raise ValueError(f"value_bound must be finite and > 0, got {value_bound!r}")
+        self._check_decrypt_args(dim, min_contributors, value_bound)
         params = self._loaded.params
         decoded = decode_envelope(
             envelope,
@@ -213,15 +350,23 @@ class KeyHolder:
                 f"the sum counts {decoded.contributors} clients, fewer than the required {min_contributors}",
                 AbortReason.TOO_FEW_SURVIVORS,
             )
+        vectors = (
+            load_chunk(self._loaded, blob, index=i, length=min(params.slots, dim - i * params.slots))
+            for i, blob in enumerate(decoded.chunks)
+        )
+        return self._decrypt_in_range(vectors, dim=dim, contributors=decoded.contributors, value_bound=value_bound)
+
+    def _decrypt_in_range(self, vectors, *, dim: int, contributors: int, value_bound: float) -> np.ndarray:
+        """Decrypt chunk vectors into the sum and apply the range check of :meth:`decrypt`."""
+        params = self._loaded.params
         total = np.empty(dim, dtype=np.float64)
-        for i, blob in enumerate(decoded.chunks):
+        for i, vector in enumerate(vectors):
             start, stop = i * params.slots, min((i + 1) * params.slots, dim)
-            vector = load_chunk(self._loaded, blob, index=i, length=stop - start)
             try:
                 total[start:stop] = vector.decrypt()
             except _TENSEAL_ERRORS as exc:
                 raise EnvelopeError(f"chunk {i} does not decrypt: {exc}") from exc
-        n = decoded.contributors
+        n = contributors
         limit = n * float(value_bound) + predicted_abs_error(params, clients=n, value_bound=value_bound)
         peak = float(np.max(np.abs(total))) if np.all(np.isfinite(total)) else float("inf")
         if peak > limit:

@@ -1,59 +1,15 @@
-"""CKKS parameter sets for summation, and the precision model (SPEC chapter 50).
+"""CKKS parameter sets for summation, and the precision each promises.
 
-A secure sum needs only ciphertext + ciphertext: no multiplication, hence no
-rescaling, no relinearisation keys and no Galois (rotation) keys. What matters
-is therefore only
-
-* ``poly_modulus_degree`` N: a ciphertext holds ``N/2`` slots;
-* the data primes (every coefficient modulus but the last, "special" one):
-  they set the ciphertext size and how large a sum can grow before it wraps;
-* the scale ``2**scale_bits``: the precision.
-
-Precision model, measured with TenSEAL 0.3.18 (the coefficient below was fitted
-on N = 4096..16384 and scales 2^20..2^50, spread 0.163..0.168): one fresh
-public-key encryption adds an error with per-slot standard deviation
-
-    sigma_1 = 0.17 * N / 2**scale_bits
-
-and errors of independent clients add, so a sum of ``n`` ciphertexts is off by
-``sigma_1 * sqrt(n)`` per slot. The tail is heavier than Gaussian: the error
-of slot ``j`` is scaled by the secret key's value at the ``j``-th root of
-unity, which varies from slot to slot, so ``error / sigma_1`` follows a
-Laplace-like law (measured over 1.5 million slots and 95 keys: 99.99 % below
-6.4, 99.9999 % below 9.6, largest 9.9). :func:`predicted_abs_error` reports
-
-    bound = 20 * sqrt(n) * sigma_1
-
-which the Laplace fit exceeds with probability about 5e-13 per slot.
-
-That noise does not depend on the values, but encoding and decoding do: they
-run a double-precision FFT over values of the sum's magnitude, which loses
-about one ulp per FFT level. When the value bound ``B`` (largest ``|x_i|``)
-is known, the bound adds
-
-    2**-52 * log2(N) * n * B
-
-Measured with ``default`` (``large``), n = 10, 8192 values uniform in
-[-B, B]: B = 1e6: 3.5e-8 (2.9e-9); B = 1e8: 2.2e-7 (2.7e-7); B = 1e10:
-2.9e-5 (2.7e-5), i.e. about 2.8e-16 * n * B, which the term (13 or 14 ulps
-of n * B) covers ten times over. Without the term the bound of
-``default`` (8.0e-8) was already exceeded at B = 1e8.
-
-The noise bound alone (values in [-1, 1], where the magnitude term is 3e-14):
-
-    name        N      coefficient moduli  scale  n = 10   n = 100
-    ----------  -----  ------------------  -----  -------  -------
-    default     8192   60, 40, 40, 60      2^40   8.0e-8   2.5e-7
-    compact     8192   60, 60              2^40   8.0e-8   2.5e-7
-    large       16384  60, 50, 60          2^50   1.6e-10  4.9e-10
-    (weak)      4096   40, 20, 40          2^20   4.2e-2   1.3e-1
-
-``default`` is the parameter set of the TenSEAL tutorials, kept because
-operators recognise it (its two middle primes would allow one multiplication
-by a plaintext, which a sum does not need). ``compact`` carries the same
-precision in 2.5x fewer bytes, because a sum only needs one data prime.
-``large`` doubles the slots per ciphertext and gains three orders of magnitude
-of precision at 61 bytes per slot.
+A sum needs only ciphertext + ciphertext (no rescaling, relinearisation or
+Galois keys), so a parameter set is just ``poly_modulus_degree`` N (``N/2``
+slots per ciphertext), the coefficient moduli (the data primes bound how large
+a sum may grow) and the scale ``2**scale_bits`` (the precision).
+:func:`predicted_abs_error` is a per-slot bound on the error of a sum of ``n``
+clients with values bounded by ``B``: ``20 * sqrt(n) * 0.17 * N / 2**scale_bits
++ 2**-52 * log2(N) * n * B``. The measurements behind the noise coefficient,
+the tail and the magnitude term, and the table of the sets ``default``,
+``compact`` and ``large``, are in SPEC.md, chapter "CKKS aggregation",
+sections "Parameter sets" and "Precision".
 
 >>> p = PARAMETER_SETS["default"]
 >>> p.slots, p.data_modulus_bits

@@ -36,8 +36,10 @@ included set exactly as they were, and the round goes on.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, load_chunk, load_signed_context
+from secagg.ckks.auth import SignedUpload, check_client_keys, check_round_id, verify_upload
 from secagg.ckks.envelope import EnvelopeBuilder, EnvelopeKind, context_fingerprint, decode_envelope
 from secagg.ckks.errors import CKKSError, CKKSStateError, EnvelopeError
 from secagg.ckks.params import CKKSParams
@@ -54,10 +56,13 @@ class AggregateOutput:
     Attributes:
         envelope: the AGGREGATE envelope, for the key holder (a ``bytearray``).
         included: sorted ids of the clients whose inputs are summed.
+        uploads: in the verifiable mode, every accepted :class:`~secagg.ckks.auth.SignedUpload`
+            in id order, for :meth:`KeyHolder.decrypt_verified`; empty otherwise.
     """
 
     envelope: bytes
     included: tuple[int, ...]
+    uploads: tuple[SignedUpload, ...] = ()
 
     @property
     def count(self) -> int:
@@ -81,6 +86,13 @@ class Server:
         key_holder_fingerprint: its fingerprint (exactly one of the two).
         dim: the round's vector length (>= 1).
         memory_limit: refuse rounds whose sum would need more bytes.
+        client_keys: the verifiable option (SPEC chapter 50): the registered
+            clients' raw Ed25519 public keys by id. Every upload must then
+            carry the client's signature for ``round_id``; the server checks it
+            and keeps the signed uploads for the key holder (memory: every
+            accepted upload, O(n x upload)).
+        round_id: the 16-byte id :meth:`KeyHolder.open_round` issued; given
+            exactly when ``client_keys`` is.
 
     Raises:
         CKKSUnavailableError: if TenSEAL is not installed.
@@ -93,7 +105,8 @@ class Server:
         PlanError: if the round needs more than ``memory_limit`` bytes.
     """
 
-    __slots__ = ("_dim", "_finished", "_fingerprint", "_included", "_loaded", "_sum")
+    __slots__ = ("_client_keys", "_dim", "_finished", "_fingerprint", "_included", "_loaded", "_round_id", "_sum",
+                 "_uploads")
 
     def __init__(
         self,
@@ -103,7 +116,14 @@ class Server:
         key_holder_key: bytes | None = None,
         key_holder_fingerprint: bytes | str | None = None,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        client_keys: Mapping[int, bytes] | None = None,
+        round_id: bytes | None = None,
     ) -> None:
+        if (client_keys is None) != (round_id is None):
+            raise TypeError("the verifiable option needs both client_keys= and round_id=")
+        self._client_keys = None if client_keys is None else check_client_keys(client_keys)
+        self._round_id = None if round_id is None else check_round_id(round_id)
+        self._uploads: list[SignedUpload] = []
         self._loaded, public = load_signed_context(
             signed_context, key_holder_key=key_holder_key, key_holder_fingerprint=key_holder_fingerprint
         )
@@ -127,21 +147,26 @@ class Server:
         """Sorted ids of the clients accepted so far."""
         return tuple(sorted(self._included))
 
-    def receive(self, client_id: int, envelope: bytes) -> None:
+    def receive(self, client_id: int, envelope: bytes, signature: bytes | None = None) -> None:
         """Validate one client's UPLOAD envelope and add it to the running sum.
 
         Args:
             client_id: the sender's id (>= 1), as the transport reports it.
             envelope: the bytes :meth:`Client.encrypt` produced.
+            signature: verifiable mode only (and required there): the client's
+                :meth:`Client.sign_upload` signature for this round.
 
         Raises:
             CKKSStateError: if called after :meth:`finish`.
-            TypeError: if ``client_id`` is not an int or ``envelope`` not bytes.
+            TypeError: if ``client_id`` is not an int or ``envelope`` not
+                bytes, or a signature is missing (verifiable mode) or given
+                (otherwise).
             ValueError: if ``client_id < 1``.
             EnvelopeError: if the client already submitted (reason
-                ``REPLAYED``), or the envelope is malformed, of another
-                context or length, or holds a ciphertext that fails
-                validation. The server state is unchanged.
+                ``REPLAYED``), is not registered or its signature does not
+                verify (``AUTHENTICATION``, verifiable mode), or the envelope
+                is malformed, of another context or length, or holds a
+                ciphertext that fails validation. The server state is unchanged.
         """
         if self._finished:
             raise CKKSStateError("receive() after finish(): the round is closed")
@@ -151,6 +176,16 @@ class Server:
             raise ValueError(f"client_id must be >= 1, got {client_id!r}")
         if client_id in self._included:
             raise EnvelopeError(f"client {client_id} already submitted in this round", AbortReason.REPLAYED)
+        if (signature is None) != (self._client_keys is None):
+            raise TypeError(
+                "this server is in the verifiable mode: every upload needs its signature"
+                if signature is None
+                else "a signature was given, but this server was made without client_keys"
+            )
+        if signature is not None and not isinstance(signature, (bytes, bytearray, memoryview)):
+            raise TypeError(f"signature must be bytes, got {type(signature).__name__}")
+        if self._client_keys is not None and client_id not in self._client_keys:
+            raise EnvelopeError(f"client {client_id} is not registered", AbortReason.AUTHENTICATION)
         params = self._loaded.params
         decoded = decode_envelope(
             envelope,
@@ -160,6 +195,10 @@ class Server:
             slots=params.slots,
             max_chunk_bytes=max_ciphertext_bytes(params),
         )
+        upload = None
+        if self._client_keys is not None:  # after decode_envelope checked the digest the signature covers
+            upload = SignedUpload(client_id=client_id, envelope=bytes(envelope), signature=bytes(signature))
+            verify_upload(self._client_keys[client_id], upload, round_id=self._round_id)
         vectors = [
             load_chunk(self._loaded, blob, index=i, length=min(params.slots, self._dim - i * params.slots))
             for i, blob in enumerate(decoded.chunks)
@@ -172,6 +211,8 @@ class Server:
             for acc, vector in zip(self._sum, vectors, strict=True):
                 acc.add_(vector)
         self._included.append(client_id)
+        if upload is not None:
+            self._uploads.append(upload)
 
     def finish(self) -> AggregateOutput:
         """Close the round and serialise the encrypted sum.
@@ -206,4 +247,6 @@ class Server:
         envelope = builder.finish()
         self._finished = True
         self._sum = None
-        return AggregateOutput(envelope=envelope, included=self.included)
+        uploads = tuple(sorted(self._uploads, key=lambda u: u.client_id))
+        self._uploads = []
+        return AggregateOutput(envelope=envelope, included=self.included, uploads=uploads)

@@ -1,4 +1,9 @@
-"""Pre-parse of one serialised ``CKKSVector``, before TenSEAL sees a byte.
+"""Pre-parse of serialised ``CKKSVector`` chunks and public contexts, before TenSEAL sees a byte.
+
+:func:`check_public_context` walks a public context the same way (SPEC
+chapter 50, "Public-context layout"): declared sizes against the parameter
+set, no relinearisation or Galois key field at all. The rest of this
+docstring is about chunks.
 
 TenSEAL deserialises a chunk completely (every ciphertext it lists, each
 decompressed and allocated) before anyone can ask how many ciphertexts it

@@ -2,8 +2,10 @@
 
 Nothing here knows about rounds, messages or sockets; every function is pure
 given its inputs and the injected :class:`~secagg.primitives.randomness.RandomSource`.
-Modules: ``randomness``, ``kex`` (X25519 + HKDF), ``aead`` (AES-256-GCM),
-``sign`` (Ed25519), ``prg`` (AES-256-CTR masks), ``shamir``, ``encoding``
-(fixed point and bit budgets) and ``masking`` (Numba kernels with NumPy
-references).
+Modules: ``randomness`` (the injected source), ``words`` (word widths),
+``kex`` (X25519 + HKDF), ``aead`` (AES-256-GCM), ``sign`` (Ed25519), ``prg``
+(the AES-256-CTR keystream and masks), ``merkle`` (key-root proofs),
+``shamir``, ``encoding`` (fixed point and bit budgets), ``packing`` (bit
+packing), ``masking`` (Numba kernels) and ``masking_reference`` (their NumPy
+references); ``_common`` holds the bytes check and the key-object base.
 """

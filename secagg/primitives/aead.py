@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secagg.errors import InvalidCiphertext
+from secagg.primitives._common import as_bytes
 from secagg.primitives.kex import LABEL_PREFIX, check_purpose, check_uint
 from secagg.primitives.prg import SESSION_ID_SIZE
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
@@ -40,14 +41,8 @@ OVERHEAD = NONCE_SIZE + TAG_SIZE
 _FAILURE = "ciphertext failed to authenticate"
 
 
-def _as_bytes(name: str, value: object) -> bytes:
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
-    return bytes(value)
-
-
 def _cipher(key: object) -> AESGCM:
-    key = _as_bytes("key", key)
+    key = as_bytes("key", key)
     if len(key) != KEY_SIZE:
         raise ValueError(f"key must be {KEY_SIZE} bytes, got {len(key)}")
     return AESGCM(key)
@@ -77,7 +72,7 @@ def associated_data(*, purpose: str, session_id: bytes, round: int, sender: int,
             bytes, or an integer is out of range.
     """
     label = check_purpose(purpose)
-    session_id = _as_bytes("session_id", session_id)
+    session_id = as_bytes("session_id", session_id)
     if len(session_id) != SESSION_ID_SIZE:
         raise ValueError(f"session_id must be {SESSION_ID_SIZE} bytes, got {len(session_id)}")
     return (
@@ -121,8 +116,8 @@ def encrypt(
         outside tests.
     """
     cipher = _cipher(key)
-    plaintext = _as_bytes("plaintext", plaintext)
-    associated_data = _as_bytes("associated_data", associated_data)
+    plaintext = as_bytes("plaintext", plaintext)
+    associated_data = as_bytes("associated_data", associated_data)
     nonce = random_bytes(random, NONCE_SIZE)
     return nonce + cipher.encrypt(nonce, plaintext, associated_data)
 
@@ -147,8 +142,8 @@ def decrypt(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
             the same message.
     """
     cipher = _cipher(key)
-    blob = _as_bytes("blob", blob)
-    associated_data = _as_bytes("associated_data", associated_data)
+    blob = as_bytes("blob", blob)
+    associated_data = as_bytes("associated_data", associated_data)
     if len(blob) < OVERHEAD:
         raise InvalidCiphertext(_FAILURE)
     try:

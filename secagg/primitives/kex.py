@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secagg.errors import InvalidKey
 from secagg.primitives.prg import SESSION_ID_SIZE
-from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+from secagg.primitives._common import KeyHolder, as_bytes
 
 __all__ = [
     "KEY_SIZE",
@@ -67,12 +67,6 @@ RESERVED_PURPOSES = frozenset({"prg"})
 
 _PURPOSE_RE = re.compile(r"[a-z0-9-]{1,64}")
 _ZERO_SECRET = bytes(KEY_SIZE)
-
-
-def _as_bytes(name: str, value: object) -> bytes:
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
-    return bytes(value)
 
 
 def check_uint(name: str, value: object, bits: int) -> int:
@@ -119,13 +113,13 @@ def check_purpose(purpose: object) -> bytes:
 
 
 def _check_session_id(session_id: object) -> bytes:
-    session_id = _as_bytes("session_id", session_id)
+    session_id = as_bytes("session_id", session_id)
     if len(session_id) != SESSION_ID_SIZE:
         raise ValueError(f"session_id must be {SESSION_ID_SIZE} bytes, got {len(session_id)}")
     return session_id
 
 
-class X25519KeyPair:
+class X25519KeyPair(KeyHolder):
     """An X25519 private key and its public key (immutable).
 
     Build one with :meth:`generate` or :meth:`from_private_bytes`.
@@ -135,66 +129,10 @@ class X25519KeyPair:
         vectors and key storage, never for a message.
     """
 
-    __slots__ = ("_private", "_public")
-
-    def __init__(self, private: X25519PrivateKey) -> None:
-        if not isinstance(private, X25519PrivateKey):
-            raise TypeError(f"private must be an X25519PrivateKey, got {type(private).__name__}")
-        object.__setattr__(self, "_private", private)
-        object.__setattr__(self, "_public", private.public_key().public_bytes_raw())
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __repr__(self) -> str:
-        return f"X25519KeyPair(public={self._public.hex()})"
-
-    @classmethod
-    def generate(cls, *, random: RandomSource = DEFAULT_RANDOM) -> X25519KeyPair:
-        """Make a key pair from 32 bytes of ``random``.
-
-        Args:
-            random: the randomness source (the OS CSPRNG by default).
-
-        Returns:
-            A new key pair.
-
-        Raises:
-            InvalidKey: if ``random`` returns other than 32 bytes.
-        """
-        return cls.from_private_bytes(random.token_bytes(KEY_SIZE))
-
-    @classmethod
-    def from_private_bytes(cls, data: bytes) -> X25519KeyPair:
-        """Load a key pair from a raw 32-byte private key (RFC 7748 scalar).
-
-        Args:
-            data: 32 bytes; clamping is applied by X25519 itself, so every
-                32-byte string is a valid private key.
-
-        Returns:
-            The key pair.
-
-        Raises:
-            TypeError: if ``data`` is not bytes.
-            InvalidKey: if ``data`` is not 32 bytes long.
-        """
-        data = _as_bytes("data", data)
-        if len(data) != KEY_SIZE:
-            raise InvalidKey(f"an X25519 private key is {KEY_SIZE} bytes, got {len(data)}")
-        return cls(X25519PrivateKey.from_private_bytes(data))
-
-    def private_bytes(self) -> bytes:
-        """Return the raw 32-byte private key, exactly as it was loaded."""
-        return self._private.private_bytes_raw()
-
-    @property
-    def public_bytes(self) -> bytes:
-        """The raw 32-byte public key (the u-coordinate, little-endian)."""
-        return self._public
+    __slots__ = ()
+    _KEY_CLASS = X25519PrivateKey
+    _ALGORITHM = "X25519"
+    _PRIVATE_SIZE = KEY_SIZE
 
 
 def check_public_key(data: bytes) -> bytes:
@@ -214,7 +152,7 @@ def check_public_key(data: bytes) -> bytes:
         TypeError: if ``data`` is not bytes.
         InvalidKey: if ``data`` is not exactly 32 bytes.
     """
-    data = _as_bytes("public key", data)
+    data = as_bytes("public key", data)
     if len(data) != KEY_SIZE:
         raise InvalidKey(f"an X25519 public key is {KEY_SIZE} bytes, got {len(data)}")
     return data
@@ -343,7 +281,7 @@ def derive_key(
         need the same key on both sides (a pairwise mask seed, a pairwise
         channel key) must pass ``(min(u, v), max(u, v))``.
     """
-    shared_secret = _as_bytes("shared_secret", shared_secret)
+    shared_secret = as_bytes("shared_secret", shared_secret)
     if len(shared_secret) != KEY_SIZE:
         raise ValueError(f"shared_secret must be {KEY_SIZE} bytes, got {len(shared_secret)}")
     salt = _check_session_id(session_id)

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from secagg.errors import PrgLimitExceeded
 from secagg.primitives.words import check_bits, modulus_mask, word_bytes, word_dtype
 
-__all__ = ["MAX_LENGTH", "PRG_LABEL", "SEED_SIZE", "SESSION_ID_SIZE", "AESCTRPrg", "expand_mask", "prg_key"]
+__all__ = ["MAX_LENGTH", "PRG_LABEL", "SEED_SIZE", "SESSION_ID_SIZE", "AESCTRPrg", "Keystream", "expand_mask", "prg_key"]
 
 SEED_SIZE = 32
 SESSION_ID_SIZE = 32
@@ -86,6 +86,52 @@ def prg_key(seed: bytes, *, session_id: bytes, length: int, bits: int) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=session_id, info=info).derive(seed)
 
 
+class Keystream:
+    """The AES-256-CTR keystream of one key (zero IV, counter from 0): the one keystream of the library.
+
+    The masks, the graph permutation and the simulator's test data all read
+    their bytes from here (with different keys); callers are responsible for
+    never reusing a key for two purposes.
+
+    Args:
+        key: 32 bytes.
+
+    Raises:
+        ValueError: if ``key`` is not a valid AES-256 key.
+    """
+
+    __slots__ = ("_encryptor",)
+
+    def __init__(self, key: bytes) -> None:
+        self._encryptor = Cipher(algorithms.AES(key), modes.CTR(_ZERO_IV)).encryptor()
+
+    def read(self, n: int) -> bytes:
+        """Return the next ``n`` keystream bytes.
+
+        Args:
+            n: how many bytes.
+
+        Returns:
+            ``n`` bytes.
+
+        Raises:
+            Nothing of its own.
+        """
+        return self._encryptor.update(bytes(n))
+
+    def read_into(self, zeros: np.ndarray, out: np.ndarray) -> None:
+        """Write the next ``len(zeros)`` keystream bytes into ``out`` (no allocation).
+
+        Args:
+            zeros: a ``uint8`` buffer of zeros.
+            out: a writable ``uint8`` buffer at least as long.
+
+        Raises:
+            Nothing of its own (as ``cryptography``'s ``update_into``).
+        """
+        self._encryptor.update_into(zeros, out)
+
+
 class AESCTRPrg:
     """A keystream for one (seed, session, length, bits): read it once, in order.
 
@@ -104,7 +150,7 @@ class AESCTRPrg:
         the protocol guarantees this by drawing fresh seeds per session.
     """
 
-    __slots__ = ("_encryptor", "_produced", "bits", "dtype", "length", "limit", "word_size")
+    __slots__ = ("_produced", "_stream", "bits", "dtype", "length", "limit", "word_size")
 
     def __init__(self, seed: bytes, *, session_id: bytes, length: int, bits: int) -> None:
         key = prg_key(seed, session_id=session_id, length=length, bits=bits)
@@ -114,7 +160,7 @@ class AESCTRPrg:
         self.word_size = word_bytes(bits)
         self.limit = self.length * self.word_size
         self._produced = 0
-        self._encryptor = Cipher(algorithms.AES(key), modes.CTR(_ZERO_IV)).encryptor()
+        self._stream = Keystream(key)
 
     @property
     def produced(self) -> int:
@@ -142,7 +188,7 @@ class AESCTRPrg:
                 f"PRG asked for {self._produced + n} bytes, cap is {self.limit} "
                 f"({self.length} words of {self.word_size} bytes)"
             )
-        self._encryptor.update_into(zeros, out)
+        self._stream.read_into(zeros, out)
         self._produced += n
 
     def words(self, count: int) -> np.ndarray:

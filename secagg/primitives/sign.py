@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature as _CryptographyInvalidSign
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from secagg.errors import InvalidKey, InvalidSignature
-from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
+from secagg.primitives._common import KeyHolder, as_bytes
 
 __all__ = ["PRIVATE_KEY_SIZE", "PUBLIC_KEY_SIZE", "SIGNATURE_SIZE", "Ed25519SigningKey", "verify"]
 
@@ -29,13 +29,7 @@ SIGNATURE_SIZE = 64
 _FAILURE = "signature did not verify"
 
 
-def _as_bytes(name: str, value: object) -> bytes:
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
-    return bytes(value)
-
-
-class Ed25519SigningKey:
+class Ed25519SigningKey(KeyHolder):
     """An Ed25519 signing key (immutable).
 
     Build one with :meth:`generate` or :meth:`from_private_bytes`.
@@ -48,65 +42,10 @@ class Ed25519SigningKey:
         given.
     """
 
-    __slots__ = ("_private", "_public")
-
-    def __init__(self, private: Ed25519PrivateKey) -> None:
-        if not isinstance(private, Ed25519PrivateKey):
-            raise TypeError(f"private must be an Ed25519PrivateKey, got {type(private).__name__}")
-        object.__setattr__(self, "_private", private)
-        object.__setattr__(self, "_public", private.public_key().public_bytes_raw())
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __repr__(self) -> str:
-        return f"Ed25519SigningKey(public={self._public.hex()})"
-
-    @classmethod
-    def generate(cls, *, random: RandomSource = DEFAULT_RANDOM) -> Ed25519SigningKey:
-        """Make a signing key from a 32-byte seed drawn from ``random``.
-
-        Args:
-            random: the randomness source (the OS CSPRNG by default).
-
-        Returns:
-            A new signing key.
-
-        Raises:
-            InvalidKey: if ``random`` returns other than 32 bytes.
-        """
-        return cls.from_private_bytes(random.token_bytes(PRIVATE_KEY_SIZE))
-
-    @classmethod
-    def from_private_bytes(cls, data: bytes) -> Ed25519SigningKey:
-        """Load a signing key from its raw 32-byte seed (RFC 8032 private key).
-
-        Args:
-            data: 32 bytes.
-
-        Returns:
-            The signing key.
-
-        Raises:
-            TypeError: if ``data`` is not bytes.
-            InvalidKey: if ``data`` is not 32 bytes long.
-        """
-        data = _as_bytes("data", data)
-        if len(data) != PRIVATE_KEY_SIZE:
-            raise InvalidKey(f"an Ed25519 private key is {PRIVATE_KEY_SIZE} bytes, got {len(data)}")
-        return cls(Ed25519PrivateKey.from_private_bytes(data))
-
-    def private_bytes(self) -> bytes:
-        """Return the raw 32-byte seed (for key storage; keep it secret)."""
-        return self._private.private_bytes_raw()
-
-    @property
-    def public_bytes(self) -> bytes:
-        """The raw 32-byte public key."""
-        return self._public
+    __slots__ = ()
+    _KEY_CLASS = Ed25519PrivateKey
+    _ALGORITHM = "Ed25519"
+    _PRIVATE_SIZE = PRIVATE_KEY_SIZE
 
     def sign(self, message: bytes) -> bytes:
         """Sign ``message`` (deterministic, RFC 8032).
@@ -120,7 +59,7 @@ class Ed25519SigningKey:
         Raises:
             TypeError: if ``message`` is not bytes.
         """
-        return self._private.sign(_as_bytes("message", message))
+        return self._private.sign(as_bytes("message", message))
 
 
 def verify(public_key: bytes, message: bytes, signature: bytes) -> None:
@@ -140,9 +79,9 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> None:
             key that is not a curve point, a wrong signature), always with the
             same message.
     """
-    public_key = _as_bytes("public_key", public_key)
-    message = _as_bytes("message", message)
-    signature = _as_bytes("signature", signature)
+    public_key = as_bytes("public_key", public_key)
+    message = as_bytes("message", message)
+    signature = as_bytes("signature", signature)
     if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
         raise InvalidSignature(_FAILURE)
     try:

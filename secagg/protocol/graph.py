@@ -1,29 +1,13 @@
 """Neighbour graphs: who shares keys and masks with whom.
 
-SecAgg uses the complete graph: every client is a neighbour of every other.
-SecAgg+ (Bell et al., CCS 2020) uses a Harary graph ``H(k, m)`` with randomly
-relabelled vertices: the ``m`` clients that advertised keys sit on a ring in a
-pseudorandom order, and each is linked to the ``k/2`` clients on either side.
-The order is a permutation of the sorted ids derived deterministically from a
-32-byte public seed that the server draws and sends to every client, so every
-client recomputes the graph; the session id binds the seed and the participant
-set, so clients shown different graphs hold different session ids.
-
-The permutation (exact, chapter "Parameters and graphs")::
-
-    key    = SHA-256(b"secagg/v1/graph-permutation" || 0x00 || seed)
-    stream = AES-256-CTR(key, initial counter block = 16 zero bytes) over zeros,
-             read as consecutive u64le words w_0, w_1, ...
-    P      = the ids sorted ascending (P[0] < P[1] < ... < P[m-1])
-    for i = m-1 down to 1:                      # Fisher-Yates
-        bound = i + 1
-        limit = 2^64 - (2^64 mod bound)
-        draw words until w < limit; j = w mod bound
-        swap P[i], P[j]
-
-Client ``P[p]`` then sits at position ``p``; its neighbours are
-``P[(p ± d) mod m]`` for ``d = 1..k/2``. If ``m - 1 <= k`` the graph is the
-complete graph over the ``m`` ids. Every neighbour tuple is sorted ascending.
+SecAgg uses the complete graph; SecAgg+ (Bell et al., CCS 2020) a Harary graph
+``H(k, m)`` whose ``m`` participants sit on a ring in an order every client
+recomputes from the server's public 32-byte graph seed (a Fisher-Yates
+shuffle driven by an AES-256-CTR keystream), each linked to the ``k/2``
+clients on either side. The session id binds the seed and the participants,
+so clients shown different graphs hold different session ids. Every
+neighbour tuple is sorted ascending. The exact permutation is in SPEC.md,
+chapter "Parameters and graphs", section "Neighbour graphs".
 
 >>> g = harary_neighbors([1, 2, 3, 4, 5, 6], 2, bytes(32))
 >>> all(len(v) == 2 for v in g.values()), all(u in g[v] for u in g for v in g[u])
@@ -40,9 +24,10 @@ import operator
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from secagg.params import MAX_CLIENTS, GraphKind, Params
+from secagg.kinds import MAX_CLIENTS, GraphKind
+from secagg.params import Params
+from secagg.primitives.prg import Keystream
 
 __all__ = [
     "GRAPH_PERMUTATION_LABEL",
@@ -97,12 +82,14 @@ def _check_seed(seed: object) -> bytes:
     return seed
 
 
+def _stream(seed: bytes) -> Keystream:
+    return Keystream(hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest())
+
+
 def _words(seed: bytes) -> Iterator[int]:
-    key = hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest()
-    enc = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
-    zeros = bytes(8 * _CHUNK_WORDS)
+    stream = _stream(seed)
     while True:
-        yield from np.frombuffer(enc.update(zeros), dtype="<u8").tolist()
+        yield from np.frombuffer(stream.read(8 * _CHUNK_WORDS), dtype="<u8").tolist()
 
 
 def graph_permutation(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
@@ -131,9 +118,7 @@ def graph_permutation(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
         # Fast path: the first m - 1 words, unless one of them is rejected
         # (probability below m**2 / 2**64); then the generic loop below
         # consumes the very same words one by one.
-        key = hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest()
-        enc = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
-        w = np.frombuffer(enc.update(bytes(8 * (m - 1))), dtype="<u8").astype(np.uint64)
+        w = np.frombuffer(_stream(seed).read(8 * (m - 1)), dtype="<u8").astype(np.uint64)
         bounds = np.arange(m, 1, -1, dtype=np.uint64)  # i + 1 for i = m-1 .. 1
         rem = (np.uint64(0) - bounds) % bounds  # 2**64 mod bound
         limit = np.uint64(0) - rem  # 2**64 - rem, wrapping to 0 when rem == 0

@@ -70,10 +70,7 @@ def params_bytes(params: Params) -> bytes:
         makes every signed key statement and session id specific to one
         round of the caller's sequence (active-model freshness).
 
-    Raises:
-        Nothing of its own for a :class:`Params` (its fields are validated on
-        construction); ``params`` is not type-checked, so another object
-        fails with ``AttributeError``/``KeyError``/``struct.error``.
+    Raises: nothing of its own (a :class:`Params` is valid by construction).
     """
     return struct.pack(
         "<IIBBIIBQ",
@@ -99,10 +96,7 @@ def key_leaf(entry: AdvertiseKeys) -> bytes:
     Returns:
         The 32-byte leaf hash.
 
-    Raises:
-        Nothing of its own for a decoded :class:`AdvertiseKeys`; the entry is
-        not validated, so a ``client_id`` outside ``[0, 2**32)`` raises
-        ``struct.error`` and non-bytes keys raise ``TypeError``.
+    Raises: nothing of its own (a decoded :class:`AdvertiseKeys` is valid).
     """
     return merkle.leaf_hash(struct.pack("<I", entry.client_id) + entry.c_pk + entry.s_pk)
 
@@ -122,12 +116,7 @@ def session_id(params: Params, graph_seed: bytes, participants: Sequence[int], k
     Returns:
         32 bytes.
 
-    Raises:
-        Nothing for well-formed input; nothing is validated (neither the
-        sizes of ``graph_seed`` and ``key_root`` nor the order of
-        ``participants``). ``TypeError`` if ``graph_seed`` or ``key_root`` is
-        not bytes-like, ``struct.error`` if an id is not an int in
-        ``[0, 2**32)``.
+    Raises: nothing of its own (sizes and order are the caller's; SPEC.md, "Protocol", "Bindings").
     """
     h = hashlib.sha256(b"secagg/v1/session\x00")
     h.update(params_bytes(params))
@@ -154,10 +143,7 @@ def advertise_statement(params: Params, client_id: int, c_pk: bytes, s_pk: bytes
         parameters include ``round_counter``, so keys signed for one round do
         not verify in another.
 
-    Raises:
-        Nothing for well-formed input; key sizes are not checked.
-        ``struct.error`` if ``client_id`` is not an int in ``[0, 2**32)``,
-        ``TypeError`` if a key is not bytes, and as :func:`params_bytes`.
+    Raises: nothing of its own (key sizes are the caller's).
     """
     return b"secagg/v1/advertise\x00" + params_bytes(params) + struct.pack("<I", client_id) + c_pk + s_pk
 
@@ -207,53 +193,37 @@ def seed_commitment(sid: bytes, client_id: int, seed: bytes) -> bytes:
 
 
 def share_key(own: kex.X25519KeyPair, peer_c_pk: bytes, sid: bytes, u: int, v: int) -> bytes:
-    """Return the AEAD key for shares between ``u`` and ``v`` (same on both sides).
-
-    ``derive_key(agree(own, peer_c_pk), "share-encryption", sid, round 1,
-    min(u, v), max(u, v))``.
+    """Return the AEAD key of the shares between ``u`` and ``v`` (the same on both sides; SPEC "Protocol").
 
     Args:
         own: this client's share-encryption key pair.
-        peer_c_pk: the peer's 32-byte share-encryption public key.
-        sid: the 32-byte session id.
-        u: one client id.
-        v: the other client id (the order of ``u`` and ``v`` does not matter).
+        peer_c_pk: the peer's share-encryption public key.
+        sid: the session id.
+        u, v: the two client ids, in any order.
 
     Returns:
-        The 32-byte AEAD key.
+        32 bytes: ``derive_key(agree, "share-encryption", sid, round 1, min, max)``.
 
     Raises:
-        InvalidKey: if the peer's key is malformed or of low order.
-        TypeError: if ``own`` is not an :class:`~secagg.primitives.kex.X25519KeyPair`,
-            ``peer_c_pk`` or ``sid`` is not bytes, or an id is not an int.
-        ValueError: if ``sid`` is not 32 bytes or an id is outside
-            ``[0, 2**32)``.
+        InvalidKey: the peer's key is malformed or of low order.
     """
     return _pair_key(own, peer_c_pk, sid, u, v, kex.PURPOSE_SHARE_ENCRYPTION, 1)
 
 
 def mask_seed(own: kex.X25519KeyPair, peer_s_pk: bytes, sid: bytes, u: int, v: int) -> bytes:
-    """Return the pairwise mask seed of ``u`` and ``v`` (same on both sides).
-
-    ``derive_key(agree(own, peer_s_pk), "mask-seed", sid, round 2,
-    min(u, v), max(u, v))``.
+    """Return the pairwise mask seed of ``u`` and ``v``: as :func:`share_key` with the mask keys, "mask-seed", round 2.
 
     Args:
         own: this client's mask key pair.
-        peer_s_pk: the peer's 32-byte mask public key.
-        sid: the 32-byte session id.
-        u: one client id.
-        v: the other client id (the order of ``u`` and ``v`` does not matter).
+        peer_s_pk: the peer's mask public key.
+        sid: the session id.
+        u, v: the two client ids, in any order.
 
     Returns:
-        The 32-byte mask seed.
+        32 bytes.
 
     Raises:
-        InvalidKey: if the peer's key is malformed or of low order.
-        TypeError: if ``own`` is not an :class:`~secagg.primitives.kex.X25519KeyPair`,
-            ``peer_s_pk`` or ``sid`` is not bytes, or an id is not an int.
-        ValueError: if ``sid`` is not 32 bytes or an id is outside
-            ``[0, 2**32)``.
+        InvalidKey: the peer's key is malformed or of low order.
     """
     return _pair_key(own, peer_s_pk, sid, u, v, kex.PURPOSE_MASK_SEED, 2)
 
@@ -295,9 +265,7 @@ def pair_sign(u: int, v: int) -> int:
     Returns:
         ``1`` if ``u < v``, else ``-1`` (so also ``-1`` when ``u == v``).
 
-    Raises:
-        TypeError: only if ``u`` and ``v`` cannot be compared; there is no
-            validation.
+    Raises: nothing of its own.
     """
     return 1 if u < v else -1
 

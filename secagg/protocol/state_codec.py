@@ -1,27 +1,10 @@
-"""Client state <-> bytes: versioned, bounds-checked, no pickle (SPEC.md, chapter "Client state").
+"""Client state <-> bytes: versioned, bounds-checked, no pickle.
 
-Layout (little-endian)::
-
-    "secagg/v1/client-state" 0x00 | u8 version (= 2) | params_bytes (27) | u32 client id
-    | u8 phase | u8 has input | [packed input, packed_size(dim, bits) bytes] | body
-
-Phase 0 is "not started" (empty body); 1..4 are the rounds R0..R3, 5
-completed (empty body), 6 aborted. Bodies:
-
-* R0: ``c_sk (32) | s_sk (32) | u32 len | signature (0 or 64)``
-* R1: ``sid (32) | ids participants | ids neighbours | per neighbour: s_pk (32),
-  share key (32) | s_sk (32) | seed (32) | own share pair (72)``
-* R2: ``sid | ids participants | ids neighbours | ids alive | own share pair |
-  per alive neighbour: share pair (72)``
-* R3: R2 then ``ids signed``
-* aborted: ``u8 reason code | u8 announce | u32 len | UTF-8 detail (<= 1024)``
-
-``ids`` is ``u32 count | count x u32``, strictly increasing, each in
-``[1, n_clients]``, the count checked against ``n_clients`` and the bytes left
-before anything is read. Every decoded id set must be consistent (neighbours
-among the participants and not this client, alive among the neighbours,
-signed among the participants); keys must be valid X25519 private keys and
-shares valid Shamir shares. Anything else is a :class:`DecodeError`.
+The layout (a magic, the version, the params bytes, the client id, the phase,
+the input if set, then the phase's keys, ids and shares) and the decoding
+rules are in SPEC.md, chapter "Client state". As in :mod:`secagg.codec`, every
+count is checked against ``n_clients`` and the bytes left before anything is
+read, and anything malformed is a :class:`DecodeError`.
 
 >>> from secagg.params import Params
 >>> p = Params(n_clients=3, dim=2, bits=8, graph="complete", neighbors=2, threshold=2)
@@ -42,6 +25,7 @@ from secagg.messages import AdvertiseKeys
 from secagg.params import Params
 from secagg.primitives import kex, shamir, sign
 from secagg.primitives.packing import pack, packed_size, unpack
+from secagg.primitives.prg import SESSION_ID_SIZE
 from secagg.protocol import session
 from secagg.protocol.client_states import (
     ClientAborted,
@@ -72,7 +56,7 @@ _PHASES: dict[type | None, int] = {
 }
 _PAIR = 2 * shamir.SHARE_SIZE
 _MAX_DETAIL = 1024
-_SESSION = 32
+_SESSION = SESSION_ID_SIZE
 _PARAMS_SIZE = 27  # session.params_bytes (wire version 2)
 _U32 = struct.Struct("<I")
 _REASONS = {code: reason for reason, code in ABORT_CODES.items()}
@@ -209,7 +193,7 @@ def decode_client(
 
 def _private(r: _Reader, what: str) -> kex.X25519KeyPair:
     try:
-        return kex.X25519KeyPair.from_private_bytes(r.raw(32, what))
+        return kex.X25519KeyPair.from_private_bytes(r.raw(kex.KEY_SIZE, what))
     except (InvalidKey, ValueError):
         raise DecodeError(f"{what} is not a valid X25519 private key") from None
 
@@ -246,33 +230,14 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
     if phase == 5:
         return ClientCompleted(), False
     if phase == 6:
-        code = r.u8("abort reason")
-        if code not in _REASONS:
-            raise DecodeError(f"unknown abort reason code {code}")
-        announce = r.u8("announce flag")
-        if announce > 1:
-            raise DecodeError(f"announce flag must be 0 or 1, got {announce}")
-        try:
-            detail = r.var("detail", limit=_MAX_DETAIL).decode("utf-8")
-        except UnicodeDecodeError:
-            raise DecodeError("abort detail is not UTF-8") from None
-        return ClientAborted(_REASONS[code], detail), bool(announce)
+        return _read_aborted(r)
     sid = r.raw(_SESSION, "session id")
     all_ids = _id_set(r, "participants", n)
     if me not in all_ids:
         raise DecodeError("participants do not include this client")
     neighbors = _id_set(r, "neighbours", n, within=all_ids, exclude=me)
     if phase == 2:
-        if len(neighbors) * 64 > r.remaining():
-            raise DecodeError("truncated: neighbour keys")
-        peers, share_keys = {}, {}
-        for v in neighbors:
-            peers[v] = r.raw(32, "s_pk")
-            share_keys[v] = r.raw(32, "share key")
-        s_keys = _private(r, "s_sk")
-        seed = r.raw(shamir.SECRET_SIZE, "seed")
-        own = _pair_bytes(r, "own share pair")
-        return ClientR1ShareKeys(sid, all_ids, neighbors, peers, share_keys, s_keys, seed, own), False
+        return _read_r1(r, sid, all_ids, neighbors), False
     alive = _id_set(r, "alive", n, within=neighbors)
     if (1 + len(alive)) * _PAIR > r.remaining():
         raise DecodeError("truncated: held shares")
@@ -283,3 +248,30 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
         return ClientR2MaskedInput(sid, all_ids, neighbors, alive, held), False
     signed = _id_set(r, "signed survivors", n, within=all_ids)
     return ClientR3ConsistencyCheck(sid, all_ids, neighbors, alive, held, signed), False
+
+
+def _read_aborted(r: _Reader) -> tuple[ClientAborted, bool]:
+    code = r.u8("abort reason")
+    if code not in _REASONS:
+        raise DecodeError(f"unknown abort reason code {code}")
+    announce = r.u8("announce flag")
+    if announce > 1:
+        raise DecodeError(f"announce flag must be 0 or 1, got {announce}")
+    try:
+        detail = r.var("detail", limit=_MAX_DETAIL).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("abort detail is not UTF-8") from None
+    return ClientAborted(_REASONS[code], detail), bool(announce)
+
+
+def _read_r1(r: _Reader, sid: bytes, all_ids: tuple[int, ...], neighbors: tuple[int, ...]) -> ClientR1ShareKeys:
+    if len(neighbors) * 2 * kex.KEY_SIZE > r.remaining():
+        raise DecodeError("truncated: neighbour keys")
+    peers, share_keys = {}, {}
+    for v in neighbors:
+        peers[v] = r.raw(kex.KEY_SIZE, "s_pk")
+        share_keys[v] = r.raw(kex.KEY_SIZE, "share key")
+    s_keys = _private(r, "s_sk")
+    seed = r.raw(shamir.SECRET_SIZE, "seed")
+    own = _pair_bytes(r, "own share pair")
+    return ClientR1ShareKeys(sid, all_ids, neighbors, peers, share_keys, s_keys, seed, own)

@@ -6,6 +6,7 @@ import math
 
 import dp_accounting
 import mpmath
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from dp import accounting
 from dp.accounting import (
     MIN_NOISE_MULTIPLIER,
+    NEIGHBOURING_RELATIONS,
     RDP_ORDERS,
     DistributedRdpAccountant,
     calibrate_noise,
@@ -23,7 +25,8 @@ from dp.accounting import (
     gaussian_round_event,
     make_accountant,
 )
-from dp.ddp_rdp import DistributedNoiseDpEvent, ddp_epsilon, rdp_curve
+from dp.accounting import ddp_epsilon
+from dp.ddp_rdp import DistributedNoiseDpEvent, rdp_curve
 from dp.errors import UnsupportedEventError
 
 MNIST_Q = 256 / 60000
@@ -279,3 +282,48 @@ def test_pld_is_refused_where_its_memory_explodes_and_calibration_steps_around_i
         delta(noise_multiplier=0.1, sampling_rate=1.0, steps=1000, epsilon=1.0, accountant="pld")
     z = calibrate_noise(epsilon=8.0, delta=1e-5, sampling_rate=1.0, steps=3, accountant="pld", rtol=1e-3)
     assert epsilon(noise_multiplier=z, sampling_rate=1.0, steps=3, delta=1e-5, accountant="pld") <= 8.0
+
+
+def test_the_rdp_accountant_uses_no_private_hook_of_dp_accounting():
+    # Issue 9: no override of dp-accounting's private _maybe_compose, no write to its _rdp.
+    import inspect
+
+    import dp.accounting as accounting
+
+    assert not issubclass(DistributedRdpAccountant, dp_accounting.privacy_accountant.PrivacyAccountant)
+    source = inspect.getsource(accounting)
+    assert "_maybe_compose" not in source and "._rdp" not in source
+
+
+@pytest.mark.parametrize("relation", ["add_or_remove_one", "replace_one"])
+def test_the_rdp_accountant_equals_dp_accountings_on_its_own_events(relation):
+    events = [
+        dp_accounting.GaussianDpEvent(1.3),
+        dp_accounting.PoissonSampledDpEvent(0.02, dp_accounting.GaussianDpEvent(0.9)),
+        dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(4.0), 7),
+        dp_accounting.ComposedDpEvent([dp_accounting.GaussianDpEvent(2.0), dp_accounting.LaplaceDpEvent(3.0)]),
+    ]
+    if relation == "replace_one":
+        events[1] = dp_accounting.SampledWithoutReplacementDpEvent(1000, 20, dp_accounting.GaussianDpEvent(0.9))
+    ours = make_accountant("rdp", neighbouring_relation=relation)
+    theirs = dp_accounting.rdp.RdpAccountant(orders=list(RDP_ORDERS), neighboring_relation=NEIGHBOURING_RELATIONS[relation])
+    for count, event in enumerate(events, start=1):
+        ours.compose(event, count)
+        theirs.compose(event, count)
+    np.testing.assert_allclose(ours.rdp, theirs.rdp, rtol=1e-12)
+    assert ours.get_epsilon(1e-6) == pytest.approx(theirs.get_epsilon(1e-6), rel=1e-12)
+    assert ours.get_delta(2.0) == pytest.approx(theirs.get_delta(2.0), rel=1e-12)
+
+
+def test_the_rdp_accountant_changes_nothing_when_it_refuses_an_event():
+    acc = make_accountant("rdp", neighbouring_relation="replace_one")
+    acc.compose(dp_accounting.GaussianDpEvent(1.0))
+    before = acc.rdp
+    ddp = DistributedNoiseDpEvent(
+        mechanism="skellam", clients=10, local_variance=100.0, l2_sensitivity=10.0, l1_sensitivity=100.0, dim=64
+    )
+    with pytest.raises(UnsupportedEventError):
+        acc.compose(dp_accounting.ComposedDpEvent([dp_accounting.GaussianDpEvent(2.0), dp_accounting.PoissonSampledDpEvent(0.1, ddp)]))
+    np.testing.assert_array_equal(acc.rdp, before)
+    assert not acc.supports(dp_accounting.PoissonSampledDpEvent(0.1, ddp))
+    assert acc.supports(ddp)

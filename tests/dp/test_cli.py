@@ -10,7 +10,7 @@ import pytest
 
 from dp.accounting import epsilon
 from dp.cli import main
-from dp.ddp_rdp import ddp_epsilon
+from dp.accounting import ddp_epsilon
 from dp.distributed import DistributedDPConfig, plan
 
 EPS_ARGS = ["epsilon", "--noise-multiplier", "1.1", "--sampling-rate", "0.01", "--steps", "500", "--delta", "1e-5"]

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dp.accounting import RDP_ORDERS, epsilon
+from dp.accounting import RDP_ORDERS, ddp_epsilon, epsilon
 from dp.ddp_rdp import (
     DistributedNoiseDpEvent,
     ddg_rdp,
-    ddp_epsilon,
+    ddg_tau,
     event_from_plan,
     poisson_subsampled_rdp,
     rdp_curve,
@@ -227,3 +227,14 @@ def test_ddp_epsilon_grows_with_steps(steps, extra, q):
 
 def test_zero_steps_cost_nothing():
     assert ddp_epsilon(plan=EVENTS[0], sampling_rate=0.5, steps=0, delta=1e-5)[0] == 0.0
+
+
+@pytest.mark.parametrize("clients", [4097, 5000, 70_001, 2**20])
+@pytest.mark.parametrize("variance", [0.25, 0.5, 1.0, 4.0, 30.0, 76.0, 200.0])
+def test_ddg_tau_series_matches_the_direct_sum(clients, variance):
+    # The tail series makes tau cost independent of clients (ledger loading is O(events)).
+    from dp.ddp_rdp import _tau_direct
+
+    direct = _tau_direct(clients, variance)
+    fast = ddg_tau(clients=clients, local_variance=variance)
+    assert fast == pytest.approx(direct, rel=1e-11, abs=1e-300)

@@ -384,3 +384,11 @@ def test_the_default_k_comes_from_the_default_modclip_prob_and_either_parameter_
     assert plan(config(modclip_prob=1e-9)).scale < plan(config(modclip_prob=1e-3)).scale
     with pytest.raises(ValueError, match="not both"):
         config(k_stddevs=4.0, modclip_prob=1e-4)
+
+
+@pytest.mark.parametrize("k", [1e-300, 5e-324, 1e-30])
+def test_a_tiny_k_stddevs_plans_without_dividing_by_zero(k):
+    # Issue 14: k_stddevs=1e-300 is inside (0, MAX_K_STDDEVS] and raised ZeroDivisionError.
+    p = plan(config(k_stddevs=k))
+    assert math.isfinite(p.scale) and p.scale > 0
+    assert p.local_variance >= 1.0

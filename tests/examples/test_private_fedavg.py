@@ -18,7 +18,7 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 import secagg  # noqa: E402
-from dp.ddp_rdp import ddp_epsilon  # noqa: E402
+from dp.accounting import ddp_epsilon  # noqa: E402
 from dp.errors import BudgetExceededError  # noqa: E402
 from examples.private_fedavg import Config, make_arms, make_schedule, run  # noqa: E402
 from examples.private_fedavg import arms as A  # noqa: E402

@@ -145,7 +145,7 @@ def _round(params: Params, seed: str, restore: bool, drop: int | None) -> list[t
     return seen
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     shape=st.sampled_from(
         [
