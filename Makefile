@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench spec vectors clean
+.PHONY: demo test bench report spec vectors clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,ckks,demo]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,ckks,demo,flower]'
 	touch $(STAMP)
 
 # Private federated training on real data with real crypto (examples/private_fedavg): writes runs/<name>/.
@@ -21,6 +21,21 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench -q --benchmark-columns=median,iqr,rounds --benchmark-sort=name
+
+# bench/report/README.md + PNGs: one side-by-side pytest-benchmark run (CKKS d = 1e6 left out), the DME
+# reproduction, the training demo, then build.py. About 10 minutes on a shared 2-core machine; on a quiet
+# machine raise the repeats: make report REPORT_ROUNDS=20 BENCH_REPEATS=5
+REPORT_ROUNDS ?= 5
+BENCH_REPEATS ?= 2
+report: $(STAMP)
+	mkdir -p bench/report/raw
+	BENCH_REPEATS=$(BENCH_REPEATS) $(BIN)/python -m pytest bench/test_masking.py bench/test_server_sum.py \
+		bench/test_ckks.py bench/test_report_scaling.py -q -p no:cacheprovider -k "not 1000000" \
+		--benchmark-min-rounds=$(REPORT_ROUNDS) --benchmark-max-time=0.5 --benchmark-columns=median,rounds \
+		--benchmark-json=bench/report/raw/benchmarks.json
+	$(BIN)/python bench/dme.py --repeats 5 --out bench/report
+	$(BIN)/python -m examples.private_fedavg --out runs
+	$(BIN)/python bench/report/build.py --runs runs
 
 vectors: $(STAMP)
 	$(BIN)/python protocol_spec/tools/generate.py

@@ -17,9 +17,16 @@ import pytest
 import dp
 import secagg
 
+try:  # the Flower adapter, when the flower extra is installed
+    import secagg_flower
+except ImportError:
+    secagg_flower = None
+
 
 def _modules():
-    for pkg in (secagg, dp):
+    for pkg in (secagg, dp, secagg_flower):
+        if pkg is None:
+            continue
         yield pkg.__name__
         for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
             yield info.name

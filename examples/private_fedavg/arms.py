@@ -8,7 +8,11 @@ returns an :class:`Aggregate`. The mean is always ``sum / expected_clients``
 so the arms differ only in how the sum is computed and what noise it carries.
 
 To add an arm, subclass :class:`Arm` and implement :meth:`Arm.aggregate`;
-for a DP arm, charge ``self.ledger`` *before* computing anything.
+for a DP arm, charge ``self.ledger`` *before* computing anything. An adaptive
+clipping arm, for instance, subclasses :class:`DistributedDP`, sets
+``self.clip`` from the previous round's (privately estimated) quantile before
+calling ``super().aggregate`` (plans are cached per clip value), and charges
+the ledger for the quantile estimate as well.
 """
 
 from __future__ import annotations
