@@ -164,12 +164,32 @@ def _check_positive_float(flag: str, value: float | None) -> None:
         raise ValueError(f"{flag} must be finite and > 0, got {value!r}")
 
 
+def _cgroup_available(root: str) -> int | None:
+    """cgroup v2: ``memory.max - memory.current + inactive_file`` (page cache the kernel can reclaim)."""
+    try:
+        with open(os.path.join(root, "memory.max"), encoding="ascii") as f:
+            limit = f.read().strip()
+        if limit == "max":
+            return None
+        with open(os.path.join(root, "memory.current"), encoding="ascii") as f:
+            current = int(f.read().strip())
+        reclaimable = 0
+        with open(os.path.join(root, "memory.stat"), encoding="ascii") as f:
+            for line in f:
+                name, _, value = line.partition(" ")
+                if name == "inactive_file":
+                    reclaimable = int(value)
+        return max(int(limit) - current + reclaimable, 0)
+    except (OSError, ValueError):
+        return None
+
+
 def available_memory() -> int:
     """Return the bytes this process may still allocate, as best the OS says.
 
     The smallest of: ``MemAvailable`` from ``/proc/meminfo`` (else the free
-    physical pages), the cgroup v2 limit minus current use, and the soft
-    address-space limit (``ulimit -v``).
+    physical pages), the cgroup v2 limit minus current use (reclaimable page
+    cache counted as free), and the soft address-space limit (``ulimit -v``).
 
     Returns:
         A byte count (0 if nothing could be read: callers then refuse large runs).
@@ -190,15 +210,9 @@ def available_memory() -> int:
             figures.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
         except (OSError, ValueError, AttributeError):
             pass
-    try:
-        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
-            limit = f.read().strip()
-        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as f:
-            current = int(f.read().strip())
-        if limit != "max":
-            figures.append(max(int(limit) - current, 0))
-    except (OSError, ValueError):
-        pass
+    cgroup = _cgroup_available("/sys/fs/cgroup")
+    if cgroup is not None:
+        figures.append(cgroup)
     try:
         import resource
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
 
 from secagg.ckks import (
     CKKSStateError,
@@ -219,3 +221,58 @@ def test_the_driver_runs_the_verifiable_option_end_to_end():
     assert r.stats.bytes_received["key_holder"] > plain.stats.bytes_received["key_holder"] + 2 * 64
     with pytest.raises(TypeError):
         secure_sum_ckks(vectors, params="compact", verifiable="yes")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    listed=st.lists(st.integers(1, 4), min_size=0, max_size=5),
+    summed=st.lists(st.integers(1, 4), min_size=1, max_size=5),
+    claim=st.one_of(st.just("summed"), st.just("listed"), st.integers(1, 60)),
+    min_contributors=st.integers(1, 3),
+)
+@example(listed=[1, 2, 3], summed=[3, 1, 2], claim="listed", min_contributors=2)  # honest, other order
+@example(listed=[4], summed=[4], claim="listed", min_contributors=1)  # one client, explicitly allowed
+@example(listed=[1, 2], summed=[1, 1], claim="listed", min_contributors=2)  # client 1 counted twice
+@example(listed=[1, 2], summed=[1], claim=50, min_contributors=2)  # the issue's relabelling
+def test_whatever_the_server_forwards_the_key_holder_releases_only_the_sum_of_the_signed_uploads(
+    compact_holder, identities, registry, envelopes, listed, summed, claim, min_contributors
+):
+    """Invariant: decrypt_verified raises, or returns the sum of >= min_contributors distinct listed clients."""
+    round_id = compact_holder.open_round()
+    pin = {"key_holder_key": compact_holder.verify_key}
+    server = Server(compact_holder.signed_context, dim=DIM, **pin)
+    for k, cid in enumerate(summed, 1):
+        server.receive(k, envelopes[cid][1])
+    claimed = {"summed": len(summed), "listed": max(len(listed), 1)}.get(claim, claim)
+    aggregate = _relabel_aggregate(compact_holder, server.finish().envelope, claimed)
+    uploads = [SignedUpload(client_id=cid, envelope=envelopes[cid][1],
+                            signature=sign_upload(identities[cid], envelopes[cid][1], client_id=cid, round_id=round_id))
+               for cid in listed]
+    honest = (len(set(listed)) == len(listed) >= min_contributors and claimed == len(listed)
+              and sorted(summed) == sorted(listed))
+    try:
+        total = _verified(compact_holder, registry, aggregate, uploads, round_id, min_contributors=min_contributors)
+    except EnvelopeError:
+        assert not honest
+        return
+    assert len(set(listed)) == len(listed) >= min_contributors
+    assert np.max(np.abs(total - sum(envelopes[cid][0] for cid in listed))) < 1e-6
+    assert honest
+
+
+@pytest.fixture(scope="module")
+def envelopes(compact_holder):
+    """One upload per client 1..4: (input, envelope)."""
+    client = Client(compact_holder.signed_context, key_holder_key=compact_holder.verify_key)
+    out = {}
+    for cid in range(1, 5):
+        x = np.full(DIM, 0.1 * cid) + np.arange(DIM) * 0.01
+        out[cid] = (x, bytes(client.encrypt(x)))
+    return out
+
+
+def _relabel_aggregate(holder, aggregate: bytes, contributors: int) -> bytes:
+    env = decode_envelope(aggregate, kind=EnvelopeKind.AGGREGATE, fingerprint=holder.fingerprint, dim=DIM,
+                          slots=holder.params.slots, max_chunk_bytes=max_ciphertext_bytes(holder.params))
+    return encode_envelope(EnvelopeKind.AGGREGATE, fingerprint=holder.fingerprint, dim=DIM,
+                           contributors=contributors, chunks=[bytes(c) for c in env.chunks])

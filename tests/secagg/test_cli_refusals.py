@@ -99,6 +99,16 @@ def test_available_memory_respects_the_address_space_limit():
     assert 0 < int(out.stdout) <= 3 * 2**30
 
 
+def test_a_cgroup_limit_counts_reclaimable_page_cache_as_free(tmp_path):
+    (tmp_path / "memory.max").write_text("1000000\n")
+    (tmp_path / "memory.current").write_text("900000\n")
+    (tmp_path / "memory.stat").write_text("anon 500000\ninactive_file 300000\nactive_file 100000\n")
+    assert cli._cgroup_available(str(tmp_path)) == 400_000
+    (tmp_path / "memory.max").write_text("max\n")
+    assert cli._cgroup_available(str(tmp_path)) is None
+    assert cli._cgroup_available(str(tmp_path / "missing")) is None
+
+
 @pytest.mark.parametrize("error", [OverflowError("a\nb"), MemoryError(), ZeroDivisionError("x")])
 def test_an_arithmetic_or_memory_error_from_inside_is_one_line(capsys, monkeypatch, error):
     def fail(**kwargs):
