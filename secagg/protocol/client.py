@@ -430,8 +430,9 @@ class Client:
             shares this client holds and its input: store them as you would a
             private key (never on the server). Restore them once per message
             and store the state that follows together with sending its reply:
-            answering one request twice from the same bytes can give a wrong
-            sum (SPEC.md, "Client state", "Single use"). The identity key, PKI and
+            restoring an old state after keys were advertised can give a
+            wrong sum or expose the input to a server that opens two sessions
+            (SPEC.md, "Client state", "Single use"). The identity key, PKI and
             randomness source are not included; :meth:`from_state` takes them.
 
         Returns:

@@ -240,3 +240,23 @@ def test_terminal_server_states_refuse_every_message_type_with_local_protocol_er
         assert h.server.state is state, msg_name
     with pytest.raises(LocalProtocolError):
         h.server.advance()
+
+
+def test_the_table_is_the_dispatcher_a_removed_entry_is_out_of_round(monkeypatch):
+    from secagg.messages import MaskedInputRequest, MaskedInputResponse
+    from secagg.protocol.client import CLIENT_TABLE, ClientR1ShareKeys
+    from secagg.protocol.server import SERVER_TABLE, ServerR2MaskedInput
+
+    h = Harness(make_params(4, t=3, dim=DIM, bits=BITS), seed="dispatcher").to_masked_input()
+    monkeypatch.delitem(CLIENT_TABLE, (ClientR1ShareKeys, MaskedInputRequest))
+    with pytest.raises(RemoteProtocolError) as info:
+        h.clients[1].receive(h.outbox[1])
+    assert info.value.reason is AbortReason.OUT_OF_ROUND
+    monkeypatch.undo()
+    reply = h.clients[1].receive(h.outbox[1])  # restored entry: answered
+    monkeypatch.delitem(SERVER_TABLE, (ServerR2MaskedInput, MaskedInputResponse))
+    with pytest.raises(RemoteProtocolError) as info:
+        h.server.receive(1, reply)
+    assert info.value.reason is AbortReason.OUT_OF_ROUND
+    monkeypatch.undo()
+    h.server.receive(1, reply)  # restored entry: accepted
