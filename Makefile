@@ -24,7 +24,7 @@ bench: $(STAMP)
 
 # bench/report/README.md + PNGs: one side-by-side pytest-benchmark run (CKKS d = 1e6 left out), the DME
 # reproduction, the training demo, then build.py. About 10 minutes on a shared 2-core machine; on a quiet
-# machine raise the repeats: make report REPORT_ROUNDS=20 BENCH_REPEATS=5
+# machine raise the repeats and say so: make report QUIET=1 REPORT_ROUNDS=20 BENCH_REPEATS=5
 REPORT_ROUNDS ?= 5
 BENCH_REPEATS ?= 2
 report: $(STAMP)
@@ -35,7 +35,7 @@ report: $(STAMP)
 		--benchmark-json=bench/report/raw/benchmarks.json
 	$(BIN)/python bench/dme.py --repeats 5 --out bench/report
 	$(BIN)/python -m examples.private_fedavg --out runs
-	$(BIN)/python bench/report/build.py --runs runs
+	$(BIN)/python bench/report/build.py --runs runs $(if $(QUIET),--quiet-machine)
 
 vectors: $(STAMP)
 	$(BIN)/python protocol_spec/tools/generate.py

@@ -39,7 +39,7 @@ import time
 import numpy as np
 from dp_accounting import gaussian_mechanism
 
-from dp.ddp_rdp import ddp_epsilon
+from dp.accounting import ddp_epsilon
 from dp.distributed import DistributedDPConfig, decode_sum, encode_client, plan
 from dp.errors import BitWidthError
 

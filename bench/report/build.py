@@ -324,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", help="copy the training results from this folder (the demo's runs/)")
+    ap.add_argument("--quiet-machine", action="store_true",
+                    help="the benchmarks ran on a machine doing nothing else (default: say it was shared)")
     args = ap.parse_args(argv)
     if args.runs:
         copy_training(pathlib.Path(args.runs))
@@ -336,10 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"**Machine:** {machine(meta)}.",
         "",
-        "**This run was made while four other engineers used the same 2 cores.** Repeats are modest "
-        "(pytest-benchmark's minimum rounds, see each plot); ratios measured side by side in one run are "
-        "more trustworthy than absolute times. On a quiet machine, `make report REPORT_ROUNDS=20 BENCH_REPEATS=5` "
-        "re-measures everything with more repeats.",
+        ("**This run was made on a machine doing nothing else.**" if args.quiet_machine else
+         "**This run was made while other engineers' jobs shared the same 2 cores.** Repeats are modest "
+         "(pytest-benchmark's minimum rounds, see each plot); ratios measured side by side in one run are "
+         "more trustworthy than absolute times.")
+        + " On a quiet machine, `make report QUIET=1 REPORT_ROUNDS=20 BENCH_REPEATS=5` re-measures everything "
+        "with more repeats and says so here.",
         "",
     ]
     sections = [
