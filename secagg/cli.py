@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "2^-40 statistical security and a failure probability below 2^-20 (chapter "
         "'Parameters and graphs' of the protocol specification).",
     )
-    p.add_argument("--clients", type=int, required=True, metavar="N", help="number of clients, 2..65535")
+    p.add_argument("--clients", type=int, required=True, metavar="N", help=f"number of clients, 2..{MAX_CLIENTS}")
     p.add_argument(
         "--dropout-rate", type=float, default=0.1, metavar="X", help="largest dropout fraction (default 0.1)"
     )

@@ -2,7 +2,7 @@
 
 Layout of every message (normative text in SPEC.md, chapter "Wire format")::
 
-    u8 version (= 1) | u8 tag | body
+    u8 version (= 2) | u8 tag | body
 
 Body fields, in the order the dataclass declares them:
 
@@ -65,7 +65,11 @@ from secagg.primitives.masking import packed_size
 
 __all__ = ["ABORT_CODES", "TAGS", "VERSION", "decode", "encode", "encoded_size_masked_input"]
 
-VERSION = 1
+VERSION = 2
+"""The wire version. Version 2 (ids up to ``2**20``, the round counter in the
+signed statements) refuses version-1 bytes with a DecodeError naming both
+versions; a version-1 peer refuses ours the same way (SPEC.md, "Wire format").
+"""
 
 TAGS: dict[type, int] = {
     AdvertiseKeys: 1,
@@ -302,7 +306,7 @@ def decode(data: bytes, *, params: Params) -> Message:
     r = _Reader(memoryview(data))
     version = r.u8("version")
     if version != VERSION:
-        raise DecodeError(f"unsupported version {version} (this codec speaks {VERSION})")
+        raise DecodeError(f"unsupported wire version {version} (this codec speaks {VERSION}; upgrade the peer)")
     tag = r.u8("tag")
     cls = _BY_TAG.get(tag)
     if cls is None:

@@ -110,6 +110,36 @@ def _count_between(N: int, K: int, h: int, lo: int, hi: int) -> int:
     return total
 
 
+_EXACT_TERMS = 256
+"""Tails of at most this many terms are summed exactly; longer ones are bounded (:func:`_tail_count_bound`)."""
+
+
+def _tail_count_bound(N: int, K: int, h: int, lo: int, hi: int, *, upper: bool) -> int:
+    """An integer ``>= _count_between(N, K, h, lo, hi)``, exact for short tails.
+
+    For a tail beyond the mode the hypergeometric terms fall off with a ratio
+    that only shrinks further out (the pmf is log-concave), so the tail is at
+    most its first term times ``1 / (1 - r)`` with ``r`` the first ratio, a
+    geometric bound computed exactly with integers. Used where tails span
+    thousands of terms of 10^5-bit integers (``k`` in the thousands at
+    ``n = 10^6``): the finder then decides with a bound that can only make it
+    more conservative (a larger ``a``, a smaller ``z``), never less safe.
+    """
+    lo = max(lo, 0, h - (N - K))
+    hi = min(hi, K, h)
+    if hi - lo < _EXACT_TERMS:
+        return _count_between(N, K, h, lo, hi)
+    if upper:  # terms j = lo, lo+1, ...: ratio (K-j)(h-j) / ((j+1)(N-K-h+j+1)) at j = lo
+        first = math.comb(K, lo) * math.comb(N - K, h - lo)
+        num, den = (K - lo) * (h - lo), (lo + 1) * (N - K - h + lo + 1)
+    else:  # terms j = hi, hi-1, ...: ratio j(N-K-h+j) / ((K-j+1)(h-j+1)) at j = hi
+        first = math.comb(K, hi) * math.comb(N - K, h - hi)
+        num, den = hi * (N - K - h + hi), (K - hi + 1) * (h - hi + 1)
+    if num >= den:  # not beyond the mode: no geometric bound, sum exactly
+        return _count_between(N, K, h, lo, hi)
+    return -(-first * den // (den - num))
+
+
 def hypergeometric_upper_tail(population: int, successes: int, draws: int, x: int) -> float:
     """Return ``P[X >= x]`` for ``X ~ HG(population, successes, draws)``.
 
@@ -234,7 +264,7 @@ def worst_case_count(rate: float, n_clients: int) -> int:
 
     Args:
         rate: a fraction of the clients, ``0 <= rate < 1`` (a real number).
-        n_clients: the number of clients, ``2 <= n_clients <= 65535``.
+        n_clients: the number of clients, ``2 <= n_clients <= 2**20``.
 
     Returns:
         The count as an ``int`` in ``[0, n_clients]``.
@@ -243,7 +273,7 @@ def worst_case_count(rate: float, n_clients: int) -> int:
         TypeError: if ``rate`` is not a real number or ``n_clients`` is not an
             int (``bool`` is refused for both).
         ValueError: if ``rate`` is not in ``[0, 1)`` (including NaN) or
-            ``n_clients`` is not in ``[2, 65535]``.
+            ``n_clients`` is not in ``[2, 2**20]``.
     """
     rate = _check_rate("rate", rate)
     n = _check_int("n_clients", n_clients, 2, MAX_CLIENTS)
@@ -274,9 +304,27 @@ def _validate(n_clients, dropout_rate, adversarial_rate, threat, security_bits, 
 # --------------------------------------------------------------------------- the search
 
 
+_STIRLING_FROM = 32
+
+
 @functools.cache
 def _log_factorials() -> np.ndarray:
-    return np.array([math.lgamma(i + 1) for i in range(MAX_CLIENTS + 1)], dtype=np.float64)
+    """``log(i!)`` for ``i = 0..MAX_CLIENTS``: ``math.lgamma`` below 32, Stirling's series above.
+
+    The series ``(m - 1/2) log m - m + log(2 pi)/2 + 1/(12m) - 1/(360m^3) +
+    1/(1260m^5)`` for ``log Gamma(m)``, ``m = i + 1 >= 33``, is off by less
+    than ``1/(1680 m^7) < 1e-13``, below float rounding of the values; it
+    only proposes candidates, which the exact integer rules then confirm.
+    """
+    out = np.empty(MAX_CLIENTS + 1, dtype=np.float64)
+    out[:_STIRLING_FROM] = [math.lgamma(i + 1) for i in range(_STIRLING_FROM)]
+    m = np.arange(_STIRLING_FROM + 1, MAX_CLIENTS + 2, dtype=np.float64)  # Gamma(m) = (m - 1)!
+    inv = 1.0 / m
+    inv2 = inv * inv
+    out[_STIRLING_FROM:] = (
+        (m - 0.5) * np.log(m) - m + 0.5 * math.log(2 * math.pi) + inv * (1 / 12 - inv2 * (1 / 360 - inv2 / 1260))
+    )
+    return out
 
 
 def _pmf(N: int, K: int, h: int, *, upper: bool) -> tuple[int, np.ndarray]:
@@ -314,7 +362,6 @@ class _Rules:
         self.B = min(A + D, n)
         self.target_s = 2.0 ** -(s + 1) / n
         self.target_f = 2.0**-f / n
-        self._comb_nB: int | None = None
 
     # rule 1 ---------------------------------------------------------------
     def connected_float(self, k: int) -> bool:
@@ -332,14 +379,16 @@ class _Rules:
         n, B = self.n, self.B
         if B < k:
             return True
-        if self._comb_nB is None:
-            self._comb_nB = math.comb(n, B)
-        return n * (n - k - 1) * math.comb(n - k, B - k) * 2 ** (self.s + 1) <= 2 * self._comb_nB
+        # C(n - k, B - k) / C(n, B) = prod_{i < k} (B - i) / (n - i): k small factors instead of two
+        # binomials of hundreds of thousands of bits at n = 10^6
+        return n * (n - k - 1) * math.prod(range(B - k + 1, B + 1)) * 2 ** (self.s + 1) <= 2 * math.prod(
+            range(n - k + 1, n + 1)
+        )
 
     # rule 2 ---------------------------------------------------------------
     def _adv_ok_exact(self, k: int, x: int) -> bool:  # n P[X > x] <= 2^-(s+1)
         N = self.n - 1
-        return _count_between(N, self.A, k, x + 1, k) * self.n * 2 ** (self.s + 1) <= _comb(N, k)
+        return _tail_count_bound(N, self.A, k, x + 1, k, upper=True) * self.n * 2 ** (self.s + 1) <= _comb(N, k)
 
     def adversarial_bound(self, k: int, exact: bool) -> int:
         jmin, pmf = _pmf(self.n - 1, self.A, k, upper=True)
@@ -355,7 +404,7 @@ class _Rules:
     # rule 3 ---------------------------------------------------------------
     def _surv_ok_exact(self, k: int, z: int) -> bool:  # n P[Z <= z - 1] < 2^-f
         N = self.n - 1
-        return _count_between(N, self.n - self.D, k, 0, z - 1) * self.n * 2**self.f < _comb(N, k)
+        return _tail_count_bound(N, self.n - self.D, k, 0, z - 1, upper=False) * self.n * 2**self.f < _comb(N, k)
 
     def survivor_bound(self, k: int, exact: bool) -> int:
         if self.D == 0:
@@ -379,6 +428,52 @@ class _Rules:
         return max(2, t_lo), min(z, k + 1), a, z
 
 
+_LINEAR_SCAN = 512
+"""Every even degree below this is tried in order; above it the search gallops (see :func:`_candidate_degrees`)."""
+
+_BACKTRACK = 128
+"""How far below the galloping search's boundary the ordered scan restarts."""
+
+
+def _float_ok(rules: _Rules, k: int) -> bool:
+    if not rules.connected_float(k):
+        return False
+    t_lo, t_hi, _, _ = rules.threshold_range(k, exact=False)
+    return t_lo <= t_hi
+
+
+def _candidate_degrees(n: int, rules: _Rules):
+    """The even degrees ``2 <= k < n - 1`` to try, in increasing order.
+
+    Below :data:`_LINEAR_SCAN` every even degree, in order. Beyond it (large
+    cohorts near the rate limits, where ``k`` reaches thousands and trying each
+    one costs seconds) the float rules are galloped (doubling, then bisection)
+    to the first degree that passes them, and the ordered scan restarts
+    :data:`_BACKTRACK` below it. The rules pass from some degree on (more
+    neighbours only help, up to parity wiggles of a few), so the degree found
+    is the smallest up to wiggles wider than the backtrack window; every
+    degree returned is still confirmed by the exact rules.
+    """
+    stop = n - 1
+    yield from range(2, min(_LINEAR_SCAN, stop), 2)
+    if _LINEAR_SCAN >= stop:
+        return
+    lo, hi = _LINEAR_SCAN - 2, _LINEAR_SCAN  # lo fails (it was scanned), hi is the next to test
+    while hi < stop and not _float_ok(rules, hi):
+        lo, hi = hi, min(2 * hi, stop - 1 - (stop - 1) % 2)
+        if hi <= lo:
+            break
+    while hi - lo > 2:  # lo fails, hi passes (or is the last even degree)
+        mid = (lo + hi) // 4 * 2
+        if mid <= lo:
+            break
+        if _float_ok(rules, mid):
+            hi = mid
+        else:
+            lo = mid
+    yield from range(max(_LINEAR_SCAN, hi - _BACKTRACK), stop, 2)
+
+
 def _describe(n: int, A: int, D: int) -> str:
     return f"A={A} corrupted and D={D} dropped of n={n} clients"
 
@@ -391,7 +486,7 @@ def _find(
     D = worst_case_count(delta, n)
     rules = _Rules(n, A, D, threat, s, f)
     if not complete_only and threat is not ThreatModel.ACTIVE:
-        for k in range(2, n - 1, 2):
+        for k in _candidate_degrees(n, rules):
             if not rules.connected_float(k):
                 continue
             t_lo, t_hi, _, _ = rules.threshold_range(k, exact=False)
@@ -460,7 +555,7 @@ def find_parameters(
     chapter "Parameters and graphs". Results are cached per argument tuple.
 
     Args:
-        n_clients: ``n``, ``2..65535``.
+        n_clients: ``n``, ``2..2**20``.
         dropout_rate: the largest fraction of clients that drop out (at any
             phase), in ``[0, 1)``.
         adversarial_rate: the largest fraction of clients that collude with

@@ -6,7 +6,7 @@ and the protocol can all name them without importing each other. Their
 meaning is in SPEC.md, chapters "Parameters and graphs" and "Threat models".
 
 >>> ThreatModel("active").name, GraphKind.HARARY.value, MAX_CLIENTS
-('ACTIVE', 'harary', 65535)
+('ACTIVE', 'harary', 1048576)
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import enum
 
 __all__ = ["MAX_CLIENTS", "PHASES", "GraphKind", "Phase", "ThreatModel"]
 
-MAX_CLIENTS = 65535
-"""Largest number of clients in one round (ids are 1..65535)."""
+MAX_CLIENTS = 2**20
+"""Largest number of clients in one round (ids are 1..2**20 = 1,048,576)."""
 
 
 class ThreatModel(enum.Enum):

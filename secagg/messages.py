@@ -68,9 +68,9 @@ __all__ = [
 # Sizes come from the primitive that defines them (KEY_SIZE: X25519 keys; SHARE_SIZE: one Shamir share, 9 x u32le).
 SHARE_PLAINTEXT_SIZE = 4 + 4 + 2 * SHARE_SIZE  # u32 sender, u32 receiver, share of b, share of s_sk
 ENCRYPTED_SHARE_SIZE = NONCE_SIZE + SHARE_PLAINTEXT_SIZE + TAG_SIZE  # nonce || ciphertext || tag
-MAX_CLIENT_ID = MAX_CLIENTS
+MAX_CLIENT_ID = MAX_CLIENTS  # 2**20: ids travel as u32le, the bound is the protocol's
 MAX_DETAIL = 256
-MAX_PROOF_HASHES = 16  # Merkle depth for up to 65,535 participants
+MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants
 
 
 def _check_id(name: str, value: object) -> None:
@@ -119,7 +119,7 @@ class AdvertiseKeys:
     """R0, client to server: the client's two fresh X25519 public keys.
 
     Attributes:
-        client_id: the sender, 1..65535.
+        client_id: the sender, ``1..MAX_CLIENT_ID`` (``2**20``).
         c_pk: channel public key (share encryption), 32 bytes.
         s_pk: mask public key (pairwise mask seeds), 32 bytes.
         signature: Ed25519 signature over the keys (64 bytes) in the active

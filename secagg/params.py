@@ -57,7 +57,7 @@ class Params:
     """The parameters of one round, shared by the server and every client.
 
     Attributes:
-        n_clients: number of clients ``n``, ``2 <= n <= 65535``; ids are ``1..n``.
+        n_clients: number of clients ``n``, ``2 <= n <= 2**20``; ids are ``1..n``.
         dim: vector length, ``1 <= dim <= 2**28``.
         bits: the modulus is ``2**bits``, ``1 <= bits <= 62``.
         graph: :class:`GraphKind` (or its string value).
@@ -69,6 +69,13 @@ class Params:
             secrets; ``2 <= t <= k + 1``, and ``2t > k + 1`` in the
             semi-malicious and active models.
         threat: :class:`ThreatModel` (or its string value); default semi-honest.
+        round_counter: ``0 <= r < 2**64``, the number of this aggregation in
+            the caller's sequence (e.g. the training round); default 0. It is
+            part of every signed key statement and of the session id, so in
+            the active model keys signed for one round are refused in every
+            other (SPEC.md, chapter "Protocol", "Freshness"). Each client must
+            keep it strictly increasing on its own (``Client(last_round=...)``),
+            not take it from the server.
 
     Raises:
         TypeError: if a field has the wrong type (a ``bool`` is not an int).
@@ -97,6 +104,7 @@ class Params:
     neighbors: int
     threshold: int
     threat: ThreatModel = ThreatModel.SEMI_HONEST
+    round_counter: int = 0
 
     def __post_init__(self) -> None:
         n = _as_int("n_clients", self.n_clients)
@@ -106,6 +114,9 @@ class Params:
         k = _as_int("neighbors", self.neighbors)
         t = _as_int("threshold", self.threshold)
         threat = _as_enum("threat", self.threat, ThreatModel)
+        counter = _as_int("round_counter", self.round_counter)
+        if not 0 <= counter < 2**64:
+            raise ValueError(f"round_counter must be in [0, 2**64), got {counter}")
         if not 2 <= n <= MAX_CLIENTS:
             raise ValueError(f"n_clients must be in [2, {MAX_CLIENTS}], got {n}")
         if not 1 <= dim <= MAX_DIM:
@@ -139,6 +150,7 @@ class Params:
             ("neighbors", k),
             ("threshold", t),
             ("threat", threat),
+            ("round_counter", counter),
         ):
             object.__setattr__(self, name, value)
 
@@ -158,11 +170,12 @@ class Params:
         adversarial_rate: float = 0.05,
         threat: ThreatModel | str = ThreatModel.SEMI_HONEST,
         graph: GraphKind | str = "auto",
+        round_counter: int = 0,
     ) -> Params:
         """Choose ``k`` and ``t`` for ``n_clients`` with the parameter finder.
 
         Args:
-            n_clients: number of clients, ``2..65535``.
+            n_clients: number of clients, ``2..2**20``.
             dim: vector length.
             bits: modulus bits.
             dropout_rate: the largest fraction of clients expected to drop out
@@ -175,6 +188,7 @@ class Params:
                 complete graph, with a threshold meeting the same bounds) or
                 ``"harary"`` (a Harary graph or an error); or a
                 :class:`GraphKind`.
+            round_counter: as the field of the same name.
 
         Returns:
             The validated :class:`Params`.
@@ -213,4 +227,5 @@ class Params:
             neighbors=choice.neighbors,
             threshold=choice.threshold,
             threat=threat,
+            round_counter=round_counter,
         )

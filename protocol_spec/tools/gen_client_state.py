@@ -34,7 +34,7 @@ from secagg.protocol.server import Server
 CASES = [
     ("n3-complete", dict(n_clients=3, dim=5, bits=13, graph="complete", neighbors=2, threshold=2, threat="semi-honest")),
     ("n5-harary-k2", dict(n_clients=5, dim=3, bits=16, graph="harary", neighbors=2, threshold=2, threat="semi-malicious")),
-    ("n4-active", dict(n_clients=4, dim=4, bits=8, graph="complete", neighbors=3, threshold=3, threat="active")),
+    ("n4-active", dict(n_clients=4, dim=4, bits=8, graph="complete", neighbors=3, threshold=3, threat="active", round_counter=9)),
 ]
 
 
@@ -113,8 +113,10 @@ def _refusals(entries: list[dict]) -> list[dict]:
         {"params": first["params"], "client": 1, "hex": r1[:-1].hex(), "error": "DecodeError", "id": "truncated"},
         {"params": first["params"], "client": 1, "hex": (r1 + b"\x00").hex(), "error": "DecodeError", "id": "trailing byte"},
         {"params": first["params"], "client": 1, "hex": (b"X" + r1[1:]).hex(), "error": "DecodeError", "id": "bad magic"},
-        {"params": first["params"], "client": 1, "hex": (r1[:23] + b"\x02" + r1[24:]).hex(), "error": "DecodeError", "id": "version 2"},
-        {"params": first["params"], "client": 1, "hex": (r1[:47] + b"\x07" + r1[48:]).hex(), "error": "DecodeError", "id": "phase 7"},
+        {"params": first["params"], "client": 1, "hex": (r1[:23] + b"\x01" + r1[24:]).hex(), "error": "DecodeError", "id": "version 1"},
+        {"params": first["params"], "client": 1, "hex": (r1[:23] + b"\x03" + r1[24:]).hex(), "error": "DecodeError", "id": "version 3"},
+        {"params": first["params"], "client": 1, "hex": (r1[:55] + b"\x07" + r1[56:]).hex(), "error": "DecodeError", "id": "phase 7"},
+        {"params": dict(first["params"], round_counter=1), "client": 1, "hex": r1.hex(), "error": "ValueError", "id": "another round counter"},
         {"params": first["params"], "client": 2, "hex": r1.hex(), "error": "ValueError", "id": "another client's state"},
         {"params": other, "client": 1, "hex": r1.hex(), "error": "ValueError", "id": "other parameters"},
     ]

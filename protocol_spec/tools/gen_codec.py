@@ -183,15 +183,15 @@ def _verify_messages() -> list[tuple[str, object]]:
         ),
         ("participants-empty", ShareKeysRequest(graph_seed=SEED, participants=(), advertised=(), proofs=())),
         (
-            "proof-of-16-hashes",
+            "proof-of-20-hashes",
             ShareKeysRequest(
-                graph_seed=SEED, participants=(1,), advertised=(_advertise(1),), proofs=(_hashes(*range(16)),)
+                graph_seed=SEED, participants=(1,), advertised=(_advertise(1),), proofs=(_hashes(*range(20)),)
             ),
         ),
         ("survivors-count-n", ConsistencyCheckRequest(session_id=SID, survivors=all_ids)),
         ("survivors-empty", ConsistencyCheckRequest(session_id=SID, survivors=())),
-        ("ids-above-n-in-a-list", ConsistencyCheckRequest(session_id=SID, survivors=(1, 65535))),
-        ("client-id-65535", AdvertiseKeys(client_id=65535, c_pk=_pk(1), s_pk=_pk(2))),
+        ("ids-above-n-in-a-list", ConsistencyCheckRequest(session_id=SID, survivors=(1, 2**20))),
+        ("client-id-2-20", AdvertiseKeys(client_id=2**20, c_pk=_pk(1), s_pk=_pk(2))),
         ("abort-detail-256-bytes", Abort(reason=AbortReason.MALFORMED, detail="x" * 256)),
         ("unmasking-response-empty", UnmaskingResponse(client_id=1, session_id=SID, seed_shares=(), key_shares=())),
         (
@@ -251,8 +251,9 @@ def _invalid(gen: list[dict]) -> list[dict]:
     adv = _head(AdvertiseKeys)
     bad("empty", b"", "no bytes at all")
     bad("version-only", bytes((VERSION,)), "version byte without a tag")
-    for v in (0, 2, 255):
-        bad(f"version-{v}", bytes((v, TAGS[ConsistencyCheckRequest])) + SID + _ids((1,)), f"version byte {v}")
+    for v in (0, 1, 3, 255):
+        what = "version byte 1: a wire-version-1 peer's message" if v == 1 else f"version byte {v}"
+        bad(f"version-{v}", bytes((v, TAGS[ConsistencyCheckRequest])) + SID + _ids((1,)), what)
     for t in (0, 10, 11, 14, 16, 255):
         bad(f"tag-{t}", bytes((VERSION, t)) + SID + _ids((1,)), f"unknown tag {t}")
 
@@ -300,9 +301,9 @@ def _invalid(gen: list[dict]) -> list[dict]:
     bad("bitmap-single-zero-byte", skq + _u32(1) + b"\x00" + _u32(0), "bitmap of one zero byte (empty set is length 0)")
     bad("bitmap-id-above-n", skq + _u32(1) + b"\x3f" + _u32(0), f"bitmap naming id 6 with n = {N}")
     bad(
-        "proof-17-hashes",
-        skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(1) + _u32(17 * 32) + bytes(17 * 32),
-        "proof of 17 hashes (limit 16)",
+        "proof-21-hashes",
+        skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(1) + _u32(21 * 32) + bytes(21 * 32),
+        "proof of 21 hashes (limit 20)",
     )
     bad(
         "proof-not-multiple-of-32",
@@ -331,9 +332,9 @@ def _invalid(gen: list[dict]) -> list[dict]:
     bad("ids-unsorted", cc + _ids((2, 1)), "survivors 2, 1")
     bad("ids-duplicate", cc + _ids((1, 1)), "survivors 1, 1")
     bad("id-zero", cc + _ids((0, 1)), "survivor id 0")
-    bad("id-65536", cc + _ids((1, 65536)), "survivor id 65536")
+    bad("id-2-20-plus-1", cc + _ids((1, 2**20 + 1)), "survivor id 2^20 + 1")
     bad("client-id-zero", adv + _u32(0) + _pk(1) + _pk(2) + _u32(0), "AdvertiseKeys from client 0")
-    bad("client-id-65536", adv + _u32(65536) + _pk(1) + _pk(2) + _u32(0), "AdvertiseKeys from client 65536")
+    bad("client-id-2-20-plus-1", adv + _u32(2**20 + 1) + _pk(1) + _pk(2) + _u32(0), "AdvertiseKeys from client 2^20 + 1")
     bad("advertise-signature-32-bytes", adv + _u32(1) + _pk(1) + _pk(2) + _u32(32) + bytes(32), "32-byte signature")
     bad("share-to-self", skr + _u32(1) + _u32(2) + _blob(2, 2), "client 2 addresses a share to itself")
     bad(

@@ -8,7 +8,7 @@
 * verify: none (no external vectors exist for this tree shape).
 * invalid: ``operation = "root_from_proof"`` with a proof one hash too short,
   one hash too long, not a multiple of 32 bytes, an index outside ``[0, m)``
-  or ``m`` outside ``[1, 2^16]`` (``ValueError``); ``operation =
+  or ``m`` outside ``[1, 2^20]`` (``ValueError``); ``operation =
   "merkle_root"`` with no leaves or a leaf that is not 32 bytes
   (``ValueError``).
 """
@@ -59,7 +59,7 @@ def generate() -> dict:
     bad("index-equals-m", "index 5 of 5 leaves", leaf=leaf3, index=5, m=5, proof=proof3)
     bad("index-negative", "index -1", leaf=leaf3, index=-1, m=5, proof=proof3)
     bad("m-zero", "no leaves", leaf=leaf3, index=0, m=0, proof="")
-    bad("m-above-2-16", "m = 2^16 + 1", leaf=leaf3, index=0, m=2**16 + 1, proof="00" * 32 * 17)
+    bad("m-above-2-20", "m = 2^20 + 1", leaf=leaf3, index=0, m=2**20 + 1, proof="00" * 32 * 21)
     invalid.append(
         {"id": "root-of-no-leaves", "operation": "merkle_root", "leaves": [], "what": "empty tree", "error": "ValueError"}
     )

@@ -56,15 +56,16 @@ from secagg.protocol.client import Client
 from secagg.protocol.server import Server, ServerAborted
 
 
-def _params(n, dim, graph="complete", k=None, t=2, threat="semi-honest") -> dict:
+def _params(n, dim, graph="complete", k=None, t=2, threat="semi-honest", bits=16, round_counter=0) -> dict:
     return {
         "n_clients": n,
         "dim": dim,
-        "bits": 16,
+        "bits": bits,
         "graph": graph,
         "neighbors": n - 1 if k is None else k,
         "threshold": t,
         "threat": threat,
+        "round_counter": round_counter,
     }
 
 
@@ -74,7 +75,10 @@ _N5 = _params(5, 8, t=3)
 _N5H = _params(5, 8, graph="harary", k=2, t=2)
 _N4H = _params(4, 6, graph="harary", k=2, t=2)
 _N4M = _params(4, 6, t=3, threat="semi-malicious")
-_N4A = _params(4, 6, t=3, threat="active")
+_N4A = _params(4, 6, t=3, threat="active", round_counter=7)
+_N8H4 = _params(8, 6, graph="harary", k=4, t=3)
+_N4B32 = _params(4, 5, t=2, bits=32)
+_N4B7 = _params(4, 9, t=2, bits=7, round_counter=2**64 - 1)
 
 CASES = [
     ("n3-complete-no-dropout", _N3, {}),
@@ -108,6 +112,11 @@ CASES = [
     ("n4-semi-malicious-drop-before-unmasking", _N4M, {3: "unmasking"}),
     ("n3-complete-abort-too-few-masked-inputs", _N3, {2: "masked_input", 3: "masked_input"}),
     ("n5-complete-abort-too-few-unmasking-responses", _N5, {1: "share_keys", 2: "masked_input", 3: "unmasking"}),
+    ("n8-harary-k4-no-dropout", _N8H4, {}),
+    ("n8-harary-k4-drop-before-masked-input", _N8H4, {3: "masked_input", 6: "masked_input"}),
+    ("n8-harary-k4-drop-before-unmasking", _N8H4, {5: "unmasking"}),
+    ("n4-complete-bits-32-drop-before-masked-input", _N4B32, {2: "masked_input"}),
+    ("n4-complete-bits-7-drop-before-unmasking", _N4B7, {4: "unmasking"}),
 ]
 
 _ORDER = {p: i for i, p in enumerate(PHASES)}

@@ -211,7 +211,7 @@ def check_not_low_order(public_key: bytes) -> bytes:
     """
     global _PROBE
     if _PROBE is None:
-        _PROBE = X25519KeyPair.from_private_bytes(hashlib.sha256(b"secagg/v1/low-order-probe").digest())
+        _PROBE = X25519KeyPair.from_private_bytes(hashlib.sha256(b"secagg/v1/low-order-probe\x00").digest())
     agree(_PROBE, public_key)
     return public_key
 

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 __all__ = ["HASH_SIZE", "MAX_DEPTH", "leaf_hash", "merkle_levels", "merkle_proof", "merkle_root", "root_from_proof"]
 
 HASH_SIZE = 32
-MAX_DEPTH = 16  # enough for 65,535 leaves
+MAX_DEPTH = 20  # enough for 2**20 leaves (secagg.kinds.MAX_CLIENTS)
 
 
 def leaf_hash(data: bytes) -> bytes:

@@ -285,10 +285,17 @@ class Client:
         identity_key: the long-term Ed25519 key (active model only).
         pki: ``{client id: Ed25519 public key}`` of every client (active model only).
         random: the randomness source (OS CSPRNG by default).
+        last_round: the largest ``params.round_counter`` this client has
+            already advertised keys for, from the client's own records (never
+            from the server), or None for its first round. In the active model
+            the signed keys of every client bind ``params.round_counter``, so a
+            client that keeps it strictly increasing refuses keys replayed
+            from any earlier round (SPEC.md, "Protocol", "Freshness").
 
     Raises:
         TypeError, ValueError: on a bad id, input, or a missing identity key or
-            PKI in the active model.
+            PKI in the active model; ValueError if ``params.round_counter`` is
+            not above ``last_round``.
     """
 
     def __init__(
@@ -300,6 +307,7 @@ class Client:
         identity_key: sign.Ed25519SigningKey | None = None,
         pki: Mapping[int, bytes] | None = None,
         random: RandomSource = DEFAULT_RANDOM,
+        last_round: int | None = None,
     ) -> None:
         if not isinstance(params, Params):
             raise TypeError(f"params must be Params, got {type(params).__name__}")
@@ -314,6 +322,14 @@ class Client:
                 raise ValueError(f"pki[{client_id}] is not this client's identity key")
         if not callable(getattr(random, "token_bytes", None)):
             raise TypeError(f"random must have a token_bytes(n) method, got {type(random).__name__}")
+        if last_round is not None:
+            if isinstance(last_round, bool) or not isinstance(last_round, int):
+                raise TypeError(f"last_round must be an int or None, got {type(last_round).__name__}")
+            if params.round_counter <= last_round:
+                raise ValueError(
+                    f"params.round_counter={params.round_counter} is not above last_round={last_round}: "
+                    "a round counter must never repeat (keys signed for it could be replayed)"
+                )
         self._ctx = _Context(client_id, params, random, identity_key, dict(pki) if pki is not None else None)
         self._state: ClientState | None = None
         self._abort_message: bytes | None = None

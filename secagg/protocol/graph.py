@@ -100,7 +100,7 @@ def graph_permutation(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
     with unbiased rejection sampling (module docstring).
 
     Args:
-        ids: the distinct client ids (any order), each in ``1..65535``.
+        ids: the distinct client ids (any order), each in ``1..2**20``.
         seed: the 32-byte public graph seed.
 
     Returns:
@@ -109,7 +109,7 @@ def graph_permutation(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
     Raises:
         TypeError: if ``ids`` is not a sequence of ints or ``seed`` not bytes.
         ValueError: if ``ids`` is empty, has duplicates or an id outside
-            ``1..65535``, or ``seed`` is not 32 bytes.
+            ``1..2**20``, or ``seed`` is not 32 bytes.
     """
     perm = _check_ids(ids)
     seed = _check_seed(seed)
@@ -143,7 +143,7 @@ def neighbors_complete(ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
     """Return the complete graph over ``ids``: everyone else is a neighbour.
 
     Args:
-        ids: the distinct client ids, each in ``1..65535``.
+        ids: the distinct client ids, each in ``1..2**20``.
 
     Returns:
         ``{id: every other id, ascending}``, keyed in ascending id order.
@@ -168,7 +168,7 @@ def harary_neighbors(ids: Sequence[int], k: int, seed: bytes) -> dict[int, tuple
 
     Args:
         ids: the distinct ids of the clients that advertised keys, each in
-            ``1..65535``.
+            ``1..2**20``.
         k: the even number of neighbours, ``k >= 2``.
         seed: the 32-byte public graph seed.
 

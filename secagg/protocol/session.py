@@ -4,7 +4,7 @@ Everything a client and the server must compute identically, in one place, so
 that the state machines stay about rules and the bytes stay in SPEC.md
 (chapter "Protocol"):
 
-* ``params_bytes``  = u32 n | u32 dim | u8 bits | u8 graph | u32 k | u32 t | u8 threat
+* ``params_bytes``  = u32 n | u32 dim | u8 bits | u8 graph | u32 k | u32 t | u8 threat | u64 round_counter
 * key leaf          = SHA-256(0x00 | u32 id | c_pk | s_pk), one per participant
 * ``session_id``    = SHA-256("secagg/v1/session" 0x00 | params_bytes | graph_seed
   | u32 m | u32 id_1 .. u32 id_m | Merkle root over the key leaves in id order)
@@ -59,19 +59,21 @@ _THREAT_CODES = {ThreatModel.SEMI_HONEST: 1, ThreatModel.SEMI_MALICIOUS: 2, Thre
 
 
 def params_bytes(params: Params) -> bytes:
-    """Return the canonical 19-byte encoding of the round parameters.
+    """Return the canonical 27-byte encoding of the round parameters (wire version 2).
 
     Args:
         params: the round parameters (a validated :class:`Params`).
 
     Returns:
-        19 bytes: ``u32 n | u32 dim | u8 bits | u8 graph | u32 k | u32 t |
-        u8 threat``, little-endian.
+        27 bytes: ``u32 n | u32 dim | u8 bits | u8 graph | u32 k | u32 t |
+        u8 threat | u64 round_counter``, little-endian. The round counter
+        makes every signed key statement and session id specific to one
+        round of the caller's sequence (active-model freshness).
 
     Raises: nothing of its own (a :class:`Params` is valid by construction).
     """
     return struct.pack(
-        "<IIBBIIB",
+        "<IIBBIIBQ",
         params.n_clients,
         params.dim,
         params.bits,
@@ -79,6 +81,7 @@ def params_bytes(params: Params) -> bytes:
         params.neighbors,
         params.threshold,
         _THREAT_CODES[params.threat],
+        params.round_counter,
     )
 
 
@@ -136,7 +139,9 @@ def advertise_statement(params: Params, client_id: int, c_pk: bytes, s_pk: bytes
         s_pk: its 32-byte mask public key.
 
     Returns:
-        The statement bytes (``20 + 19 + 4 + len(c_pk) + len(s_pk)``).
+        The statement bytes (``20 + 27 + 4 + len(c_pk) + len(s_pk)``); the
+        parameters include ``round_counter``, so keys signed for one round do
+        not verify in another.
 
     Raises: nothing of its own (key sizes are the caller's).
     """

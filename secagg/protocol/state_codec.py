@@ -40,9 +40,9 @@ from secagg.protocol.client_states import (
 __all__ = ["MAGIC", "STATE_VERSION", "advertised_state", "decode_client", "encode_client"]
 
 MAGIC = b"secagg/v1/client-state\x00"
-"""The first bytes of every client state (never a valid wire message, whose first byte is the version 1)."""
+"""The first bytes of every client state (never a valid wire message, whose first byte is the wire version)."""
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 """The client-state format version."""
 
 _PHASES: dict[type | None, int] = {
@@ -57,6 +57,7 @@ _PHASES: dict[type | None, int] = {
 _PAIR = 2 * shamir.SHARE_SIZE
 _MAX_DETAIL = 1024
 _SESSION = SESSION_ID_SIZE
+_PARAMS_SIZE = 27  # session.params_bytes (wire version 2)
 _U32 = struct.Struct("<I")
 _REASONS = {code: reason for reason, code in ABORT_CODES.items()}
 
@@ -167,7 +168,7 @@ def decode_client(
     version = r.u8("version")
     if version != STATE_VERSION:
         raise DecodeError(f"client state version {version}, expected {STATE_VERSION}")
-    if r.raw(19, "params") != session.params_bytes(params):
+    if r.raw(_PARAMS_SIZE, "params") != session.params_bytes(params):
         raise ValueError("the state was made under other round parameters")
     owner = r.u32("client id")
     if owner != client_id:

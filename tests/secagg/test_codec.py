@@ -74,7 +74,7 @@ def round_params(draw) -> Params:
     )
 
 
-IDS = st.integers(1, 65535)
+IDS = st.integers(1, 2**20)
 KEY = st.binary(min_size=32, max_size=32)
 SIG64 = st.binary(min_size=64, max_size=64)
 
@@ -212,7 +212,7 @@ def test_a_corrupted_byte_gives_decode_error_or_a_valid_message_that_re_encodes_
     assert encode(out) == bytes(buf)
 
 
-@pytest.mark.parametrize("version", [0, 2, 3, 127, 255])
+@pytest.mark.parametrize("version", [0, 1, 3, 127, 255])
 def test_unknown_version_raises_decode_error(version):
     data = bytearray(encode(ConsistencyCheckRequest(session_id=SID, survivors=(1,))))
     data[0] = version
@@ -247,19 +247,19 @@ def test_decode_refuses_non_bytes_and_encode_refuses_non_messages():
 HUGE = 0xFFFFFFFF
 _ADV = u32(1) + bytes(32) + bytes([1]) * 32
 FORGED = {
-    "survivors count": bytes((1, 6)) + SID + u32(HUGE),
-    "dropped count": bytes((1, 8)) + SID + u32(0) + u32(HUGE),
-    "signatures count": bytes((1, 8)) + SID + u32(0) + u32(0) + u32(HUGE),
-    "addressed shares count": bytes((1, 4)) + SID + u32(HUGE),
-    "share-keys shares count": bytes((1, 3)) + u32(1) + SID + SID + u32(HUGE),
-    "seed shares count": bytes((1, 9)) + u32(1) + SID + u32(HUGE),
-    "key shares count": bytes((1, 9)) + u32(1) + SID + u32(0) + u32(HUGE),
-    "advertised count": bytes((1, 2)) + SID + u32(1) + b"\x01" + u32(HUGE),
-    "participants length": bytes((1, 2)) + SID + u32(HUGE),
-    "proof length": bytes((1, 2)) + SID + u32(1) + b"\x01" + u32(1) + _ADV + u32(0) + u32(HUGE),
-    "signature length": bytes((1, 1)) + _ADV + u32(HUGE),
-    "masked length": bytes((1, 5)) + u32(1) + SID + u32(HUGE),
-    "detail length": bytes((1, 15, 1)) + u32(HUGE),
+    "survivors count": bytes((VERSION, 6)) + SID + u32(HUGE),
+    "dropped count": bytes((VERSION, 8)) + SID + u32(0) + u32(HUGE),
+    "signatures count": bytes((VERSION, 8)) + SID + u32(0) + u32(0) + u32(HUGE),
+    "addressed shares count": bytes((VERSION, 4)) + SID + u32(HUGE),
+    "share-keys shares count": bytes((VERSION, 3)) + u32(1) + SID + SID + u32(HUGE),
+    "seed shares count": bytes((VERSION, 9)) + u32(1) + SID + u32(HUGE),
+    "key shares count": bytes((VERSION, 9)) + u32(1) + SID + u32(0) + u32(HUGE),
+    "advertised count": bytes((VERSION, 2)) + SID + u32(1) + b"\x01" + u32(HUGE),
+    "participants length": bytes((VERSION, 2)) + SID + u32(HUGE),
+    "proof length": bytes((VERSION, 2)) + SID + u32(1) + b"\x01" + u32(1) + _ADV + u32(0) + u32(HUGE),
+    "signature length": bytes((VERSION, 1)) + _ADV + u32(HUGE),
+    "masked length": bytes((VERSION, 5)) + u32(1) + SID + u32(HUGE),
+    "detail length": bytes((VERSION, 15, 1)) + u32(HUGE),
 }
 
 
@@ -345,7 +345,7 @@ def test_masked_input_of_any_length_but_packed_size_is_rejected(dim, bits, delta
 
 
 def _skr(bitmap: bytes) -> bytes:
-    return bytes((1, 2)) + SID + u32(len(bitmap)) + bitmap + u32(0)
+    return bytes((VERSION, 2)) + SID + u32(len(bitmap)) + bitmap + u32(0)
 
 
 @given(st.lists(st.integers(1, 20), unique=True, max_size=20))
@@ -381,7 +381,7 @@ def test_bitmap_naming_an_id_above_n_clients_is_rejected():
 
 
 def _abort(code: int, detail: bytes) -> bytes:
-    return bytes((1, 15, code)) + u32(len(detail)) + detail
+    return bytes((VERSION, 15, code)) + u32(len(detail)) + detail
 
 
 def test_abort_codes_cover_every_reason_once():
@@ -415,7 +415,7 @@ def test_abort_detail_is_limited_to_256_utf8_bytes():
 def test_the_tag_table_is_closed_and_one_to_one():
     assert set(TAGS) == set(MESSAGE_TYPES)
     assert len(set(TAGS.values())) == len(TAGS)
-    assert codec.VERSION == 1
+    assert codec.VERSION == 2
     assert {cls.__name__: tag for cls, tag in TAGS.items()} == {
         "AdvertiseKeys": 1,
         "ShareKeysRequest": 2,
@@ -443,7 +443,7 @@ K32, K31, K33 = bytes(32), bytes(31), bytes(33)
         (lambda: AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32, signature=bytes(63)), ValueError),
         (lambda: AdvertiseKeys(client_id=1, c_pk=bytearray(32), s_pk=K32), TypeError),
         (lambda: AdvertiseKeys(client_id=0, c_pk=K32, s_pk=K32), ValueError),
-        (lambda: AdvertiseKeys(client_id=65536, c_pk=K32, s_pk=K32), ValueError),
+        (lambda: AdvertiseKeys(client_id=2**20 + 1, c_pk=K32, s_pk=K32), ValueError),
         (lambda: AdvertiseKeys(client_id=-1, c_pk=K32, s_pk=K32), ValueError),
         (lambda: AdvertiseKeys(client_id=True, c_pk=K32, s_pk=K32), TypeError),
         (lambda: AdvertiseKeys(client_id=1.0, c_pk=K32, s_pk=K32), TypeError),
@@ -452,7 +452,7 @@ K32, K31, K33 = bytes(32), bytes(31), bytes(33)
         (lambda: ShareKeysRequest(graph_seed=K32, participants=(2, 1), advertised=(), proofs=()), ValueError),
         (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, 1), advertised=(), proofs=()), ValueError),
         (lambda: ShareKeysRequest(graph_seed=K32, participants=(0, 1), advertised=(), proofs=()), ValueError),
-        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, 65536), advertised=(), proofs=()), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, 2**20 + 1), advertised=(), proofs=()), ValueError),
         (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, True), advertised=(), proofs=()), TypeError),
         (
             lambda: ShareKeysRequest(
@@ -527,7 +527,7 @@ K32, K31, K33 = bytes(32), bytes(31), bytes(33)
             ValueError,
         ),
         (lambda: RevealedShare(owner=1, share=bytes(35)), ValueError),
-        (lambda: RevealedShare(owner=65536, share=bytes(36)), ValueError),
+        (lambda: RevealedShare(owner=2**20 + 1, share=bytes(36)), ValueError),
         (
             lambda: UnmaskingResponse(
                 client_id=1,
@@ -683,7 +683,7 @@ def spec_encode(kind: str, f: dict) -> bytes:
             body += u32(len(group)) + b"".join(u32(s["owner"]) + unhex(s["share"]) for s in group)
     elif kind == "Abort":
         body = bytes((_SPEC_ABORT_CODES[f["reason"]],)) + _var(f["detail"].encode("utf-8"))
-    return bytes((1, _SPEC_TAGS[kind])) + body
+    return bytes((VERSION, _SPEC_TAGS[kind])) + body
 
 
 def _both_directions(v: dict) -> None:

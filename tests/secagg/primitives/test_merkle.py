@@ -81,8 +81,20 @@ def test_a_tree_of_2_to_the_16_leaves_has_proofs_of_16_hashes():
     leaves = [i.to_bytes(32, "little") for i in range(m)]  # any 32-byte strings will do
     levels = merkle_levels(leaves)
     proof = merkle_proof(levels, m - 1)
-    assert len(proof) == H * merkle.MAX_DEPTH
+    assert len(proof) == H * 16
     assert root_from_proof(leaves[-1], m - 1, m, proof) == levels[-1][0]
+
+
+def test_the_largest_tree_of_2_to_the_20_leaves_takes_proofs_of_20_hashes_and_no_more():
+    assert merkle.MAX_DEPTH == 20
+    leaf = leaf_hash(b"x")
+    proof = bytes(H * 20)
+    root = root_from_proof(leaf, 2**20 - 1, 2**20, proof)  # a proof of the last leaf: 20 siblings
+    assert len(root) == H
+    with pytest.raises(ValueError):
+        root_from_proof(leaf, 0, 2**20 + 1, proof + bytes(H))
+    with pytest.raises(ValueError):
+        root_from_proof(leaf, 2**20 - 1, 2**20, proof[:-H])
 
 
 # --------------------------------------------------------------------------- soundness

@@ -456,7 +456,7 @@ _CORRUPTIONS = {
     "truncated-in-header": lambda d: d[:20],
     "trailing-byte": lambda d: d + b"\x00",
     "oversized": lambda d: d + bytes(4096),
-    "unknown-version": lambda d: b"\x02" + d[1:],
+    "unknown-version": lambda d: b"\x01" + d[1:],  # a wire-version-1 peer
     "unknown-tag": lambda d: d[:1] + b"\x63" + d[2:],
     "huge-share-count": lambda d: d[:34] + b"\xff\xff\xff\xff" + d[38:],
     "count-above-n": lambda d: d[:34] + (7).to_bytes(4, "little") + d[38:],

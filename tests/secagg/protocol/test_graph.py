@@ -132,7 +132,7 @@ seeds = st.binary(min_size=32, max_size=32)
 @st.composite
 def harary_cases(draw):
     m = draw(st.integers(1, 60))
-    ids = draw(st.lists(st.integers(1, 65535), min_size=m, max_size=m, unique=True))
+    ids = draw(st.lists(st.integers(1, 2**20), min_size=m, max_size=m, unique=True))
     k = 2 * draw(st.integers(1, 12))
     return ids, k, draw(seeds)
 
@@ -229,7 +229,7 @@ def test_large_harary_graph_has_every_client_with_k_neighbors():
 # --------------------------------------------------------------------------- complete graph and dispatch
 
 
-@given(st.lists(st.integers(1, 65535), min_size=1, max_size=40, unique=True))
+@given(st.lists(st.integers(1, 2**20), min_size=1, max_size=40, unique=True))
 def test_complete_graph_links_every_pair_once(ids):
     g = neighbors_complete(ids)
     assert list(g) == sorted(ids)

@@ -12,7 +12,7 @@ import pytest
 
 from secagg import codec
 from secagg.errors import AbortReason, LocalProtocolError, RemoteProtocolError
-from secagg.messages import ConsistencyCheckRequest, Signature, UnmaskingRequest
+from secagg.messages import AdvertiseKeys, ConsistencyCheckRequest, Signature, UnmaskingRequest
 from secagg.primitives import kex, merkle, sign
 from secagg.primitives.sign import Ed25519SigningKey
 from secagg.protocol import session
@@ -332,3 +332,86 @@ def test_split_view_where_no_view_reaches_threshold_signatures_aborts_the_round(
             assert h.clients[u].state.reason is AbortReason.PEER_ABORTED
     with pytest.raises(LocalProtocolError):
         h.server.result()
+
+
+# --------------------------------------------------------------------------- R1: freshness of signed keys (wire v2)
+
+
+def _round(counter: int, *, victim_seed: str | None = None) -> Harness:
+    """The standard active cohort under one PKI (identity keys fixed by the seed) at ``round_counter``.
+
+    ``victim_seed`` gives client 3 its own randomness, so that its round keys differ from other rounds'.
+    """
+    params = dataclasses.replace(make_params(6, **ACTIVE), round_counter=counter)
+    h = Harness(params, seed="pki")
+    if victim_seed is not None:
+        h.clients[3] = Client(
+            3, params, input=h.inputs[3], identity_key=h.signing_keys[3], pki=h.pki, random=DeterministicRandom(victim_seed)
+        )
+    return h
+
+
+def _replay_keys(h: Harness, old: AdvertiseKeys, receiver: int) -> bytes:
+    """The ShareKeysRequest for ``receiver`` with ``old`` (signed in another round) in place of its sender's
+    fresh keys, under a Merkle tree rebuilt over the replayed keys (so every proof checks)."""
+    req = h.request(receiver)
+    adverts = {u: decode(h.params, data) for u, data in h.advertised.items()}
+    adverts[old.client_id] = old
+    ids = list(req.participants)
+    levels = merkle.merkle_levels([session.key_leaf(adverts[u]) for u in ids])
+    holders = [a.client_id for a in req.advertised]
+    return rewrite(
+        h.params,
+        h.outbox[receiver],
+        advertised=tuple(adverts[u] for u in holders),
+        proofs=tuple(merkle.merkle_proof(levels, ids.index(u)) for u in holders),
+    )
+
+
+def test_keys_signed_in_an_earlier_round_under_the_same_pki_are_refused_by_the_client():
+    earlier = _round(1, victim_seed="round 1 keys").to_share_keys()
+    old = decode(earlier.params, earlier.advertised[3])
+    assert old.signature  # genuinely signed by client 3's identity key, in round 1
+    now = _round(2, victim_seed="round 2 keys").to_share_keys()
+    assert now.pki == earlier.pki and decode(now.params, now.advertised[3]).c_pk != old.c_pk
+    bad = _replay_keys(now, old, receiver=1)
+    assert_aborted(now, 1, AbortReason.AUTHENTICATION, bad, later=[now.outbox[1]], detail="client 3")
+
+
+def test_keys_signed_in_an_earlier_round_are_refused_by_the_server_too():
+    earlier = _round(1, victim_seed="round 1 keys").to_share_keys()
+    now = _round(2)
+    with pytest.raises(RemoteProtocolError) as info:
+        now.server.receive(3, earlier.advertised[3])
+    assert info.value.reason is AbortReason.AUTHENTICATION
+
+
+def test_the_signed_statement_binds_the_round_counter():
+    params = make_params(6, **ACTIVE)
+    keys = (bytes([1]) * 32, bytes([2]) * 32)
+    statements = {
+        session.advertise_statement(dataclasses.replace(params, round_counter=r), 3, *keys) for r in (0, 1, 2**64 - 1)
+    }
+    assert len(statements) == 3
+
+
+def test_a_client_refuses_a_round_counter_it_has_already_used():
+    h = _round(5)
+    params = h.params
+    kw = dict(input=h.inputs[1], identity_key=h.signing_keys[1], pki=h.pki)
+    for last in (5, 6, 2**64):
+        with pytest.raises(ValueError, match="round_counter=5 is not above last_round"):
+            Client(1, params, last_round=last, **kw)
+    with pytest.raises(TypeError, match="last_round"):
+        Client(1, params, last_round=4.0, **kw)
+    assert Client(1, params, last_round=4, **kw).start()
+
+
+def test_same_counter_replay_is_what_the_monotonic_counter_rules_out():
+    # Contrast: a server that gets the SAME counter used twice (two sessions at round 1) can replay the keys
+    # of the first into the second: the signature verifies. This is why each client keeps the counter strictly
+    # increasing itself (last_round) instead of taking it from the server.
+    earlier = _round(1, victim_seed="first session").to_share_keys()
+    again = _round(1, victim_seed="second session").to_share_keys()
+    bad = _replay_keys(again, decode(earlier.params, earlier.advertised[3]), receiver=1)
+    assert again.answer(1, bad) is not None

@@ -212,7 +212,7 @@ def test_the_recorded_sum_is_the_plain_sum_of_the_included_inputs(v):
 
 def test_the_transcripts_cover_every_size_graph_threat_model_and_dropout_phase():
     entries = vectors.load("transcripts")["generate"]
-    assert {e["params"]["n_clients"] for e in entries} == {3, 4, 5}
+    assert {e["params"]["n_clients"] for e in entries} == {3, 4, 5, 8}
     for n in (3, 4, 5):
         phases = {ph for e in entries if e["params"]["n_clients"] == n for ph in e["dropouts"].values()}
         assert {"share_keys", "masked_input", "unmasking"} <= phases
@@ -222,6 +222,10 @@ def test_the_transcripts_cover_every_size_graph_threat_model_and_dropout_phase()
         e["params"]["threat"] == "active" and "consistency_check" in e["dropouts"].values() for e in entries
     )
     assert any("aborted" in e["result"] for e in entries)
+    # pinned since wire version 2: a Harary graph with k >= 4, moduli other than 2^16, a non-zero round counter
+    assert any(e["params"]["graph"] == "harary" and e["params"]["neighbors"] >= 4 for e in entries)
+    assert {e["params"]["bits"] for e in entries} >= {7, 16, 32}
+    assert any(e["params"]["round_counter"] and e["params"]["threat"] == "active" for e in entries)
 
 
 # --------------------------------------------------------------------------- formulas of the chapter "Protocol"
@@ -232,7 +236,15 @@ _THREAT = {"semi-honest": 1, "semi-malicious": 2, "active": 3}
 
 def spec_params_bytes(p: dict) -> bytes:
     return struct.pack(
-        "<IIBBIIB", p["n_clients"], p["dim"], p["bits"], _GRAPH[p["graph"]], p["neighbors"], p["threshold"], _THREAT[p["threat"]]
+        "<IIBBIIBQ",
+        p["n_clients"],
+        p["dim"],
+        p["bits"],
+        _GRAPH[p["graph"]],
+        p["neighbors"],
+        p["threshold"],
+        _THREAT[p["threat"]],
+        p["round_counter"],
     )
 
 

@@ -1,0 +1,50 @@
+"""The SPEC's label table (chapter "Conventions") lists every ``secagg/v1/`` label the code uses."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+from secagg.primitives import kex
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHAPTER = ROOT / "protocol_spec" / "chapters" / "10-conventions.md"
+
+
+def _table_names() -> set[str]:
+    text = CHAPTER.read_text(encoding="utf-8")
+    table = text.split("### Labels and domain separation", 1)[1].split("###", 1)[0]
+    names: set[str] = set()
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            names.update(re.findall(r"`([a-z0-9-]+)`", line.split("|")[1]))
+    return names
+
+
+def _code_names() -> set[str]:
+    names: set[str] = set()
+    for path in (ROOT / "secagg").rglob("*.py"):
+        names.update(re.findall(r'b"secagg/v1/([a-z0-9-]+)', path.read_text(encoding="utf-8")))
+    names.update(v for k, v in vars(kex).items() if k.startswith("PURPOSE_"))
+    names.update({"share"})  # the AEAD purpose of an encrypted share (session.share_associated_data)
+    return names
+
+
+def test_every_label_in_the_code_is_in_the_spec_table():
+    code, table = _code_names(), _table_names()
+    assert {"graph-permutation", "low-order-probe", "session", "advertise"} <= code
+    assert code - table == set()
+
+
+def test_every_label_is_followed_by_its_separator_byte():
+    # in code the literal ends with \x00; in docstrings the formula says `|| 0x00`; the graph label is a
+    # constant whose one use appends the separator
+    pattern = re.compile(r'b"secagg/v1/([a-z0-9-]+)(\\x00)?"(\s*(\|\||‖)\s*0x00)?')
+    for path in (ROOT / "secagg").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for match in pattern.finditer(text):
+            line = text[text.rfind("\n", 0, match.start()) + 1 : text.find("\n", match.end())]
+            ok = match.group(2) or match.group(3) or line.startswith(("GRAPH_PERMUTATION_LABEL = ", "PRG_LABEL = "))
+            assert ok, f"{path.name}: label {match.group(1)!r} has no 0x00 separator: {line.strip()}"
+    assert 'GRAPH_PERMUTATION_LABEL + b"\\x00"' in (ROOT / "secagg" / "protocol" / "graph.py").read_text()
+    assert 'PRG_LABEL + b"\\x00"' in (ROOT / "secagg" / "primitives" / "prg.py").read_text()

@@ -1,0 +1,45 @@
+"""Issue 13, ids and bounds: 2^20 clients in Params, the finder, the CLI and the wire."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from secagg import cli, codec
+from secagg.finder import find_parameters
+from secagg.kinds import MAX_CLIENTS
+from secagg.messages import AdvertiseKeys, ConsistencyCheckRequest
+from secagg.params import Params
+
+
+def test_two_to_the_twenty_clients_fit_params_the_finder_and_the_wire():
+    assert MAX_CLIENTS == 2**20
+    p = Params.auto(n_clients=MAX_CLIENTS, dim=4, bits=32, dropout_rate=0.05, adversarial_rate=0.05)
+    assert p.graph.value == "harary" and p.neighbors <= 64
+    m = AdvertiseKeys(client_id=MAX_CLIENTS, c_pk=bytes([1]) * 32, s_pk=bytes([2]) * 32)
+    assert codec.decode(codec.encode(m), params=p) == m
+    cc = ConsistencyCheckRequest(session_id=bytes(32), survivors=(1, 65536, MAX_CLIENTS))
+    assert codec.decode(codec.encode(cc), params=p) == cc
+    with pytest.raises(ValueError, match="1048577"):
+        Params.auto(n_clients=MAX_CLIENTS + 1, dim=4, bits=32)
+
+
+@pytest.mark.parametrize("n", [100_000, 1_000_000])
+def test_the_finder_answers_for_large_cohorts_with_logarithmic_degrees(n):
+    c = find_parameters(n_clients=n, dropout_rate=0.05, adversarial_rate=0.05, threat="semi-honest")
+    assert c.graph.value == "harary" and 20 <= c.neighbors <= 64
+
+
+def test_the_params_command_answers_for_a_hundred_thousand_clients(capsys):
+    argv = ["params", "--clients", "100000", "--dropout-rate", "0.05", "--adversarial-rate", "0.05"]
+    assert cli.main([*argv, "--threat", "semi-honest", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["clients"] == 100000 and out["graph"] == "harary" and out["threshold"] <= out["max_threshold"]
+
+
+def test_the_params_command_refuses_more_than_two_to_the_twenty_clients_in_one_line(capsys):
+    argv = ["params", "--clients", str(MAX_CLIENTS + 1), "--dropout-rate", "0.05", "--adversarial-rate", "0.05"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "1048577" in err
