@@ -114,7 +114,7 @@ def _share_keys(ctx: _Context, st: ClientR0AdvertiseKeys, msg: ShareKeysRequest)
     """R0 -> R1: check the participants and keys, fix the session, send encrypted shares."""
     p, me, participants = ctx.params, ctx.client_id, msg.participants
     _require(not participants or participants[-1] <= p.n_clients, AbortReason.MALFORMED, "participant id above n_clients")
-    _require(len(participants) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(participants)} clients advertised keys, threshold is {p.threshold}")
+    _require(len(participants) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(participants)} clients advertised keys, threshold t = {p.threshold}")
     _require(me in participants, AbortReason.INCONSISTENT, "own id missing from the participants")
     neighbors = neighbors_of(p, participants, msg.graph_seed, me)
     holders = sorted((*neighbors, me))
@@ -123,7 +123,7 @@ def _share_keys(ctx: _Context, st: ClientR0AdvertiseKeys, msg: ShareKeysRequest)
     if p.threat is ThreatModel.ACTIVE:
         session.verify_key_signatures(p, ctx.pki, msg.advertised)
     sid = session.session_id(p, msg.graph_seed, participants, root)
-    _require(len(holders) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold is {p.threshold}")
+    _require(len(holders) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold t = {p.threshold}")
     c_pks = {a.client_id: a.c_pk for a in msg.advertised}
     seed = random_bytes(ctx.random, shamir.SECRET_SIZE)
     shares = shamir.split([seed, st.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
@@ -169,7 +169,7 @@ def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest)
             raise AbortSignal(AbortReason.MALFORMED, f"share from client {v} is not a valid share") from None
         held[v] = body
     alive = tuple(sorted(v for v in held if v != me))
-    _require(len(alive) + 1 >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(alive) + 1} live share holders, threshold is {p.threshold}")
+    _require(len(alive) + 1 >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(alive) + 1} live share holders, threshold t = {p.threshold}")
     seeds = [_pair(session.mask_seed, st.s_keys, st.peers[v], st.sid, me, v) for v in alive]
     signs = [session.pair_sign(me, v) for v in alive]
     masked = mask_input(ctx.input, bits=p.bits, session_id=st.sid, self_seed=st.seed, pair_seeds=seeds, pair_signs=signs)
@@ -182,7 +182,7 @@ def _consistency_check(ctx: _Context, st: ClientR2MaskedInput, msg: ConsistencyC
     p, me, survivors = ctx.params, ctx.client_id, msg.survivors
     _require(me in survivors, AbortReason.INCONSISTENT, "own id missing from the survivor set")
     _require(set(survivors) <= set(st.all_ids), AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
-    _require(len(survivors) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold {p.threshold}")
+    _require(len(survivors) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold t = {p.threshold}")
     signature = ctx.identity_key.sign(session.consistency_statement(st.sid, survivors))
     reply = ConsistencyCheckResponse(client_id=me, session_id=st.sid, signature=signature)
     return ClientR3ConsistencyCheck(st.sid, st.all_ids, st.neighbors, st.alive, st.held, survivors), reply
@@ -205,7 +205,7 @@ def _unmask_active(ctx: _Context, st: ClientR3ConsistencyCheck, msg: UnmaskingRe
         except (InvalidSignature, KeyError):
             raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
     t = ctx.params.threshold
-    _require(len(msg.signatures) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(msg.signatures)} consistency signatures, threshold {t}")
+    _require(len(msg.signatures) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(msg.signatures)} consistency signatures, threshold t = {t}")
     return _unmask(ctx, st, msg)
 
 
@@ -221,7 +221,7 @@ def _unmask(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
     _require(dropped <= set(st.alive), AbortReason.INCONSISTENT, "dropped list names clients whose shares this client never received")
     live = sorted((survivors & set(st.alive)) | {me})
     t = ctx.params.threshold
-    _require(len(live) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(live)} surviving share holders, threshold {t}")
+    _require(len(live) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(live)} surviving share holders, threshold t = {t}")
     half = shamir.SHARE_SIZE
     seed_shares = tuple(RevealedShare(owner=v, share=st.held[v][:half]) for v in live)
     key_shares = tuple(RevealedShare(owner=v, share=st.held[v][half:]) for v in sorted(dropped))

@@ -52,7 +52,7 @@ def reconstruct_all(threshold, shares_by_owner, check, what, suspects: set[int] 
         if len(by_holder) < threshold:
             raise AbortSignal(
                 AbortReason.TOO_FEW_SURVIVORS,
-                f"{len(by_holder)} shares of client {owner}'s {what}, threshold {threshold}",
+                f"{len(by_holder)} shares of client {owner}'s {what}, threshold t = {threshold}",
             )
         ordered = sorted(by_holder, key=lambda h: (h in suspects, h))
         groups[tuple(sorted(ordered[:threshold]))].append(owner)

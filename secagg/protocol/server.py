@@ -102,7 +102,7 @@ def _reject(ok: bool, reason: AbortReason, detail: str) -> None:
 def _enough(ctx: _Context, count: int, what: str) -> None:
     t, m = ctx.params.threshold, ctx.min_contributors
     if count < m:
-        need = f"threshold {t}" if m == t else f"at least {m} needed (min_contributors; threshold {t})"
+        need = f"threshold t = {t}" if m == t else f"required m = max(t, min_contributors) = {m} (threshold t = {t})"
         raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{count} {what}, {need}")
 
 
@@ -206,7 +206,7 @@ def _close_signatures(ctx: _Context, st: ServerR3ConsistencyCheck):
     signers = tuple(sorted(st.signatures))
     t = ctx.params.threshold
     if len(signers) < t:
-        raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(signers)} consistency signatures, threshold {t}")
+        raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(signers)} consistency signatures, threshold t = {t}")
     sigs = tuple(Signature(signer=u, signature=st.signatures[u]) for u in signers)
     return _start_unmasking(st.sess, st.u2, st.commitments, st.acc, st.u3, signers, sigs)
 

@@ -43,3 +43,54 @@ def test_the_params_command_refuses_more_than_two_to_the_twenty_clients_in_one_l
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "1048577" in err
+
+
+def _too_few_details() -> list[tuple[str, int, int | None]]:
+    """Abort details of rounds that end TOO_FEW_SURVIVORS: the server at each close, and a client."""
+    from secagg.errors import AbortReason, RemoteProtocolError
+    from secagg.messages import MaskedInputRequest
+    from secagg.protocol.client import Client
+    from secagg.protocol.server import Server, ServerAborted
+
+    out = []
+    p = Params(n_clients=5, dim=2, bits=8, graph="complete", neighbors=4, threshold=3)
+    for min_contributors, answering in ((None, (1, 2)), (4, (1, 2, 3)), (5, (1, 2, 3, 4, 5))):
+        server = Server(p) if min_contributors is None else Server(p, min_contributors=min_contributors)
+        clients = {u: Client(u, p, input=[1, 2]) for u in range(1, 6)}
+        for u in answering:  # the others never advertise
+            server.receive(u, clients[u].start())
+        requests = server.advance()
+        if not isinstance(server.state, ServerAborted):
+            for u in answering[:2]:  # only two answer ShareKeys
+                server.receive(u, clients[u].receive(requests[u]))
+            server.advance()
+        assert isinstance(server.state, ServerAborted) and server.state.reason is AbortReason.TOO_FEW_SURVIVORS
+        out.append((server.state.detail, p.threshold, min_contributors))
+    # a client whose MaskedInputRequest carries one share: 2 live holders < t = 3
+    server = Server(p)
+    clients = {u: Client(u, p, input=[1, 2]) for u in range(1, 6)}
+    for u, c in clients.items():
+        server.receive(u, c.start())
+    requests = server.advance()
+    for u, c in clients.items():
+        server.receive(u, c.receive(requests[u]))
+    requests = server.advance()
+    msg = codec.decode(requests[1], params=p)
+    short = codec.encode(MaskedInputRequest(session_id=msg.session_id, shares=msg.shares[:1]))
+    try:
+        clients[1].receive(short)
+    except RemoteProtocolError as e:
+        assert e.reason is AbortReason.TOO_FEW_SURVIVORS
+        out.append((e.detail, p.threshold, None))
+    return out
+
+
+def test_every_too_few_detail_names_the_shamir_threshold_and_never_calls_m_the_threshold():
+    details = _too_few_details()
+    assert len(details) == 4
+    for detail, t, m in details:
+        assert f"threshold t = {t}" in detail, detail
+        if m is not None and m > t:
+            assert f"required m = max(t, min_contributors) = {m}" in detail, detail
+        else:
+            assert "required m" not in detail, detail
