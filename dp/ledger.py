@@ -1277,8 +1277,10 @@ class PrivacyLedger:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_json` to ``path`` durably, never dropping charges already in the file.
 
-        Under the file's lock (``TARGET.lock`` beside the resolved file): if
-        ``path`` already exists, it must be exactly the file this ledger was
+        For the file a ledger is bound to, ``save`` only re-reads it (every
+        charge is already written; other processes' later charges are
+        adopted). Otherwise, under the file's lock (``TARGET.lock`` beside the
+        resolved file): if ``path`` already exists, it must be exactly the file this ledger was
         loaded from or last saved to (compare-and-swap on its SHA-256), or
         already hold this ledger's JSON; otherwise nothing is written, so a
         stale copy can never drop another process's charges. The data
@@ -1304,6 +1306,11 @@ class PrivacyLedger:
         target = os.path.realpath(os.fspath(path))
         with self._mutex, _file_lock(target, self._lock_timeout):
             data = _read_limited(target)
+            if data is not None and target == self._path:
+                # Bound to this file: every charge is already in it. Adopt what other processes
+                # appended since (refusing a file that lost our charges); nothing to write.
+                self._sync_locked()
+                return
             known = target == self._path and hashlib.sha256(data or b"").digest() == self._digest
             if data is not None and not known and data != self.to_json().encode("utf-8"):
                 try:

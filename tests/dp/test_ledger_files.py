@@ -37,12 +37,15 @@ CHARGER = textwrap.dedent(
     while not os.path.exists(go):
         time.sleep(0.001)
     granted = refused = 0
-    for _ in range(attempts):
+    for i in range(attempts):
+        if i % 2:  # the issue's pattern: load, charge, save, each time
+            ledger = PrivacyLedger.load(path)
         try:
             ledger.spend(event)
             granted += 1
         except BudgetExceededError:
             refused += 1
+        ledger.save(path)  # never refused: the charge is already in the file
     print(granted, refused)
     """
 )
