@@ -4,15 +4,15 @@ Add it to the ClientApp and leave ``@app.train()`` as it is::
 
     app = ClientApp(mods=[secagg_mod])
 
-For a ``train`` message the mod answers the four stages of
-:class:`secagg_flower.SecAggGrid` itself and calls the user's training
-function once, at the masked-input stage; its reply (exactly one ArrayRecord
-of float arrays with the keys and shapes the server sent, and one
-MetricRecord with num-examples) becomes this client's input vector
-(:mod:`secagg_flower.layout`), is masked, and only the masked vector leaves
-the node. A plain ``train`` message without the protocol's record is refused
-with an error reply rather than answered in clear. Other message types
-(``evaluate``, ``query``) pass through unchanged.
+For ``train`` (and ``evaluate``) messages the mod answers the four stages of
+:class:`secagg_flower.SecAggGrid` itself and calls the user's function once,
+at the masked-input stage; its reply (for training: exactly one ArrayRecord of
+float arrays with the keys and shapes the server sent, and one MetricRecord
+with num-examples; for evaluation: the MetricRecord alone) becomes this
+client's input vector (:mod:`secagg_flower.layout`), is masked, and only the
+masked vector leaves the node. A plain ``train`` or ``evaluate`` message
+without the protocol's record is refused with an error reply rather than
+answered in clear. ``query`` messages pass through unchanged.
 
 A SuperNode starts a fresh ClientApp process for every message, so the
 protocol client lives between stages as bytes in ``context.state`` (record
@@ -85,13 +85,20 @@ def _clear(context: Context) -> None:
 
 
 def _train_input(msg: Message, context: Context, call_next: ClientAppCallable, req: StageRequest):
-    """Call the user's training on the strategy's content; return (vector, reply names, metric keys)."""
+    """Call the user's function on the strategy's content; return (vector, reply names, metric keys).
+
+    A ``train`` reply contributes its arrays' update, num-examples and metrics;
+    an ``evaluate`` reply (metrics-only round) its num-examples and metrics.
+    """
     settings = SecAggSettings.from_run_config(context.run_config)
+    evaluate = msg.metadata.message_type.split(".")[0] == "evaluate"
     user = RecordDict({name: rec for name, rec in msg.content.items() if name != RECORD})
-    if len(user.array_records) != 1:
-        raise _Refused(f"the training message holds {len(user.array_records)} ArrayRecords, expected 1")
-    (sent,) = user.array_records.values()
-    specs = tuple(ArraySpec(k, tuple(a.shape), str(np.dtype(a.dtype))) for k, a in sent.items())
+    sent = None
+    if not evaluate:
+        if len(user.array_records) != 1:
+            raise _Refused(f"the training message holds {len(user.array_records)} ArrayRecords, expected 1")
+        (sent,) = user.array_records.values()
+    specs = () if sent is None else tuple(ArraySpec(k, tuple(a.shape), str(np.dtype(a.dtype))) for k, a in sent.items())
     layout = Layout(specs, req.params.n_clients, settings)
     if (layout.dim, layout.bits) != (req.params.dim, req.params.bits):
         raise _Refused(
@@ -103,18 +110,18 @@ def _train_input(msg: Message, context: Context, call_next: ClientAppCallable, r
     if reply.has_error():
         raise _Refused(f"training failed: {reply.error.reason}")
     out = reply.content
-    if len(out.array_records) != 1 or len(out.metric_records) != 1:
+    if len(out.array_records) != (0 if evaluate else 1) or len(out.metric_records) != 1:
         raise _Refused(
-            f"the training reply must hold exactly one ArrayRecord and one MetricRecord, got "
-            f"{len(out.array_records)} and {len(out.metric_records)}"
+            f"the {'evaluation' if evaluate else 'training'} reply must hold exactly {'no' if evaluate else 'one'} "
+            f"ArrayRecord and one MetricRecord, got {len(out.array_records)} and {len(out.metric_records)}"
         )
-    (arrays_name, arrays), = out.array_records.items()
+    (arrays_name, arrays), = out.array_records.items() if not evaluate else (("", None),)
     (metrics_name, metrics), = out.metric_records.items()
     metrics = dict(metrics)
     if settings.weighted_by_key not in metrics:
         raise _Refused(f"the training reply's MetricRecord lacks {settings.weighted_by_key!r} (secagg-weighted-by-key)")
     num_examples = metrics.pop(settings.weighted_by_key)
-    updated = layout.check_reply_arrays({k: a.numpy() for k, a in arrays.items()})
+    updated = [] if evaluate else layout.check_reply_arrays({k: a.numpy() for k, a in arrays.items()})
     received = [sent[s.key].numpy() for s in specs]
     vector, keys, report = layout.encode(
         updated, received, num_examples=num_examples, metrics=metrics if settings.dp is None else {}, rotation_seed=req.nonce
@@ -151,14 +158,14 @@ def secagg_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> 
         Nothing of its own: every refusal becomes an error reply, and the
         node's protocol state is deleted.
     """
-    if msg.metadata.message_type.split(".")[0] != "train":
+    if msg.metadata.message_type.split(".")[0] not in ("train", "evaluate"):
         return call_next(msg, context)
     try:
         rec = msg.content.config_records.get(RECORD)
         if rec is None:
             raise _Refused(
-                "this ClientApp aggregates securely (secagg_mod) but got a plain train message; refusing to send the "
-                "update in clear. Wrap the ServerApp's grid in secagg_flower.SecAggGrid"
+                f"this ClientApp aggregates securely (secagg_mod) but got a plain {msg.metadata.message_type} message; "
+                "refusing to send its reply in clear. Wrap the ServerApp's grid in secagg_flower.SecAggGrid"
             )
         req = StageRequest.from_fields(rec)
         extra = {}

@@ -133,12 +133,13 @@ class Layout:
     """The vector one client contributes to one secure round, and its decoding.
 
     Args:
-        specs: the model's arrays, as the server sent them.
+        specs: the model's arrays, as the server sent them; empty for a
+            metrics-only round (federated evaluation).
         n_clients: how many clients the round samples (sizes the bit budget).
         settings: the run's :class:`SecAggSettings`.
 
     Raises:
-        ValueError: no arrays, a non-float array, or a bit budget above 62
+        ValueError: no arrays with DP on, a non-float array, or a bit budget above 62
             bits (the message names the settings to change).
     """
 
@@ -147,8 +148,8 @@ class Layout:
     settings: SecAggSettings
 
     def __post_init__(self) -> None:
-        if not self.specs:
-            raise ValueError("the train message holds no arrays to aggregate")
+        if not self.specs and self.dp is not None:
+            raise ValueError("distributed DP protects model updates; a round without arrays (evaluate) has none")
         for s in self.specs:
             if np.dtype(s.dtype).kind != "f":
                 raise ValueError(f"array {s.key!r} has dtype {s.dtype}; secure aggregation sums float arrays only")
@@ -280,7 +281,7 @@ class Layout:
         Raises:
             ValueError: a negative or non-finite num-examples, a wrong size.
         """
-        delta = np.concatenate([
+        delta = np.concatenate([np.zeros(0)] + [
             (np.asarray(y, np.float64) - np.asarray(x, np.float64)).ravel() for y, x in zip(updated, received, strict=True)
         ])
         if delta.shape[0] != self.model_dim:

@@ -5,9 +5,9 @@ strategy (``FedAvg``, ``FedAdam``, ...)::
 
     strategy.start(grid=SecAggGrid(grid, context), initial_arrays=..., num_rounds=...)
 
-When the strategy sends its ``train`` messages, :meth:`SecAggGrid.send_and_receive`
-runs our sans-I/O :class:`secagg.Server` over the real grid instead of
-forwarding them: four stages (advertise, share-keys, masked-input, unmask),
+When the strategy sends its ``train`` (or ``evaluate``) messages,
+:meth:`SecAggGrid.send_and_receive` runs our sans-I/O :class:`secagg.Server`
+over the real grid instead of forwarding them: four stages (advertise, share-keys, masked-input, unmask),
 each one push of messages and a pull loop that polls every
 ``secagg-poll-interval`` seconds until every node answered or the stage
 timeout passed. The user's ``@app.train()`` runs on the nodes only at the
@@ -23,8 +23,10 @@ arrays and a MetricRecord with the total num-examples and the weighted means
 of the metrics, all computed from the secure sum (see
 :mod:`secagg_flower.layout`). Weighted averaging of one reply returns it
 unchanged, so FedAvg, FedAdam and the other Message-API strategies aggregate
-as before; nothing per-client reaches the server in clear. Other message types
-(``evaluate``, ``query``) pass through unchanged.
+as before; nothing per-client reaches the server in clear. Federated
+evaluation is a metrics-only secure sum the same way (num-examples and the
+weighted means of up to 8 metrics; refused under distributed DP, whose budget
+does not cover it). ``query`` messages pass through unchanged.
 
 With distributed DP configured, the ledger is charged before the first
 message of each round; a charge that would overspend raises
@@ -78,6 +80,7 @@ class RoundReport:
 
     Attributes:
         round: the server round.
+        kind: ``"train"`` or ``"evaluate"`` (a metrics-only secure sum).
         sampled: the node ids the strategy sampled.
         included: the node ids whose inputs the sum holds.
         dropped: ``{node id: stage}``: where each other node dropped out.
@@ -92,6 +95,7 @@ class RoundReport:
     """
 
     round: int
+    kind: str
     sampled: list[int]
     included: list[int] = dataclasses.field(default_factory=list)
     dropped: dict[int, str] = dataclasses.field(default_factory=dict)
@@ -106,6 +110,9 @@ class RoundReport:
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
         return dataclasses.asdict(self)
+
+
+_SECURE = ("train", "evaluate")
 
 
 def _category(msg: Message) -> str:
@@ -191,11 +198,11 @@ class SecAggGrid(Grid):
         """Push non-training messages; training goes through :meth:`send_and_receive`.
 
         Raises:
-            ValueError: a ``train`` message (it would leave the secure path).
+            ValueError: a ``train`` or ``evaluate`` message (it would leave the secure path).
         """
         messages = list(messages)
-        if any(_category(m) == "train" for m in messages):
-            raise ValueError("train messages must go through SecAggGrid.send_and_receive (secure aggregation)")
+        if any(_category(m) in _SECURE for m in messages):
+            raise ValueError("train and evaluate messages must go through SecAggGrid.send_and_receive (secure aggregation)")
         return self._grid.push_messages(messages)
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
@@ -203,7 +210,7 @@ class SecAggGrid(Grid):
         return self._grid.pull_messages(message_ids)
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
-        """Run a secure round for ``train`` messages; forward the others.
+        """Run a secure round for ``train`` and for ``evaluate`` messages; forward the others.
 
         Args:
             messages: the strategy's messages.
@@ -212,43 +219,52 @@ class SecAggGrid(Grid):
 
         Returns:
             The replies to the forwarded messages, plus one reply holding the
-            secure aggregate of the training round (none if no training
-            message was given).
+            secure aggregate of each kind of round given.
 
         Raises:
             SecureRoundAborted: the round aborted; no aggregate exists.
             BudgetExceededError: the DP ledger refused the round (nothing was sent).
-            ValueError: training messages that differ in content, or hold not
-                exactly one ArrayRecord.
+            ValueError: messages of one kind that differ in content, training
+                messages without exactly one ArrayRecord, or federated
+                evaluation under distributed DP.
         """
         messages = list(messages)
-        train = [m for m in messages if _category(m) == "train"]
-        others = [m for m in messages if _category(m) != "train"]
+        others = [m for m in messages if _category(m) not in _SECURE]
         replies: list[Message] = []
         if others:
             replies.extend(self._grid.send_and_receive(others, timeout=timeout))
-        if train:
-            replies.append(self._secure_round(train, timeout))
+        for kind in _SECURE:
+            batch = [m for m in messages if _category(m) == kind]
+            if batch:
+                replies.append(self._secure_round(batch, timeout, kind))
         return replies
 
     # ---------------------------------------------------------------- the round
 
-    def _secure_round(self, train: list[Message], timeout: float | None) -> Message:
+    def _secure_round(self, batch: list[Message], timeout: float | None, kind: str) -> Message:
         s = self.settings
-        first = train[0]
+        first = batch[0]
         content = first.content
-        if any(m.content.object_id != content.object_id for m in train[1:]):
-            raise ValueError("SecAggGrid needs the same training content for every node (one global model per round)")
+        if any(m.content.object_id != content.object_id for m in batch[1:]):
+            raise ValueError(f"SecAggGrid needs the same {kind} content for every node (one global model per round)")
         if RECORD in content:
             raise ValueError(f"the strategy's content uses the reserved record name {RECORD!r}")
-        if len(content.array_records) != 1:
-            raise ValueError(f"a training message must hold exactly one ArrayRecord, got {len(content.array_records)}")
-        (global_record,) = content.array_records.values()
-        specs = tuple(ArraySpec(k, tuple(a.shape), str(np.dtype(a.dtype))) for k, a in global_record.items())
-        received = [global_record[k].numpy() for k in global_record.keys()]
-        nodes = sorted({m.metadata.dst_node_id for m in train})
+        if kind == "evaluate":
+            if s.dp is not None:
+                raise ValueError(
+                    "federated evaluation under distributed DP would release noiseless sums of the nodes' metrics, "
+                    "outside the accounted budget; evaluate on the server (evaluate_fn) and set fraction_evaluate=0"
+                )
+            specs, received = (), []
+        else:
+            if len(content.array_records) != 1:
+                raise ValueError(f"a training message must hold exactly one ArrayRecord, got {len(content.array_records)}")
+            (global_record,) = content.array_records.values()
+            specs = tuple(ArraySpec(k, tuple(a.shape), str(np.dtype(a.dtype))) for k, a in global_record.items())
+            received = [global_record[k].numpy() for k in global_record.keys()]
+        nodes = sorted({m.metadata.dst_node_id for m in batch})
         rnd = int(first.metadata.group_id) if first.metadata.group_id.isdigit() else len(self.reports) + 1
-        report = RoundReport(round=rnd, sampled=list(nodes))
+        report = RoundReport(round=rnd, kind=kind, sampled=list(nodes))
         self.reports.append(report)
         layout = Layout(specs, len(nodes), s)
 
@@ -282,8 +298,8 @@ class SecAggGrid(Grid):
         node_of = {i: node for node, i in ids.items()}
         log(
             INFO,
-            "[secagg] round %s: %d nodes, dim %d, %d bits, %s graph k=%d t=%d",
-            rnd, len(nodes), params.dim, params.bits, params.graph.value, params.neighbors, params.threshold,
+            "[secagg] round %s (%s): %d nodes, dim %d, %d bits, %s graph k=%d t=%d",
+            rnd, kind, len(nodes), params.dim, params.bits, params.graph.value, params.neighbors, params.threshold,
         )
 
         outbox: dict[int, bytes] = {i: b"" for i in node_of}
@@ -299,7 +315,7 @@ class SecAggGrid(Grid):
                 if stage == "masked-input":
                     records = {**dict(content.items()), **records}
                 msgs[node_of[i]] = Message(
-                    RecordDict(records), dst_node_id=node_of[i], message_type="train", group_id=first.metadata.group_id
+                    RecordDict(records), dst_node_id=node_of[i], message_type=kind, group_id=first.metadata.group_id
                 )
             t0 = time.monotonic()
             answers, failed = self._exchange(msgs, stage_timeout, report, stage)
@@ -342,15 +358,11 @@ class SecAggGrid(Grid):
                 "[secagg] round %s: %d clients clamped %d update values to +-%g; %d clamped num-examples or a metric",
                 rnd, decoded.clipped_clients, decoded.clipped_values, s.clip, decoded.clipped_other,
             )
-        log(INFO, "[secagg] round %s: sum of %d nodes %s", rnd, len(report.included), report.included)
-        metrics = {s.weighted_by_key: decoded.examples, **decoded.metrics}
-        out = RecordDict(
-            {
-                arrays_name: ArrayRecord({k.key: Array(a) for k, a in zip(specs, decoded.arrays)}),
-                metrics_name: MetricRecord(metrics),
-            }
-        )
-        return Message(out, reply_to=first)
+        log(INFO, "[secagg] round %s (%s): sum of %d nodes %s", rnd, kind, len(report.included), report.included)
+        records = {metrics_name: MetricRecord({s.weighted_by_key: decoded.examples, **decoded.metrics})}
+        if kind == "train":
+            records = {arrays_name: ArrayRecord({k.key: Array(a) for k, a in zip(specs, decoded.arrays)}), **records}
+        return Message(RecordDict(records), reply_to=first)
 
     def _params(self, n: int, layout: Layout) -> Params:
         s = self.settings

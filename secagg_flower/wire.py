@@ -15,7 +15,8 @@ these keys (``int`` unless said)::
 
 A client's reply carries a ConfigRecord :data:`RECORD` with ``v``, ``stage``,
 ``round``, ``msg`` (bytes) and, at the masked-input stage only, ``arrays``
-and ``metrics`` (the record names of its training reply, str) and ``keys``
+and ``metrics`` (the record names of its training or evaluation reply, str;
+``arrays`` is empty for an evaluation) and ``keys``
 (the metric keys in slot order, list of str): public structure, never a
 value. Every field is checked (type, range, length) before use; anything else
 is a :class:`WireError`.
@@ -147,7 +148,7 @@ class ClientReply:
         round: the server round.
         msg: the encoded protocol message.
         arrays_name, metrics_name: masked-input stage only: the record names
-            of the training reply.
+            of the training reply (``arrays_name`` empty for evaluation).
         metric_keys: masked-input stage only: the metric keys in slot order.
     """
 
@@ -184,5 +185,8 @@ class ClientReply:
                 or len(set(keys)) != len(keys)
             ):
                 raise WireError(f"{RECORD}.keys must be at most {max_keys} distinct short strings")
-            extra = dict(arrays_name=_str(rec, "arrays"), metrics_name=_str(rec, "metrics"), metric_keys=tuple(keys))
+            arrays = rec.get("arrays")
+            if not isinstance(arrays, str) or len(arrays) > _MAX_NAME:
+                raise WireError(f"{RECORD}.arrays must be a short string (empty in a metrics-only round)")
+            extra = dict(arrays_name=arrays, metrics_name=_str(rec, "metrics"), metric_keys=tuple(keys))
         return cls(stage=stage, round=_int(rec, "round", 0, 2**31), msg=_bytes(rec, "msg", 1, MAX_MESSAGE), **extra)

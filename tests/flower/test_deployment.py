@@ -124,3 +124,19 @@ def test_sigkill_is_caught_by_the_stage_timeout_and_the_node_is_not_sampled_agai
     assert node[2] in r1["excluded"] and node[2] not in r2["sampled"]
     assert r2["dropped"] == {} and sorted(r2["included"]) == sorted(node[i] for i in (0, 1, 3))
     _check_rounds(report, partition_of, cfg)
+
+
+def test_an_overspent_dp_budget_stops_the_run_before_any_node_is_asked(tmp_path):
+    cfg = {"num-server-rounds": 2, "dp-noise-multiplier": 1.0, "dp-min-clients": 2, "dp-epsilon": 1.0}
+    with Deployment(2, tmp_path / "deploy") as dep:
+        try:
+            dep.start()
+            dep.run(APP, cfg)
+            _drive(dep, {}, 120)
+            log = dep.log("run")
+            assert "round 1 refused before it started: the privacy budget epsilon=1.0" in log
+            assert "Exit Code: 201" in log  # the ServerApp process failed (flwr run itself exits 0)
+            assert dep.received(0) == dep.received(1) == 0
+        finally:
+            dep.stop()
+            assert dep.leftover() == []

@@ -200,3 +200,31 @@ def test_two_nodes_too_few_for_the_finder_run_on_the_complete_graph():
     r1.included_partitions = [0, 1]
     plain = _plain_fedavg(models[0], [0, 1], 2, CONFIG)
     assert np.abs(models[1]["w"] - plain["w"]).max() <= _bound(secure, r1, 2)
+
+
+def test_federated_evaluation_is_a_metrics_only_secure_sum():
+    from flower_digits import task
+
+    grid = InProcessGrid(_app(), 3, CONFIG)
+    secure = SecAggGrid(grid, settings=SecAggSettings.from_run_config(CONFIG))
+    strategy = FedAvg(fraction_train=1.0, fraction_evaluate=1.0, min_available_nodes=2)
+    result = strategy.start(grid=secure, initial_arrays=_initial(), num_rounds=1)
+    assert [r.kind for r in secure.reports] == ["train", "evaluate"]
+    got = dict(result.evaluate_metrics_clientapp[1])
+    model = {k: a.numpy() for k, a in result.arrays.items()}
+    sizes, accs = [], []
+    for p in range(3):
+        X, y = task.load_test_partition(p, 3)
+        sizes.append(len(y))
+        accs.append(task.evaluate(model, X, y)[1])
+    expected = sum(n * a for n, a in zip(sizes, accs)) / sum(sizes)
+    assert abs(got["accuracy"] - expected) <= 3 * 2**-10 / (sum(sizes) / CONFIG["secagg-max-examples"])
+    assert all(set(r.content.keys()) == {"secagg-dp"} for r in grid.answered)
+
+
+def test_federated_evaluation_under_distributed_dp_is_refused():
+    cfg = {**CONFIG, "dp-noise-multiplier": 1.0, "dp-min-clients": 2, "dp-epsilon": 50.0, "dp-delta": 1e-5, "dp-l2-clip": 4.0}
+    grid = InProcessGrid(_app(), 3, cfg)
+    strategy = FedAvg(fraction_train=1.0, fraction_evaluate=1.0, min_available_nodes=2)
+    with pytest.raises(ValueError, match="fraction_evaluate=0"):
+        strategy.start(grid=SecAggGrid(grid, settings=SecAggSettings.from_run_config(cfg)), initial_arrays=_initial(), num_rounds=1)

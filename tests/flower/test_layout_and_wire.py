@@ -127,6 +127,6 @@ def test_a_malformed_stage_request_is_a_wire_error(change):
 def test_a_malformed_reply_is_a_wire_error():
     good = ClientReply(stage="masked-input", round=1, msg=b"m", arrays_name="a", metrics_name="m", metric_keys=("x",))
     assert ClientReply.from_fields(good.to_fields(), max_keys=8) == good
-    for change in ({"keys": ["x", "x"]}, {"keys": ["k"] * 9}, {"arrays": ""}, {"msg": "text"}):
+    for change in ({"keys": ["x", "x"]}, {"keys": ["k"] * 9}, {"arrays": 7}, {"metrics": ""}, {"msg": "text"}):
         with pytest.raises(WireError):
             ClientReply.from_fields({**good.to_fields(), **change}, max_keys=8)

@@ -30,6 +30,12 @@ def load_partition(partition_id: int, num_partitions: int):
     return X[partition_id::num_partitions], y[partition_id::num_partitions]
 
 
+def load_test_partition(partition_id: int, num_partitions: int):
+    """This node's share of the test set (for federated evaluation)."""
+    _, _, X, y = load_data()
+    return X[partition_id::num_partitions], y[partition_id::num_partitions]
+
+
 def initial_model() -> dict[str, np.ndarray]:
     """Zero weights and bias."""
     return {"w": np.zeros((N_FEATURES, N_CLASSES), np.float32), "b": np.zeros(N_CLASSES, np.float32)}
