@@ -54,7 +54,7 @@ from dp_accounting.privacy_accountant import NeighboringRelation, PrivacyAccount
 
 from dp._checks import is_int as _is_int
 from dp._checks import is_real as _is_real
-from dp.ddp_rdp import DistributedNoiseDpEvent, event_from_plan, rdp_curve
+from dp.ddp_rdp import DistributedNoiseDpEvent, event_from_plan, joint_rdp_curve, rdp_curve
 from dp.errors import UnsupportedEventError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -63,12 +63,15 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "ACCOUNTANTS",
     "MAX_NOISE_MULTIPLIER",
+    "MAX_POPULATION",
     "MIN_NOISE_MULTIPLIER",
     "NEIGHBOURING_RELATIONS",
     "NOISE_MULTIPLIER_FLOOR",
     "PLD_MAX_EPSILON",
     "PLD_VALUE_DISCRETIZATION_INTERVAL",
     "RDP_ORDERS",
+    "SAMPLING_SCHEMES",
+    "SCHEME_RELATIONS",
     "DistributedRdpAccountant",
     "calibrate_noise",
     "compose_event",
@@ -80,6 +83,7 @@ __all__ = [
     "epsilon_of",
     "gaussian_round_event",
     "make_accountant",
+    "sampling_scheme",
 ]
 
 ACCOUNTANTS = ("rdp", "pld")
@@ -89,6 +93,7 @@ NEIGHBOURING_RELATIONS = {
     "add_or_remove_one": NeighboringRelation.ADD_OR_REMOVE_ONE,
     "replace_one": NeighboringRelation.REPLACE_ONE,
 }
+NEIGHBOURING_RELATIONS_NAMES = tuple(NEIGHBOURING_RELATIONS)
 
 _EXTRA_ORDERS = (64, 72, 80, 96, 112, 144, 160, 192, 224, 320, 384, 448, 640, 768, 1536, 2048)
 
@@ -208,6 +213,19 @@ def _standard_curve_uncached(
     return np.array(acc.rdp, dtype=np.float64)
 
 
+def _ddp_parts(event: object) -> tuple[DistributedNoiseDpEvent, ...]:
+    """The parts of a ``ComposedDpEvent`` made only of distributed-noise events, else ``()``."""
+    if isinstance(event, dp_accounting.ComposedDpEvent) and event.events:
+        if all(isinstance(e, DistributedNoiseDpEvent) for e in event.events):
+            return tuple(event.events)
+    return ()
+
+
+@functools.lru_cache(maxsize=256)
+def _joint_curve(events: tuple[DistributedNoiseDpEvent, ...], q: float, orders: tuple[float, ...]) -> np.ndarray:
+    return _frozen(joint_rdp_curve(events, sampling_rate=q, orders=orders))
+
+
 class DistributedRdpAccountant:
     """An RDP accountant for dp-accounting's events and :class:`DistributedNoiseDpEvent`.
 
@@ -218,8 +236,9 @@ class DistributedRdpAccountant:
     ``compute_delta``. ``ComposedDpEvent`` and ``SelfComposedDpEvent`` are
     split into their parts; a bare ``DistributedNoiseDpEvent`` adds the
     papers' curve (sensitivities doubled under replace-one), and a
-    ``PoissonSampledDpEvent`` whose direct sub-event is one adds Zhu & Wang's
-    subsampling bound (add/remove-one only). Each distinct event's curve is
+    ``PoissonSampledDpEvent`` whose direct sub-event is one (or a
+    ``ComposedDpEvent`` of several, released on the same sample) adds Zhu &
+    Wang's subsampling bound of their summed curve (add/remove-one only). Each distinct event's curve is
     computed once per process (a cache), so replaying a ledger costs one
     vector addition per entry. ``compose`` checks before it commits: on error
     the accountant is unchanged.
@@ -292,6 +311,15 @@ class DistributedRdpAccountant:
             if q == 0:
                 return _frozen(np.zeros(len(self._orders)))
             return _ddp_curve(event.event, float(q), 1.0, self._orders)
+        if isinstance(event, dp_accounting.PoissonSampledDpEvent) and _ddp_parts(event.event):
+            if self._relation is not NeighboringRelation.ADD_OR_REMOVE_ONE:
+                raise UnsupportedEventError(
+                    "Poisson-sampled distributed noise is bounded only under add/remove-one neighbours"
+                )
+            q = event.sampling_probability
+            if not _is_real(q) or not 0.0 < q <= 1.0:
+                raise UnsupportedEventError(f"sampling probability {q!r} not in (0, 1]")
+            return _joint_curve(_ddp_parts(event.event), float(q), self._orders)
         if isinstance(event, dp_accounting.ComposedDpEvent):
             total = np.zeros(len(self._orders), dtype=np.float64)
             for part in event.events:
@@ -419,26 +447,95 @@ def make_accountant(
     return pld.PLDAccountant(neighboring_relation=relation, value_discretization_interval=PLD_VALUE_DISCRETIZATION_INTERVAL)
 
 
-def gaussian_round_event(*, noise_multiplier: float, sampling_rate: float) -> dp_accounting.DpEvent:
-    """The event of one round of the (Poisson-sampled) Gaussian mechanism.
+#: The sampling schemes a round may use, by their stored name (SPEC section 40.2).
+SAMPLING_SCHEMES = ("poisson", "fixed_size", "all")
+
+#: The neighbouring relation each sampling scheme is accounted under ("all" works under both).
+SCHEME_RELATIONS = {"poisson": ("add_or_remove_one",), "fixed_size": ("replace_one",), "all": NEIGHBOURING_RELATIONS_NAMES}
+
+MAX_POPULATION = 2**40
+
+
+def gaussian_round_event(
+    *,
+    noise_multiplier: float,
+    sampling_rate: float | None = None,
+    sample_size: int | None = None,
+    population: int | None = None,
+) -> dp_accounting.DpEvent:
+    """The event of one round of the Gaussian mechanism under one sampling scheme.
+
+    Give either ``sampling_rate`` (Poisson sampling; 1 means every client
+    every round) or ``sample_size`` and ``population`` (a fixed-size sample
+    drawn without replacement, accounted under replace-one neighbours as
+    dp-accounting does).
 
     Args:
         noise_multiplier: noise stddev over L2 sensitivity, finite and
             >= NOISE_MULTIPLIER_FLOOR.
-        sampling_rate: Poisson sampling rate in ``(0, 1]``; 1 means no sampling.
+        sampling_rate: Poisson sampling rate in ``(0, 1]``.
+        sample_size: clients per round, in ``[1, population]``.
+        population: clients to sample from, in ``[1, MAX_POPULATION]``.
 
     Returns:
-        ``GaussianDpEvent(z)`` when ``sampling_rate == 1``, otherwise
-        ``PoissonSampledDpEvent(q, GaussianDpEvent(z))``.
+        ``GaussianDpEvent(z)`` when every client takes part (``sampling_rate
+        == 1`` or ``sample_size == population``),
+        ``PoissonSampledDpEvent(q, GaussianDpEvent(z))`` for Poisson sampling,
+        ``SampledWithoutReplacementDpEvent(population, sample_size,
+        GaussianDpEvent(z))`` for a fixed-size sample.
 
     Raises:
-        TypeError: if an argument is not a real number.
-        ValueError: if an argument is out of range.
+        TypeError: if an argument has the wrong type.
+        ValueError: if an argument is out of range, or not exactly one
+            scheme is given.
     """
     z = _check_noise(noise_multiplier)
-    q = _check_rate(sampling_rate)
     gaussian = dp_accounting.GaussianDpEvent(z)
-    return gaussian if q == 1.0 else dp_accounting.PoissonSampledDpEvent(q, gaussian)
+    if (sampling_rate is None) == (sample_size is None and population is None):
+        raise ValueError("give sampling_rate (Poisson) or sample_size and population (fixed size), not both or neither")
+    if sampling_rate is not None:
+        q = _check_rate(sampling_rate)
+        return gaussian if q == 1.0 else dp_accounting.PoissonSampledDpEvent(q, gaussian)
+    for name, value in (("sample_size", sample_size), ("population", population)):
+        if not _is_int(value):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 1 <= population <= MAX_POPULATION or not 1 <= sample_size <= population:
+        raise ValueError(
+            f"need 1 <= sample_size <= population <= {MAX_POPULATION}, got sample_size={sample_size}, "
+            f"population={population}"
+        )
+    if sample_size == population:
+        return gaussian
+    return dp_accounting.SampledWithoutReplacementDpEvent(int(population), int(sample_size), gaussian)
+
+
+def sampling_scheme(event: dp_accounting.DpEvent) -> str:
+    """The sampling scheme of one round's event: ``"poisson"``, ``"fixed_size"``, ``"all"`` or ``"mixed"``.
+
+    Args:
+        event: a round's event (composed and self-composed events are looked through).
+
+    Returns:
+        The scheme of every sampled part, ``"all"`` when nothing is sampled,
+        ``"mixed"`` when the parts disagree.
+
+    Raises:
+        Nothing of its own.
+    """
+    found = _schemes(event)
+    return "all" if not found else found.pop() if len(found) == 1 else "mixed"
+
+
+def _schemes(event: object) -> set[str]:
+    if isinstance(event, dp_accounting.PoissonSampledDpEvent):
+        return {"poisson"}
+    if isinstance(event, dp_accounting.SampledWithoutReplacementDpEvent):
+        return {"fixed_size"}
+    if isinstance(event, dp_accounting.SelfComposedDpEvent):
+        return _schemes(event.event)
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        return set().union(*(_schemes(e) for e in event.events)) if event.events else set()
+    return set()
 
 
 def ddp_round_event(*, plan: DistributedDPPlan, sampling_rate: float) -> dp_accounting.DpEvent:

@@ -5,6 +5,8 @@ of a short table):
 
 * ``dp epsilon --noise-multiplier Z --sampling-rate Q --steps T --delta D [--accountant rdp|pld]``
 * ``dp calibrate --epsilon E --delta D --sampling-rate Q --steps T [--accountant rdp|pld]``
+* ``dp report LEDGER [--json | --csv] [--key-file F]``: the ledger's per-round
+  report (one row per run of identical rounds), as a table, JSON or CSV.
 * ``dp ddp-epsilon --mechanism skellam|dgauss --bits B --clients N --dim D --l2-clip C
   --noise-multiplier Z --sampling-rate Q --steps T --delta D [--max-clients M]
   [--modclip-prob P | --k-stddevs K] [--rounding-tolerance ETA]``
@@ -147,6 +149,13 @@ def _build_parser() -> _Parser:
         help="eta: refuse bits where rounding lowers the effective noise multiplier by more (default 0.1)",
     )  # fmt: skip
     ddp.add_argument("--json", action="store_true", help="print one JSON object")
+
+    rep = sub.add_parser("report", help="the per-round report of a saved ledger, for an auditor")
+    rep.add_argument("ledger", help="the ledger file")
+    rep.add_argument("--key-file", default=None, help="file holding the ledger's HMAC key (authenticated ledgers)")
+    fmt = rep.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print a JSON array, one object per entry")
+    fmt.add_argument("--csv", action="store_true", help="print CSV with a header row")
     return parser
 
 
@@ -264,7 +273,38 @@ def _run_ddp(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-_COMMANDS = {"epsilon": _run_epsilon, "calibrate": _run_calibrate, "ddp-epsilon": _run_ddp}
+def _run_report(args: argparse.Namespace) -> str:
+    from dp.ledger import MAX_LEDGER_BYTES, REPORT_COLUMNS, PrivacyLedger
+
+    key = None
+    if args.key_file is not None:
+        with open(args.key_file, "rb") as fh:
+            key = fh.read(4097)
+        if len(key) > 4096:
+            raise ValueError(f"key file {args.key_file} is longer than 4096 bytes")
+    with open(args.ledger, "rb") as fh:
+        data = fh.read(MAX_LEDGER_BYTES + 1)
+    ledger = PrivacyLedger.from_json(data, key=key)
+    if args.json:
+        return ledger.report_json()
+    if args.csv:
+        return ledger.report_csv().rstrip("\n")
+    rows = ledger.report()
+    cells = [list(REPORT_COLUMNS)] + [
+        ["-" if r[c] is None else f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c]) for c in REPORT_COLUMNS]
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(REPORT_COLUMNS))]
+    lines = ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    state = "authenticated" if key is not None else "chain checked, head not verified (no key)" if ledger.read_only else "unauthenticated"
+    lines.append(
+        f"budget epsilon {ledger.epsilon_budget:g} at delta {ledger.delta:g}; spent {ledger.spent_epsilon():.6g}; "
+        f"{ledger.accountant}, {ledger.neighbouring_relation}; {state}"
+    )
+    return "\n".join(lines)
+
+
+_COMMANDS = {"epsilon": _run_epsilon, "calibrate": _run_calibrate, "ddp-epsilon": _run_ddp, "report": _run_report}
 
 
 def _table(result: dict[str, Any]) -> str:
@@ -319,11 +359,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except SystemExit as exc:  # --help / --version: argparse has printed, report its status
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    except (ValueError, TypeError, ArithmeticError, MemoryError) as exc:  # our typed errors subclass ValueError
+    except (ValueError, TypeError, ArithmeticError, MemoryError, OSError) as exc:  # typed errors subclass ValueError
         message = " ".join(str(exc).split())
         print(f"dp: error: {type(exc).__name__}: {message}", file=sys.stderr)
         return EXIT_ERROR
-    if args.json:
+    if args.command == "report":
+        print(result)
+    elif args.json:
         print(json.dumps(_jsonable(result), sort_keys=True, allow_nan=False))
     else:
         print(_table(result))

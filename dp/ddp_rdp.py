@@ -44,6 +44,7 @@ __all__ = [
     "ddg_rdp",
     "ddg_tau",
     "event_from_plan",
+    "joint_rdp_curve",
     "poisson_subsampled_rdp",
     "rdp_curve",
     "skellam_rdp",
@@ -306,11 +307,48 @@ def rdp_curve(
         raise TypeError(f"event must be a DistributedNoiseDpEvent, got {type(event).__name__}")
     if not _is_real(sampling_rate) or not 0.0 < sampling_rate <= 1.0:
         raise ValueError(f"sampling_rate must be in (0, 1], got {sampling_rate!r}")
+    return joint_rdp_curve((event,), sampling_rate=sampling_rate, orders=orders, relation_factor=relation_factor)
+
+
+def joint_rdp_curve(
+    events: Sequence[DistributedNoiseDpEvent],
+    *,
+    sampling_rate: float,
+    orders: Sequence[float],
+    relation_factor: float = 1.0,
+) -> np.ndarray:
+    """Per-round RDP of several distributed-noise releases of the *same* Poisson sample.
+
+    The releases' curves add at every order (composition), and the
+    subsampling bound is applied once, to the sum (the sample is shared, as
+    for an update and its clip indicator, SPEC section 40.12).
+
+    Args:
+        events: one or more releases.
+        sampling_rate: client sampling rate ``q`` in ``(0, 1]``.
+        orders: Rényi orders.
+        relation_factor: multiplies the sensitivities (2 for replace-one).
+
+    Returns:
+        A float64 array, one RDP value per order (``inf`` at non-integer orders).
+
+    Raises:
+        TypeError: if an event is not a :class:`DistributedNoiseDpEvent`.
+        ValueError: if ``events`` is empty or ``sampling_rate`` is not in ``(0, 1]``.
+    """
+    events = tuple(events)
+    if not events:
+        raise ValueError("events must not be empty")
+    for event in events:
+        if not isinstance(event, DistributedNoiseDpEvent):
+            raise TypeError(f"event must be a DistributedNoiseDpEvent, got {type(event).__name__}")
+    if not _is_real(sampling_rate) or not 0.0 < sampling_rate <= 1.0:
+        raise ValueError(f"sampling_rate must be in (0, 1], got {sampling_rate!r}")
     ints = [int(o) for o in orders if float(o).is_integer() and 2 <= o <= MAX_ORDER]
     out = np.full(len(orders), np.inf, dtype=np.float64)
     if not ints:
         return out
-    eps = _base_array(event, relation_factor, max(ints))  # eps[l - 2] = eps(l), computed once
+    eps = sum(_base_array(e, relation_factor, max(ints)) for e in events)  # eps[l - 2] = eps(l), computed once
     q = float(sampling_rate)
     for i, order in enumerate(orders):
         if float(order).is_integer() and 2 <= order <= MAX_ORDER:

@@ -23,6 +23,8 @@ JSON format, version 1 (keys exactly these)::
 
     EVENT = {"type": "gaussian", "noise_multiplier": float in [1e-6, 1e12]}
           | {"type": "poisson_sampled", "sampling_probability": float in (0, 1], "event": EVENT}
+          | {"type": "sampled_without_replacement", "source_dataset_size": int in [1, 2^40],
+             "sample_size": int in [1, source_dataset_size], "event": EVENT}
           | {"type": "self_composed", "count": int >= 1, "event": EVENT}
           | {"type": "composed", "events": [EVENT, ...]}
           | {"type": "distributed_noise", "mechanism": "skellam" | "dgauss",
@@ -44,13 +46,21 @@ none overspends, none loses a charge. Saves are durable (temporary file,
 fsync, rename, fsync of the folder) and a save never overwrites a file that
 changed since this ledger last read it.
 
+Version 2 (written when the ledger has a key or records clips) gives each
+entry a ``"clip"`` (float or null) and, with a key, a ``"hash"``, plus a
+``"head"``: entries are chained by SHA-256 and the head (entry count and last
+hash) is authenticated by HMAC-SHA256 under a key the operator holds (SPEC
+40.8.2). An edited, moved or removed entry breaks the chain and is named; a
+recomputed chain or a truncated file fails the head. :meth:`PrivacyLedger.report`
+gives the auditor's per-round table (JSON, CSV, ``dp report``).
+
 Warning:
-    The JSON has **no integrity protection**: validation catches malformed
-    files, not well-formed edits. Whoever can write the file can delete
-    entries, lower counts or raise noise multipliers, and the tampered ledger
-    loads silently with a smaller spend. Store it where only the operator can
-    write (and back it up), or sign or MAC it externally and check the
-    signature before :meth:`PrivacyLedger.load`.
+    Without a key the JSON has **no integrity protection**: whoever can write
+    the file can delete entries or raise noise multipliers unnoticed. Even with
+    a key, a whole older file (an earlier, validly signed state) can be put
+    back: a ledger bound to the file refuses it (it lost committed entries),
+    and an auditor should compare the head's entry count and hash with the
+    last one the operator recorded.
 
 >>> ledger = PrivacyLedger(epsilon=3.0, delta=1e-5)
 >>> _ = ledger.charge_gaussian_round(noise_multiplier=1.1, sampling_rate=0.01, count=100)
@@ -63,7 +73,9 @@ True
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -75,6 +87,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import dp_accounting
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 try:  # POSIX advisory locks; see _file_lock
     import fcntl
@@ -83,11 +98,15 @@ except ImportError:  # pragma: no cover - non-POSIX platforms
 
 from dp.accounting import (
     ACCOUNTANTS,
+    MAX_POPULATION,
     NEIGHBOURING_RELATIONS,
+    SCHEME_RELATIONS,
     compose_event,
     ddp_round_event,
     gaussian_round_event,
+    PLD_MAX_EPSILON,
     make_accountant,
+    sampling_scheme,
 )
 from dp._checks import is_int as _is_int
 from dp._checks import is_real as _is_real
@@ -106,6 +125,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "FORMAT_VERSION_CHAINED",
+    "MIN_KEY_BYTES",
     "EVENT_L1_SENSITIVITY_RANGE",
     "EVENT_L2_SENSITIVITY_RANGE",
     "EVENT_LOCAL_VARIANCE_RANGE",
@@ -119,12 +140,17 @@ __all__ = [
     "MAX_EVENT_DEPTH",
     "MAX_LEDGER_BYTES",
     "PrivacyLedger",
+    "REPORT_COLUMNS",
     "decode_event",
     "encode_event",
 ]
 
 FORMAT_NAME = "dp-ledger"
 FORMAT_VERSION = 1
+#: The version written when the ledger is keyed (hash chain + HMAC head) or records clips.
+FORMAT_VERSION_CHAINED = 2
+#: Shortest HMAC key accepted (bytes); 32 recommended.
+MIN_KEY_BYTES = 16
 MAX_LEDGER_BYTES = 1 << 20
 MAX_ENTRIES = 10_000
 MAX_EVENT_DEPTH = 8
@@ -214,6 +240,15 @@ def _encode(event: object, depth: int) -> dict[str, Any]:
         if not 0.0 < q <= 1.0:
             raise ValueError(f"sampling_probability must be in (0, 1], got {q}")
         return {"type": "poisson_sampled", "sampling_probability": q, "event": _encode(event.event, depth + 1)}
+    if isinstance(event, dp_accounting.SampledWithoutReplacementDpEvent):
+        size = _int(event.source_dataset_size, "source_dataset_size", 1, MAX_POPULATION, ValueError)
+        sample = _int(event.sample_size, "sample_size", 1, size, ValueError)
+        return {
+            "type": "sampled_without_replacement",
+            "source_dataset_size": size,
+            "sample_size": sample,
+            "event": _encode(event.event, depth + 1),
+        }
     if isinstance(event, dp_accounting.SelfComposedDpEvent):
         count = _int(event.count, "count", 1, MAX_COUNT, ValueError)
         return {"type": "self_composed", "count": count, "event": _encode(event.event, depth + 1)}
@@ -244,6 +279,13 @@ def _decode_poisson(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_ac
     return dp_accounting.PoissonSampledDpEvent(q, _decode(obj["event"], depth + 1, budget))
 
 
+def _decode_without_replacement(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
+    _fields(obj, {"type", "source_dataset_size", "sample_size", "event"})
+    size = _int(obj["source_dataset_size"], "source_dataset_size", 1, MAX_POPULATION, LedgerFormatError)
+    sample = _int(obj["sample_size"], "sample_size", 1, size, LedgerFormatError)
+    return dp_accounting.SampledWithoutReplacementDpEvent(size, sample, _decode(obj["event"], depth + 1, budget))
+
+
 def _decode_self_composed(obj: dict[str, Any], depth: int, budget: list[int]) -> dp_accounting.DpEvent:
     _fields(obj, {"type", "count", "event"})
     count = _int(obj["count"], "count", 1, MAX_COUNT, LedgerFormatError)
@@ -266,6 +308,7 @@ def _decode_distributed(obj: dict[str, Any], depth: int, budget: list[int]) -> d
 _DECODERS: dict[str, Callable[[dict[str, Any], int, list[int]], dp_accounting.DpEvent]] = {
     "gaussian": _decode_gaussian,
     "poisson_sampled": _decode_poisson,
+    "sampled_without_replacement": _decode_without_replacement,
     "self_composed": _decode_self_composed,
     "composed": _decode_composed,
     "distributed_noise": _decode_distributed,
@@ -397,6 +440,54 @@ def _write_durably(target: str, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def _canonical(obj: object) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def _chain_start(header: dict[str, Any]) -> bytes:
+    """``h_0 = SHA-256("dp-ledger/v2/chain|" || canonical header)`` (format, accountant, relation, budget)."""
+    return hashlib.sha256(b"dp-ledger/v2/chain|" + _canonical(header)).digest()
+
+
+def _chain_next(link: bytes, entry: dict[str, Any]) -> bytes:
+    """``h_i = SHA-256(h_{i-1} || canonical {count, event, clip})``."""
+    try:
+        return hashlib.sha256(link + _canonical(entry)).digest()
+    except (TypeError, ValueError) as exc:
+        raise LedgerFormatError(f"entry is not canonical JSON: {exc}") from exc
+
+
+def _head_mac(key: bytes, entries: int, link: bytes) -> bytes:
+    mac = crypto_hmac.HMAC(key, hashes.SHA256())
+    mac.update(b"dp-ledger/v2/head|" + entries.to_bytes(8, "big") + link)
+    return mac.finalize()
+
+
+def _check_head(head: object, entries: int, link: bytes, key: bytes | None) -> None:
+    if not isinstance(head, dict) or set(head) != {"entries", "hash", "mac"}:
+        raise LedgerFormatError("head must be an object with exactly the keys ['entries', 'hash', 'mac']")
+    named = head["entries"]
+    if not _is_int(named) or not 0 <= named <= MAX_ENTRIES:
+        raise LedgerFormatError(f"head entries must be an int in [0, {MAX_ENTRIES}], got {named!r}")
+    if named > entries:
+        raise LedgerFormatError(f"ledger truncated: the head names {named} entries, the file has {entries} (entry {entries} onwards is missing)")
+    if named < entries:
+        raise LedgerFormatError(f"entry {named} onwards is not covered by the head ({named} entries): appended without the key")
+    if not isinstance(head["hash"], str) or head["hash"] != link.hex():
+        raise LedgerFormatError(f"the head does not match entry {entries - 1}, the last in the chain")
+    if key is None:
+        return
+    try:
+        tag = bytes.fromhex(head["mac"]) if isinstance(head["mac"], str) else b""
+        verifier = crypto_hmac.HMAC(key, hashes.SHA256())
+        verifier.update(b"dp-ledger/v2/head|" + entries.to_bytes(8, "big") + link)
+        verifier.verify(tag)
+    except (ValueError, InvalidSignature):
+        raise LedgerFormatError(
+            "the head fails authentication: the chain was recomputed without the key, or the key is wrong"
+        ) from None
+
+
 def _is_prefix(
     older: tuple[tuple[dp_accounting.DpEvent, int], ...], newer: tuple[tuple[dp_accounting.DpEvent, int], ...]
 ) -> bool:
@@ -412,11 +503,80 @@ def _is_prefix(
     return event == last_event and last_count <= count
 
 
+#: The columns of :meth:`PrivacyLedger.report`, in order.
+REPORT_COLUMNS = (
+    "entry",
+    "first_round",
+    "last_round",
+    "rounds",
+    "mechanism",
+    "noise_multiplier",
+    "clip",
+    "sampling",
+    "sampling_rate",
+    "epsilon_rdp",
+    "epsilon_pld",
+    "delta",
+)
+
+
+def _inner(event: object) -> object:
+    while isinstance(event, (dp_accounting.PoissonSampledDpEvent, dp_accounting.SampledWithoutReplacementDpEvent,
+                             dp_accounting.SelfComposedDpEvent)):
+        event = event.event
+    return event
+
+
+def _has_ddp(event: object) -> bool:
+    inner = _inner(event)
+    if isinstance(inner, dp_accounting.ComposedDpEvent):
+        return any(_has_ddp(e) for e in inner.events)
+    return isinstance(inner, DistributedNoiseDpEvent)
+
+
+def _mechanism_name(event: object) -> str:
+    inner = _inner(event)
+    if isinstance(inner, dp_accounting.GaussianDpEvent):
+        return "gaussian"
+    if isinstance(inner, DistributedNoiseDpEvent):
+        return inner.mechanism
+    if isinstance(inner, dp_accounting.ComposedDpEvent) and len(inner.events) == 2:
+        a, b = inner.events
+        if isinstance(a, DistributedNoiseDpEvent) and isinstance(b, DistributedNoiseDpEvent) and b.dim == 1:
+            return f"{a.mechanism}+indicator"
+    return "composed"
+
+
+def _noise_of(event: object) -> float | None:
+    inner = _inner(event)
+    if isinstance(inner, dp_accounting.ComposedDpEvent) and inner.events:
+        inner = inner.events[0]
+    if isinstance(inner, dp_accounting.GaussianDpEvent):
+        return float(inner.noise_multiplier)
+    if isinstance(inner, DistributedNoiseDpEvent):
+        return math.sqrt(inner.total_variance) / float(inner.l2_sensitivity)
+    return None
+
+
+def _rate_of(event: object) -> float | str | None:
+    while isinstance(event, dp_accounting.SelfComposedDpEvent):
+        event = event.event
+    if isinstance(event, dp_accounting.PoissonSampledDpEvent):
+        return float(event.sampling_probability)
+    if isinstance(event, dp_accounting.SampledWithoutReplacementDpEvent):
+        return f"{event.sample_size}/{event.source_dataset_size}"
+    return 1.0
+
+
 class PrivacyLedger:
     """An ``(epsilon, delta)`` budget and the events charged against it.
 
     Args:
         epsilon: the epsilon budget, finite and > 0.
+        max_epsilon: the same budget under Flower's and Opacus's name (give one of the two).
+        key: an HMAC-SHA256 key (>= 16 bytes) held by the operator: saved
+            files then carry a hash chain over the entries and an
+            authenticated head (SPEC 40.8.2), and loading needs the key.
         delta: the delta at which epsilon is measured, in ``(0, 1)``.
         accountant: ``"rdp"`` or ``"pld"`` (see :func:`dp.accounting.make_accountant`).
         neighbouring_relation: ``"add_or_remove_one"`` or ``"replace_one"``.
@@ -429,13 +589,16 @@ class PrivacyLedger:
         Charges are serialised per object (a lock) and, for a ledger bound
         to a file, across processes (the file's lock). Distributed-noise rounds are supported only by the ``"rdp"`` accountant
         (PLD raises :class:`~dp.errors.UnsupportedEventError`). A saved
-        ledger has no integrity protection (see the module docstring): keep
-        the file where only the operator can write, or sign it externally.
+        ledger is tamper-evident only when it has a ``key`` (see the module
+        docstring); without one keep the file where only the operator can write.
     """
 
     __slots__ = (
         "_accountant",
+        "_clips",
         "_delta",
+        "_key",
+        "_read_only",
         "_digest",
         "_entries",
         "_epsilon",
@@ -447,8 +610,20 @@ class PrivacyLedger:
     )
 
     def __init__(
-        self, *, epsilon: float, delta: float, accountant: str = "rdp", neighbouring_relation: str = "add_or_remove_one"
+        self,
+        *,
+        epsilon: float | None = None,
+        delta: float,
+        accountant: str = "rdp",
+        neighbouring_relation: str = "add_or_remove_one",
+        max_epsilon: float | None = None,
+        key: bytes | None = None,
     ) -> None:
+        if key is not None and (not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES):
+            raise ValueError(f"key must be bytes of length >= {MIN_KEY_BYTES} (32 recommended)")
+        if (epsilon is None) == (max_epsilon is None):
+            raise TypeError("give the budget as epsilon or as max_epsilon (the same thing), exactly once")
+        epsilon = max_epsilon if epsilon is None else epsilon
         if not _is_real(epsilon):
             raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
         if not (math.isfinite(epsilon) and epsilon > 0):
@@ -470,7 +645,10 @@ class PrivacyLedger:
         self._accountant = accountant
         self._relation = neighbouring_relation
         self._entries: tuple[tuple[dp_accounting.DpEvent, int], ...] = ()
+        self._clips: tuple[float | None, ...] = ()  # the clip each entry's rounds used, when told
         self._spent = 0.0
+        self._key = key  # HMAC key of the chain head (tamper evidence), or None
+        self._read_only = False  # an authenticated file loaded without its key
         self._path: str | None = None  # the resolved file this ledger is bound to (see save/load)
         self._digest: bytes | None = None  # SHA-256 of the file as last read or written
         self._lock_timeout = LOCK_TIMEOUT
@@ -520,6 +698,7 @@ class PrivacyLedger:
             and self._accountant == other._accountant
             and self._relation == other._relation
             and self._entries == other._entries
+            and self._clips == other._clips
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -535,10 +714,15 @@ class PrivacyLedger:
     def _with(
         self, event: dp_accounting.DpEvent, count: int
     ) -> tuple[tuple[dp_accounting.DpEvent, int], ...]:
-        if self._entries and self._entries[-1][0] == event:
+        return self._with_clip(event, count, None)[0]
+
+    def _with_clip(
+        self, event: dp_accounting.DpEvent, count: int, clip: float | None
+    ) -> tuple[tuple[tuple[dp_accounting.DpEvent, int], ...], tuple[float | None, ...]]:
+        if self._entries and self._entries[-1][0] == event and self._clips[-1] == clip:
             last, n = self._entries[-1]
-            return self._entries[:-1] + ((last, n + count),)
-        return self._entries + ((event, count),)
+            return self._entries[:-1] + ((last, n + count),), self._clips
+        return self._entries + ((event, count),), self._clips + (clip,)
 
     def _total_epsilon(self, entries: tuple[tuple[dp_accounting.DpEvent, int], ...]) -> float:
         acc = make_accountant(self._accountant, neighbouring_relation=self._relation)
@@ -555,9 +739,16 @@ class PrivacyLedger:
         if not 1 <= count <= MAX_COUNT:
             raise ValueError(f"count must be in [1, {MAX_COUNT}], got {count}")
         encode_event(event)  # validates, and refuses what could not be saved
+        scheme = sampling_scheme(event)
+        if scheme == "mixed" or self._relation not in SCHEME_RELATIONS[scheme]:
+            raise UnsupportedEventError(
+                f"a {scheme!r}-sampled round is accounted under "
+                f"{' or '.join(SCHEME_RELATIONS.get(scheme, ('no single relation',)))} neighbours, but this "
+                f"ledger's budget is {self._relation!r}: one budget never mixes neighbouring relations"
+            )
         return event, int(count)
 
-    def spend(self, event: dp_accounting.DpEvent, *, count: int = 1) -> float:
+    def spend(self, event: dp_accounting.DpEvent, *, count: int = 1, clip: float | None = None) -> float:
         """Charge ``count`` compositions of ``event``: check first, commit after.
 
         Args:
@@ -565,6 +756,7 @@ class PrivacyLedger:
                 :func:`dp.accounting.gaussian_round_event` or
                 :func:`dp.accounting.ddp_round_event`).
             count: how many times it happens, in ``[1, MAX_COUNT]``.
+            clip: the L2 clip the rounds used (recorded for the report only), finite and > 0.
 
         Returns:
             The epsilon spent after the charge.
@@ -588,22 +780,32 @@ class PrivacyLedger:
         commits, and writes the file durably before releasing the lock.
         """
         event, count = self._check_charge(event, count)
+        if clip is not None:
+            clip = _ranged(clip, "clip", (1e-30, 1e30), ValueError)
+        self._writable()
         with self._mutex:
             if self._path is None:
-                return self._commit(event, count)
+                return self._commit(event, count, clip)
             with _file_lock(self._path, self._lock_timeout):
                 self._sync_locked()
-                before = (self._entries, self._spent)
-                asked = self._commit(event, count)
+                before = (self._entries, self._clips, self._spent)
+                asked = self._commit(event, count, clip)
                 try:
                     self._store_locked(self._path)
                 except BaseException:
-                    self._entries, self._spent = before
+                    self._entries, self._clips, self._spent = before
                     raise
                 return asked
 
-    def _commit(self, event: dp_accounting.DpEvent, count: int) -> float:
-        candidate = self._with(event, count)
+    def _writable(self) -> None:
+        if self._read_only:
+            raise LedgerFormatError(
+                "this ledger's file is authenticated and was loaded without its key: it is read-only "
+                "(load it with key=... to charge or save it)"
+            )
+
+    def _commit(self, event: dp_accounting.DpEvent, count: int, clip: float | None = None) -> float:
+        candidate, clips = self._with_clip(event, count, clip)
         asked = self._total_epsilon(candidate)
         if not asked <= self._epsilon:
             raise BudgetExceededError(
@@ -611,25 +813,96 @@ class PrivacyLedger:
                 f"to {asked:.6g} > budget {self._epsilon:.6g} (delta={self._delta:g}); nothing was spent"
             )
         self._entries = candidate
+        self._clips = clips
         self._spent = asked
         return asked
 
-    def charge_gaussian_round(self, *, noise_multiplier: float, sampling_rate: float, count: int = 1) -> float:
-        """Charge ``count`` rounds of the Poisson-sampled Gaussian (see :meth:`spend`).
+    def charge_gaussian_round(
+        self,
+        *,
+        noise_multiplier: float,
+        sampling_rate: float | None = None,
+        sample_size: int | None = None,
+        population: int | None = None,
+        count: int = 1,
+        clip: float | None = None,
+    ) -> float:
+        """Charge ``count`` rounds of the Gaussian under one sampling scheme (see :meth:`spend`).
 
         Args:
             noise_multiplier: noise stddev over L2 sensitivity, finite and > 0.
-            sampling_rate: Poisson sampling rate in ``(0, 1]``.
+            sampling_rate: Poisson sampling rate in ``(0, 1]`` (1: every client every round).
+            sample_size: clients per round of a fixed-size sample without
+                replacement (with ``population``; replace-one ledgers only).
+            population: clients the fixed-size sample is drawn from.
             count: number of rounds, >= 1.
+            clip: the L2 clip the rounds used (for the report), or None.
 
         Returns:
             The epsilon spent after the charge.
 
         Raises:
-            TypeError, ValueError: for bad arguments.
+            TypeError, ValueError: for bad arguments (see
+                :func:`dp.accounting.gaussian_round_event`).
+            UnsupportedEventError: if the scheme's neighbouring relation is
+                not the ledger's.
             BudgetExceededError: if the rounds do not fit; the ledger is unchanged.
         """
-        return self.spend(gaussian_round_event(noise_multiplier=noise_multiplier, sampling_rate=sampling_rate), count=count)
+        event = gaussian_round_event(
+            noise_multiplier=noise_multiplier, sampling_rate=sampling_rate, sample_size=sample_size, population=population
+        )
+        return self.spend(event, count=count, clip=clip)
+
+    # ----------------------------------------------------------------- Flower / Opacus vocabulary
+
+    @property
+    def max_epsilon(self) -> float:
+        """The epsilon budget (Flower's and Opacus's ``max_epsilon`` / ``target_epsilon``)."""
+        return self._epsilon
+
+    def would_exceed(self, event: dp_accounting.DpEvent, *, count: int = 1) -> bool:
+        """Whether charging ``count`` more ``event`` would exceed the budget (nothing is charged).
+
+        For a file-bound ledger the answer is as of the last read; only
+        :meth:`spend` decides under the file's lock.
+
+        Args:
+            event: the event of one round.
+            count: rounds, in ``[1, MAX_COUNT]``.
+
+        Returns:
+            ``True`` when :meth:`spend` would raise
+            :class:`~dp.errors.BudgetExceededError`.
+
+        Raises:
+            TypeError, ValueError: for bad arguments.
+            UnsupportedEventError: if the event cannot be bounded under the ledger's relation.
+        """
+        event, count = self._check_charge(event, count)
+        return not self._total_epsilon(self._with(event, count)) <= self._epsilon
+
+    def get_epsilon(self, delta: float | None = None) -> float:
+        """Epsilon spent so far at ``delta`` (Opacus's ``accountant.get_epsilon(delta)``).
+
+        Args:
+            delta: in ``(0, 1)``; ``None`` means the ledger's delta.
+
+        Returns:
+            The epsilon of every committed charge at ``delta``.
+
+        Raises:
+            TypeError, ValueError: if ``delta`` is not a number in ``(0, 1)``.
+        """
+        if delta is None:
+            return self._spent
+        if not _is_real(delta) or not 0.0 < delta < 1.0:
+            raise ValueError(f"delta must be a number in (0, 1), got {delta!r}")
+        if not self._entries:
+            return 0.0
+        acc = make_accountant(self._accountant, neighbouring_relation=self._relation)
+        for event, count in self._entries:
+            compose_event(acc, event, count)
+        return float(acc.get_epsilon(float(delta)))
 
     def charge_ddp_round(self, *, plan: DistributedDPPlan, sampling_rate: float, count: int = 1) -> float:
         """Charge ``count`` rounds of distributed discrete noise (see :meth:`spend`).
@@ -648,7 +921,8 @@ class PrivacyLedger:
                 under replace-one.
             BudgetExceededError: if the rounds do not fit; the ledger is unchanged.
         """
-        return self.spend(ddp_round_event(plan=plan, sampling_rate=sampling_rate), count=count)
+        event = ddp_round_event(plan=plan, sampling_rate=sampling_rate)
+        return self.spend(event, count=count, clip=float(plan.config.l2_clip))
 
     def remaining_rounds(self, event: dp_accounting.DpEvent, *, max_rounds: int = 1_000_000) -> int:
         """How many more compositions of ``event`` fit in the budget (never over).
@@ -692,26 +966,128 @@ class PrivacyLedger:
                 hi = mid
         return lo
 
+    # ----------------------------------------------------------------- the auditor's report
+
+    def report(self) -> list[dict[str, Any]]:
+        """One row per entry (a run of identical rounds), with the epsilon spent after it.
+
+        Returns:
+            Dicts with the keys of :data:`REPORT_COLUMNS`: ``entry`` (0-based),
+            ``first_round`` and ``last_round`` (1-based, inclusive),
+            ``rounds``, ``mechanism`` (``gaussian``, ``skellam``, ``dgauss``,
+            ``skellam+indicator`` / ``dgauss+indicator`` for adaptive
+            clipping, else ``composed``), ``noise_multiplier`` (the Gaussian's,
+            or the effective one of distributed noise: total stddev over L2
+            sensitivity), ``clip`` (as charged, or None), ``sampling``
+            (``poisson``, ``fixed_size``, ``all``), ``sampling_rate`` (``q``,
+            or ``m/N`` for a fixed size), ``epsilon_rdp`` and ``epsilon_pld``
+            after the entry (PLD: None where it is not defined, i.e. for
+            distributed noise or above ``PLD_MAX_EPSILON``), and ``delta``.
+
+        Raises:
+            Nothing of its own (the entries were validated when charged or loaded).
+        """
+        rows: list[dict[str, Any]] = []
+        rdp_acc = make_accountant("rdp", neighbouring_relation=self._relation)
+        pld_acc = make_accountant("pld", neighbouring_relation=self._relation)
+        pld_ok = True
+        first = 1
+        for index, ((event, count), clip) in enumerate(zip(self._entries, self._clips, strict=True)):
+            compose_event(rdp_acc, event, count)
+            eps_rdp = float(rdp_acc.get_epsilon(self._delta))
+            eps_pld = None
+            if pld_ok and eps_rdp <= PLD_MAX_EPSILON and not _has_ddp(event):
+                try:
+                    compose_event(pld_acc, event, count)
+                    eps_pld = float(pld_acc.get_epsilon(self._delta))
+                except (UnsupportedEventError, ValueError):
+                    pld_ok = False
+            else:
+                pld_ok = False
+            rows.append(
+                {
+                    "entry": index,
+                    "first_round": first,
+                    "last_round": first + count - 1,
+                    "rounds": count,
+                    "mechanism": _mechanism_name(event),
+                    "noise_multiplier": _noise_of(event),
+                    "clip": clip,
+                    "sampling": sampling_scheme(event),
+                    "sampling_rate": _rate_of(event),
+                    "epsilon_rdp": eps_rdp,
+                    "epsilon_pld": eps_pld,
+                    "delta": self._delta,
+                }
+            )
+            first += count
+        return rows
+
+    def report_json(self) -> str:
+        """:meth:`report` as a JSON array (non-finite numbers as null).
+
+        Returns:
+            The JSON text.
+
+        Raises:
+            Nothing of its own.
+        """
+        rows = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in self.report()]
+        return json.dumps(rows, allow_nan=False)
+
+    def report_csv(self) -> str:
+        """:meth:`report` as CSV with a header row (:data:`REPORT_COLUMNS`); None is an empty cell.
+
+        Returns:
+            The CSV text.
+
+        Raises:
+            Nothing of its own.
+        """
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.report():
+            writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+        return out.getvalue()
+
     # ----------------------------------------------------------------- persistence
 
     def to_json(self) -> str:
-        """The ledger as one JSON object (format in the module docstring)."""
-        doc = {
+        """The ledger as one JSON object (SPEC 40.8.1; version 2 when keyed or when clips are recorded)."""
+        header = {
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
             "accountant": self._accountant,
             "neighbouring_relation": self._relation,
             "budget": {"epsilon": self._epsilon, "delta": self._delta},
-            "entries": [{"count": count, "event": encode_event(event)} for event, count in self._entries],
         }
+        if self._key is None and all(c is None for c in self._clips) and not self._read_only:
+            entries = [{"count": count, "event": encode_event(event)} for event, count in self._entries]
+            return json.dumps({**header, "version": FORMAT_VERSION, "entries": entries}, sort_keys=True, allow_nan=False)
+        entries = [
+            {"count": count, "event": encode_event(event), "clip": clip}
+            for (event, count), clip in zip(self._entries, self._clips, strict=True)
+        ]
+        doc: dict[str, Any] = {**header, "version": FORMAT_VERSION_CHAINED, "entries": entries}
+        if self._key is not None:
+            link = _chain_start(header)
+            for item in entries:
+                link = _chain_next(link, item)
+                item["hash"] = link.hex()
+            doc["head"] = {"entries": len(entries), "hash": link.hex(), "mac": _head_mac(self._key, len(entries), link).hex()}
         return json.dumps(doc, sort_keys=True, allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> PrivacyLedger:
+    def from_json(cls, text: str | bytes, *, key: bytes | None = None) -> PrivacyLedger:
         """Rebuild a ledger from :meth:`to_json` output, validating everything and replaying it.
 
         Args:
             text: the JSON text (str or UTF-8 bytes), at most :data:`MAX_LEDGER_BYTES`.
+            key: the HMAC key of an authenticated ledger. With a key, the
+                file must carry a hash chain and a head that verifies under
+                it. Without one, an authenticated file's chain is still
+                checked, and the ledger is read-only (its head cannot be
+                verified or re-signed).
 
         Returns:
             The ledger, equal to the one saved.
@@ -721,8 +1097,14 @@ class PrivacyLedger:
                 duplicate key or non-finite number, a wrong format name or
                 version, a missing, extra or ill-typed field, an unknown event
                 tag, more than :data:`MAX_ENTRIES` entries, events the
-                accountant cannot bound, or a replayed epsilon above the budget.
+                accountant cannot bound, or a replayed epsilon above the budget;
+                for a chained ledger: an entry whose hash breaks the chain
+                (edited, reordered or removed before it: the entry is named),
+                a truncated chain, or a head that fails authentication.
+            ValueError: if ``key`` is not bytes of at least :data:`MIN_KEY_BYTES`.
         """
+        if key is not None and (not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES):
+            raise ValueError(f"key must be bytes of length >= {MIN_KEY_BYTES}")
         if isinstance(text, bytes):
             if len(text) > MAX_LEDGER_BYTES:
                 raise LedgerFormatError(f"ledger is {len(text)} bytes, more than {MAX_LEDGER_BYTES}")
@@ -740,18 +1122,26 @@ class PrivacyLedger:
             raise
         except (ValueError, RecursionError) as exc:
             raise LedgerFormatError(f"ledger is not valid JSON: {exc}") from exc
-        return cls._from_doc(doc)
+        return cls._from_doc(doc, key)
 
     @classmethod
-    def _from_doc(cls, doc: object) -> PrivacyLedger:
+    def _from_doc(cls, doc: object, key: bytes | None = None) -> PrivacyLedger:
         keys = {"format", "version", "accountant", "neighbouring_relation", "budget", "entries"}
+        version = doc.get("version") if isinstance(doc, dict) else None
+        chained = isinstance(doc, dict) and _is_int(version) and version == FORMAT_VERSION_CHAINED and "head" in doc
+        if chained:
+            keys = keys | {"head"}
         if not isinstance(doc, dict) or set(doc) != keys:
             got = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
             raise LedgerFormatError(f"ledger must be an object with exactly the keys {sorted(keys)}, got {got}")
         if not isinstance(doc["format"], str) or doc["format"] != FORMAT_NAME:
             raise LedgerFormatError(f"format must be {FORMAT_NAME!r}, got {doc['format']!r}")
-        if not _is_int(doc["version"]) or doc["version"] != FORMAT_VERSION:
-            raise LedgerFormatError(f"unsupported ledger version {doc['version']!r} (this code reads {FORMAT_VERSION})")
+        if not _is_int(version) or version not in (FORMAT_VERSION, FORMAT_VERSION_CHAINED):
+            raise LedgerFormatError(
+                f"unsupported ledger version {version!r} (this code reads {FORMAT_VERSION} and {FORMAT_VERSION_CHAINED})"
+            )
+        if key is not None and not chained:
+            raise LedgerFormatError("a key was given but the ledger is not authenticated (no hash chain and head)")
         if not isinstance(doc["accountant"], str) or doc["accountant"] not in ACCOUNTANTS:
             raise LedgerFormatError(f"accountant must be one of {ACCOUNTANTS}, got {doc['accountant']!r}")
         relation = doc["neighbouring_relation"]
@@ -771,13 +1161,31 @@ class PrivacyLedger:
             raise LedgerFormatError(f"entries must be a list of at most {MAX_ENTRIES} items")
         nodes = [MAX_EVENT_NODES]
         decoded: list[tuple[dp_accounting.DpEvent, int]] = []
-        for item in entries:
-            if not isinstance(item, dict) or set(item) != {"count", "event"}:
-                raise LedgerFormatError("each entry must be an object with exactly the keys ['count', 'event']")
-            count = _int(item["count"], "entry count", 1, MAX_COUNT, LedgerFormatError)
+        clips: list[float | None] = []
+        entry_keys = {"count", "event"} | ({"clip"} if version == FORMAT_VERSION_CHAINED else set())
+        entry_keys |= {"hash"} if chained else set()
+        link = _chain_start({k: doc[k] for k in ("format", "accountant", "neighbouring_relation", "budget")})
+        for index, item in enumerate(entries):
+            if not isinstance(item, dict) or set(item) != entry_keys:
+                raise LedgerFormatError(f"entry {index} must be an object with exactly the keys {sorted(entry_keys)}")
+            if chained:
+                link = _chain_next(link, {k: item[k] for k in ("count", "event", "clip")})
+                if not isinstance(item["hash"], str) or item["hash"] != link.hex():
+                    raise LedgerFormatError(
+                        f"entry {index} breaks the hash chain: it was edited, moved, or an entry before it "
+                        f"was removed or reordered"
+                    )
+            count = _int(item["count"], f"entry {index} count", 1, MAX_COUNT, LedgerFormatError)
             decoded.append((_decode(item["event"], 0, nodes), count))
+            clip = item.get("clip")
+            clips.append(None if clip is None else _ranged(clip, f"entry {index} clip", (1e-30, 1e30), LedgerFormatError))
+        if chained:
+            _check_head(doc["head"], len(entries), link, key)
         ledger = cls(epsilon=eps, delta=dlt, accountant=doc["accountant"], neighbouring_relation=doc["neighbouring_relation"])
         ledger._entries = tuple(decoded)
+        ledger._clips = tuple(clips)
+        ledger._key = key
+        ledger._read_only = chained and key is None
         try:
             spent = ledger._total_epsilon(ledger._entries) if decoded else 0.0
         except UnsupportedEventError as exc:
@@ -790,6 +1198,21 @@ class PrivacyLedger:
         return ledger
 
     # ----------------------------------------------------------------- files
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this ledger came from an authenticated file loaded without its key (it cannot charge or save)."""
+        return self._read_only
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the ledger holds a key: its files carry a hash chain and an HMAC head."""
+        return self._key is not None
+
+    @property
+    def clips(self) -> tuple[float | None, ...]:
+        """The clip recorded with each entry (None where none was given)."""
+        return self._clips
 
     @property
     def path(self) -> str | None:
@@ -818,7 +1241,7 @@ class PrivacyLedger:
         digest = hashlib.sha256(data).digest()
         if digest == self._digest:
             return
-        other = PrivacyLedger.from_json(data)
+        other = PrivacyLedger.from_json(data, key=self._key)
         if not self._same_budget(other):
             raise LedgerConflictError(f"{self._path} now holds a ledger with another budget, accountant or relation")
         if not _is_prefix(self._entries, other._entries):
@@ -826,7 +1249,7 @@ class PrivacyLedger:
                 f"{self._path} no longer holds every charge this ledger committed (it has {len(other._entries)} "
                 f"entries, this ledger {len(self._entries)}): the file was replaced or truncated"
             )
-        self._entries, self._spent, self._digest = other._entries, other._spent, digest
+        self._entries, self._clips, self._spent, self._digest = other._entries, other._clips, other._spent, digest
 
     def _store_locked(self, target: str) -> None:
         data = self.to_json().encode("utf-8")
@@ -877,13 +1300,14 @@ class PrivacyLedger:
             LedgerLockError: if the lock is not free within the lock timeout.
             OSError: if the file cannot be read or written.
         """
+        self._writable()
         target = os.path.realpath(os.fspath(path))
         with self._mutex, _file_lock(target, self._lock_timeout):
             data = _read_limited(target)
             known = target == self._path and hashlib.sha256(data or b"").digest() == self._digest
             if data is not None and not known and data != self.to_json().encode("utf-8"):
                 try:
-                    other = PrivacyLedger.from_json(data)
+                    other = PrivacyLedger.from_json(data, key=self._key)
                 except LedgerFormatError as exc:
                     raise LedgerFormatError(f"refusing to overwrite {target}: it is not a valid ledger ({exc})") from exc
                 raise LedgerConflictError(
@@ -895,7 +1319,9 @@ class PrivacyLedger:
             self._path = target
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, lock_timeout: float = LOCK_TIMEOUT) -> PrivacyLedger:
+    def load(
+        cls, path: str | os.PathLike[str], *, lock_timeout: float = LOCK_TIMEOUT, key: bytes | None = None
+    ) -> PrivacyLedger:
         """Read a ledger written by :meth:`save` (see :meth:`from_json`) and bind it to the file.
 
         Reading needs no lock (saves replace the file by rename). Symbolic
@@ -904,6 +1330,7 @@ class PrivacyLedger:
         Args:
             path: the ledger file.
             lock_timeout: seconds later charges wait for the file's lock, > 0.
+            key: the HMAC key of an authenticated ledger (see :meth:`from_json`).
 
         Returns:
             The ledger, bound to the file.
@@ -920,7 +1347,7 @@ class PrivacyLedger:
             data = fh.read(MAX_LEDGER_BYTES + 1)
         if len(data) > MAX_LEDGER_BYTES:
             raise LedgerFormatError(f"ledger file is larger than {MAX_LEDGER_BYTES} bytes")
-        ledger = cls.from_json(data)
+        ledger = cls.from_json(data, key=key)
         ledger._path = target
         ledger._digest = hashlib.sha256(data).digest()
         ledger._lock_timeout = float(lock_timeout)

@@ -40,7 +40,7 @@ from secagg.errors import SecAggError
 from secagg.protocol.client import Client
 from secagg_flower.config import SecAggSettings
 from secagg_flower.layout import ArraySpec, Layout
-from secagg_flower.wire import RECORD, STAGES, ClientReply, StageRequest, WireError
+from secagg_flower.wire import RECORD, STAGES, THREATS, ClientReply, StageRequest, WireError
 
 __all__ = ["STATE_RECORD", "secagg_mod"]
 
@@ -54,7 +54,10 @@ class _Refused(Exception):
 
 def _binding(req: StageRequest) -> bytes:
     p = req.params
-    text = f"{req.round}|{req.client_id}|{p.n_clients}|{p.dim}|{p.bits}|{p.graph.value}|{p.neighbors}|{p.threshold}"
+    text = (
+        f"{req.round}|{req.client_id}|{p.n_clients}|{p.dim}|{p.bits}|{p.graph.value}|{p.neighbors}|{p.threshold}"
+        f"|{p.threat.value}"
+    )
     return hashlib.sha256(req.nonce + text.encode()).digest()
 
 
@@ -168,6 +171,9 @@ def secagg_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> 
                 "refusing to send its reply in clear. Wrap the ServerApp's grid in secagg_flower.SecAggGrid"
             )
         req = StageRequest.from_fields(rec)
+        own = SecAggSettings.from_run_config(context.run_config).threat
+        if THREATS.index(req.params.threat.value) < THREATS.index(own):
+            raise _Refused(f"the server asked for a {req.params.threat.value} round; this node's run config requires {own}")
         extra = {}
         if req.stage == "advertise":
             client = Client(req.client_id, req.params)

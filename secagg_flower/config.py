@@ -15,6 +15,8 @@ distributed DP)::
     secagg-metric-precision quantisation step of metrics (default 1e-3)
     secagg-weighted-by-key  the MetricRecord key holding num-examples (default "num-examples")
     secagg-dropout-rate     the dropout rate the parameter finder plans for (default 0.3)
+    secagg-threat           "semi-honest" (default) or "semi-malicious" (a server that may lie
+                            about dropouts); a node refuses a round of a weaker model than its own
     secagg-threshold        Shamir threshold t (with secagg-neighbors; default: the finder's)
     secagg-neighbors        neighbours k (with secagg-threshold; default: the finder's)
     secagg-min-contributors the fewest inputs a sum may hold (default: the threshold)
@@ -125,6 +127,7 @@ class SecAggSettings:
         metric_precision: quantisation step of metrics.
         weighted_by_key: the MetricRecord key holding num-examples.
         dropout_rate: the dropout rate the parameter finder plans for.
+        threat: ``"semi-honest"`` or ``"semi-malicious"``.
         threshold, neighbors: explicit t and k, or ``None`` for the finder's.
         min_contributors: the fewest inputs a sum may hold, or ``None``.
         stage_timeout: seconds per key or unmasking stage.
@@ -144,6 +147,7 @@ class SecAggSettings:
     metric_precision: float = 1e-3
     weighted_by_key: str = "num-examples"
     dropout_rate: float = 0.3
+    threat: str = "semi-honest"
     threshold: int | None = None
     neighbors: int | None = None
     min_contributors: int | None = None
@@ -166,6 +170,11 @@ class SecAggSettings:
             raise ValueError(f"secagg-dropout-rate must be in [0, 1), got {self.dropout_rate}")
         if (self.threshold is None) != (self.neighbors is None):
             raise ValueError("give both secagg-threshold and secagg-neighbors, or neither")
+        if self.threat not in ("semi-honest", "semi-malicious"):
+            raise ValueError(
+                f"secagg-threat must be 'semi-honest' or 'semi-malicious', got {self.threat!r} (the active model "
+                "needs a PKI of long-term signing keys, which this adapter does not set up)"
+            )
         if not self.weighted_by_key:
             raise ValueError("secagg-weighted-by-key must not be empty")
 
@@ -216,6 +225,7 @@ class SecAggSettings:
             metric_precision=_get(cfg, "secagg-metric-precision", 1e-3, float),
             weighted_by_key=_get(cfg, "secagg-weighted-by-key", "num-examples", str),
             dropout_rate=_get(cfg, "secagg-dropout-rate", 0.3, float),
+            threat=_get(cfg, "secagg-threat", "semi-honest", str),
             threshold=_get(cfg, "secagg-threshold", None, int),
             neighbors=_get(cfg, "secagg-neighbors", None, int),
             min_contributors=_get(cfg, "secagg-min-contributors", None, int),

@@ -369,15 +369,21 @@ class SecAggGrid(Grid):
         if s.threshold is not None:
             k = min(s.neighbors, n - 1)
             graph = GraphKind.COMPLETE if k >= n - 1 else GraphKind.HARARY
-            return Params(n_clients=n, dim=layout.dim, bits=layout.bits, graph=graph, neighbors=k, threshold=min(s.threshold, k + 1))
+            return Params(
+                n_clients=n, dim=layout.dim, bits=layout.bits, graph=graph, neighbors=k,
+                threshold=min(s.threshold, k + 1), threat=s.threat,
+            )
         try:
-            return Params.auto(n_clients=n, dim=layout.dim, bits=layout.bits, dropout_rate=s.dropout_rate)
+            return Params.auto(n_clients=n, dim=layout.dim, bits=layout.bits, dropout_rate=s.dropout_rate, threat=s.threat)
         except ValueError as exc:
             # A cohort too small for the finder's bounds (e.g. 2 nodes): the complete graph, with
             # the threshold that still tolerates the planned dropouts, and a warning that says so.
             t = max(2, n - math.floor(s.dropout_rate * n))
             log(WARNING, "[secagg] %s; using the complete graph with threshold %d of %d", exc, t, n)
-            return Params(n_clients=n, dim=layout.dim, bits=layout.bits, graph=GraphKind.COMPLETE, neighbors=n - 1, threshold=t)
+            return Params(
+                n_clients=n, dim=layout.dim, bits=layout.bits, graph=GraphKind.COMPLETE, neighbors=n - 1,
+                threshold=max(t, n // 2 + 1) if s.threat != "semi-honest" else t, threat=s.threat,
+            )
 
     def _exchange(
         self, msgs: dict[int, Message], timeout: float, report: RoundReport, stage: str

@@ -10,6 +10,7 @@ these keys (``int`` unless said)::
     id      the client's protocol id, 1..n
     params  [n, dim, bits, neighbors, threshold] (list of int)
     graph   "complete" | "harary" (str)
+    threat  "semi-honest" | "semi-malicious" (str; the active model needs a PKI this adapter does not set up)
     nonce   32 random bytes naming this secure round; also the DP rotation seed (bytes)
     msg     the encoded protocol message (bytes; absent at "advertise")
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from secagg.params import GraphKind, Params
+from secagg.params import GraphKind, Params, ThreatModel
 
 __all__ = ["RECORD", "STAGES", "VERSION", "ClientReply", "StageRequest", "WireError"]
 
@@ -35,6 +36,8 @@ RECORD = "secagg-dp"
 
 VERSION = 1
 STAGES = ("advertise", "share-keys", "masked-input", "unmask")
+THREATS = ("semi-honest", "semi-malicious")
+"""The threat models the adapter runs, weakest first."""
 MAX_MESSAGE = 2**31
 _MAX_NAME = 256
 _NONCE = 32
@@ -100,6 +103,7 @@ class StageRequest:
             "id": self.client_id,
             "params": [p.n_clients, p.dim, p.bits, p.neighbors, p.threshold],
             "graph": p.graph.value,
+            "threat": p.threat.value,
             "nonce": self.nonce,
         }
         if self.msg:
@@ -123,6 +127,7 @@ class StageRequest:
             params = Params(
                 n_clients=plist[0], dim=plist[1], bits=plist[2], neighbors=plist[3], threshold=plist[4],
                 graph=GraphKind(_str(rec, "graph", [g.value for g in GraphKind])),
+                threat=ThreatModel(_str(rec, "threat", THREATS)),
             )
         except (TypeError, ValueError) as exc:
             raise WireError(f"{RECORD}.params refused: {exc}") from None

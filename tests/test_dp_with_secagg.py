@@ -104,3 +104,84 @@ def test_a_distributed_round_is_charged_to_the_ledger_before_it_runs():
     before = ledger.spent_epsilon()
     ledger.charge_ddp_round(plan=plan(config), sampling_rate=1.0)
     assert ledger.spent_epsilon() > before
+
+
+# --------------------------------------------------------------------------- adaptive clipping (issue 12)
+
+
+def _adaptive(mechanism: str, n: int, dim: int):
+    from dp.adaptive import AdaptiveClipping
+
+    base = DistributedDPConfig(
+        mechanism=mechanism, bits=20, l2_clip=1.0, noise_multiplier=1.0, dim=dim, min_clients=n - 1, max_clients=n
+    )
+    return AdaptiveClipping(base, target_quantile=0.5, initial_clip=0.2, indicator_stddev=1.0)
+
+
+def _lognormal_updates(rng, n, dim):
+    dirs = rng.normal(size=(n, dim))
+    return dirs / np.linalg.norm(dirs, axis=1, keepdims=True) * np.exp(rng.normal(0.0, 0.5, size=n))[:, None]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mechanism", ["skellam", "dgauss"])
+def test_adaptive_clipping_runs_inside_real_secure_aggregation_and_converges(mechanism):
+    # Each client's one masked vector holds its clipped, noised update and its noised clip indicator;
+    # the server learns only the two noisy sums (one dropout per round), and moves the clip.
+    from dp.adaptive import decode_round, encode_round
+
+    n, dim = 12, 8
+    ac = _adaptive(mechanism, n, dim)
+    rng = np.random.default_rng(11)  # test data only
+    noise = DeterministicRandom(f"adaptive-secagg-{mechanism}")
+    ledger = PrivacyLedger(epsilon=1e4, delta=1e-5)
+    clips = []
+    for r in range(40):
+        rp = ac.round_plan()
+        ledger.spend(ac.round_event(rp))  # charged before the round runs
+        seed = rng.bytes(32)
+        updates = _lognormal_updates(rng, n, dim)
+        words = [encode_round(u, rp, rotation_seed=seed, random=noise) for u in updates]
+        result = secagg.secure_sum(words, bits=20, neighbors=n - 1, threshold=n - 1,
+                                   dropouts={1 + r % n: secagg.Phase.MASKED_INPUT})
+        assert len(result.included) == n - 1
+        plain = sum(words[u - 1].astype(np.uint64) for u in result.included) & np.uint64(2**20 - 1)
+        np.testing.assert_array_equal(result.total.astype(np.uint64), plain)  # exact, both parts
+        summed, indicator_sum = decode_round(result.total, rp, rotation_seed=seed, n_clients=len(result.included))
+        true_unclipped = sum(np.linalg.norm(updates[u - 1]) <= rp.clip for u in result.included) - len(result.included) / 2
+        assert abs(indicator_sum - true_unclipped) < 8 * 1.0 * 1.1  # the indicator noise has stddev about 1
+        clips.append(ac.update(indicator_sum, len(result.included)))
+    assert clips[0] < 0.3 and abs(np.mean(clips[-10:]) - 1.0) < 0.2  # the median norm is 1
+    assert ledger.spent_epsilon() > 0 and len(ledger.entries) == 1  # every round the same event: the clip is free
+
+
+def test_adaptive_clipping_through_the_sans_io_roles():
+    from dp.adaptive import decode_round, encode_round
+
+    n, dim = 5, 8
+    ac = _adaptive("dgauss", n, dim)
+    rp = ac.round_plan()
+    rng = np.random.default_rng(12)
+    seed = rng.bytes(32)
+    updates = _lognormal_updates(rng, n, dim)
+    noise = DeterministicRandom("adaptive-roles")
+    words = {u: encode_round(updates[u - 1], rp, rotation_seed=seed, random=noise) for u in range(1, n + 1)}
+    params = secagg.Params(n_clients=n, dim=rp.words, bits=20, graph=secagg.GraphKind.COMPLETE, neighbors=n - 1,
+                           threshold=n - 1)
+    server = secagg.Server(params, min_contributors=n - 1, random=DeterministicRandom("roles/server"))
+    clients = {u: secagg.Client(u, params, input=words[u], random=DeterministicRandom(f"roles/{u}")) for u in words}
+    for u, client in clients.items():
+        server.receive(u, client.start())
+    while not server.finished:
+        for u, data in server.advance().items():
+            reply = clients[u].receive(data)
+            if reply is not None:
+                server.receive(u, reply)
+    total = server.result().total
+    plain = sum(w.astype(np.uint64) for w in words.values()) & np.uint64(2**20 - 1)
+    np.testing.assert_array_equal(np.asarray(total, dtype=np.uint64), plain)
+    summed, indicator_sum = decode_round(total, rp, rotation_seed=seed, n_clients=n)
+    clipped = sum(u * min(1.0, rp.clip / np.linalg.norm(u)) for u in updates)
+    assert np.max(np.abs(summed - clipped)) < 8 * rp.update.central_stddev() * 1.2
+    before = ac.clip
+    assert ac.update(indicator_sum, n) != before

@@ -8,11 +8,9 @@ returns an :class:`Aggregate`. The mean is always ``sum / expected_clients``
 so the arms differ only in how the sum is computed and what noise it carries.
 
 To add an arm, subclass :class:`Arm` and implement :meth:`Arm.aggregate`;
-for a DP arm, charge ``self.ledger`` *before* computing anything. An adaptive
-clipping arm, for instance, subclasses :class:`DistributedDP`, sets
-``self.clip`` from the previous round's (privately estimated) quantile before
-calling ``super().aggregate`` (plans are cached per clip value), and charges
-the ledger for the quantile estimate as well.
+for a DP arm, charge ``self.ledger`` *before* computing anything. :class:`AdaptiveDistributedDP`
+moves its clip every round toward a target quantile of the update norms
+(``dp.adaptive``, Andrew et al. 2021) and charges both noises.
 """
 
 from __future__ import annotations
@@ -21,10 +19,13 @@ import dataclasses
 import os
 import time
 
+import dp_accounting
 import numpy as np
 
 import secagg
 from dp import PrivacyLedger
+from dp.adaptive import AdaptiveClipping, decode_round, encode_round, update_noise_multiplier
+from dp.accounting import epsilon_of
 from dp.clipping import clip_l2
 from dp.distributed import DistributedDPConfig, decode_sum, encode_client, plan
 from dp.mechanisms import add_central_gaussian
@@ -186,3 +187,57 @@ class CentralDP(Arm):
         noisy = add_central_gaussian(total, l2_clip=self.clip, noise_multiplier=self.noise_multiplier)
         return Aggregate(noisy / self.expected_clients, len(kept), eps, time.perf_counter() - t,
                          4 * len(kept) * updates[0].size)
+
+
+class AdaptiveDistributedDP(Arm):
+    """Distributed DP with adaptive clipping (``dp.adaptive``, Andrew et al. 2021) inside SecAgg+.
+
+    Each client's one masked vector holds its clipped, noised update and its
+    noised clip indicator; the server learns the two noisy sums and moves the
+    clip geometrically toward ``target_quantile`` of the update norms. The
+    round's noise is split as Andrew et al. do: indicator stddev ``sigma_b``
+    (default ``max(expected_clients / 20, noise_multiplier)``) and update
+    multiplier ``z_u`` with ``(z_u^-2 + (2 sigma_b)^-2)^-1/2 = noise_multiplier``;
+    the ledger charges both noises composed (SPEC 40.12). The integer plan
+    does not depend on the clip, so neither does the modulus or the epsilon.
+
+    Args:
+        clip: the first round's clip.
+        noise_multiplier: the round's total (equivalent) noise multiplier.
+        target_quantile: the fraction of updates to leave unclipped.
+        Others: as :class:`DistributedDP`.
+    """
+
+    def __init__(self, name, *, clip, expected_clients, noise_multiplier, bits, dim, min_clients, max_clients,
+                 sampling_rate, ledger, target_quantile=0.5, indicator_stddev=None, mechanism="skellam"):
+        super().__init__(name, clip=clip, expected_clients=expected_clients)
+        s_b = indicator_stddev if indicator_stddev is not None else max(expected_clients / 20.0, noise_multiplier)
+        self.bits, self.min_clients, self.sampling_rate, self.ledger = bits, min_clients, sampling_rate, ledger
+        base = DistributedDPConfig(mechanism=mechanism, bits=bits, l2_clip=clip,
+                                   noise_multiplier=update_noise_multiplier(noise_multiplier, s_b), dim=dim,
+                                   min_clients=min_clients, max_clients=max_clients)
+        self.adaptive = AdaptiveClipping(base, target_quantile=target_quantile, initial_clip=clip, indicator_stddev=s_b,
+                                         min_clip=clip / 1000, max_clip=clip * 1000)
+
+    def epsilon(self, *, sampling_rate, steps, delta):
+        """Epsilon of ``steps`` rounds at ``sampling_rate`` (the same at every clip)."""
+        event = self.adaptive.round_event(self.adaptive.round_plan(), sampling_rate=sampling_rate)
+        return epsilon_of(dp_accounting.SelfComposedDpEvent(event, steps), delta=delta)
+
+    def aggregate(self, updates, dropouts):
+        t = time.perf_counter()
+        rp = self.adaptive.round_plan()
+        self.clip = rp.clip
+        eps = self.ledger.spend(self.adaptive.round_event(rp, sampling_rate=self.sampling_rate), clip=rp.clip)
+        if len(updates) < self.min_clients:
+            return Aggregate(None, 0, eps, time.perf_counter() - t, 0)
+        seed = os.urandom(32)
+        words = [encode_round(u, rp, rotation_seed=seed) for u in updates]  # on each device
+        try:
+            r = secagg.secure_sum(words, bits=self.bits, min_contributors=self.min_clients, dropouts=dropouts)
+        except secagg.ProtocolAborted:
+            return Aggregate(None, 0, eps, time.perf_counter() - t, 0)
+        noisy, indicator_sum = decode_round(r.total, rp, rotation_seed=seed, n_clients=len(r.included))
+        self.adaptive.update(indicator_sum, len(r.included))  # the next round's clip
+        return Aggregate(noisy / self.expected_clients, len(r.included), eps, time.perf_counter() - t,
+                         sum(r.stats.bytes_sent.values()))

@@ -88,7 +88,7 @@ def make_task(cfg: Config):
 
 
 def make_arms(cfg: Config, dim: int) -> list[A.Arm]:
-    """Plain FedAvg, SecAgg+, distributed Skellam per noise level, central Gaussian at each same epsilon.
+    """Plain FedAvg, SecAgg+, distributed Skellam per noise level, adaptive clip, central Gaussian at each same epsilon.
 
     Each DP arm gets its own ledger whose budget is the epsilon of exactly
     ``cfg.rounds`` rounds: one more round would raise ``BudgetExceededError``.
@@ -107,7 +107,13 @@ def make_arms(cfg: Config, dim: int) -> list[A.Arm]:
         zc = calibrate_noise(epsilon=eps, delta=cfg.delta, sampling_rate=cfg.sampling_rate, steps=cfg.rounds)
         central.append(A.CentralDP(f"central Gaussian z={zc:.3g}", **common, noise_multiplier=zc,
                                    sampling_rate=cfg.sampling_rate, ledger=PrivacyLedger(epsilon=budget, delta=cfg.delta)))
-    return out + central
+    z = cfg.noise_multipliers[0]
+    adaptive = A.AdaptiveDistributedDP(f"SecAgg+ Skellam adaptive clip z={z:g}", **common, noise_multiplier=z,
+                                       bits=cfg.bits, dim=dim, min_clients=cfg.min_clients, max_clients=cfg.clients,
+                                       sampling_rate=cfg.sampling_rate, ledger=None)
+    eps = adaptive.epsilon(sampling_rate=cfg.sampling_rate, steps=cfg.rounds, delta=cfg.delta)
+    adaptive.ledger = PrivacyLedger(epsilon=eps * (1 + 1e-9), delta=cfg.delta)
+    return out + [adaptive] + central
 
 
 def run_arm(cfg: Config, task, arm: A.Arm, schedule: list[Round], log: Callable[[str], None] = print) -> list[dict]:
@@ -157,8 +163,11 @@ def run(cfg: Config, out: str | pathlib.Path | None = None, log: Callable[[str],
         s["epsilon_vs_server"] = None
         if isinstance(arm, A.DistributedDP):  # the server sees who took part: no amplification by sampling
             s["epsilon_vs_server"] = ddp_epsilon(plan=arm.plan(), sampling_rate=1.0, steps=cfg.rounds, delta=cfg.delta)[0]
+        if isinstance(arm, A.AdaptiveDistributedDP):
+            s["epsilon_vs_server"] = arm.epsilon(sampling_rate=1.0, steps=cfg.rounds, delta=cfg.delta)
         s["server_sees"] = {A.Plain: "every clipped update", A.SecAgg: "the sum only",
-                            A.DistributedDP: "the noisy sum only", A.CentralDP: "the noiseless sum (trusted)"}.get(type(arm), "")
+                            A.DistributedDP: "the noisy sum only",
+                            A.AdaptiveDistributedDP: "the noisy sums (update, clip indicator)", A.CentralDP: "the noiseless sum (trusted)"}.get(type(arm), "")
     summary["seconds"] = time.perf_counter() - start
     if out is not None:
         out = pathlib.Path(out)

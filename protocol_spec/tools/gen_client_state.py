@@ -10,7 +10,15 @@ in order), ``reply`` (hex, or ``null``) and ``after`` (the state bytes). The
 last step's ``after`` is the completed state. Active entries also carry
 ``identity`` (each client's 32-byte Ed25519 private key, hex) and ``pki``.
 
-* verify: empty.
+* verify: client-side aborts. ``{id, params, client, [identity, pki],
+  before, message, reason, detail, abort, after}``: client 1's recorded state
+  ``before`` a server message of the round, and that ``message`` with one lie
+  (a flipped Merkle proof byte in the ShareKeysRequest, a flipped tag byte of
+  a share in the MaskedInputRequest, the client's own id left out of the
+  signed survivor set, a survivor also listed as dropped in the
+  UnmaskingRequest). Restored with a randomness source that must not be
+  called, the client refuses it with ``reason`` (an ``AbortReason`` name) and
+  ``detail``, its Abort message is ``abort`` and its state is ``after``.
 * invalid: ``{"id", "params", "client", "hex", "error"}``: bytes that
   ``Client.from_state`` must refuse with ``error`` (``DecodeError`` or
   ``ValueError``).
@@ -22,9 +30,13 @@ Checked by ``tests/secagg/protocol/test_client_state.py``: restoring
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from detrandom import DeterministicRandom
 
+from secagg import codec
+from secagg.errors import RemoteProtocolError
 from secagg.params import Params, ThreatModel
 from secagg.primitives.sign import Ed25519SigningKey
 from secagg.primitives.words import word_dtype
@@ -123,6 +135,79 @@ def _refusals(entries: list[dict]) -> list[dict]:
     return out
 
 
+class _NoDraws:
+    def token_bytes(self, n: int) -> bytes:
+        raise AssertionError("a client aborting on a tampered message must draw nothing")
+
+
+def _tamper(kind: str, msg):
+    """The lie of the server for one client-side abort vector."""
+    if kind == "proof-flipped":
+        proofs = list(msg.proofs)
+        i = next(j for j, pr in enumerate(proofs) if pr)
+        proofs[i] = bytes([proofs[i][0] ^ 1]) + proofs[i][1:]
+        return dataclasses.replace(msg, proofs=tuple(proofs))
+    if kind == "share-blob-flipped":
+        first = msg.shares[0]
+        blob = first.blob[:-1] + bytes([first.blob[-1] ^ 1])
+        return dataclasses.replace(msg, shares=(dataclasses.replace(first, blob=blob), *msg.shares[1:]))
+    if kind == "own-id-left-out":
+        return dataclasses.replace(msg, survivors=tuple(v for v in msg.survivors if v != 1))
+    if kind == "survivor-also-dropped":
+        v = next(v for v in msg.survivors if v != 1)
+        return dataclasses.replace(msg, dropped=tuple(sorted((*msg.dropped, v))))
+    raise ValueError(kind)
+
+
+_ABORTS = {  # message type of the step -> the lie
+    "ShareKeysRequest": "proof-flipped",
+    "MaskedInputRequest": "share-blob-flipped",
+    "ConsistencyCheckRequest": "own-id-left-out",
+    "UnmaskingRequest": "survivor-also-dropped",
+}
+
+
+def _client_aborts(entries: list[dict]) -> list[dict]:
+    """Client-side aborts: client 1's recorded state before each server message, the message with one lie."""
+    out = []
+    for entry in entries:
+        params = Params(**entry["params"])
+        kw = {}
+        if "identity" in entry:
+            kw = {
+                "identity_key": Ed25519SigningKey.from_private_bytes(bytes.fromhex(entry["identity"]["1"])),
+                "pki": {int(k): bytes.fromhex(v) for k, v in entry["pki"].items()},
+            }
+        for step in entry["clients"]["1"]:
+            if step["message"] is None:
+                continue
+            msg = codec.decode(bytes.fromhex(step["message"]), params=params)
+            kind = _ABORTS[type(msg).__name__]
+            bad = codec.encode(_tamper(kind, msg))
+            client = Client.from_state(bytes.fromhex(step["before"]), 1, params, random=_NoDraws(), **kw)
+            try:
+                client.receive(bad)
+            except RemoteProtocolError as e:
+                reason, detail = e.reason, e.detail
+            else:
+                raise AssertionError(f"{entry['id']}: client 1 accepted {kind}")
+            out.append(
+                {
+                    "id": f"{entry['id']}/{type(msg).__name__}/{kind}",
+                    "params": entry["params"],
+                    "client": 1,
+                    **({"identity": entry["identity"]["1"], "pki": entry["pki"]} if kw else {}),
+                    "before": step["before"],
+                    "message": bad.hex(),
+                    "reason": reason.name,
+                    "detail": detail,
+                    "abort": client.abort_message.hex(),
+                    "after": client.to_state().hex(),
+                }
+            )
+    return out
+
+
 def generate() -> dict:
     entries = [run(name, params) for name, params in CASES]
     return {
@@ -130,6 +215,6 @@ def generate() -> dict:
         "version": 1,
         "source": "protocol_spec/tools/gen_client_state.py",
         "generate": entries,
-        "verify": [],
+        "verify": _client_aborts(entries),
         "invalid": _refusals(entries),
     }

@@ -42,7 +42,7 @@ def tiny_run(tmp_path_factory):
 def test_run_writes_metrics_summary_and_plots(tiny_run):
     out, summary, lines = tiny_run
     arms = list(summary["arms"])
-    assert arms[:2] == ["plain FedAvg", "SecAgg+"] and len(arms) == 6
+    assert arms[:2] == ["plain FedAvg", "SecAgg+"] and len(arms) == 7
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(arms) * TINY.rounds
@@ -138,3 +138,17 @@ def test_mnist1d_is_generated_locally_and_leaves_global_random_state_alone():
     assert d.x.shape == (160, 40) and d.x_test.shape == (40, 40)
     assert set(np.unique(d.y)) <= set(range(10))
     assert np.array_equal(np.random.get_state()[1], np_before) and random.getstate() == py_before
+
+
+def test_the_adaptive_clip_arm_moves_its_clip_and_spends_exactly_its_budget(tiny_run):
+    _, summary, _ = tiny_run
+    task = make_task(TINY)
+    arm = [a for a in make_arms(TINY, task[1].dim) if isinstance(a, A.AdaptiveDistributedDP)][0]
+    s = summary["arms"][arm.name]
+    assert s["epsilon"] == pytest.approx(arm.ledger.epsilon_budget, rel=1e-6)  # every round charged, both noises
+    assert s["epsilon_vs_server"] > s["epsilon"]
+    rng = np.random.default_rng(0)
+    updates = [rng.normal(size=task[1].dim) * 5.0 for _ in range(TINY.min_clients + 2)]  # all far above the clip
+    before = arm.clip
+    agg = arm.aggregate(updates, {})
+    assert agg.mean is not None and arm.adaptive.clip > before  # everyone clipped: the clip grows

@@ -192,6 +192,21 @@ def test_distributed_dp_rounds_give_a_noisy_mean_close_to_the_clipped_plain_mean
     assert 0 < err.std() < 3 * 0.05 * 10 / 3
 
 
+def test_a_semi_malicious_round_sums_exactly_and_a_node_refuses_a_downgrade():
+    cfg = {**CONFIG, "secagg-threat": "semi-malicious"}
+    grid = InProcessGrid(_app(), 4, cfg)
+    secure, models = _run(grid, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=2), 1, cfg)
+    (r1,) = secure.reports
+    r1.included_partitions = [0, 1, 2, 3]
+    plain = _plain_fedavg(models[0], [0, 1, 2, 3], 4, cfg)
+    assert np.abs(models[1]["w"] - plain["w"]).max() <= _bound(secure, r1, 4)
+    # a server configured semi-honest meets nodes that require semi-malicious: every node refuses
+    grid = InProcessGrid(_app(), 3, cfg)
+    with pytest.raises(SecureRoundAborted, match="too_few_survivors"):
+        _run(grid, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=2), 1, CONFIG)
+    assert all(r.has_error() and "requires semi-malicious" in r.error.reason for r in grid.answered)
+
+
 def test_two_nodes_too_few_for_the_finder_run_on_the_complete_graph():
     grid = InProcessGrid(_app(), 2, CONFIG)
     secure, models = _run(grid, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=2), 1, CONFIG)

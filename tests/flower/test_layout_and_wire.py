@@ -114,6 +114,7 @@ def test_a_stage_request_round_trips_through_its_fields():
         {"params": [3, 10, 20, 2]},
         {"params": [3, 10, 20, 2, 9]},
         {"graph": "ring"},
+        {"threat": "active"},
         {"nonce": b"short"},
         {"msg": b""},
         {"round": -1},
