@@ -243,3 +243,27 @@ def test_federated_evaluation_under_distributed_dp_is_refused():
     strategy = FedAvg(fraction_train=1.0, fraction_evaluate=1.0, min_available_nodes=2)
     with pytest.raises(ValueError, match="fraction_evaluate=0"):
         strategy.start(grid=SecAggGrid(grid, settings=SecAggSettings.from_run_config(cfg)), initial_arrays=_initial(), num_rounds=1)
+
+
+def test_a_ledger_file_carries_the_spent_budget_into_the_next_run(tmp_path):
+    path = tmp_path / "ledger.json"
+    cfg = {
+        **CONFIG, "local-epochs": 1, "dp-noise-multiplier": 1.0, "dp-min-clients": 2, "dp-epsilon": 8.0,
+        "dp-delta": 1e-5, "dp-l2-clip": 4.0, "dp-ledger": str(path),
+    }
+    grid = InProcessGrid(_app(), 2, cfg)
+    secure, _ = _run(grid, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=2), 1, cfg)
+    spent = secure.reports[0].epsilon
+    assert path.exists() and 0 < spent < 8.0
+    # RDP composes sub-linearly: a fresh ledger fits two such rounds in epsilon = 8 and refuses the third;
+    # a second run on the same ledger file starts from the first run's charge and is refused at its round 2
+    grid = InProcessGrid(_app(), 2, cfg)
+    with pytest.raises(BudgetExceededError, match="round 2 refused before it started"):
+        _run(grid, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=2), 3, cfg)
+    assert len(grid.pushed) == 4 * 2  # one round of 4 stages to 2 nodes, nothing of round 2
+    fresh = InProcessGrid(_app(), 2, {**cfg, "dp-ledger": ""})
+    with pytest.raises(BudgetExceededError, match="round 3 refused before it started"):
+        _run(fresh, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=2), 3, {**cfg, "dp-ledger": ""})
+    from dp import PrivacyLedger
+
+    assert PrivacyLedger.load(path).spent_epsilon() <= 8.0
