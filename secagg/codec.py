@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
+
 from secagg.errors import AbortReason, DecodeError
 from secagg.messages import (
     ENCRYPTED_SHARE_SIZE,
@@ -385,16 +387,16 @@ def _bitmap(ids: tuple[int, ...]) -> bytes:
     """Bit ``id - 1`` set for every id; minimal length (the last byte is non-zero)."""
     if not ids:
         return b""
-    out = bytearray((ids[-1] + 7) // 8)
-    for i in ids:
-        out[(i - 1) // 8] |= 1 << ((i - 1) % 8)
-    return bytes(out)
+    bits = np.zeros(ids[-1], dtype=bool)  # ids are sorted and validated by the message
+    bits[np.asarray(ids, dtype=np.int64) - 1] = True
+    return np.packbits(bits, bitorder="little").tobytes()
 
 
 def _read_bitmap(data: bytes, n: int) -> tuple[int, ...]:
     if data and data[-1] == 0:
         raise DecodeError("participants bitmap is not minimal (last byte is zero)")
-    ids = tuple(8 * j + b + 1 for j, byte in enumerate(data) if byte for b in range(8) if byte >> b & 1)
+    # the length was checked against ceil(n / 8) before these bytes were read
+    ids = tuple((np.flatnonzero(np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")) + 1).tolist())
     if ids and ids[-1] > n:
         raise DecodeError(f"participant id {ids[-1]} exceeds n_clients={n}")
     return ids

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from secagg.ckks._backend import _TENSEAL_ERRORS, load_signed_context, load_tenseal
-from secagg.ckks.auth import sign_upload
+from secagg.ckks.auth import _DIGEST_SLICE, check_round_id, sign_upload
 from secagg.ckks.envelope import EnvelopeBuilder, EnvelopeKind, context_fingerprint
 from secagg.ckks.errors import CKKSError, CKKSStateError
 from secagg.ckks.params import CKKSParams, max_abs_sum
@@ -63,7 +63,7 @@ class Client:
             parameters.
     """
 
-    __slots__ = ("_fingerprint", "_loaded", "_memory_limit", "_signing_key")
+    __slots__ = ("_fingerprint", "_loaded", "_memory_limit", "_signed_rounds", "_signing_key")
 
     def __init__(
         self,
@@ -77,6 +77,7 @@ class Client:
         if signing_key is not None and not isinstance(signing_key, Ed25519SigningKey):
             raise TypeError(f"signing_key must be an Ed25519SigningKey, got {type(signing_key).__name__}")
         self._signing_key = signing_key
+        self._signed_rounds: dict[bytes, bytes] = {}
         self._loaded, public = load_signed_context(
             signed_context, key_holder_key=key_holder_key, key_holder_fingerprint=key_holder_fingerprint
         )
@@ -94,6 +95,11 @@ class Client:
     def sign_upload(self, envelope: bytes, *, client_id: int, round_id: bytes) -> bytes:
         """Sign an envelope this client made, for one round (the verifiable option, SPEC chapter 50).
 
+        An envelope is signed for one round id only: signing the same
+        ciphertexts for several rounds would let the server combine them with
+        other clients' in several decryptions and solve for each input
+        (SPEC chapter 50, "Verifiable key holder"). Encrypt again for a new round.
+
         Args:
             envelope: what :meth:`encrypt` returned.
             client_id: this client's registered id.
@@ -104,13 +110,21 @@ class Client:
             The 64-byte signature to send with the envelope.
 
         Raises:
-            CKKSStateError: if the client was made without ``signing_key``.
+            CKKSStateError: if the client was made without ``signing_key``, or
+                this envelope was already signed for another round id.
             TypeError: if an argument has the wrong type.
             ValueError: if ``client_id`` or ``round_id`` is out of range.
         """
         if self._signing_key is None:
             raise CKKSStateError("this client was made without signing_key=, so it cannot sign uploads")
-        return sign_upload(self._signing_key, envelope, client_id=client_id, round_id=round_id)
+        signature = sign_upload(self._signing_key, envelope, client_id=client_id, round_id=round_id)
+        digest, round_id = bytes(memoryview(envelope)[_DIGEST_SLICE]), check_round_id(round_id)
+        if self._signed_rounds.setdefault(digest, round_id) != round_id:
+            raise CKKSStateError(
+                "this envelope was already signed for another round id: signing it again would let the server "
+                "decrypt it in several sums and solve for the input; encrypt again for the new round"
+            )
+        return signature
 
     def encrypt(self, vector: np.ndarray) -> bytearray:
         """Encrypt ``vector`` into an UPLOAD envelope.

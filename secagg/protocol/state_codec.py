@@ -246,7 +246,11 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
         held[v] = _pair_bytes(r, f"share pair of client {v}")
     if phase == 3:
         return ClientR2MaskedInput(sid, all_ids, neighbors, alive, held), False
+    if p.threat is not ThreatModel.ACTIVE:
+        raise DecodeError("a signed survivor set (phase 4) exists only in the active threat model")
     signed = _id_set(r, "signed survivors", n, within=all_ids)
+    if me not in signed:
+        raise DecodeError("signed survivors do not include this client")
     return ClientR3ConsistencyCheck(sid, all_ids, neighbors, alive, held, signed), False
 
 

@@ -276,3 +276,20 @@ def _relabel_aggregate(holder, aggregate: bytes, contributors: int) -> bytes:
                           slots=holder.params.slots, max_chunk_bytes=max_ciphertext_bytes(holder.params))
     return encode_envelope(EnvelopeKind.AGGREGATE, fingerprint=holder.fingerprint, dim=DIM,
                            contributors=contributors, chunks=[bytes(c) for c in env.chunks])
+
+
+def test_a_client_signs_an_envelope_for_one_round_only(compact_holder, identities, registry):
+    # Otherwise the server asks for rounds {1, 2}, {1, 3}, {2, 3} over the same three envelopes and solves for each
+    # input: (s12 + s13 - s23) / 2 = x1 (reproducer in the review of 2026-12-04).
+    pin = {"key_holder_key": compact_holder.verify_key}
+    client = Client(compact_holder.signed_context, signing_key=identities[1], **pin)
+    envelope = client.encrypt(np.ones(DIM))
+    first, second = compact_holder.open_round(), compact_holder.open_round()
+    signature = client.sign_upload(envelope, client_id=1, round_id=first)
+    assert client.sign_upload(envelope, client_id=1, round_id=first) == signature  # the same round again is harmless
+    with pytest.raises(CKKSStateError, match="another round"):
+        client.sign_upload(envelope, client_id=1, round_id=second)
+    fresh = client.encrypt(np.ones(DIM))
+    server = Server(compact_holder.signed_context, dim=DIM, client_keys=registry, round_id=second, **pin)
+    server.receive(1, fresh, client.sign_upload(fresh, client_id=1, round_id=second))  # a new encryption signs fine
+    assert server.included == (1,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import struct
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from secagg.errors import AbortReason, DecodeError, RemoteProtocolError
 from secagg.kinds import Phase
 from secagg.params import Params
 from secagg.primitives.sign import Ed25519SigningKey
+from secagg.protocol import state_codec
 from secagg.protocol.client import Client, ClientAborted, ClientCompleted
 from secagg.protocol.server import Server
 from tests import vectors
@@ -246,3 +248,31 @@ def test_phases_of_server_and_clients_follow_the_round():
         h.deliver()
     h.advance()
     assert h.server.phase is None and h.clients[1].phase is None and h.server.finished
+
+
+def test_a_survivors_signed_state_is_refused_outside_the_active_model_or_without_the_client():
+    # Phase 4 exists only in the active model; outside it the restored client could never finish (every
+    # UnmaskingRequest would be OUT_OF_ROUND), and a signed set without the client is one it never signed.
+    h = Harness(make_params(4, t=3), seed="phase-4").to_unmasking()
+    data = h.clients[1].to_state()
+    head = len(state_codec.MAGIC) + 1 + 27 + 4
+    assert data[head] == 3
+    forged = data[:head] + b"\x04" + data[head + 1 :] + struct.pack("<4I", 3, 1, 2, 3)
+    with pytest.raises(DecodeError, match="active"):
+        Client.from_state(forged, 1, h.params)
+    a = Harness(make_params(4, t=3, threat="active"), seed="phase-4a")
+    a.start()
+    for _ in range(3):
+        a.advance()
+        a.deliver()
+    data = a.clients[1].to_state()
+    assert data[head] == 4
+    kw = dict(identity_key=a.signing_keys[1], pki=a.pki)
+    assert Client.from_state(data, 1, a.params, **kw).to_state() == data
+    signed = struct.unpack_from("<I", data, len(data) - 4 * len(a.clients[1].state.signed) - 4)[0]
+    assert signed == len(a.clients[1].state.signed) and 1 in a.clients[1].state.signed
+    others = [v for v in a.clients[1].state.all_ids if v != 1]
+    cut = len(data) - 4 * (signed + 1)
+    forged = data[:cut] + struct.pack(f"<{len(others) + 1}I", len(others), *others)
+    with pytest.raises(DecodeError, match="this client"):
+        Client.from_state(forged, 1, a.params, **kw)
