@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import pathlib
 import re
@@ -22,6 +23,7 @@ import tempfile
 import time
 
 BIN = pathlib.Path(sys.executable).parent
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _LIVE: list[Deployment] = []  # deployments not yet stopped, for atexit
 
 
@@ -34,6 +36,12 @@ def _stop_groups(pgids) -> None:
         deadline = time.monotonic() + 5
         while sig == signal.SIGTERM and time.monotonic() < deadline and any(_alive(p) for p in pgids):
             time.sleep(0.1)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the test process dies, even by SIGKILL (Linux prctl)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _alive(pgid: int) -> bool:
@@ -116,7 +124,8 @@ class Deployment:
 
     def _spawn(self, name: str, argv: list[str], cwd: str | None = None) -> subprocess.Popen:
         log = open(self.dir / f"{name}.log", "wb")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=cwd, start_new_session=True,
+                                preexec_fn=_die_with_parent)
         log.close()
         self.procs[name] = proc
         return proc
