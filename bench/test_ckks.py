@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from secagg.ckks import Client, KeyHolder, Server, plan_sizes
+from tests.ckks.hostile import relin_bomb  # run from the repository root (python -m pytest)
 
 N_CLIENTS = 100
 DIMS = [10_000, 100_000, 1_000_000]
@@ -167,55 +168,12 @@ def test_key_holder_decrypt_verified_of_100(benchmark, key_holder, uploads, iden
 # --------------------------------------------------------------------------- context checks (issue 14)
 
 
-def _relin_bomb(public_context: bytes) -> bytes:
-    """The review's hostile context: a relinearisation-key field whose zstd frame declares 2 GB."""
-    import struct
-
-    frame = bytearray(struct.pack("<I", 0xFD2FB528)) + bytes([0xE0]) + struct.pack("<Q", 2 * 2**30)
-    left = 2 * 2**30
-    while left:
-        n = min(left, 128 * 1024)
-        left -= n
-        frame += ((1 if not left else 0) | 2 | (n << 3)).to_bytes(3, "little") + b"\x00"
-    field = struct.pack("<HBBBBHQ", 0xA15E, 16, 4, 0, 2, 0, 16 + len(frame)) + frame
-    # split the context into its parameters field and its public part, then append the field
-    size, offset, shift = 0, 1, 0
-    while True:
-        b = public_context[offset]
-        size |= (b & 0x7F) << shift
-        offset += 1
-        shift += 7
-        if not b & 0x80:
-            break
-    params_field = public_context[: offset + size]
-    rest = public_context[offset + size + 1 :]
-    length, shift, i = 0, 0, 0
-    while True:
-        b = rest[i]
-        length |= (b & 0x7F) << shift
-        i += 1
-        shift += 7
-        if not b & 0x80:
-            break
-    public = rest[i:] + b"\x22" + _varint(len(field)) + field
-    return params_field + b"\x12" + _varint(len(public)) + public
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def test_context_walk_of_the_2_gb_relin_bomb(benchmark, key_holder):
     from secagg.ckks import ContextError
     from secagg.ckks.wire import check_public_context
 
     benchmark.group = "ckks context checks"
-    bomb = _relin_bomb(key_holder.public_context)
+    bomb = relin_bomb(key_holder.public_context)
 
     def refuse():
         try:

@@ -15,6 +15,7 @@ moves its clip every round toward a target quantile of the update norms
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import os
 import time
@@ -65,7 +66,7 @@ def surviving(n: int, dropouts: dict[int, secagg.Phase]) -> list[int]:
     return [i for i in range(n) if dropouts.get(i + 1) in (None, *_UPLOADED)]
 
 
-class Arm:
+class Arm(abc.ABC):
     """One way of aggregating; subclasses implement :meth:`aggregate`.
 
     Args:
@@ -79,9 +80,9 @@ class Arm:
     def __init__(self, name: str, *, clip: float, expected_clients: float) -> None:
         self.name, self.clip, self.expected_clients = name, float(clip), float(expected_clients)
 
+    @abc.abstractmethod
     def aggregate(self, updates: list[np.ndarray], dropouts: dict[int, secagg.Phase]) -> Aggregate:
         """Aggregate one round's (unclipped) updates under ``dropouts``."""
-        raise NotImplementedError
 
 
 class Plain(Arm):

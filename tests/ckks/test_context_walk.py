@@ -19,81 +19,23 @@ import tracemalloc
 import hypothesis.strategies as st
 import pytest
 import tenseal as ts
-import tenseal.sealapi as sealapi
 from hypothesis import HealthCheck, given, settings
 
 from secagg.ckks import Client, ContextError, Server
 from secagg.ckks.auth import sign_context
 from secagg.ckks.wire import check_public_context
 from secagg.primitives.sign import Ed25519SigningKey
+from tests.ckks.hostile import (
+    field,
+    seal_object,
+    split_context,
+    with_public_part,
+    zeroed_16_polynomial_ciphertext,
+    zstd_zero_frame,
+)
 
 _SIGNER = Ed25519SigningKey.generate()
-_CONTEXT_FROM = ts.context_from  # before any test replaces it
 _PIN = {"key_holder_key": _SIGNER.public_bytes}
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _read_varint(data: bytes, offset: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = data[offset]
-        value |= (b & 0x7F) << shift
-        offset += 1
-        shift += 7
-        if not b & 0x80:
-            return value, offset
-
-
-def _split(context: bytes) -> tuple[bytes, bytes]:
-    """(encryption-parameters field, public part) of a real public context."""
-    assert context[0] == 0x0A
-    size, offset = _read_varint(context, 1)
-    params_field = context[: offset + size]
-    assert context[offset + size] == 0x12
-    size2, offset2 = _read_varint(context, offset + size + 1)
-    assert offset2 + size2 == len(context)
-    return params_field, context[offset2:]
-
-
-def _with_public_part(context: bytes, public: bytes, tail: bytes = b"") -> bytes:
-    params_field, _ = _split(context)
-    return params_field + b"\x12" + _varint(len(public)) + public + tail
-
-
-def _field(tag: int, payload: bytes) -> bytes:
-    return bytes([tag]) + _varint(len(payload)) + payload
-
-
-def _zstd_zero_frame(size: int) -> bytes:
-    """A zstd frame declaring ``size`` bytes, made of 128 KiB RLE blocks of zeros (4 bytes each)."""
-    frame = bytearray(struct.pack("<I", 0xFD2FB528)) + bytes([0xE0]) + struct.pack("<Q", size)  # single segment, FCS 8
-    block = 128 * 1024
-    while size > 0:
-        n = min(size, block)
-        size -= n
-        frame += ((1 if size == 0 else 0) | (1 << 1) | (n << 3)).to_bytes(3, "little") + b"\x00"
-    return bytes(frame)
-
-
-def _seal_object(frame: bytes) -> bytes:
-    return struct.pack("<HBBBBHQ", 0xA15E, 16, 4, 0, 2, 0, 16 + len(frame)) + frame
-
-
-def _zeroed_16_polynomial_ciphertext(holder, tmp_path) -> bytes:
-    seal_context = _CONTEXT_FROM(holder.public_context).seal_context().data
-    ct = sealapi.Ciphertext(seal_context)
-    ct.resize(seal_context, 16)
-    path = tmp_path / "ct16"
-    ct.save(str(path))
-    return path.read_bytes()
 
 
 @pytest.fixture
@@ -130,25 +72,25 @@ def test_real_contexts_pass_the_walk_and_declare_their_parameters(compact_holder
 
 
 def test_an_empty_relinearisation_key_field_is_refused(compact_holder, tenseal_never_parses_a_context):
-    _, public = _split(compact_holder.public_context)
+    _, public = split_context(compact_holder.public_context)
     _refused_quickly_with_bounded_memory(
-        _with_public_part(compact_holder.public_context, public + _field(0x22, b"")), "relinearisation-key field"
+        with_public_part(compact_holder.public_context, public + field(0x22, b"")), "relinearisation-key field"
     )
 
 
 def test_an_empty_galois_key_field_is_refused(compact_holder, tenseal_never_parses_a_context):
-    _, public = _split(compact_holder.public_context)
+    _, public = split_context(compact_holder.public_context)
     _refused_quickly_with_bounded_memory(
-        _with_public_part(compact_holder.public_context, public + _field(0x2A, b"")), "Galois-key field"
+        with_public_part(compact_holder.public_context, public + field(0x2A, b"")), "Galois-key field"
     )
 
 
 def test_a_relinearisation_key_field_decompressing_to_2_gb_is_refused(compact_holder,
                                                                         tenseal_never_parses_a_context):
-    bomb = _seal_object(_zstd_zero_frame(2 * 2**30))
+    bomb = seal_object(zstd_zero_frame(2 * 2**30))
     assert len(bomb) < 100_000
-    _, public = _split(compact_holder.public_context)
-    data = _with_public_part(compact_holder.public_context, public + _field(0x22, bomb))
+    _, public = split_context(compact_holder.public_context)
+    data = with_public_part(compact_holder.public_context, public + field(0x22, bomb))
     assert 300_000 < len(data) < 400_000
     _refused_quickly_with_bounded_memory(data, "relinearisation-key field")
 
@@ -156,55 +98,55 @@ def test_a_relinearisation_key_field_decompressing_to_2_gb_is_refused(compact_ho
 @pytest.mark.parametrize("tag", [0x22, 0x2A], ids=["relin", "galois"])
 def test_5_x_256_zeroed_16_polynomial_ciphertexts_are_refused(compact_holder, tmp_path, tag,
                                                               tenseal_never_parses_a_context):
-    ct16 = _zeroed_16_polynomial_ciphertext(compact_holder, tmp_path)
+    ct16 = zeroed_16_polynomial_ciphertext(compact_holder, tmp_path)
     keys = struct.pack("<Q", 5) + (struct.pack("<Q", 256) + ct16 * 256) * 5  # KSwitchKeys-shaped
-    _, public = _split(compact_holder.public_context)
-    data = _with_public_part(compact_holder.public_context, public + _field(tag, keys))
+    _, public = split_context(compact_holder.public_context)
+    data = with_public_part(compact_holder.public_context, public + field(tag, keys))
     _refused_quickly_with_bounded_memory(data, "key field")
 
 
 def test_a_public_key_declaring_16_polynomials_is_refused(compact_holder, tenseal_never_parses_a_context):
     n, k = 8192, 2
-    pk = _seal_object(_zstd_zero_frame(97 + 16 * n * k * 8))
-    public = _field(0x0A, pk) + b"\x10\x07\x19" + struct.pack("<d", 2.0**40)
-    _refused_quickly_with_bounded_memory(_with_public_part(compact_holder.public_context, public), "public key declares")
+    pk = seal_object(zstd_zero_frame(97 + 16 * n * k * 8))
+    public = field(0x0A, pk) + b"\x10\x07\x19" + struct.pack("<d", 2.0**40)
+    _refused_quickly_with_bounded_memory(with_public_part(compact_holder.public_context, public), "public key declares")
 
 
 def test_a_zero_filled_public_key_of_the_right_size_reaches_the_parameter_check(compact_holder):
     """The walk bounds what TenSEAL allocates; what it finds inside is then checked as before."""
-    pk = _seal_object(_zstd_zero_frame(97 + 2 * 8192 * 2 * 8))
-    public = _field(0x0A, pk) + b"\x10\x07\x19" + struct.pack("<d", 2.0**40)
-    layout = check_public_context(_with_public_part(compact_holder.public_context, public))
+    pk = seal_object(zstd_zero_frame(97 + 2 * 8192 * 2 * 8))
+    public = field(0x0A, pk) + b"\x10\x07\x19" + struct.pack("<d", 2.0**40)
+    layout = check_public_context(with_public_part(compact_holder.public_context, public))
     assert (layout.poly_modulus_degree, layout.primes) == (8192, 2)
     with pytest.raises(ContextError):
-        Client(sign_context(_SIGNER, _with_public_part(compact_holder.public_context, public)), **_PIN)
+        Client(sign_context(_SIGNER, with_public_part(compact_holder.public_context, public)), **_PIN)
 
 
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (lambda c, pub: _with_public_part(c, pub, _field(0x1A, b"\x0a\x00")), "SECRET"),
-        (lambda c, pub: _with_public_part(c, pub, b"\x20\x01"), "encryption-type"),
-        (lambda c, pub: _with_public_part(c, pub, b"\x00"), "does not end"),
-        (lambda c, pub: _with_public_part(c, pub[:-9]), "scale field"),
-        (lambda c, pub: _with_public_part(c, pub + b"\x19" + bytes(8)), "0x19"),
-        (lambda c, pub: _with_public_part(c, pub[:-11] + b"\x10\x7f" + pub[-9:]), "auto-flags"),
+        (lambda c, pub: with_public_part(c, pub, field(0x1A, b"\x0a\x00")), "SECRET"),
+        (lambda c, pub: with_public_part(c, pub, b"\x20\x01"), "encryption-type"),
+        (lambda c, pub: with_public_part(c, pub, b"\x00"), "does not end"),
+        (lambda c, pub: with_public_part(c, pub[:-9]), "scale field"),
+        (lambda c, pub: with_public_part(c, pub + b"\x19" + bytes(8)), "0x19"),
+        (lambda c, pub: with_public_part(c, pub[:-11] + b"\x10\x7f" + pub[-9:]), "auto-flags"),
         (lambda c, pub: c[1:], "encryption-parameters field"),
-        (lambda c, pub: _split(c)[0], "no public part"),
+        (lambda c, pub: split_context(c)[0], "no public part"),
         (lambda c, pub: b"\x0a", "varint truncated"),
     ],
     ids=["private_part", "encryption_type", "trailing", "no_scale", "second_scale", "flags", "no_params",
          "no_public", "one_byte"],
 )
 def test_other_layouts_are_refused(compact_holder, mutate, match, tenseal_never_parses_a_context):
-    _, public = _split(compact_holder.public_context)
+    _, public = split_context(compact_holder.public_context)
     _refused_quickly_with_bounded_memory(mutate(compact_holder.public_context, public), match)
 
 
 def test_the_walk_takes_milliseconds_and_allocates_nothing_proportional(compact_holder):
-    bomb = _seal_object(_zstd_zero_frame(2 * 2**30))
-    _, public = _split(compact_holder.public_context)
-    data = _with_public_part(compact_holder.public_context, public + _field(0x22, bomb))
+    bomb = seal_object(zstd_zero_frame(2 * 2**30))
+    _, public = split_context(compact_holder.public_context)
+    data = with_public_part(compact_holder.public_context, public + field(0x22, bomb))
     tracemalloc.start()
     try:
         start = time.perf_counter()

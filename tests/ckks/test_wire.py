@@ -8,28 +8,19 @@ import time
 import numpy as np
 import pytest
 import tenseal as ts
-import tenseal.sealapi as sealapi
 
 from secagg.ckks import Client, EnvelopeError, Server, decode_envelope, encode_envelope
 from secagg.ckks.envelope import EnvelopeKind
 from secagg.ckks.planner import max_ciphertext_bytes
 from secagg.ckks.wire import check_vector_blob, expected_decompressed_bytes
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+from tests.ckks.hostile import varint, zeroed_16_polynomial_ciphertext
 
 
 def _vector_proto(length: int, ciphertexts: list[bytes], scale: float = 2.0**40) -> bytes:
     """TenSEAL's CKKSVectorProto: sizes=[length], the ciphertexts, scale."""
-    body = b"\x0a" + _varint(len(_varint(length))) + _varint(length)
+    body = b"\x0a" + varint(len(varint(length))) + varint(length)
     for ct in ciphertexts:
-        body += b"\x12" + _varint(len(ct)) + ct
+        body += b"\x12" + varint(len(ct)) + ct
     return body + b"\x19" + struct.pack("<d", scale)
 
 
@@ -54,16 +45,6 @@ def _seal_ciphertext(chunk: bytes) -> bytes:
         if not b & 0x80:
             break
     return chunk[offset : offset + length]
-
-
-def _zeroed_16_polynomial_ciphertext(holder, tmp_path) -> bytes:
-    """What the review's bomb repeats: SEAL's zstd serialisation of an all-zero 16-polynomial ciphertext."""
-    seal_context = ts.context_from(holder.public_context).seal_context().data
-    ct = sealapi.Ciphertext(seal_context)
-    ct.resize(seal_context, 16)
-    path = tmp_path / "ct16"
-    ct.save(str(path))
-    return path.read_bytes()
 
 
 @pytest.fixture
@@ -100,7 +81,7 @@ def test_expected_decompressed_size_matches_what_seal_declares(default_holder):
 def test_decompression_bomb_repeating_a_16_polynomial_ciphertext_is_refused_before_tenseal(
     compact_holder, tmp_path, tenseal_never_called
 ):
-    ct16 = _zeroed_16_polynomial_ciphertext(compact_holder, tmp_path)
+    ct16 = zeroed_16_polynomial_ciphertext(compact_holder, tmp_path)
     assert len(ct16) < 200  # 1 MiB of zeros in memory
     bomb = _vector_proto(10, [ct16] * 200)  # would allocate 200 MiB; the review's 930 copies took 2 GB
     assert len(bomb) < max_ciphertext_bytes(compact_holder.params)
@@ -111,7 +92,7 @@ def test_decompression_bomb_repeating_a_16_polynomial_ciphertext_is_refused_befo
 def test_single_16_polynomial_ciphertext_is_refused_by_its_declared_size(compact_holder, tmp_path,
                                                                           tenseal_never_called):
     err = _server_rejects_before_tenseal(compact_holder,
-                                         _vector_proto(10, [_zeroed_16_polynomial_ciphertext(compact_holder, tmp_path)]))
+                                         _vector_proto(10, [zeroed_16_polynomial_ciphertext(compact_holder, tmp_path)]))
     assert "fresh 2-polynomial ciphertext" in str(err)
 
 
@@ -123,7 +104,7 @@ def test_repeated_real_ciphertext_is_refused_before_tenseal(compact_holder, tens
 def test_16_polynomial_frame_relabelled_with_a_2_polynomial_size_is_refused(compact_holder, tmp_path,
                                                                               tenseal_never_called):
     """The zeroed polynomials are stored as RLE blocks, whose decoded sizes the walk adds up."""
-    ct16 = bytearray(_zeroed_16_polynomial_ciphertext(compact_holder, tmp_path))
+    ct16 = bytearray(zeroed_16_polynomial_ciphertext(compact_holder, tmp_path))
     ct16[16 + 5 : 16 + 9] = expected_decompressed_bytes(compact_holder.params).to_bytes(4, "little")
     err = _server_rejects_before_tenseal(compact_holder, _vector_proto(10, [bytes(ct16)]))
     assert "more data than it declares" in str(err)
