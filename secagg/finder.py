@@ -4,8 +4,8 @@ Given ``n``, the largest dropout and adversarial fractions and the threat
 model, :func:`find_parameters` returns the smallest even number of neighbours
 ``k`` and a Shamir threshold ``t`` such that security fails with probability
 at most ``2^-40`` (the graph stays connected and no honest client has enough
-corrupted share holders) and the round fails with probability below
-``2^-20``; if no sparse graph qualifies it falls back to the complete graph,
+corrupted share holders: one budget for both events) and the round fails with
+probability below ``2^-20``; if no sparse graph qualifies it falls back to the complete graph,
 and if even that fails it raises ``ValueError``. Every decision is exact
 (a floating-point scan proposes, integer arithmetic confirms). The three rules
 and the worst-case counts are in SPEC.md, chapter "Parameters and graphs",
@@ -13,8 +13,8 @@ section "Choosing k and t".
 
 >>> c = find_parameters(n_clients=1000, dropout_rate=0.1, adversarial_rate=0.05, threat="semi-honest")
 >>> c.graph.value, c.neighbors, c.threshold
-('harary', 36, 19)
->>> find_parameters(n_clients=4, dropout_rate=0.1, adversarial_rate=0.05, threat="semi-honest").graph.value
+('harary', 34, 18)
+>>> find_parameters(n_clients=4, dropout_rate=0.25, adversarial_rate=0.25, threat="semi-honest").graph.value
 'complete'
 """
 
@@ -66,9 +66,9 @@ class ParameterChoice:
             bound (``min(z, k + 1)``); any ``t`` in
             ``[threshold, max_threshold]`` is safe.
         adversarial_bound: ``a``, the high-probability bound on the corrupted
-            holders of an honest client.
-        survivor_bound: ``z``, the high-probability bound on the surviving
-            holders of any client.
+            holders of every honest client (rules 1 and 2 share the ``2^-s``).
+        survivor_bound: ``z``, the largest threshold that every client's
+            surviving holders meet except with probability below ``2^-f``.
         note: one sentence explaining the choice.
     """
 
@@ -95,13 +95,46 @@ def _check_hypergeometric(population: int, successes: int, draws: int) -> None:
         )
 
 
+_TERMS: dict[tuple[int, int, int], tuple[int, int]] = {}
+_WALK = 64
+
+
+def _term(N: int, K: int, h: int, j: int) -> int:
+    """Return ``C(K, j) C(N - K, h - j)`` (``j`` inside the support), exactly.
+
+    The finder asks for terms next to ones it just computed (the next ``x``,
+    the next ``K``): those are reached from a cached term by the exact ratio
+    recurrences, a few small multiplications and exact divisions instead of
+    two binomials of 10^5 bits each.
+    """
+    hit = _TERMS.get((N, K, h))
+    if hit is None or abs(hit[0] - j) > _WALK:
+        up = _TERMS.get((N, K + 1, h))  # C(K+1, j) C(N-K-1, h-j) (K+1-j)(N-K) = C(K, j) C(N-K, h-j) (K+1)(N-K-h+j)
+        if up is not None and abs(up[0] - j) <= _WALK and N - K - h + j >= 1:
+            term = _term(N, K + 1, h, j) * (K + 1 - j) * (N - K) // ((K + 1) * (N - K - h + j))
+        else:
+            term = math.comb(K, j) * math.comb(N - K, h - j)
+    else:
+        j0, term = hit
+        while j0 < j:
+            term = term * (K - j0) * (h - j0) // ((j0 + 1) * (N - K - h + j0 + 1))
+            j0 += 1
+        while j0 > j:
+            term = term * j0 * (N - K - h + j0) // ((K - j0 + 1) * (h - j0 + 1))
+            j0 -= 1
+    if len(_TERMS) >= 64:
+        _TERMS.clear()
+    _TERMS[(N, K, h)] = (j, term)
+    return term
+
+
 def _count_between(N: int, K: int, h: int, lo: int, hi: int) -> int:
     """Return ``sum_{lo <= j <= hi} C(K, j) C(N - K, h - j)`` exactly."""
     lo = max(lo, 0, h - (N - K))
     hi = min(hi, K, h)
     if lo > hi:
         return 0
-    term = math.comb(K, lo) * math.comb(N - K, h - lo)
+    term = _term(N, K, h, lo)
     total = term
     for j in range(lo, hi):
         # C(K, j+1) C(N-K, h-j-1) = C(K, j) C(N-K, h-j) (K-j)(h-j) / ((j+1)(N-K-h+j+1)), an exact division
@@ -130,10 +163,10 @@ def _tail_count_bound(N: int, K: int, h: int, lo: int, hi: int, *, upper: bool) 
     if hi - lo < _EXACT_TERMS:
         return _count_between(N, K, h, lo, hi)
     if upper:  # terms j = lo, lo+1, ...: ratio (K-j)(h-j) / ((j+1)(N-K-h+j+1)) at j = lo
-        first = math.comb(K, lo) * math.comb(N - K, h - lo)
+        first = _term(N, K, h, lo)
         num, den = (K - lo) * (h - lo), (lo + 1) * (N - K - h + lo + 1)
     else:  # terms j = hi, hi-1, ...: ratio j(N-K-h+j) / ((K-j+1)(h-j+1)) at j = hi
-        first = math.comb(K, hi) * math.comb(N - K, h - hi)
+        first = _term(N, K, h, hi)
         num, den = hi * (N - K - h + hi), (K - hi + 1) * (h - hi + 1)
     if num >= den:  # not beyond the mode: no geometric bound, sum exactly
         return _count_between(N, K, h, lo, hi)
@@ -257,17 +290,18 @@ def _check_threat(value: object) -> ThreatModel:
 
 
 def worst_case_count(rate: float, n_clients: int) -> int:
-    """Return ``ceil(rate * n - 1e-9)``, the count a rate allows among ``n`` clients.
+    """Return ``floor(rate * n + 1e-9)``, the most clients a fraction ``rate`` of ``n`` allows.
 
-    Rounding up is the conservative direction for both corrupted and dropped
-    clients; the tolerance keeps ``0.07 * 100 = 7.000000000000001`` at 7.
+    "At most a fraction ``rate``" of ``n`` clients is at most
+    ``floor(rate * n)`` of them; the tolerance keeps
+    ``0.29 * 100 = 28.999999999999996`` at 29.
 
     Args:
         rate: a fraction of the clients, ``0 <= rate < 1`` (a real number).
         n_clients: the number of clients, ``2 <= n_clients <= 2**20``.
 
     Returns:
-        The count as an ``int`` in ``[0, n_clients]``.
+        The count as an ``int`` in ``[0, n_clients - 1]``.
 
     Raises:
         TypeError: if ``rate`` is not a real number or ``n_clients`` is not an
@@ -277,7 +311,7 @@ def worst_case_count(rate: float, n_clients: int) -> int:
     """
     rate = _check_rate("rate", rate)
     n = _check_int("n_clients", n_clients, 2, MAX_CLIENTS)
-    return max(0, math.ceil(rate * n - _RATE_TOLERANCE))
+    return min(n - 1, math.floor(rate * n + _RATE_TOLERANCE))
 
 
 def _validate(n_clients, dropout_rate, adversarial_rate, threat, security_bits, failure_bits):
@@ -349,7 +383,7 @@ def _pmf(N: int, K: int, h: int, *, upper: bool) -> tuple[int, np.ndarray]:
     return jmin, np.exp(const - lf_j - lf_k_minus_j - lf_h_minus_j - lf_rest)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)
 def _comb(N: int, h: int) -> int:
     return math.comb(N, h)
 
@@ -360,40 +394,61 @@ class _Rules:
     def __init__(self, n: int, A: int, D: int, threat: ThreatModel, s: int, f: int) -> None:
         self.n, self.A, self.D, self.threat, self.s, self.f = n, A, D, threat, s, f
         self.B = min(A + D, n)
-        self.target_s = 2.0 ** -(s + 1) / n
-        self.target_f = 2.0**-f / n
+        self.H = n - A  # honest clients: the union bound of rule 2 runs over them
+        self.target_f = 2.0**-f
+        self._p1: dict[int, tuple[int, int]] = {}
+        self._p1_ceiling: dict[int, int] = {}
 
     # rule 1 ---------------------------------------------------------------
-    def connected_float(self, k: int) -> bool:
+    def disconnection_log(self, k: int) -> float:
+        """``log`` of the union bound on disconnection (``-inf`` when ``B < k``), in floats."""
         n, B = self.n, self.B
-        if B < k:
-            return True
+        if B < k or k >= n - 1:  # the complete graph never disconnects
+            return -math.inf
         lf = _log_factorials()
-        log_p = (
+        return (
             math.log(n) + math.log(n - k - 1) - math.log(2)
             + (lf[n - k] - lf[B - k] - lf[n - B]) - (lf[n] - lf[B] - lf[n - B])
         )
-        return log_p <= -(self.s + 1) * math.log(2) + _FLOAT_SLACK
+
+    def disconnection_exact(self, k: int) -> tuple[int, int]:
+        """The same bound as an exact fraction ``(num, den)``."""
+        if k not in self._p1:
+            n, B = self.n, self.B
+            if B < k or k >= n - 1:
+                self._p1[k] = (0, 1)
+            else:
+                # C(n - k, B - k) / C(n, B) = B! (n - k)! / ((B - k)! n!) = perm(B, k) / perm(n, k)
+                self._p1[k] = (n * (n - k - 1) * math.perm(B, k), 2 * math.perm(n, k))
+        return self._p1[k]
+
+    def connected_float(self, k: int) -> bool:
+        return self.disconnection_log(k) <= -self.s * math.log(2) + _FLOAT_SLACK
 
     def connected_exact(self, k: int) -> bool:
-        n, B = self.n, self.B
-        if B < k:
-            return True
-        # C(n - k, B - k) / C(n, B) = prod_{i < k} (B - i) / (n - i): k small factors instead of two
-        # binomials of hundreds of thousands of bits at n = 10^6
-        return n * (n - k - 1) * math.prod(range(B - k + 1, B + 1)) * 2 ** (self.s + 1) <= 2 * math.prod(
-            range(n - k + 1, n + 1)
-        )
+        num, den = self.disconnection_exact(k)
+        return num * 2**self.s <= den
 
     # rule 2 ---------------------------------------------------------------
-    def _adv_ok_exact(self, k: int, x: int) -> bool:  # n P[X > x] <= 2^-(s+1)
-        N = self.n - 1
-        return _tail_count_bound(N, self.A, k, x + 1, k, upper=True) * self.n * 2 ** (self.s + 1) <= _comb(N, k)
+    def disconnection_ceiling(self, k: int) -> int:
+        """``P`` with ``p1 <= P / 2^M``, ``M = s + 64``: rule 1's bound rounded up, so rule 2 works with small numbers."""
+        if k not in self._p1_ceiling:
+            num, den = self.disconnection_exact(k)
+            self._p1_ceiling[k] = -(-(num << (self.s + 64)) // den)
+        return self._p1_ceiling[k]
+
+    def _adv_ok_exact(self, k: int, x: int) -> bool:  # P / 2^M + H P[Y > x] <= 2^-s, M = s + 64
+        N, M = self.n - 1, self.s + 64
+        c = _comb(N, k)
+        tail = _tail_count_bound(N, self.A, k, x + 1, k, upper=True)
+        return (self.H * tail) << M <= c * ((1 << 64) - self.disconnection_ceiling(k))
 
     def adversarial_bound(self, k: int, exact: bool) -> int:
+        p1 = math.exp(self.disconnection_log(k))
+        budget = (2.0**-self.s - p1 * (1 - _FLOAT_SLACK)) / self.H * (1 + _FLOAT_SLACK)
         jmin, pmf = _pmf(self.n - 1, self.A, k, upper=True)
         tail_gt = np.append(np.cumsum(pmf[::-1])[::-1][1:], 0.0)  # tail_gt[i] = P[X > jmin + i]
-        a = jmin + int(np.argmax(tail_gt <= self.target_s * (1 + _FLOAT_SLACK)))
+        a = jmin + int(np.argmax(tail_gt <= budget))
         if exact:
             while not self._adv_ok_exact(k, a):
                 a += 1
@@ -402,21 +457,38 @@ class _Rules:
         return a
 
     # rule 3 ---------------------------------------------------------------
-    def _surv_ok_exact(self, k: int, z: int) -> bool:  # n P[Z <= z - 1] < 2^-f
-        N = self.n - 1
-        return _tail_count_bound(N, self.n - self.D, k, 0, z - 1, upper=False) * self.n * 2**self.f < _comb(N, k)
+    def _surv_ok_exact(self, k: int, z: int) -> bool:  # D P[Z <= z - 1] + (n - D) P[Z' <= z - 2] < 2^-f
+        N, n, D = self.n - 1, self.n, self.D
+        dropped = _tail_count_bound(N, n - D, k, 0, z - 1, upper=False)
+        alive = _tail_count_bound(N, n - D - 1, k, 0, z - 2, upper=False)
+        return (D * dropped + (n - D) * alive) * 2**self.f < _comb(N, k)
 
     def survivor_bound(self, k: int, exact: bool) -> int:
         if self.D == 0:
             return k + 1
-        jmin, pmf = _pmf(self.n - 1, self.n - self.D, k, upper=False)
-        z = jmin + int(np.count_nonzero(np.cumsum(pmf) < self.target_f * (1 + _FLOAT_SLACK)))
+        N, n, D = self.n - 1, self.n, self.D
+        jz, cdf_z = self._lower_cdf(N, n - D, k)
+        jy, cdf_y = self._lower_cdf(N, n - D - 1, k)
+        ts = np.arange(jz, jz + len(cdf_z) + 1)  # candidate thresholds z: P[Z <= z - 1] is known for them
+
+        def at(j0: int, cdf: np.ndarray, x: np.ndarray) -> np.ndarray:
+            return np.where(x < j0, 0.0, cdf[np.clip(x - j0, 0, len(cdf) - 1)])
+
+        fail = D * at(jz, cdf_z, ts - 1) + (n - D) * at(jy, cdf_y, ts - 2)
+        ok = fail < self.target_f * (1 + _FLOAT_SLACK)
+        z = int(ts[ok][-1]) if ok.any() else jz
+        z = min(z, k)
         if exact:
             while z > 0 and not self._surv_ok_exact(k, z):
                 z -= 1
             while z < k and self._surv_ok_exact(k, z + 1):
                 z += 1
         return z
+
+    @staticmethod
+    def _lower_cdf(N: int, K: int, h: int) -> tuple[int, np.ndarray]:
+        jmin, pmf = _pmf(N, K, h, upper=False)
+        return jmin, np.cumsum(pmf)
 
     def threshold_range(self, k: int, exact: bool) -> tuple[int, int, int, int]:
         a = self.adversarial_bound(k, exact)
@@ -562,7 +634,8 @@ def find_parameters(
             the server, in ``[0, 1)``.
         threat: :class:`ThreatModel` or its string value.
         security_bits: ``s``: the adversary wins with probability at most
-            ``2^-s`` (``2^-(s+1)`` per bad event), ``1..128``.
+            ``2^-s`` (disconnection and too many corrupted holders together),
+            ``1..128``.
         failure_bits: ``f``: the round fails with probability below ``2^-f``,
             ``1..64``.
 
@@ -582,9 +655,9 @@ def find_parameters(
 
     Warning:
         The rates are worst cases, not averages: if more clients than
-        ``ceil(dropout_rate * n)`` drop out the round may abort, and if more
-        than ``ceil(adversarial_rate * n)`` collude with the server the
-        ``2^-40`` bound no longer holds. The analysis also assumes that the
+        ``floor(dropout_rate * n)`` drop out the round may abort, and if more
+        than ``floor(adversarial_rate * n)`` collude with the server (more
+        than the fraction given) the ``2^-40`` bound no longer holds. The analysis also assumes that the
         corrupted and dropped clients do not depend on the graph seed (see
         :func:`secagg.protocol.graph.harary_neighbors`).
     """

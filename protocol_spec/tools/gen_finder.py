@@ -6,7 +6,8 @@
   ``adversarial_bound``, ``survivor_bound`` (the ``ParameterChoice`` fields,
   without the note). Cohorts from 4 to 2^20 clients, every threat model,
   rates from 0 to the feasibility limit, the default and other bit levels,
-  and the rows of fcp's (Google's) finder test where both exist. Entries with
+  and rows of fcp's (Google's) finder test (tests/secagg/test_finder_fcp.py
+  checks all 88). Entries with
   ``"complete_only": true`` are ``complete_parameters`` instead.
 * verify: none.
 * invalid: ``{id, arguments, error}``: arguments ``find_parameters`` must
@@ -38,6 +39,13 @@ _CASES = [
     (1000000, 0.05, 0.05, "semi-honest", 40, 20, False),
     (1000000, 0.1, 0.05, "semi-malicious", 40, 20, False),
     (2**20, 0.05, 0.05, "semi-honest", 40, 20, False),
+    # rows of fcp's table where the counts round down (n = 10) or the degree is in the thousands
+    (10, 0.33, 0.33, "semi-honest", 40, 20, False),
+    (10, 0.05, 0.33, "semi-malicious", 40, 20, False),
+    (1000, 0.45, 0.45, "semi-honest", 40, 20, False),
+    (10000, 0.3, 0.3, "semi-malicious", 40, 20, False),
+    (1000000, 0.3, 0.3, "semi-malicious", 40, 20, False),
+    (1000000, 0.33, 0.05, "semi-malicious", 40, 20, False),
 ]
 
 _INVALID = [

@@ -42,7 +42,7 @@ def test_every_threat_model_is_accepted(capsys, threat):
 
 
 def test_small_cohort_reports_the_complete_graph_and_the_note(capsys):
-    code, out, _ = run(capsys, "params", "--clients", "4", "--json")
+    code, out, _ = run(capsys, "params", "--clients", "4", "--dropout-rate", "0.25", "--adversarial-rate", "0.25", "--json")
     data = json.loads(out)
     assert code == 0 and data["graph"] == "complete" and data["neighbors"] == 3
     assert "complete graph" in data["note"]
@@ -65,7 +65,7 @@ def test_table_output_shows_graph_neighbors_threshold_and_note(capsys):
         (["params", "--clients", "1000", "--dropout-rate", "0.5", "--adversarial-rate", "0.45"], "0.45 + 0.5 = 0.95"),
         (["params", "--clients", "1000", "--dropout-rate", "0.45", "--threat", "active"], "2 * 0.45"),
         (["params", "--clients", "1"], "got 1"),
-        (["params", "--clients", "5", "--dropout-rate", "0.3", "--threat", "active"], "even the complete graph"),
+        (["params", "--clients", "2", "--dropout-rate", "0.5", "--adversarial-rate", "0"], "even the complete graph"),
         (["params", "--clients", "100", "--dropout-rate", "nan"], "nan"),
         (["params", "--clients", "x"], "invalid int value: 'x'"),
         (["params", "--clients", "100", "--threat", "evil"], "invalid choice: 'evil'"),

@@ -9,6 +9,7 @@ import scipy.stats
 
 from secagg.finder import complete_parameters, find_parameters, worst_case_count
 from tests import vectors
+from tests.secagg.test_finder import disconnection, round_failure
 
 _ARGS = ("n_clients", "dropout_rate", "adversarial_rate", "threat", "security_bits", "failure_bits")
 
@@ -31,9 +32,10 @@ def test_each_pinned_harary_choice_meets_its_bounds_by_scipy(v):
     A = worst_case_count(v["adversarial_rate"], n)
     D = worst_case_count(v["dropout_rate"], n)
     s, f = v["security_bits"], v["failure_bits"]
-    assert n * scipy.stats.hypergeom(n - 1, A, k).sf(c["adversarial_bound"]) <= 2.0 ** -(s + 1) * (1 + 1e-9)
-    if D:
-        assert n * scipy.stats.hypergeom(n - 1, n - D, k).cdf(c["max_threshold"] - 1) < 2.0**-f
+    p1 = float(disconnection(n, k, A + D))
+    tail = scipy.stats.hypergeom(n - 1, A, k).sf(c["adversarial_bound"]) if A else 0.0
+    assert p1 + (n - A) * tail <= 2.0**-s * (1 + 1e-9)
+    assert round_failure(n, D, k, c["max_threshold"]) < 2.0**-f
     if v["threat"] == "semi-honest":
         assert t > c["adversarial_bound"]
     else:

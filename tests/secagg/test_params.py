@@ -156,9 +156,10 @@ def test_auto_complete_forces_the_complete_graph_with_the_finder_threshold(graph
 
 
 def test_auto_harary_refuses_when_only_the_complete_graph_meets_the_bounds():
-    assert Params.auto(n_clients=4, dim=1, bits=8, graph="auto").graph is GraphKind.COMPLETE
+    rates = dict(dropout_rate=0.25, adversarial_rate=0.25)  # one of 4 clients each: no sparse ring is safe
+    assert Params.auto(n_clients=4, dim=1, bits=8, graph="auto", **rates).graph is GraphKind.COMPLETE
     with pytest.raises(ValueError, match="no Harary degree"):
-        Params.auto(n_clients=4, dim=1, bits=8, graph="harary")
+        Params.auto(n_clients=4, dim=1, bits=8, graph="harary", **rates)
 
 
 def test_auto_harary_returns_the_harary_graph_when_one_exists():
