@@ -36,6 +36,7 @@ from secagg.errors import AbortReason
 from secagg.kinds import MAX_CLIENTS
 from secagg.primitives.aead import NONCE_SIZE, TAG_SIZE
 from secagg.primitives.kex import KEY_SIZE
+from secagg.primitives.ordered_tree import MAX_WINDOW_PROOF_ITEMS, ORDERED_ITEM_SIZE
 from secagg.primitives.prg import SESSION_ID_SIZE
 from secagg.primitives.shamir import SHARE_SIZE
 from secagg.primitives.sign import SIGNATURE_SIZE
@@ -74,8 +75,8 @@ ENCRYPTED_SHARE_SIZE = NONCE_SIZE + SHARE_PLAINTEXT_SIZE + TAG_SIZE  # nonce || 
 MAX_CLIENT_ID = MAX_CLIENTS  # 2**20: ids travel as u32le, the bound is the protocol's
 MAX_DETAIL = 256
 MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants (wire versions 1 and 2)
-PROOF_ITEM_SIZE = 96  # one ordered-tree node in a multiproof: lo (32) || hi (32) || hash (32)
-MAX_PROOF_ITEMS = 4 * MAX_PROOF_HASHES  # a window (at most two ring ranges) needs <= 4 siblings per level
+PROOF_ITEM_SIZE = ORDERED_ITEM_SIZE  # one ordered-tree node in a multiproof: lo (32) || hi (32) || hash (32)
+MAX_PROOF_ITEMS = MAX_WINDOW_PROOF_ITEMS  # a window (at most two ring ranges) needs <= 4 siblings per level: 80
 MAX_PROOF_BYTES = PROOF_ITEM_SIZE * MAX_PROOF_ITEMS  # 7,680
 
 

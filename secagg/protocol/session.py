@@ -30,7 +30,7 @@ import hashlib
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 
-from secagg.errors import AbortReason, InvalidCiphertext, InvalidSignature
+from secagg.errors import AbortReason, InvalidCiphertext, InvalidSignature, ProofError
 from secagg.kinds import GraphKind, ThreatModel
 from secagg.messages import AdvertiseKeys, ShareKeysRequest
 from secagg.params import Params
@@ -358,7 +358,7 @@ def verified_window_root(msg: ShareKeysRequest) -> bytes:
     leaves = [(ordered_tree.ring_key(msg.graph_seed, msg.entries[j].client_id), key_leaf(msg.entries[j])) for j in order]
     try:
         return ordered_tree.verify_multiproof(m, positions, leaves, msg.proof)
-    except (ordered_tree.ProofError, ValueError) as exc:
+    except (ProofError, ValueError) as exc:
         raise AbortSignal(AbortReason.INCONSISTENT, f"the key proof does not verify ({exc})") from None
 
 
