@@ -5,6 +5,7 @@ given its inputs and the injected :class:`~secagg.primitives.randomness.RandomSo
 Modules: ``randomness`` (the injected source), ``words`` (word widths),
 ``kex`` (X25519 + HKDF), ``aead`` (AES-256-GCM), ``sign`` (Ed25519), ``prg``
 (the AES-256-CTR keystream and masks), ``merkle`` (key-root proofs),
+``ordered_tree`` (the ring order, the ordered key tree and multiproofs),
 ``shamir``, ``encoding`` (fixed point and bit budgets), ``packing`` (bit
 packing), ``masking`` (Numba kernels) and ``masking_reference`` (their NumPy
 references); ``_common`` holds the bytes check and the key-object base.

@@ -44,7 +44,8 @@ def test_every_label_is_followed_by_its_separator_byte():
         text = path.read_text(encoding="utf-8")
         for match in pattern.finditer(text):
             line = text[text.rfind("\n", 0, match.start()) + 1 : text.find("\n", match.end())]
-            ok = match.group(2) or match.group(3) or line.startswith(("GRAPH_PERMUTATION_LABEL = ", "PRG_LABEL = "))
+            ok = match.group(2) or match.group(3) or line.startswith(("GRAPH_PERMUTATION_LABEL = ", "PRG_LABEL = ", "RING_ORDER_LABEL = "))
             assert ok, f"{path.name}: label {match.group(1)!r} has no 0x00 separator: {line.strip()}"
     assert 'GRAPH_PERMUTATION_LABEL + b"\\x00"' in (ROOT / "secagg" / "protocol" / "graph.py").read_text()
+    assert 'RING_ORDER_LABEL + b"\\x00"' in (ROOT / "secagg" / "primitives" / "ordered_tree.py").read_text()
     assert 'PRG_LABEL + b"\\x00"' in (ROOT / "secagg" / "primitives" / "prg.py").read_text()
