@@ -24,8 +24,9 @@ rejected has no entry.
 Requests travel over the worker's pipe. A reply frame is written by the
 worker straight into its **reply arena**, a shared anonymous ``mmap`` made
 before the fork and sized for every one of its clients' largest reply (the
-masked input), and the pipe then carries only ``u8 1, u64 frame length``;
-a frame that does not fit goes over the pipe as ``u8 0`` then the frame.
+masked input; at most 2 GiB), and the pipe then carries only ``u8 1, u64
+frame length``; a frame that does not fit goes over the pipe as ``u8 0``
+then the frame.
 So the masked vectors (most of a round's bytes) are written once by the
 worker and read once by the driver, which copies each reply out of the
 arena before the server sees it (the arena is rewritten next phase): no
@@ -58,6 +59,7 @@ _F64 = struct.Struct("<d")
 _HEAD = struct.Struct("<dI")  # a reply frame's header: client seconds, count
 _IN_ARENA = struct.Struct("<BQ")  # u8 1, u64 frame length: the frame is in the arena
 _ENTRY_SLACK = 64  # per-client arena bytes beyond the masked input (entry header, an abort's text)
+_MAX_ARENA = 2 << 30  # bytes of address space per worker at most; a larger frame's tail goes over the pipe
 
 PhaseReplies = tuple[list[tuple[int, bytes]], dict[int, str], float]
 """``(replies ascending by id, {id: rejection text}, client seconds)``; a
@@ -276,7 +278,8 @@ class ForkedClients:
                 ids = [u for u in range(1, params.n_clients + 1) if u % workers == i]
                 pool = LocalClients(params, inputs, keys, pki, DEFAULT_RANDOM, alive, ids)
                 # Shared between this process and the child; pages are only touched when written.
-                arena = mmap.mmap(-1, _HEAD.size + len(ids) * (encoded_size_masked_input(params) + _ENTRY_SLACK))
+                size = _HEAD.size + len(ids) * (encoded_size_masked_input(params) + _ENTRY_SLACK)
+                arena = mmap.mmap(-1, min(size, _MAX_ARENA))
                 self.arenas.append(arena)
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(target=_worker, args=(child, arena, pool, [*self.conns, parent]), daemon=True)
