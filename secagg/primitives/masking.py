@@ -283,9 +283,10 @@ def mask_input(
         raise TypeError(f"x must have an integer dtype, got {x.dtype}")
     if x.ndim != 1 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty 1-D array, got shape {x.shape}")
-    lo, hi = int(x.min()), int(x.max())
-    if lo < 0 or hi > modulus_mask(bits):
-        raise ValueError(f"x holds {lo if lo < 0 else hi}, outside [0, 2**{bits})")
+    if x.dtype.kind == "i" or 8 * x.dtype.itemsize > bits:  # an unsigned dtype of at most `bits` bits needs no scan
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0 or hi > modulus_mask(bits):
+            raise ValueError(f"x holds {lo if lo < 0 else hi}, outside [0, 2**{bits})")
     pair_seeds, pair_signs = _check_signs(pair_seeds, pair_signs)
     y = np.array(x, dtype=word_dtype(bits), order="C", copy=True)
     add_masks(y, [self_seed, *pair_seeds], [1, *pair_signs], session_id=session_id, bits=bits)

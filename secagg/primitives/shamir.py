@@ -67,6 +67,7 @@ SHARE_SIZE = 4 * LIMBS
 _TOP_BITS = 8 * SECRET_SIZE - LIMB_BITS * (LIMBS - 1)  # 16 significant bits in the top limb
 _P64 = np.uint64(PRIME)
 _SMALL = 16  # shares_from_bytes: up to this many shares are range-checked in Python
+_U4 = np.dtype("<u4")
 _LIMB_WORDS = struct.Struct(f"<{2 * LIMBS}I")
 
 
@@ -221,9 +222,9 @@ def shares_to_bytes(shares: np.ndarray) -> bytes:
         raise TypeError(f"shares must be an integer array, got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape[1] != LIMBS:
         raise ValueError(f"shares must have shape (m, {LIMBS}), got {arr.shape}")
-    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= PRIME):
+    if arr.size and ((arr.dtype.kind == "i" and int(arr.min()) < 0) or int(arr.max()) >= PRIME):
         raise InvalidShareError(f"share values must be in [0, {PRIME}), got [{int(arr.min())}, {int(arr.max())}]")
-    return arr.astype("<u4").tobytes()
+    return arr.tobytes() if arr.dtype == _U4 else arr.astype(_U4).tobytes()
 
 
 def shares_from_bytes(data: bytes, count: int) -> np.ndarray:

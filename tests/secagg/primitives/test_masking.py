@@ -205,6 +205,26 @@ def test_mask_input_rejects_values_outside_the_modulus_and_non_integer_input():
         mask_input(np.zeros(0, dtype=np.uint32), **kwargs)
 
 
+@pytest.mark.parametrize(
+    "x, bits, ok",
+    [
+        (np.array([0, 255], dtype=np.uint8), 8, True),  # the dtype cannot exceed the modulus: no scan
+        (np.array([0, 2**32 - 1], dtype=np.uint32), 32, True),
+        (np.array([0, 256], dtype=np.uint16), 8, False),  # a wider dtype is scanned
+        (np.array([0, 2**32], dtype=np.uint64), 32, False),
+        (np.array([0, -1], dtype=np.int8), 8, False),  # a signed one always
+        (np.array([0, 127], dtype=np.int8), 8, True),
+    ],
+)
+def test_mask_input_range_check_by_dtype(x, bits, ok):
+    kwargs = dict(bits=bits, session_id=bytes(32), self_seed=b"\x01" * 32, pair_seeds=[], pair_signs=[])
+    if ok:
+        assert mask_input(x, **kwargs).shape == x.shape
+    else:
+        with pytest.raises(ValueError, match="outside"):
+            mask_input(x, **kwargs)
+
+
 def test_mask_input_returns_a_new_array_and_leaves_x_alone():
     x = np.arange(6, dtype=np.int64)
     y = mask_input(x, bits=20, session_id=bytes(32), self_seed=b"\x01" * 32, pair_seeds=[], pair_signs=[])
