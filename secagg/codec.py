@@ -201,10 +201,8 @@ def encode(message: Message) -> bytes:
 
 
 def _write_advertise(w: _Writer, a: AdvertiseKeys) -> None:
-    w.u32(a.client_id)
-    w.raw(a.c_pk)
-    w.raw(a.s_pk)
-    w.var(a.signature)
+    # one part per entry: a SecAgg+ server writes every AdvertiseKeys into 2k + 1 windows
+    w.parts.append(b"".join((_U32.pack(a.client_id), a.c_pk, a.s_pk, _U32.pack(len(a.signature)), a.signature)))
 
 
 def _write_addressed(w: _Writer, shares: tuple[AddressedShare, ...]) -> None:
