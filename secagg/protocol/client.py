@@ -217,17 +217,17 @@ def _unmask_active(ctx: _Context, st: ClientR3ConsistencyCheck, msg: UnmaskingRe
     """R3 -> Completed (active): signatures of its window on its root, lists = its flags, a quorum for every owner."""
     p, me, m, window = ctx.params, ctx.client_id, st.m, st.window
     flagged = set(st.signed)
-    statement = session.consistency_statement(st.sid, st.survivors_root)
-    for s in msg.signatures:
-        _require(s.signer in flagged, AbortReason.INCONSISTENT, f"signature from client {s.signer}, not a survivor in its window")
-        try:
-            sign.verify(ctx.pki[s.signer], statement, s.signature)
-        except (InvalidSignature, KeyError):
-            raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
     expected = tuple(sorted((flagged & set(st.neighbors)) | {me}))
     _require(msg.survivors == expected, AbortReason.INCONSISTENT, "survivor list differs from the flags it signed")
     lied = sorted(flagged & set(msg.dropped))[:8]
     _require(not lied, AbortReason.INCONSISTENT, f"dropped list names clients flagged as survivors: {lied}")
+    statement = session.consistency_statement(st.sid, st.survivors_root)
+    for s in msg.signatures:
+        _require(s.signer in flagged, AbortReason.INCONSISTENT, f"signature from client {s.signer}, not flagged as a survivor in its window")
+        try:
+            sign.verify(ctx.pki[s.signer], statement, s.signature)
+        except (InvalidSignature, KeyError):
+            raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
     live, dropped = _unmask_rules(ctx, st, msg)
     signers = {s.signer for s in msg.signatures}
     t, index = p.threshold, {v: j for j, v in enumerate(window)}
