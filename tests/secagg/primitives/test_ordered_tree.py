@@ -522,3 +522,34 @@ def test_invalid_vectors_raise_the_named_error(v):
             verify_flag_proof(v["m"], v["positions"], [unhex(h) for h in v["leaves"]], unhex(v["proof"]))
         else:
             OrderedTree.build([(unhex(k), unhex(h)) for k, h in zip(v["keys"], v["leaves"])])
+
+
+@settings(max_examples=150, deadline=None)
+@given(tree_and_positions(max_m=64), st.binary(max_size=2000))
+def test_any_proof_bytes_give_a_root_or_a_proof_error_never_another_exception(case, junk):
+    m, positions = case
+    leaves = honest_leaves(m)
+    opened = [leaves[i] for i in positions]
+    try:
+        root = verify_multiproof(m, positions, opened, junk)
+    except ProofError:
+        return
+    assert len(root) == 32 and len(junk) == ITEM * proof_item_count(m, positions)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tree_and_positions(max_m=80), st.data())
+def test_every_change_to_a_flag_proof_or_flag_changes_the_root(case, data):
+    m, positions = case
+    hashes = [flag_leaf(i + 1, bool(i % 2)) for i in range(m)]
+    tree = FlagTree.build(hashes)
+    proof = tree.multiproof(positions)
+    opened = [hashes[i] for i in positions]
+    if proof:
+        at = data.draw(st.integers(0, len(proof) - 1))
+        bad = proof[:at] + bytes([proof[at] ^ 1]) + proof[at + 1 :]
+        assert verify_flag_proof(m, positions, opened, bad) != tree.root
+    j = data.draw(st.integers(0, len(positions) - 1))
+    flipped = list(opened)
+    flipped[j] = flag_leaf(positions[j] + 1, not bool(positions[j] % 2))
+    assert verify_flag_proof(m, positions, flipped, proof) != tree.root

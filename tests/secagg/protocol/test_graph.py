@@ -193,7 +193,7 @@ def test_different_seeds_give_different_rings_and_the_same_seed_the_same():
     assert ring_order(ids, a) != ring_order(ids, b)
 
 
-def test_permutation_of_four_ids_is_uniform_over_all_24_orders():
+def test_ring_of_four_ids_is_uniform_over_all_24_orders():
     r = DeterministicRandom(b"graph-uniformity")
     trials = 4800
     counts = collections.Counter(ring_order([1, 2, 3, 4], r.token_bytes(32)) for _ in range(trials))
