@@ -2,7 +2,7 @@
 
 Layout of every message (normative text in SPEC.md, chapter "Wire format")::
 
-    u8 version (= 2) | u8 tag | body
+    u8 version (= 3) | u8 tag | body
 
 Body fields, in the order the dataclass declares them:
 
@@ -12,11 +12,11 @@ Body fields, in the order the dataclass declares them:
 * ``bytes``     u32le length | bytes   (AdvertiseKeys.signature: 0 or 64;
                 MaskedInputResponse.masked: exactly packed_size(dim, bits))
 * ``str``       u32le length | UTF-8   (Abort.detail, at most 256 bytes)
-* id set        u32le length | bitmap  (ShareKeysRequest.participants: bit
-                (id - 1) of byte (id - 1) // 8, LSB first; minimal length,
-                at most ceil(n / 8) bytes)
 * sequence      u32le count | items    (count <= n_clients, checked together
-                with count * item size <= remaining bytes BEFORE any item is read)
+                with count * item size <= remaining bytes BEFORE any item is read;
+                ShareKeysRequest.entries: count <= m <= n_clients)
+* proof         u32le length | bytes   (ShareKeysRequest.proof: a multiple of 96,
+                at most 7,680 bytes)
 * AbortReason   u8 code from a closed table
 
 The tag table is closed: an unknown version or tag, a short read, a count or
@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import struct
 
-import numpy as np
-
 from secagg.errors import AbortReason, DecodeError
 from secagg.messages import (
     ENCRYPTED_SHARE_SIZE,
     KEY_SIZE,
     MAX_DETAIL,
-    MAX_PROOF_HASHES,
+    MAX_PROOF_BYTES,
+    PROOF_ITEM_SIZE,
     SESSION_ID_SIZE,
     SHARE_SIZE,
     SIGNATURE_SIZE,
@@ -67,10 +66,12 @@ from secagg.primitives.masking import packed_size
 
 __all__ = ["ABORT_CODES", "TAGS", "VERSION", "decode", "encode", "encoded_size_masked_input"]
 
-VERSION = 2
-"""The wire version. Version 2 (ids up to ``2**20``, the round counter in the
-signed statements) refuses version-1 bytes with a DecodeError naming both
-versions; a version-1 peer refuses ours the same way (SPEC.md, "Wire format").
+VERSION = 3
+"""The wire version. Version 3 (the ShareKeysRequest carries a window of the
+ring and one multiproof instead of the participants bitmap and per-entry
+proofs; the session id binds ``m`` and the ordered key tree's root) refuses
+version-1 and version-2 bytes with a DecodeError naming both versions, and
+older peers refuse ours the same way (SPEC.md, "Wire format").
 """
 
 TAGS: dict[type, int] = {
@@ -155,11 +156,12 @@ def encode(message: Message) -> bytes:
         _write_advertise(w, m)
     elif isinstance(m, ShareKeysRequest):
         w.raw(m.graph_seed)
-        w.var(_bitmap(m.participants))
-        w.u32(len(m.advertised))
-        for a, proof in zip(m.advertised, m.proofs):
+        w.u32(m.m)
+        w.u32(m.start)
+        w.u32(len(m.entries))
+        for a in m.entries:
             _write_advertise(w, a)
-            w.var(proof)
+        w.var(m.proof)
     elif isinstance(m, ShareKeysResponse):
         w.u32(m.client_id)
         w.raw(m.session_id)
@@ -319,15 +321,18 @@ def decode(data: bytes, *, params: Params) -> Message:
             msg: Message = _read_advertise(r)
         elif cls is ShareKeysRequest:
             seed = r.raw(32, "graph_seed")
-            participants = _read_bitmap(r.var("participants", limit=(n + 7) // 8), n)
-            count = r.count("advertised", n, _ADVERTISE_SIZE + 4)
-            advertised, proofs = [], []
-            for _ in range(count):
-                advertised.append(_read_advertise(r))
-                proofs.append(r.var("proof", limit=32 * MAX_PROOF_HASHES))
-            msg = ShareKeysRequest(
-                graph_seed=seed, participants=participants, advertised=tuple(advertised), proofs=tuple(proofs)
-            )
+            m = r.u32("m")
+            if not 1 <= m <= n:
+                raise DecodeError(f"m = {m} participants, expected 1..n_clients={n}")
+            start = r.u32("start")
+            if start >= m:
+                raise DecodeError(f"start = {start}, expected below m = {m}")
+            count = r.count("entries", m, _ADVERTISE_SIZE)
+            entries = tuple(_read_advertise(r) for _ in range(count))
+            proof = r.var("proof", limit=MAX_PROOF_BYTES)
+            if len(proof) % PROOF_ITEM_SIZE:
+                raise DecodeError(f"proof: length {len(proof)} is not a multiple of {PROOF_ITEM_SIZE}")
+            msg = ShareKeysRequest(graph_seed=seed, m=m, start=start, entries=entries, proof=proof)
         elif cls is ShareKeysResponse:
             msg = ShareKeysResponse(
                 client_id=r.u32("client_id"),
@@ -381,25 +386,6 @@ def decode(data: bytes, *, params: Params) -> Message:
         raise DecodeError(f"{cls.__name__}: {exc}") from None
     r.done()
     return msg
-
-
-def _bitmap(ids: tuple[int, ...]) -> bytes:
-    """Bit ``id - 1`` set for every id; minimal length (the last byte is non-zero)."""
-    if not ids:
-        return b""
-    bits = np.zeros(ids[-1], dtype=bool)  # ids are sorted and validated by the message
-    bits[np.asarray(ids, dtype=np.int64) - 1] = True
-    return np.packbits(bits, bitorder="little").tobytes()
-
-
-def _read_bitmap(data: bytes, n: int) -> tuple[int, ...]:
-    if data and data[-1] == 0:
-        raise DecodeError("participants bitmap is not minimal (last byte is zero)")
-    # the length was checked against ceil(n / 8) before these bytes were read
-    ids = tuple((np.flatnonzero(np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")) + 1).tolist())
-    if ids and ids[-1] > n:
-        raise DecodeError(f"participant id {ids[-1]} exceeds n_clients={n}")
-    return ids
 
 
 def _read_advertise(r: _Reader) -> AdvertiseKeys:

@@ -36,6 +36,7 @@ from secagg.errors import AbortReason
 from secagg.kinds import MAX_CLIENTS
 from secagg.primitives.aead import NONCE_SIZE, TAG_SIZE
 from secagg.primitives.kex import KEY_SIZE
+from secagg.primitives.ordered_tree import MAX_WINDOW_PROOF_ITEMS, ORDERED_ITEM_SIZE
 from secagg.primitives.prg import SESSION_ID_SIZE
 from secagg.primitives.shamir import SHARE_SIZE
 from secagg.primitives.sign import SIGNATURE_SIZE
@@ -44,7 +45,10 @@ __all__ = [
     "ENCRYPTED_SHARE_SIZE",
     "KEY_SIZE",
     "MAX_CLIENT_ID",
+    "MAX_PROOF_BYTES",
     "MAX_PROOF_HASHES",
+    "MAX_PROOF_ITEMS",
+    "PROOF_ITEM_SIZE",
     "SESSION_ID_SIZE",
     "SHARE_PLAINTEXT_SIZE",
     "SHARE_SIZE",
@@ -70,7 +74,10 @@ SHARE_PLAINTEXT_SIZE = 4 + 4 + 2 * SHARE_SIZE  # u32 sender, u32 receiver, share
 ENCRYPTED_SHARE_SIZE = NONCE_SIZE + SHARE_PLAINTEXT_SIZE + TAG_SIZE  # nonce || ciphertext || tag
 MAX_CLIENT_ID = MAX_CLIENTS  # 2**20: ids travel as u32le, the bound is the protocol's
 MAX_DETAIL = 256
-MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants
+MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants (wire versions 1 and 2)
+PROOF_ITEM_SIZE = ORDERED_ITEM_SIZE  # one ordered-tree node in a multiproof: lo (32) || hi (32) || hash (32)
+MAX_PROOF_ITEMS = MAX_WINDOW_PROOF_ITEMS  # a window (at most two ring ranges) needs <= 4 siblings per level: 80
+MAX_PROOF_BYTES = PROOF_ITEM_SIZE * MAX_PROOF_ITEMS  # 7,680
 
 
 def _check_id(name: str, value: object) -> None:
@@ -140,40 +147,50 @@ class AdvertiseKeys:
 
 @dataclasses.dataclass(**_FROZEN)
 class ShareKeysRequest:
-    """R1, server to client: who takes part, and the keys this client needs.
+    """R1, server to client (wire version 3): the client's window of the ring and its proof.
+
+    The ``m`` participants sit on a ring sorted by their ring keys (SPEC.md,
+    chapter "Parameters and graphs"); the request carries only the keys of
+    the ring positions ``start, start + 1, ... (mod m)`` that the client
+    needs, and one multiproof that they are those positions of the ordered
+    key tree whose root the session id commits to.
 
     Attributes:
-        graph_seed: 32 public random bytes that fix the neighbour graph.
-        participants: sorted ids of every client that advertised keys (on the
-            wire: a bitmap). With ``graph_seed`` it fixes each client's
-            neighbours.
-        advertised: the AdvertiseKeys of the receiving client and of its
-            neighbours, sorted by id.
-        proofs: one Merkle inclusion proof per ``advertised`` entry (the
-            concatenated 32-byte sibling hashes) against the root over all
-            participants' keys, which the session id commits to.
+        graph_seed: 32 public random bytes that fix the ring order.
+        m: the number of participants, ``1..MAX_CLIENT_ID``.
+        start: the ring position of the first entry, ``0 <= start < m``.
+        entries: the AdvertiseKeys at ring positions ``start, start + 1, ...
+            (mod m)``, in that (ring) order, at most ``m`` of them, distinct ids.
+        proof: the multiproof of the entries' positions: a multiple of
+            ``PROOF_ITEM_SIZE`` (96) bytes, at most ``MAX_PROOF_BYTES``.
     """
 
     graph_seed: bytes
-    participants: tuple[int, ...]
-    advertised: tuple[AdvertiseKeys, ...]
-    proofs: tuple[bytes, ...]
+    m: int
+    start: int
+    entries: tuple[AdvertiseKeys, ...]
+    proof: bytes
 
     def __post_init__(self) -> None:
         _check_bytes("graph_seed", self.graph_seed, (32,))
-        _check_ids("participants", self.participants)
-        _check_entries("advertised", self.advertised, AdvertiseKeys, "client_id")
-        if not isinstance(self.proofs, tuple):
-            raise TypeError(f"proofs must be a tuple, got {type(self.proofs).__name__}")
-        if len(self.proofs) != len(self.advertised):
-            raise ValueError("proofs must hold one proof per advertised entry")
-        for proof in self.proofs:
-            if not isinstance(proof, bytes):
-                raise TypeError(f"a proof must be bytes, got {type(proof).__name__}")
-            if len(proof) % 32 or len(proof) > 32 * MAX_PROOF_HASHES:
-                raise ValueError(f"a proof must be a multiple of 32 bytes, at most {32 * MAX_PROOF_HASHES}")
-        if not {a.client_id for a in self.advertised} <= set(self.participants):
-            raise ValueError("advertised entries must belong to participants")
+        _check_id("m", self.m)
+        if isinstance(self.start, bool) or not isinstance(self.start, int):
+            raise TypeError(f"start must be an int, got {type(self.start).__name__}")
+        if not 0 <= self.start < self.m:
+            raise ValueError(f"start must be in [0, m={self.m}), got {self.start}")
+        if not isinstance(self.entries, tuple):
+            raise TypeError(f"entries must be a tuple, got {type(self.entries).__name__}")
+        for e in self.entries:
+            if not isinstance(e, AdvertiseKeys):
+                raise TypeError(f"entries must be AdvertiseKeys, got {type(e).__name__}")
+        if len(self.entries) > self.m:
+            raise ValueError(f"{len(self.entries)} entries for m = {self.m} participants")
+        if len({e.client_id for e in self.entries}) != len(self.entries):
+            raise ValueError("entries must name distinct clients")
+        if not isinstance(self.proof, bytes):
+            raise TypeError(f"proof must be bytes, got {type(self.proof).__name__}")
+        if len(self.proof) % PROOF_ITEM_SIZE or len(self.proof) > MAX_PROOF_BYTES:
+            raise ValueError(f"proof must be a multiple of {PROOF_ITEM_SIZE} bytes, at most {MAX_PROOF_BYTES}")
 
 
 @dataclasses.dataclass(**_FROZEN)

@@ -74,7 +74,6 @@ from secagg.protocol.client_states import (
     ClientR3ConsistencyCheck,
     ClientState,
 )
-from secagg.protocol.graph import neighbors_of
 
 __all__ = [
     "CLIENT_TABLE",
@@ -111,36 +110,43 @@ def _require(ok: bool, reason: AbortReason, detail: str) -> None:
 
 
 def _share_keys(ctx: _Context, st: ClientR0AdvertiseKeys, msg: ShareKeysRequest):
-    """R0 -> R1: check the participants and keys, fix the session, send encrypted shares."""
-    p, me, participants = ctx.params, ctx.client_id, msg.participants
-    _require(not participants or participants[-1] <= p.n_clients, AbortReason.MALFORMED, "participant id above n_clients")
-    _require(len(participants) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(participants)} clients advertised keys, threshold t = {p.threshold}")
-    _require(me in participants, AbortReason.INCONSISTENT, "own id missing from the participants")
-    neighbors = neighbors_of(p, participants, msg.graph_seed, me)
-    holders = sorted((*neighbors, me))
-    _check_entries(msg.advertised, holders, st.advertised)
-    root = session.verified_key_root(msg.advertised, msg.proofs, participants)
+    """R0 -> R1: check the window and its proof, fix the session, send encrypted shares (O(k + log m))."""
+    p, me, m, entries = ctx.params, ctx.client_id, msg.m, msg.entries
+    ids = tuple(a.client_id for a in entries)
+    _require(all(v <= p.n_clients for v in ids), AbortReason.MALFORMED, "entry id above n_clients")
+    _require(m >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{m} clients advertised keys, threshold t = {p.threshold}")
+    count, centre = session.window_shape(p, m)
+    _require(len(entries) == count, AbortReason.INCONSISTENT, f"{len(entries)} entries, expected a window of {count} for m = {m}")
+    if centre is None:
+        _require(msg.start == 0, AbortReason.INCONSISTENT, "a whole-ring window must start at ring position 0")
+        _require(me in ids, AbortReason.INCONSISTENT, "own id missing from the window")
+        index = ids.index(me)
+    else:
+        _require(ids[centre] == me, AbortReason.INCONSISTENT, f"own entry is not at the window's centre (index {centre})")
+        index = centre
+    _check_entries(entries, entries[index], st.advertised)
+    root = session.verified_window_root(msg)
     if p.threat is ThreatModel.ACTIVE:
-        session.verify_key_signatures(p, ctx.pki, msg.advertised)
-    sid = session.session_id(p, msg.graph_seed, participants, root)
+        session.verify_key_signatures(p, ctx.pki, entries)
+    sid = session.session_id(p, msg.graph_seed, m, root)
+    neighbors = session.window_neighbors(p, m, msg.start, ids, (msg.start + index) % m)
+    holders = sorted((*neighbors, me))
     _require(len(holders) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold t = {p.threshold}")
-    c_pks = {a.client_id: a.c_pk for a in msg.advertised}
+    by_id = {a.client_id: a for a in entries}
     seed = random_bytes(ctx.random, shamir.SECRET_SIZE)
     shares = shamir.split([seed, st.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
     by_holder = {h: shamir.shares_to_bytes(shares[row]) for row, h in enumerate(holders)}
-    others = [v for v in holders if v != me]
-    share_keys = {v: _pair(session.share_key, st.c_keys, c_pks[v], sid, me, v) for v in others}
+    share_keys = {v: _pair(session.share_key, st.c_keys, by_id[v].c_pk, sid, me, v) for v in neighbors}
     out = tuple(
-        AddressedShare(peer=v, blob=session.seal_share(share_keys[v], sid, me, v, by_holder[v], ctx.random)) for v in others
+        AddressedShare(peer=v, blob=session.seal_share(share_keys[v], sid, me, v, by_holder[v], ctx.random)) for v in neighbors
     )
     reply = ShareKeysResponse(client_id=me, session_id=sid, seed_commitment=session.seed_commitment(sid, me, seed), shares=out)
-    peers = {v: a.s_pk for a in msg.advertised if (v := a.client_id) != me}
-    return ClientR1ShareKeys(sid, participants, tuple(neighbors), peers, share_keys, st.s_keys, seed, by_holder[me]), reply
+    peers = {v: by_id[v].s_pk for v in neighbors}
+    nxt = ClientR1ShareKeys(sid, m, msg.start, ids, neighbors, peers, share_keys, st.s_keys, seed, by_holder[me])
+    return nxt, reply
 
 
-def _check_entries(entries: Sequence[AdvertiseKeys], holders: list[int], own: AdvertiseKeys) -> None:
-    _require([a.client_id for a in entries] == holders, AbortReason.INCONSISTENT, "the keys sent are not exactly this client's and its neighbours'")
-    mine = entries[holders.index(own.client_id)]
+def _check_entries(entries: Sequence[AdvertiseKeys], mine: AdvertiseKeys, own: AdvertiseKeys) -> None:
     _require((mine.c_pk, mine.s_pk) == (own.c_pk, own.s_pk), AbortReason.INCONSISTENT, "own advertised keys did not come back unchanged")
     keys = [a.c_pk for a in entries] + [a.s_pk for a in entries]
     _require(len(set(keys)) == len(keys), AbortReason.INCONSISTENT, "two advertised public keys are equal")
@@ -174,18 +180,19 @@ def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest)
     signs = [session.pair_sign(me, v) for v in alive]
     masked = mask_input(ctx.input, bits=p.bits, session_id=st.sid, self_seed=st.seed, pair_seeds=seeds, pair_signs=signs)
     reply = MaskedInputResponse(client_id=me, session_id=st.sid, masked=pack(masked, p.bits))
-    return ClientR2MaskedInput(st.sid, st.all_ids, st.neighbors, alive, held), reply
+    return ClientR2MaskedInput(st.sid, st.m, st.start, st.window, st.neighbors, alive, held), reply
 
 
 def _consistency_check(ctx: _Context, st: ClientR2MaskedInput, msg: ConsistencyCheckRequest):
     """R2 -> R3 (active): sign the survivor set."""
     p, me, survivors = ctx.params, ctx.client_id, msg.survivors
     _require(me in survivors, AbortReason.INCONSISTENT, "own id missing from the survivor set")
-    _require(set(survivors) <= set(st.all_ids), AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
+    # the complete graph (the only one of the active model): the window is the whole ring, every participant
+    _require(set(survivors) <= set(st.window), AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
     _require(len(survivors) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold t = {p.threshold}")
     signature = ctx.identity_key.sign(session.consistency_statement(st.sid, survivors))
     reply = ConsistencyCheckResponse(client_id=me, session_id=st.sid, signature=signature)
-    return ClientR3ConsistencyCheck(st.sid, st.all_ids, st.neighbors, st.alive, st.held, survivors), reply
+    return ClientR3ConsistencyCheck(st.sid, st.m, st.start, st.window, st.neighbors, st.alive, st.held, survivors), reply
 
 
 def _unmask_passive(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):

@@ -47,13 +47,12 @@ from secagg.messages import (
     UnmaskingResponse,
 )
 from secagg.params import Params
-from secagg.primitives import kex, merkle, shamir, sign
+from secagg.primitives import kex, ordered_tree, shamir, sign
 from secagg.primitives.masking import accumulate_packed, add_masks
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
 from secagg.primitives.words import word_dtype
 from secagg.protocol import session
 from secagg.protocol._abort import AbortSignal, encode_abort
-from secagg.protocol.graph import build_neighbors
 from secagg.protocol.reconstruct import MAX_SUBSET_ATTEMPTS, reconstruct_all
 from secagg.protocol.server_states import (
     ServerAborted,
@@ -68,6 +67,7 @@ from secagg.protocol.server_states import (
 )
 
 __all__ = [
+    "MAX_SEED_DRAWS",
     "MAX_SUBSET_ATTEMPTS",
     "ADVANCE",
     "SERVER_TABLE",
@@ -124,22 +124,52 @@ def _take_keys(ctx: _Context, st: ServerR0AdvertiseKeys, sender: int, msg: Adver
     st.keys_seen.update((msg.c_pk, msg.s_pk))
 
 
+MAX_SEED_DRAWS = 8
+"""How many graph seeds the server draws before it gives up on a ring-key collision (SPEC.md, "Protocol", R0)."""
+
+
 def _close_keys(ctx: _Context, st: ServerR0AdvertiseKeys):
-    """Draw the graph seed, fix the session id, send each participant its neighbours' keys."""
-    p, u1 = ctx.params, sorted(st.advertised)
+    """Draw the graph seed, build the ordered key tree, send each participant its window and one multiproof."""
+    p, u1 = ctx.params, list(st.advertised)
     _enough(ctx, len(u1), "clients advertised keys")
-    graph_seed = random_bytes(ctx.random, 32)
-    levels = merkle.merkle_levels([session.key_leaf(st.advertised[u]) for u in u1])
-    sid = session.session_id(p, graph_seed, u1, levels[-1][0])
-    neighbors = build_neighbors(p, u1, graph_seed)
-    proofs = {u: merkle.merkle_proof(levels, i) for i, u in enumerate(u1)}
-    out = {}
-    for u in u1:
-        holders = sorted((*neighbors[u], u))
-        entries = tuple(st.advertised[v] for v in holders)
-        out[u] = ShareKeysRequest(graph_seed=graph_seed, participants=tuple(u1), advertised=entries, proofs=tuple(proofs[v] for v in holders))
+    m = len(u1)
+    for _ in range(MAX_SEED_DRAWS):
+        graph_seed = random_bytes(ctx.random, 32)
+        keyed = sorted((ordered_tree.ring_key(graph_seed, u), u) for u in u1)
+        try:
+            tree = ordered_tree.OrderedTree.build([(key, session.key_leaf(st.advertised[u])) for key, u in keyed])
+        except ValueError:  # two equal ring keys (probability < 2**-216): no strictly sorted ring, draw again
+            continue
+        break
+    else:
+        raise AbortSignal(AbortReason.INCONSISTENT, f"ring-key collisions under {MAX_SEED_DRAWS} graph seeds")
+    ring = [u for _, u in keyed]
+    del keyed
+    sid = session.session_id(p, graph_seed, m, tree.root)
+    count, centre = session.window_shape(p, m)
+    neighbors: dict[int, tuple[int, ...]] = {}
+    out: dict[int, Message] = {}
+    if centre is None:  # the whole ring for everyone: one request, encoded once
+        whole = ShareKeysRequest(graph_seed=graph_seed, m=m, start=0, entries=tuple(st.advertised[u] for u in ring), proof=b"")
+        for p_u, u in enumerate(ring):
+            neighbors[u] = session.window_neighbors(p, m, 0, ring, p_u)
+            out[u] = whole
+    else:
+        for p_u, u in enumerate(ring):
+            start = (p_u - centre) % m
+            positions = [(start + j) % m for j in range(count)]
+            window = [ring[q] for q in positions]
+            neighbors[u] = session.window_neighbors(p, m, start, window, p_u)
+            out[u] = ShareKeysRequest(
+                graph_seed=graph_seed,
+                m=m,
+                start=start,
+                entries=tuple(st.advertised[v] for v in window),
+                proof=tree.multiproof(positions),
+            )
+    del tree
     sets = {u: frozenset(vs) for u, vs in neighbors.items()}
-    return ServerR1ShareKeys(SessionView(sid, dict(st.advertised), neighbors, sets)), out
+    return ServerR1ShareKeys(SessionView(sid, dict(st.advertised), neighbors, sets)), dict(sorted(out.items()))
 
 
 # ---------------------------------------------------------------------------- R1: ShareKeys

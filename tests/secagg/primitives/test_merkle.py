@@ -182,8 +182,8 @@ def test_the_session_id_binds_the_number_of_participants_that_the_proof_does_not
     proof = merkle_proof(levels, 0)
     root = levels[-1][0]
     assert root_from_proof(leaves[0], 0, 4, proof) == root  # same path shape for m = 3 and m = 4
-    assert session.session_id(p, bytes(32), (1, 2, 3), root) != session.session_id(p, bytes(32), (1, 2, 3, 4), root)
-    assert session.session_id(p, bytes(32), (1, 2, 3), root) != session.session_id(p, bytes(32), (1, 2, 4), root)
+    # wire v3: the session id binds m next to the root (the participant ids are committed to by the key tree)
+    assert session.session_id(p, bytes(32), 3, root) != session.session_id(p, bytes(32), 4, root)
 
 
 def test_out_of_range_index_or_tree_size_raises():

@@ -279,6 +279,18 @@ def test_share_bytes_with_a_limb_outside_the_field_are_rejected(limb):
         shares_from_bytes(bytes(data), 2)
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 17])
+@pytest.mark.parametrize("form", [bytes, bytearray])
+def test_share_bytes_with_a_limb_outside_the_field_anywhere_are_rejected(count, form):
+    # bytes of up to 16 shares take a Python fast path, more (or a bytearray) the NumPy one: both check every limb
+    for at in (0, count * LIMBS - 1):
+        data = bytearray(count * SHARE_SIZE)
+        data[4 * at : 4 * at + 4] = PRIME.to_bytes(4, "little")
+        with pytest.raises(InvalidShareError, match="outside the field"):
+            shares_from_bytes(form(data), count)
+    assert shares_from_bytes(form(bytes(count * SHARE_SIZE)), count).shape == (count, LIMBS)
+
+
 def test_shares_to_bytes_rejects_values_outside_the_field_and_wrong_shapes():
     with pytest.raises(InvalidShareError):
         shares_to_bytes(np.full((1, LIMBS), PRIME, dtype=np.uint32))

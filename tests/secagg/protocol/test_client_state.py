@@ -271,7 +271,7 @@ def test_a_survivors_signed_state_is_refused_outside_the_active_model_or_without
     assert Client.from_state(data, 1, a.params, **kw).to_state() == data
     signed = struct.unpack_from("<I", data, len(data) - 4 * len(a.clients[1].state.signed) - 4)[0]
     assert signed == len(a.clients[1].state.signed) and 1 in a.clients[1].state.signed
-    others = [v for v in a.clients[1].state.all_ids if v != 1]
+    others = sorted(v for v in a.clients[1].state.window if v != 1)
     cut = len(data) - 4 * (signed + 1)
     forged = data[:cut] + struct.pack(f"<{len(others) + 1}I", len(others), *others)
     with pytest.raises(DecodeError, match="this client"):
