@@ -327,3 +327,26 @@ def test_a_ring_key_collision_is_refused_so_the_server_draws_a_new_seed(monkeypa
 def test_ring_neighbors_rejects_bad_arguments(ring, p, k, error):
     with pytest.raises(error):
         ring_neighbors(ring, p, k)
+
+
+# --------------------------------------------------------------------------- the graph the protocol really uses
+
+
+@pytest.mark.parametrize(("n", "k", "advertise"), [(10, 4, None), (12, 6, [1, 2, 3, 5, 6, 8, 9, 10, 11, 12]), (7, 2, None), (5, 4, None)])
+def test_each_share_keys_request_carries_the_ring_window_of_build_neighbors(n, k, advertise):
+    from tests.secagg.protocol.conftest import Harness, make_params
+
+    h = Harness(make_params(n, k=k, t=2), seed=f"graph-{n}-{k}").to_share_keys(advertise)
+    u1 = sorted(advertise or h.ids)
+    seed = h.request(u1[0]).graph_seed
+    graph = build_neighbors(h.params, u1, seed)
+    ring = ring_order(u1, seed)
+    for u in u1:
+        req = h.request(u)
+        assert req.m == len(u1) and req.graph_seed == seed
+        window = [e.client_id for e in req.entries]
+        assert window == [ring[(req.start + j) % req.m] for j in range(len(window))]
+        if len(u1) - 1 > k:
+            assert window[k // 2] == u and set(window) - {u} == set(graph[u])
+        else:
+            assert req.start == 0 and window == list(ring) and set(graph[u]) == set(u1) - {u}
