@@ -23,6 +23,8 @@ from secagg.primitives.ordered_tree import (
     verify_multiproof,
     window_positions,
 )
+from tests import vectors
+from tests.vectors import unhex
 
 ITEM = ORDERED_ITEM_SIZE
 
@@ -464,3 +466,90 @@ def test_verify_refuses_leaves_that_do_not_match_the_positions():
         verify_multiproof(5, [0, 1], leaves[:1], b"")
     with pytest.raises(TypeError):
         verify_multiproof(5, [0], leaves[:1], bytearray())  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- vectors (merkle.json)
+
+
+@pytest.mark.parametrize("v", vectors.params("merkle", "generate"))
+def test_generate_vectors_match_the_library_and_the_reference(v):
+    m, leaves = v["m"], [unhex(x) for x in v["leaves"]]
+    assert len(leaves) == len(v["ids"]) == m
+    if v["kind"] == "ordered":
+        seed = unhex(v["seed"])
+        keys = [ring_key(seed, u) for u in v["ids"]]
+        assert [k.hex() for k in keys] == v["keys"] == [ref_key(seed, u).hex() for u in v["ids"]]
+        assert keys == sorted(keys)
+        data = [unhex(d) for d in v["leaf_data"]]
+        assert [struct.unpack("<I", d[:4])[0] for d in data] == v["ids"]
+        assert leaves == [hashlib.sha256(b"\x00" + d).digest() for d in data]
+        tree = OrderedTree.build(list(zip(keys, leaves)))
+        levels = ref_levels([leaf_item(k, h) for k, h in zip(keys, leaves)], ref_ordered)
+        assert tree.root.hex() == v["root"] == levels[-1][0][-32:].hex()
+        for p in v["proofs"]:
+            pos, proof = p["positions"], unhex(p["proof"])
+            assert tree.multiproof(pos) == proof == ref_multiproof(levels, pos)
+            assert len(proof) == ITEM * p["items"]
+            assert verify_multiproof(m, pos, [(keys[i], leaves[i]) for i in pos], proof) == tree.root
+    else:
+        assert leaves == [flag_leaf(u, bool(f)) for u, f in zip(v["ids"], v["flags"])]
+        tree = FlagTree.build(leaves)
+        levels = ref_levels(leaves, ref_flag)
+        assert tree.root.hex() == v["root"] == levels[-1][0].hex()
+        for p in v["proofs"]:
+            pos, proof = p["positions"], unhex(p["proof"])
+            assert tree.multiproof(pos) == proof == ref_multiproof(levels, pos)
+            assert len(proof) == FLAG_ITEM_SIZE * p["items"]
+            assert verify_flag_proof(m, pos, [leaves[i] for i in pos], proof) == tree.root
+
+
+def test_the_vectors_cover_wrapping_windows_promotions_and_the_whole_ring():
+    ordered = [e for e in vectors.load("merkle")["generate"] if e["kind"] == "ordered"]
+    sets = [(e["m"], p["positions"]) for e in ordered for p in e["proofs"]]
+    assert any(pos[0] > pos[-1] for _, pos in sets)  # a window that wraps past m - 1
+    assert any(pos == list(range(m)) and m > 1 for m, pos in sets)
+    assert {e["m"] % 2 for e in ordered} == {0, 1} and max(e["m"] for e in ordered) >= 100
+
+
+@pytest.mark.parametrize("v", vectors.params("merkle", "invalid"))
+def test_invalid_vectors_raise_the_named_error(v):
+    error = {"ProofError": ProofError, "ValueError": ValueError}[v["error"]]
+    with vectors.raises_exactly(error):
+        if v["operation"] == "verify_multiproof":
+            leaves = [(unhex(k), unhex(h)) for k, h in zip(v["keys"], v["leaves"])]
+            verify_multiproof(v["m"], v["positions"], leaves, unhex(v["proof"]))
+        elif v["operation"] == "verify_flag_proof":
+            verify_flag_proof(v["m"], v["positions"], [unhex(h) for h in v["leaves"]], unhex(v["proof"]))
+        else:
+            OrderedTree.build([(unhex(k), unhex(h)) for k, h in zip(v["keys"], v["leaves"])])
+
+
+@settings(max_examples=150, deadline=None)
+@given(tree_and_positions(max_m=64), st.binary(max_size=2000))
+def test_any_proof_bytes_give_a_root_or_a_proof_error_never_another_exception(case, junk):
+    m, positions = case
+    leaves = honest_leaves(m)
+    opened = [leaves[i] for i in positions]
+    try:
+        root = verify_multiproof(m, positions, opened, junk)
+    except ProofError:
+        return
+    assert len(root) == 32 and len(junk) == ITEM * proof_item_count(m, positions)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tree_and_positions(max_m=80), st.data())
+def test_every_change_to_a_flag_proof_or_flag_changes_the_root(case, data):
+    m, positions = case
+    hashes = [flag_leaf(i + 1, bool(i % 2)) for i in range(m)]
+    tree = FlagTree.build(hashes)
+    proof = tree.multiproof(positions)
+    opened = [hashes[i] for i in positions]
+    if proof:
+        at = data.draw(st.integers(0, len(proof) - 1))
+        bad = proof[:at] + bytes([proof[at] ^ 1]) + proof[at + 1 :]
+        assert verify_flag_proof(m, positions, opened, bad) != tree.root
+    j = data.draw(st.integers(0, len(positions) - 1))
+    flipped = list(opened)
+    flipped[j] = flag_leaf(positions[j] + 1, not bool(positions[j] % 2))
+    assert verify_flag_proof(m, positions, flipped, proof) != tree.root

@@ -160,7 +160,9 @@ def test_harary_round_gives_each_client_only_its_neighbours_keys():
     params = make_params(12, k=4, t=3, dim=5, bits=31)
     h = Harness(params, seed="sparse").to_share_keys()
     for u in h.ids:
-        assert len(h.request(u).advertised) == 5  # itself and k = 4 neighbours
+        req = h.request(u)
+        assert len(req.entries) == 5 and req.entries[2].client_id == u  # itself at the centre, k/2 = 2 each side
+        assert req.m == 12 and 0 < len(req.proof) <= 96 * 4 * 4  # one multiproof, O(log m) items
     h.step()
     h.step()
     assert h.finish().total.tolist() == h.expected(h.ids)
