@@ -21,7 +21,8 @@ from secagg.messages import ConsistencyCheckRequest, Signature, UnmaskingRequest
 from secagg.primitives import ordered_tree, sign
 from secagg.protocol import session
 from secagg.protocol.client import ClientAborted, ClientCompleted, ClientR3ConsistencyCheck
-from tests.secagg.protocol.conftest import Harness, decode, flip, make_params, rewrite
+from secagg.protocol.server import ServerCompleted
+from tests.secagg.protocol.conftest import Harness, Step, decode, flip, make_params, rewrite, run_schedule
 from tests.secagg.protocol.flag_forge import flag_root, forge_consistency, local_lists, ring_of, unmasking_for, window_of
 from tests.secagg.protocol.test_client_rules import assert_aborted
 
@@ -351,3 +352,28 @@ def test_every_split_of_every_owners_holders_reveals_one_kind_of_share_per_owner
                 h, owner, _, _, revealed, _ = _split_round("split-all", position, ds)
                 for x in h.ids:
                     assert not (revealed["seed"].get(x) and revealed["key"].get(x)), (position, ds, x)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {},
+        {2: Step.SHARE_KEYS, 7: Step.MASKED_INPUT},
+        {3: Step.CONSISTENCY_CHECK, 9: Step.UNMASKING},
+        {1: Step.MASKED_INPUT, 4: Step.CONSISTENCY_CHECK, 11: Step.UNMASKING, 12: Step.ADVERTISE_KEYS},
+        {u: Step.CONSISTENCY_CHECK for u in range(1, 7)},
+    ],
+    ids=["none", "share-and-masked", "check-and-unmasking", "every-phase", "half-at-the-check"],
+)
+def test_sparse_active_rounds_with_dropouts_are_exact_or_abort_for_too_few(schedule):
+    h = sparse("dropouts-" + "-".join(f"{u}{s.value}" for u, s in sorted(schedule.items())))
+    outcome = run_schedule(h, schedule)
+    assert all(r is AbortReason.TOO_FEW_SURVIVORS for r in outcome.client_aborts.values())
+    if isinstance(outcome.state, ServerCompleted):
+        senders = outcome.sent[Step.MASKED_INPUT]
+        assert outcome.state.included == senders  # a signer's dropout at the check still has its input summed
+        assert outcome.state.total.tolist() == h.expected(senders)
+    else:
+        assert outcome.state.reason is AbortReason.TOO_FEW_SURVIVORS
+    # with six of 13 signers gone at the check, some owner's holders cannot reach t signatures; otherwise exact
+    assert isinstance(outcome.state, ServerCompleted) == (len(schedule) < 6)
