@@ -20,16 +20,31 @@ Frames (little-endian): a request is ``u8 phase index`` then
 2 = rejected (the bytes are the client's Abort, or empty), and after kind 2
 a ``u32 length, utf-8`` error text. A client that neither replies nor is
 rejected has no entry.
+
+Requests travel over the worker's pipe. A reply frame is written by the
+worker straight into its **reply arena**, a shared anonymous ``mmap`` made
+before the fork and sized for every one of its clients' largest reply (the
+masked input; at most 2 GiB), and the pipe then carries only ``u8 1, u64
+frame length``; a frame that does not fit goes over the pipe as ``u8 0``
+then the frame.
+So the masked vectors (most of a round's bytes) are written once by the
+worker and read once by the driver, which copies each reply out of the
+arena before the server sees it (the arena is rewritten next phase): no
+frame-sized buffers, no pipe traffic of the vectors. Only our own processes
+map the arena, and it holds only message bytes, parsed as untrusted like
+any other message.
 """
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from secagg.codec import encoded_size_masked_input
 from secagg.errors import RemoteProtocolError
 from secagg.params import Params
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
@@ -41,6 +56,10 @@ _U32 = struct.Struct("<I")
 _ENTRY = struct.Struct("<II")
 _REPLY = struct.Struct("<IBI")
 _F64 = struct.Struct("<d")
+_HEAD = struct.Struct("<dI")  # a reply frame's header: client seconds, count
+_IN_ARENA = struct.Struct("<BQ")  # u8 1, u64 frame length: the frame is in the arena
+_ENTRY_SLACK = 64  # per-client arena bytes beyond the masked input (entry header, an abort's text)
+_MAX_ARENA = 2 << 30  # bytes of address space per worker at most; a larger frame's tail goes over the pipe
 
 PhaseReplies = tuple[list[tuple[int, bytes]], dict[int, str], float]
 """``(replies ascending by id, {id: rejection text}, client seconds)``; a
@@ -84,26 +103,46 @@ class LocalClients:
         Raises:
             Nothing for a client's rejection: it is reported in the result.
         """
-        targets = sorted(self.clients) if requests is None else sorted(u for u in requests if u in self.clients)
         replies: list[tuple[int, bytes]] = []
         rejected: dict[int, str] = {}
         seconds = 0.0
-        for done, u in enumerate(targets, 1):
+        for done, (u, reply, error, spent) in enumerate(self.answers(index, requests), 1):
             if progress is not None:
                 progress(done)
+            seconds += spent
+            if error is not None:
+                rejected[u] = error
+            if reply is not None:
+                replies.append((u, reply))
+        return replies, rejected, seconds
+
+    def answers(self, index: int, requests: Mapping[int, bytes] | None):
+        """Yield ``(id, reply or None, rejection text or None, seconds)`` per targeted client, ascending.
+
+        Args:
+            index: the phase's position in :data:`secagg.driver.PHASES`.
+            requests: as :meth:`run_phase`.
+
+        Returns:
+            A generator; a client that is gone or finished yields ``(id, None, None, 0.0)``.
+
+        Raises:
+            Nothing for a client's rejection: it is in the yielded text.
+        """
+        targets = sorted(self.clients) if requests is None else sorted(u for u in requests if u in self.clients)
+        for u in targets:
             client = self.clients[u]
             if not self.alive(u, index) or client.finished:
+                yield u, None, None, 0.0
                 continue
             t0 = time.perf_counter()
+            error = None
             try:
                 reply = client.start() if requests is None else client.receive(requests[u])
             except RemoteProtocolError as exc:
                 reply = client.abort_message
-                rejected[u] = str(exc)
-            seconds += time.perf_counter() - t0
-            if reply is not None:
-                replies.append((u, reply))
-        return replies, rejected, seconds
+                error = str(exc)
+            yield u, reply, error, time.perf_counter() - t0
 
     def close(self) -> None:
         """Nothing to release."""
@@ -128,44 +167,65 @@ def _unpack_requests(frame: bytes) -> tuple[int, dict[int, bytes] | None]:
     return index, (None if index == 0 else out)  # phase 0: every client starts
 
 
-def _pack_replies(result: PhaseReplies) -> bytes:
-    replies, rejected, seconds = result
-    by_id = dict(replies)
-    ids = sorted(set(by_id) | set(rejected))
-    parts = [_F64.pack(seconds), _U32.pack(len(ids))]
-    for u in ids:
-        data = by_id.get(u, b"")
-        kind = 2 if u in rejected else 1
-        parts += [_REPLY.pack(u, kind, len(data)), data]
-        if kind == 2:
-            text = rejected[u].encode("utf-8")
-            parts += [_U32.pack(len(text)), text]
-    return b"".join(parts)
-
-
-def _unpack_replies(frame: bytes) -> PhaseReplies:
-    view = memoryview(frame)  # replies are slices of the one received frame: no copy per reply
-    (seconds,) = _F64.unpack_from(frame, 0)
-    (count,) = _U32.unpack_from(frame, 8)
-    off = 12
-    replies: list[tuple[int, bytes]] = []
-    rejected: dict[int, str] = {}
-    for _ in range(count):
-        u, kind, length = _REPLY.unpack_from(frame, off)
-        off += _REPLY.size
-        data = view[off : off + length]
-        off += length
-        if kind == 2:
-            (tlen,) = _U32.unpack_from(frame, off)
-            off += 4
-            rejected[u] = frame[off : off + tlen].decode("utf-8")
-            off += tlen
-        if kind == 1 or data:  # a rejected client may still have an Abort to send
-            replies.append((u, data))
+def _unpack_replies(frame, length: int | None = None, *, copy: bool = False) -> PhaseReplies:
+    """Parse a reply frame (its first ``length`` bytes); replies are slices of it, or copies with ``copy``."""
+    length = len(frame) if length is None else length
+    with memoryview(frame) as whole:
+        view = whole[:length]
+        (seconds, count) = _HEAD.unpack_from(view, 0)
+        off = _HEAD.size
+        replies: list[tuple[int, bytes]] = []
+        rejected: dict[int, str] = {}
+        for _ in range(count):
+            u, kind, size = _REPLY.unpack_from(view, off)
+            off += _REPLY.size
+            if off + size > length:
+                raise RuntimeError("a client worker sent a truncated frame")
+            data = bytes(view[off : off + size]) if copy else view[off : off + size]
+            off += size
+            if kind == 2:
+                (tlen,) = _U32.unpack_from(view, off)
+                off += 4
+                rejected[u] = bytes(view[off : off + tlen]).decode("utf-8")
+                off += tlen
+            if kind == 1 or size:  # a rejected client may still have an Abort to send
+                replies.append((u, data))
+        if copy:
+            view.release()
     return replies, rejected, seconds
 
 
-def _worker(conn, pool: LocalClients, inherited) -> None:  # pragma: no cover - runs in the forked child
+def _write_replies(arena: mmap.mmap, pool: LocalClients, index: int, requests) -> bytes:
+    """Answer a phase into ``arena``; return the pipe message (the frame itself if it did not fit)."""
+    off, count, seconds, size = _HEAD.size, 0, 0.0, len(arena)
+    spill: list[bytes] | None = None  # the frame so far, once the arena is full
+    for u, reply, error, spent in pool.answers(index, requests):
+        seconds += spent
+        if reply is None and error is None:
+            continue
+        data = b"" if reply is None else reply
+        parts = [_REPLY.pack(u, 2 if error is not None else 1, len(data)), data]
+        if error is not None:
+            text = error.encode("utf-8")
+            parts += [_U32.pack(len(text)), text]
+        count += 1
+        need = sum(len(p) for p in parts)
+        if spill is None and off + need <= size:
+            for p in parts:
+                arena[off : off + len(p)] = p
+                off += len(p)
+        else:
+            if spill is None:
+                spill = [bytes(arena[_HEAD.size : off])]
+            spill += parts
+    head = _HEAD.pack(seconds, count)
+    if spill is not None:
+        return b"\x00" + b"".join([head, *spill])
+    arena[: _HEAD.size] = head
+    return _IN_ARENA.pack(1, off)
+
+
+def _worker(conn, arena: mmap.mmap, pool: LocalClients, inherited) -> None:  # pragma: no cover - runs in the forked child
     # Close the driver's ends this child inherited (its own and earlier workers'): then the
     # driver's exit, however abrupt, closes the last copy and this worker sees EOF and ends.
     for other in inherited:
@@ -176,11 +236,21 @@ def _worker(conn, pool: LocalClients, inherited) -> None:  # pragma: no cover - 
             if not frame:
                 return
             index, requests = _unpack_requests(frame)
-            conn.send_bytes(_pack_replies(pool.run_phase(index, requests)))
+            conn.send_bytes(_write_replies(arena, pool, index, requests))
     except (EOFError, OSError):
         return
     finally:
         conn.close()
+
+
+def _read_replies(arena: mmap.mmap, message: bytes) -> PhaseReplies:
+    """The driver's side of :func:`_write_replies`: each reply copied out of the arena (or the pipe message)."""
+    if message[:1] == b"\x00":
+        return _unpack_replies(memoryview(message)[1:])
+    (_, length) = _IN_ARENA.unpack(message)
+    if length > len(arena):
+        raise RuntimeError("a client worker announced a frame larger than its arena")
+    return _unpack_replies(arena, length, copy=True)  # copies: the worker rewrites the arena next phase
 
 
 class ForkedClients:
@@ -202,12 +272,17 @@ class ForkedClients:
         self.workers = workers
         self.conns = []
         self.procs = []
+        self.arenas = []
         try:
             for i in range(workers):
                 ids = [u for u in range(1, params.n_clients + 1) if u % workers == i]
                 pool = LocalClients(params, inputs, keys, pki, DEFAULT_RANDOM, alive, ids)
+                # Shared between this process and the child; pages are only touched when written.
+                size = _HEAD.size + len(ids) * (encoded_size_masked_input(params) + _ENTRY_SLACK)
+                arena = mmap.mmap(-1, min(size, _MAX_ARENA))
+                self.arenas.append(arena)
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker, args=(child, pool, [*self.conns, parent]), daemon=True)
+                proc = ctx.Process(target=_worker, args=(child, arena, pool, [*self.conns, parent]), daemon=True)
                 self.conns.append(parent)
                 proc.start()
                 child.close()
@@ -233,11 +308,11 @@ class ForkedClients:
             for i, conn in enumerate(self.conns):
                 mine = [] if requests is None else sorted((u, d) for u, d in requests.items() if u % self.workers == i)
                 conn.send_bytes(_pack_requests(index, mine))
-            frames = [conn.recv_bytes() for conn in self.conns]
+            messages = [conn.recv_bytes() for conn in self.conns]
         except (EOFError, OSError):
             raise RuntimeError("a client worker process died") from None
-        for frame in frames:
-            r, rej, s = _unpack_replies(frame)
+        for arena, message in zip(self.arenas, messages):
+            r, rej, s = _read_replies(arena, message)
             replies += r
             rejected.update(rej)
             seconds += s
@@ -258,6 +333,8 @@ class ForkedClients:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
+        for arena in self.arenas:
+            arena.close()
 
 
 def make_pool(params: Params, inputs, keys, pki, random: RandomSource, alive, workers: int):

@@ -2,7 +2,7 @@
 
 Layout of every message (normative text in SPEC.md, chapter "Wire format")::
 
-    u8 version (= 2) | u8 tag | body
+    u8 version (= 3) | u8 tag | body
 
 Body fields, in the order the dataclass declares them:
 
@@ -12,11 +12,15 @@ Body fields, in the order the dataclass declares them:
 * ``bytes``     u32le length | bytes   (AdvertiseKeys.signature: 0 or 64;
                 MaskedInputResponse.masked: exactly packed_size(dim, bits))
 * ``str``       u32le length | UTF-8   (Abort.detail, at most 256 bytes)
-* id set        u32le length | bitmap  (ShareKeysRequest.participants: bit
-                (id - 1) of byte (id - 1) // 8, LSB first; minimal length,
-                at most ceil(n / 8) bytes)
 * sequence      u32le count | items    (count <= n_clients, checked together
-                with count * item size <= remaining bytes BEFORE any item is read)
+                with count * item size <= remaining bytes BEFORE any item is read;
+                ShareKeysRequest.entries: count <= m <= n_clients)
+* proof         u32le length | bytes   (ShareKeysRequest.proof: a multiple of 96,
+                at most 7,680 bytes; ConsistencyCheckRequest.proof: a multiple
+                of 32, at most 2,560 bytes)
+* flags         u32le length | bytes   (ConsistencyCheckRequest.flags: 1 to
+                ceil(max_window / 8) bytes; UnmaskingRequest.signatures: count
+                <= max_window, see :func:`max_window`)
 * AbortReason   u8 code from a closed table
 
 The tag table is closed: an unknown version or tag, a short read, a count or
@@ -27,7 +31,7 @@ was not checked first.
 >>> from secagg.messages import ConsistencyCheckRequest
 >>> from secagg.params import Params
 >>> p = Params(n_clients=3, dim=4, bits=16, graph="complete", neighbors=2, threshold=2)
->>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors=(1, 3))
+>>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors_root=bytes(32), flags=b"\\x05")
 >>> decode(encode(m), params=p) == m
 True
 """
@@ -36,14 +40,17 @@ from __future__ import annotations
 
 import struct
 
-import numpy as np
-
 from secagg.errors import AbortReason, DecodeError
+from secagg.kinds import GraphKind, ThreatModel
 from secagg.messages import (
     ENCRYPTED_SHARE_SIZE,
+    FLAG_ITEM_SIZE,
+    FLAG_ROOT_SIZE,
     KEY_SIZE,
     MAX_DETAIL,
-    MAX_PROOF_HASHES,
+    MAX_FLAG_PROOF_BYTES,
+    MAX_PROOF_BYTES,
+    PROOF_ITEM_SIZE,
     SESSION_ID_SIZE,
     SHARE_SIZE,
     SIGNATURE_SIZE,
@@ -65,12 +72,14 @@ from secagg.messages import (
 from secagg.params import Params
 from secagg.primitives.masking import packed_size
 
-__all__ = ["ABORT_CODES", "TAGS", "VERSION", "decode", "encode", "encoded_size_masked_input"]
+__all__ = ["ABORT_CODES", "TAGS", "VERSION", "decode", "encode", "encoded_size_masked_input", "max_window"]
 
-VERSION = 2
-"""The wire version. Version 2 (ids up to ``2**20``, the round counter in the
-signed statements) refuses version-1 bytes with a DecodeError naming both
-versions; a version-1 peer refuses ours the same way (SPEC.md, "Wire format").
+VERSION = 3
+"""The wire version. Version 3 (the ShareKeysRequest carries a window of the
+ring and one multiproof instead of the participants bitmap and per-entry
+proofs; the session id binds ``m`` and the ordered key tree's root) refuses
+version-1 and version-2 bytes with a DecodeError naming both versions, and
+older peers refuse ours the same way (SPEC.md, "Wire format").
 """
 
 TAGS: dict[type, int] = {
@@ -155,11 +164,12 @@ def encode(message: Message) -> bytes:
         _write_advertise(w, m)
     elif isinstance(m, ShareKeysRequest):
         w.raw(m.graph_seed)
-        w.var(_bitmap(m.participants))
-        w.u32(len(m.advertised))
-        for a, proof in zip(m.advertised, m.proofs):
+        w.u32(m.m)
+        w.u32(m.start)
+        w.u32(len(m.entries))
+        for a in m.entries:
             _write_advertise(w, a)
-            w.var(proof)
+        w.var(m.proof)
     elif isinstance(m, ShareKeysResponse):
         w.u32(m.client_id)
         w.raw(m.session_id)
@@ -174,7 +184,9 @@ def encode(message: Message) -> bytes:
         w.var(m.masked)
     elif isinstance(m, ConsistencyCheckRequest):
         w.raw(m.session_id)
-        w.ids(m.survivors)
+        w.raw(m.survivors_root)
+        w.var(m.flags)
+        w.var(m.proof)
     elif isinstance(m, ConsistencyCheckResponse):
         w.u32(m.client_id)
         w.raw(m.session_id)
@@ -199,10 +211,8 @@ def encode(message: Message) -> bytes:
 
 
 def _write_advertise(w: _Writer, a: AdvertiseKeys) -> None:
-    w.u32(a.client_id)
-    w.raw(a.c_pk)
-    w.raw(a.s_pk)
-    w.var(a.signature)
+    # one part per entry: a SecAgg+ server writes every AdvertiseKeys into 2k + 1 windows
+    w.parts.append(b"".join((_U32.pack(a.client_id), a.c_pk, a.s_pk, _U32.pack(len(a.signature)), a.signature)))
 
 
 def _write_addressed(w: _Writer, shares: tuple[AddressedShare, ...]) -> None:
@@ -235,6 +245,29 @@ def encoded_size_masked_input(params: Params) -> int:
         values raise ``TypeError``/``ValueError`` as :func:`packed_size`.
     """
     return 2 + 4 + SESSION_ID_SIZE + 4 + packed_size(params.dim, params.bits)
+
+
+def max_window(params: Params) -> int:
+    """Return the most ring positions a ShareKeysRequest or ConsistencyCheckRequest window can hold.
+
+    The decoder's bound for window-sized fields (SPEC.md, "Wire format"):
+    the complete graph's window is the whole ring (``n``); a Harary window is
+    ``k + 1`` positions, and in the active model the extended window W2 is
+    ``2k + 1`` (never more than ``n``).
+
+    Args:
+        params: the round parameters.
+
+    Returns:
+        ``n`` for the complete graph, else ``min(n, 2h + 1)`` with ``h = k``
+        in the active model and ``k / 2`` otherwise.
+
+    Raises: nothing of its own (a :class:`Params` is valid by construction).
+    """
+    if params.graph is GraphKind.COMPLETE:
+        return params.n_clients
+    half = params.neighbors if params.threat is ThreatModel.ACTIVE else params.neighbors // 2
+    return min(params.n_clients, 2 * half + 1)
 
 
 # ------------------------------------------------------------------------ reader
@@ -319,15 +352,18 @@ def decode(data: bytes, *, params: Params) -> Message:
             msg: Message = _read_advertise(r)
         elif cls is ShareKeysRequest:
             seed = r.raw(32, "graph_seed")
-            participants = _read_bitmap(r.var("participants", limit=(n + 7) // 8), n)
-            count = r.count("advertised", n, _ADVERTISE_SIZE + 4)
-            advertised, proofs = [], []
-            for _ in range(count):
-                advertised.append(_read_advertise(r))
-                proofs.append(r.var("proof", limit=32 * MAX_PROOF_HASHES))
-            msg = ShareKeysRequest(
-                graph_seed=seed, participants=participants, advertised=tuple(advertised), proofs=tuple(proofs)
-            )
+            m = r.u32("m")
+            if not 1 <= m <= n:
+                raise DecodeError(f"m = {m} participants, expected 1..n_clients={n}")
+            start = r.u32("start")
+            if start >= m:
+                raise DecodeError(f"start = {start}, expected below m = {m}")
+            count = r.count("entries", m, _ADVERTISE_SIZE)
+            entries = tuple(_read_advertise(r) for _ in range(count))
+            proof = r.var("proof", limit=MAX_PROOF_BYTES)
+            if len(proof) % PROOF_ITEM_SIZE:
+                raise DecodeError(f"proof: length {len(proof)} is not a multiple of {PROOF_ITEM_SIZE}")
+            msg = ShareKeysRequest(graph_seed=seed, m=m, start=start, entries=entries, proof=proof)
         elif cls is ShareKeysResponse:
             msg = ShareKeysResponse(
                 client_id=r.u32("client_id"),
@@ -343,7 +379,15 @@ def decode(data: bytes, *, params: Params) -> Message:
             masked = r.var("masked", allowed=(packed_size(params.dim, params.bits),))
             msg = MaskedInputResponse(client_id=cid, session_id=sid, masked=masked)
         elif cls is ConsistencyCheckRequest:
-            msg = ConsistencyCheckRequest(session_id=r.raw(SESSION_ID_SIZE, "session_id"), survivors=r.ids("survivors", n))
+            sid = r.raw(SESSION_ID_SIZE, "session_id")
+            root = r.raw(FLAG_ROOT_SIZE, "survivors_root")
+            flags = r.var("flags", limit=(max_window(params) + 7) // 8)
+            if not flags:
+                raise DecodeError("flags: empty (a window holds at least the receiver)")
+            proof = r.var("proof", limit=MAX_FLAG_PROOF_BYTES)
+            if len(proof) % FLAG_ITEM_SIZE:
+                raise DecodeError(f"proof: length {len(proof)} is not a multiple of {FLAG_ITEM_SIZE}")
+            msg = ConsistencyCheckRequest(session_id=sid, survivors_root=root, flags=flags, proof=proof)
         elif cls is ConsistencyCheckResponse:
             msg = ConsistencyCheckResponse(
                 client_id=r.u32("client_id"),
@@ -354,7 +398,7 @@ def decode(data: bytes, *, params: Params) -> Message:
             sid = r.raw(SESSION_ID_SIZE, "session_id")
             survivors = r.ids("survivors", n)
             dropped = r.ids("dropped", n)
-            count = r.count("signatures", n, _SIGNATURE_ENTRY_SIZE)
+            count = r.count("signatures", max_window(params), _SIGNATURE_ENTRY_SIZE)
             sigs = tuple(
                 Signature(signer=r.u32("signer"), signature=r.raw(SIGNATURE_SIZE, "signature")) for _ in range(count)
             )
@@ -381,25 +425,6 @@ def decode(data: bytes, *, params: Params) -> Message:
         raise DecodeError(f"{cls.__name__}: {exc}") from None
     r.done()
     return msg
-
-
-def _bitmap(ids: tuple[int, ...]) -> bytes:
-    """Bit ``id - 1`` set for every id; minimal length (the last byte is non-zero)."""
-    if not ids:
-        return b""
-    bits = np.zeros(ids[-1], dtype=bool)  # ids are sorted and validated by the message
-    bits[np.asarray(ids, dtype=np.int64) - 1] = True
-    return np.packbits(bits, bitorder="little").tobytes()
-
-
-def _read_bitmap(data: bytes, n: int) -> tuple[int, ...]:
-    if data and data[-1] == 0:
-        raise DecodeError("participants bitmap is not minimal (last byte is zero)")
-    # the length was checked against ceil(n / 8) before these bytes were read
-    ids = tuple((np.flatnonzero(np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")) + 1).tolist())
-    if ids and ids[-1] > n:
-        raise DecodeError(f"participant id {ids[-1]} exceeds n_clients={n}")
-    return ids
 
 
 def _read_advertise(r: _Reader) -> AdvertiseKeys:

@@ -34,6 +34,7 @@ __all__ = [
     "InvalidSignature",
     "LocalProtocolError",
     "PrgLimitExceeded",
+    "ProofError",
     "ProtocolAborted",
     "ProtocolError",
     "RemoteProtocolError",
@@ -163,6 +164,18 @@ class DecodeError(RemoteProtocolError):
 
     def __init__(self, detail: str, reason: AbortReason = AbortReason.MALFORMED) -> None:
         super().__init__(reason, detail)
+
+
+class ProofError(RemoteProtocolError):
+    """A Merkle multiproof from a peer does not verify: wrong length, or an
+    ordered tree's ranges out of order (SPEC.md, "Key commitment").
+
+    Always carries :attr:`AbortReason.INCONSISTENT`: the server's commitment
+    contradicts what it sent.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(AbortReason.INCONSISTENT, detail)
 
 
 class ProtocolAborted(SecAggError):

@@ -21,9 +21,9 @@ Rounds and who sends what (``S`` server, ``C`` client)::
     R4  S->C UnmaskingRequest         C->S UnmaskingResponse
         either way: Abort
 
->>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors=(1, 2, 3))
->>> m.survivors
-(1, 2, 3)
+>>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors_root=bytes(32), flags=b"\\x07")
+>>> m.flags
+b'\\x07'
 """
 
 from __future__ import annotations
@@ -36,15 +36,23 @@ from secagg.errors import AbortReason
 from secagg.kinds import MAX_CLIENTS
 from secagg.primitives.aead import NONCE_SIZE, TAG_SIZE
 from secagg.primitives.kex import KEY_SIZE
+from secagg.primitives.ordered_tree import FLAG_ITEM_SIZE, HASH_SIZE, MAX_WINDOW_PROOF_ITEMS, ORDERED_ITEM_SIZE
 from secagg.primitives.prg import SESSION_ID_SIZE
 from secagg.primitives.shamir import SHARE_SIZE
 from secagg.primitives.sign import SIGNATURE_SIZE
 
 __all__ = [
     "ENCRYPTED_SHARE_SIZE",
+    "FLAG_ITEM_SIZE",
+    "FLAG_ROOT_SIZE",
     "KEY_SIZE",
+    "MAX_FLAG_BYTES",
+    "MAX_FLAG_PROOF_BYTES",
     "MAX_CLIENT_ID",
+    "MAX_PROOF_BYTES",
     "MAX_PROOF_HASHES",
+    "MAX_PROOF_ITEMS",
+    "PROOF_ITEM_SIZE",
     "SESSION_ID_SIZE",
     "SHARE_PLAINTEXT_SIZE",
     "SHARE_SIZE",
@@ -70,7 +78,13 @@ SHARE_PLAINTEXT_SIZE = 4 + 4 + 2 * SHARE_SIZE  # u32 sender, u32 receiver, share
 ENCRYPTED_SHARE_SIZE = NONCE_SIZE + SHARE_PLAINTEXT_SIZE + TAG_SIZE  # nonce || ciphertext || tag
 MAX_CLIENT_ID = MAX_CLIENTS  # 2**20: ids travel as u32le, the bound is the protocol's
 MAX_DETAIL = 256
-MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants
+MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants (wire versions 1 and 2)
+PROOF_ITEM_SIZE = ORDERED_ITEM_SIZE  # one ordered-tree node in a multiproof: lo (32) || hi (32) || hash (32)
+MAX_PROOF_ITEMS = MAX_WINDOW_PROOF_ITEMS  # a window (at most two ring ranges) needs <= 4 siblings per level: 80
+MAX_PROOF_BYTES = PROOF_ITEM_SIZE * MAX_PROOF_ITEMS  # 7,680
+FLAG_ROOT_SIZE = HASH_SIZE  # the flag tree's root (ConsistencyCheckRequest.survivors_root)
+MAX_FLAG_BYTES = (MAX_CLIENTS + 7) // 8  # one bit per window position; the codec bounds it by the window of params
+MAX_FLAG_PROOF_BYTES = FLAG_ITEM_SIZE * MAX_WINDOW_PROOF_ITEMS  # 2,560: the same loop as the key tree, 32-byte items
 
 
 def _check_id(name: str, value: object) -> None:
@@ -140,40 +154,50 @@ class AdvertiseKeys:
 
 @dataclasses.dataclass(**_FROZEN)
 class ShareKeysRequest:
-    """R1, server to client: who takes part, and the keys this client needs.
+    """R1, server to client (wire version 3): the client's window of the ring and its proof.
+
+    The ``m`` participants sit on a ring sorted by their ring keys (SPEC.md,
+    chapter "Parameters and graphs"); the request carries only the keys of
+    the ring positions ``start, start + 1, ... (mod m)`` that the client
+    needs, and one multiproof that they are those positions of the ordered
+    key tree whose root the session id commits to.
 
     Attributes:
-        graph_seed: 32 public random bytes that fix the neighbour graph.
-        participants: sorted ids of every client that advertised keys (on the
-            wire: a bitmap). With ``graph_seed`` it fixes each client's
-            neighbours.
-        advertised: the AdvertiseKeys of the receiving client and of its
-            neighbours, sorted by id.
-        proofs: one Merkle inclusion proof per ``advertised`` entry (the
-            concatenated 32-byte sibling hashes) against the root over all
-            participants' keys, which the session id commits to.
+        graph_seed: 32 public random bytes that fix the ring order.
+        m: the number of participants, ``1..MAX_CLIENT_ID``.
+        start: the ring position of the first entry, ``0 <= start < m``.
+        entries: the AdvertiseKeys at ring positions ``start, start + 1, ...
+            (mod m)``, in that (ring) order, at most ``m`` of them, distinct ids.
+        proof: the multiproof of the entries' positions: a multiple of
+            ``PROOF_ITEM_SIZE`` (96) bytes, at most ``MAX_PROOF_BYTES``.
     """
 
     graph_seed: bytes
-    participants: tuple[int, ...]
-    advertised: tuple[AdvertiseKeys, ...]
-    proofs: tuple[bytes, ...]
+    m: int
+    start: int
+    entries: tuple[AdvertiseKeys, ...]
+    proof: bytes
 
     def __post_init__(self) -> None:
         _check_bytes("graph_seed", self.graph_seed, (32,))
-        _check_ids("participants", self.participants)
-        _check_entries("advertised", self.advertised, AdvertiseKeys, "client_id")
-        if not isinstance(self.proofs, tuple):
-            raise TypeError(f"proofs must be a tuple, got {type(self.proofs).__name__}")
-        if len(self.proofs) != len(self.advertised):
-            raise ValueError("proofs must hold one proof per advertised entry")
-        for proof in self.proofs:
-            if not isinstance(proof, bytes):
-                raise TypeError(f"a proof must be bytes, got {type(proof).__name__}")
-            if len(proof) % 32 or len(proof) > 32 * MAX_PROOF_HASHES:
-                raise ValueError(f"a proof must be a multiple of 32 bytes, at most {32 * MAX_PROOF_HASHES}")
-        if not {a.client_id for a in self.advertised} <= set(self.participants):
-            raise ValueError("advertised entries must belong to participants")
+        _check_id("m", self.m)
+        if isinstance(self.start, bool) or not isinstance(self.start, int):
+            raise TypeError(f"start must be an int, got {type(self.start).__name__}")
+        if not 0 <= self.start < self.m:
+            raise ValueError(f"start must be in [0, m={self.m}), got {self.start}")
+        if not isinstance(self.entries, tuple):
+            raise TypeError(f"entries must be a tuple, got {type(self.entries).__name__}")
+        for e in self.entries:
+            if not isinstance(e, AdvertiseKeys):
+                raise TypeError(f"entries must be AdvertiseKeys, got {type(e).__name__}")
+        if len(self.entries) > self.m:
+            raise ValueError(f"{len(self.entries)} entries for m = {self.m} participants")
+        if len({e.client_id for e in self.entries}) != len(self.entries):
+            raise ValueError("entries must name distinct clients")
+        if not isinstance(self.proof, bytes):
+            raise TypeError(f"proof must be bytes, got {type(self.proof).__name__}")
+        if len(self.proof) % PROOF_ITEM_SIZE or len(self.proof) > MAX_PROOF_BYTES:
+            raise ValueError(f"proof must be a multiple of {PROOF_ITEM_SIZE} bytes, at most {MAX_PROOF_BYTES}")
 
 
 @dataclasses.dataclass(**_FROZEN)
@@ -261,19 +285,41 @@ class MaskedInputResponse:
 
 @dataclasses.dataclass(**_FROZEN)
 class ConsistencyCheckRequest:
-    """R3 (active model), server to client: the survivor set to sign.
+    """R3 (active model), server to client: the survivor flags of the client's window, under one root.
+
+    Wire version 3: the server commits to every participant's flag (1 iff its
+    masked input arrived, i.e. it is in ``U3``) with the flag tree over the
+    ring, and sends each survivor only the flags of its extended window W2
+    and one multiproof (SPEC.md, "Protocol", R3).
 
     Attributes:
         session_id: the session id.
-        survivors: ids whose masked inputs the server holds, sorted.
+        survivors_root: the 32-byte root of the flag tree (what the client signs).
+        flags: one bit per W2 position in window order, bit ``j`` at
+            ``flags[j // 8] >> (j % 8)``; unused high bits zero (checked by the
+            client, which knows the window size).
+        proof: the flag tree multiproof of the window's positions (32-byte
+            items, at most :data:`MAX_FLAG_PROOF_BYTES`).
     """
 
     session_id: bytes
-    survivors: tuple[int, ...]
+    survivors_root: bytes
+    flags: bytes
+    proof: bytes = b""
 
     def __post_init__(self) -> None:
         _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
-        _check_ids("survivors", self.survivors)
+        _check_bytes("survivors_root", self.survivors_root, (FLAG_ROOT_SIZE,))
+        if not isinstance(self.flags, bytes):
+            raise TypeError(f"flags must be bytes, got {type(self.flags).__name__}")
+        if not 1 <= len(self.flags) <= MAX_FLAG_BYTES:
+            raise ValueError(f"flags must be 1..{MAX_FLAG_BYTES} bytes, got {len(self.flags)}")
+        if not isinstance(self.proof, bytes):
+            raise TypeError(f"proof must be bytes, got {type(self.proof).__name__}")
+        if len(self.proof) % FLAG_ITEM_SIZE or len(self.proof) > MAX_FLAG_PROOF_BYTES:
+            raise ValueError(
+                f"proof must be a multiple of {FLAG_ITEM_SIZE} bytes, at most {MAX_FLAG_PROOF_BYTES}, got {len(self.proof)}"
+            )
 
 
 @dataclasses.dataclass(**_FROZEN)
@@ -319,11 +365,13 @@ class UnmaskingRequest:
 
     Attributes:
         session_id: the session id.
-        survivors: clients whose masked input the server holds, sorted.
-            In the active model the whole survivor set that was signed; else
-            at least the client's surviving neighbours.
+        survivors: the client itself and its neighbours whose masked input
+            the server holds, sorted (every model; in the active model they
+            must be exactly the neighbours flagged 1 in the window it signed).
         dropped: neighbours that completed ShareKeys but sent no masked input.
-        signatures: consistency-check signatures (active model), sorted by signer.
+        signatures: consistency-check signatures (active model), sorted by
+            signer: those of the signers in the client's extended window W2
+            (wire version 3; every signer for the complete graph).
     """
 
     session_id: bytes

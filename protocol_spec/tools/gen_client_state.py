@@ -13,7 +13,8 @@ last step's ``after`` is the completed state. Active entries also carry
 * verify: client-side aborts. ``{id, params, client, [identity, pki],
   before, message, reason, detail, abort, after}``: client 1's recorded state
   ``before`` a server message of the round, and that ``message`` with one lie
-  (a flipped Merkle proof byte in the ShareKeysRequest, a flipped tag byte of
+  (the first and last entries of the ShareKeysRequest's ring window swapped,
+  which breaks the ring order the key tree proves, a flipped tag byte of
   a share in the MaskedInputRequest, the client's own id left out of the
   signed survivor set, a survivor also listed as dropped in the
   UnmaskingRequest). Restored with a randomness source that must not be
@@ -125,8 +126,8 @@ def _refusals(entries: list[dict]) -> list[dict]:
         {"params": first["params"], "client": 1, "hex": r1[:-1].hex(), "error": "DecodeError", "id": "truncated"},
         {"params": first["params"], "client": 1, "hex": (r1 + b"\x00").hex(), "error": "DecodeError", "id": "trailing byte"},
         {"params": first["params"], "client": 1, "hex": (b"X" + r1[1:]).hex(), "error": "DecodeError", "id": "bad magic"},
-        {"params": first["params"], "client": 1, "hex": (r1[:23] + b"\x01" + r1[24:]).hex(), "error": "DecodeError", "id": "version 1"},
-        {"params": first["params"], "client": 1, "hex": (r1[:23] + b"\x03" + r1[24:]).hex(), "error": "DecodeError", "id": "version 3"},
+        {"params": first["params"], "client": 1, "hex": (r1[:23] + b"\x02" + r1[24:]).hex(), "error": "DecodeError", "id": "version 2"},
+        {"params": first["params"], "client": 1, "hex": (r1[:23] + b"\x04" + r1[24:]).hex(), "error": "DecodeError", "id": "version 4"},
         {"params": first["params"], "client": 1, "hex": (r1[:55] + b"\x07" + r1[56:]).hex(), "error": "DecodeError", "id": "phase 7"},
         {"params": dict(first["params"], round_counter=1), "client": 1, "hex": r1.hex(), "error": "ValueError", "id": "another round counter"},
         {"params": first["params"], "client": 2, "hex": r1.hex(), "error": "ValueError", "id": "another client's state"},
@@ -142,17 +143,16 @@ class _NoDraws:
 
 def _tamper(kind: str, msg):
     """The lie of the server for one client-side abort vector."""
-    if kind == "proof-flipped":
-        proofs = list(msg.proofs)
-        i = next(j for j, pr in enumerate(proofs) if pr)
-        proofs[i] = bytes([proofs[i][0] ^ 1]) + proofs[i][1:]
-        return dataclasses.replace(msg, proofs=tuple(proofs))
+    if kind == "window-ends-swapped":
+        entries = list(msg.entries)
+        entries[0], entries[-1] = entries[-1], entries[0]
+        return dataclasses.replace(msg, entries=tuple(entries))
     if kind == "share-blob-flipped":
         first = msg.shares[0]
         blob = first.blob[:-1] + bytes([first.blob[-1] ^ 1])
         return dataclasses.replace(msg, shares=(dataclasses.replace(first, blob=blob), *msg.shares[1:]))
-    if kind == "own-id-left-out":
-        return dataclasses.replace(msg, survivors=tuple(v for v in msg.survivors if v != 1))
+    if kind == "every-flag-cleared":  # client 1's own flag among them (wire v3: flags of its window)
+        return dataclasses.replace(msg, flags=bytes(len(msg.flags)))
     if kind == "survivor-also-dropped":
         v = next(v for v in msg.survivors if v != 1)
         return dataclasses.replace(msg, dropped=tuple(sorted((*msg.dropped, v))))
@@ -160,9 +160,9 @@ def _tamper(kind: str, msg):
 
 
 _ABORTS = {  # message type of the step -> the lie
-    "ShareKeysRequest": "proof-flipped",
+    "ShareKeysRequest": "window-ends-swapped",
     "MaskedInputRequest": "share-blob-flipped",
-    "ConsistencyCheckRequest": "own-id-left-out",
+    "ConsistencyCheckRequest": "every-flag-cleared",
     "UnmaskingRequest": "survivor-also-dropped",
 }
 

@@ -10,12 +10,13 @@ they bound the counts and fix the length of a masked input) and ``encoded``
   arrays, nested entries as objects, ``Abort.reason`` as its name). Tests
   check ``encode(fields) == encoded`` and ``decode(encoded) == fields``.
 * verify: boundary cases that MUST be accepted (counts equal to
-  ``n_clients``, the highest participant id, a 256-byte detail, empty lists),
+  ``n_clients``, ``m = n`` with ``start = m - 1``, a proof of 80 items, a
+  256-byte detail, empty lists),
   same layout; both directions are checked too.
 * invalid: byte strings that MUST be rejected with ``DecodeError``: every
   generate entry truncated by one byte and extended by one byte, unknown
   versions and tags, counts and lengths of ``0xFFFFFFFF`` and just above their
-  bound, wrong masked lengths, non-minimal and out-of-range bitmaps, bad abort
+  bound, wrong masked lengths, out-of-range ``m`` and ``start``, bad proof lengths, bad abort
   codes and details, unsorted or repeated ids, and field values that fail the
   message's own validation. ``what`` says what is wrong.
 """
@@ -61,6 +62,7 @@ MASKED_LEN = 12
 SID = bytes([0x5E]) * 32
 SEED = bytes([0x6A]) * 32
 COMMIT = bytes([0xC0]) * 32
+ROOT = bytes([0xF1]) * 32  # a flag-tree root (ConsistencyCheckRequest.survivors_root)
 
 
 def _pk(tag: int) -> bytes:
@@ -71,6 +73,10 @@ def _sig(tag: int) -> bytes:
     return bytes([tag]) * 64
 
 
+def _hashes(*tags: int) -> bytes:
+    return b"".join(bytes([t]) * 32 for t in tags)  # flag-tree proof items (32 bytes each)
+
+
 def _blob(peer_from: int, peer_to: int) -> bytes:
     return bytes([0xB0 + peer_from, 0xE0 + peer_to]) * 54  # 108 bytes
 
@@ -79,8 +85,9 @@ def _share(owner: int, holder: int) -> bytes:
     return bytes([0x50 + owner, 0x40 + holder]) * 18  # 36 bytes
 
 
-def _hashes(*tags: int) -> bytes:
-    return b"".join(bytes([t]) * 32 for t in tags)
+def _items(*tags: int) -> bytes:
+    """Multiproof items ``lo || hi || hash`` (96 bytes each), filled with readable bytes."""
+    return b"".join(bytes([t]) * 32 + bytes([t + 1]) * 32 + bytes([t + 2]) * 32 for t in tags)
 
 
 def _advertise(cid: int, signed: bool = False) -> AdvertiseKeys:
@@ -111,14 +118,21 @@ def _messages() -> list[tuple[str, object]]:
             "share-keys-request",
             ShareKeysRequest(
                 graph_seed=SEED,
-                participants=(1, 2, 3, 5),
-                advertised=(_advertise(1), _advertise(3)),
-                proofs=(_hashes(0xA1, 0xA2), _hashes(0xA3, 0xA4)),
+                m=5,
+                start=3,
+                entries=(_advertise(5), _advertise(2), _advertise(1)),
+                proof=_items(0xA1, 0xA2),
             ),
         ),
         (
             "share-keys-request-single-participant",
-            ShareKeysRequest(graph_seed=SEED, participants=(4,), advertised=(_advertise(4),), proofs=(b"",)),
+            ShareKeysRequest(graph_seed=SEED, m=1, start=0, entries=(_advertise(4),), proof=b""),
+        ),
+        (
+            "share-keys-request-signed",
+            ShareKeysRequest(
+                graph_seed=SEED, m=2, start=0, entries=(_advertise(2, signed=True), _advertise(1, signed=True)), proof=b""
+            ),
         ),
         (
             "share-keys-response",
@@ -138,7 +152,14 @@ def _messages() -> list[tuple[str, object]]:
         ),
         ("masked-input-request-empty", MaskedInputRequest(session_id=SID, shares=())),
         ("masked-input-response", MaskedInputResponse(client_id=3, session_id=SID, masked=masked)),
-        ("consistency-check-request", ConsistencyCheckRequest(session_id=SID, survivors=(1, 2, 4))),
+        (
+            "consistency-check-request",
+            ConsistencyCheckRequest(session_id=SID, survivors_root=ROOT, flags=b"\x0b"),
+        ),
+        (
+            "consistency-check-request-with-proof",
+            ConsistencyCheckRequest(session_id=SID, survivors_root=ROOT, flags=b"\x1d", proof=_hashes(0xA1, 0xA2)),
+        ),
         ("consistency-check-response", ConsistencyCheckResponse(client_id=4, session_id=SID, signature=_sig(0x94))),
         (
             "unmasking-request",
@@ -171,26 +192,25 @@ def _messages() -> list[tuple[str, object]]:
 def _verify_messages() -> list[tuple[str, object]]:
     all_ids = tuple(range(1, N + 1))
     return [
-        ("participants-include-id-n", ShareKeysRequest(graph_seed=SEED, participants=(5,), advertised=(), proofs=())),
+        ("m-equal-to-n-start-m-minus-1", ShareKeysRequest(graph_seed=SEED, m=N, start=N - 1, entries=(), proof=b"")),
         (
-            "participants-all-n-with-n-entries",
-            ShareKeysRequest(
-                graph_seed=SEED,
-                participants=all_ids,
-                advertised=tuple(_advertise(u) for u in all_ids),
-                proofs=tuple(_hashes(0xA0 + u) for u in all_ids),
-            ),
+            "entries-count-m-equal-to-n",
+            ShareKeysRequest(graph_seed=SEED, m=N, start=0, entries=tuple(_advertise(u) for u in all_ids), proof=b""),
         ),
-        ("participants-empty", ShareKeysRequest(graph_seed=SEED, participants=(), advertised=(), proofs=())),
+        ("entries-empty", ShareKeysRequest(graph_seed=SEED, m=1, start=0, entries=(), proof=b"")),
+        ("entry-id-above-n", ShareKeysRequest(graph_seed=SEED, m=2, start=1, entries=(_advertise(9),), proof=b"")),
         (
-            "proof-of-20-hashes",
-            ShareKeysRequest(
-                graph_seed=SEED, participants=(1,), advertised=(_advertise(1),), proofs=(_hashes(*range(20)),)
-            ),
+            "proof-of-80-items",
+            ShareKeysRequest(graph_seed=SEED, m=3, start=2, entries=(_advertise(1),), proof=_items(*range(0, 240, 3))),
         ),
-        ("survivors-count-n", ConsistencyCheckRequest(session_id=SID, survivors=all_ids)),
-        ("survivors-empty", ConsistencyCheckRequest(session_id=SID, survivors=())),
-        ("ids-above-n-in-a-list", ConsistencyCheckRequest(session_id=SID, survivors=(1, 2**20))),
+        ("flags-of-n-positions", ConsistencyCheckRequest(session_id=SID, survivors_root=ROOT, flags=b"\x1f")),
+        (
+            "flag-proof-of-80-items",
+            ConsistencyCheckRequest(session_id=SID, survivors_root=ROOT, flags=b"\x01", proof=_hashes(*range(80))),
+        ),
+        ("survivors-count-n", UnmaskingRequest(session_id=SID, survivors=all_ids, dropped=())),
+        ("survivors-empty", UnmaskingRequest(session_id=SID, survivors=(), dropped=())),
+        ("ids-above-n-in-a-list", UnmaskingRequest(session_id=SID, survivors=(1, 2**20), dropped=())),
         ("client-id-2-20", AdvertiseKeys(client_id=2**20, c_pk=_pk(1), s_pk=_pk(2))),
         ("abort-detail-256-bytes", Abort(reason=AbortReason.MALFORMED, detail="x" * 256)),
         ("unmasking-response-empty", UnmaskingResponse(client_id=1, session_id=SID, seed_shares=(), key_shares=())),
@@ -247,22 +267,28 @@ def _invalid(gen: list[dict]) -> list[dict]:
         bad(f"truncated-{e['id']}", data[:-1], "the last byte is missing")
         bad(f"trailing-byte-{e['id']}", data + b"\x00", "one byte after the end of the message")
 
-    cc = _head(ConsistencyCheckRequest) + SID
+    cc = _head(ConsistencyCheckRequest) + SID + ROOT
     adv = _head(AdvertiseKeys)
     bad("empty", b"", "no bytes at all")
     bad("version-only", bytes((VERSION,)), "version byte without a tag")
-    for v in (0, 1, 3, 255):
-        what = "version byte 1: a wire-version-1 peer's message" if v == 1 else f"version byte {v}"
+    for v in (0, 1, 2, 4, 255):
+        what = f"version byte {v}: a wire-version-{v} peer's message" if v in (1, 2) else f"version byte {v}"
         bad(f"version-{v}", bytes((v, TAGS[ConsistencyCheckRequest])) + SID + _ids((1,)), what)
     for t in (0, 10, 11, 14, 16, 255):
         bad(f"tag-{t}", bytes((VERSION, t)) + SID + _ids((1,)), f"unknown tag {t}")
 
     # counts and lengths: 0xFFFFFFFF, and just above the bound with enough bytes behind them
     big = 0xFFFFFFFF
-    bad("count-ffffffff-survivors", cc + _u32(big), "survivor count 2^32-1")
-    bad("count-ffffffff-survivors-with-bytes", cc + _u32(big) + bytes(64), "survivor count 2^32-1 with a few bytes")
-    bad("count-n-plus-1-survivors", cc + _ids(range(1, N + 2)), f"{N + 1} survivors with n = {N}")
     um = _head(UnmaskingRequest) + SID
+    bad("count-ffffffff-survivors", um + _u32(big), "survivor count 2^32-1")
+    bad("count-ffffffff-survivors-with-bytes", um + _u32(big) + bytes(64), "survivor count 2^32-1 with a few bytes")
+    bad("count-n-plus-1-survivors", um + _ids(range(1, N + 2)), f"{N + 1} survivors with n = {N}")
+    bad("length-ffffffff-flags", cc + _u32(big), "flags length 2^32-1")
+    bad("flags-2-bytes", cc + _u32(2) + b"\x1f\x00" + _u32(0), f"2 flag bytes with n = {N} (limit ceil(5 / 8) = 1)")
+    bad("flags-empty", cc + _u32(0) + _u32(0), "no flag bytes (a window holds at least the receiver)")
+    bad("length-ffffffff-flag-proof", cc + _u32(1) + b"\x01" + _u32(big), "flag proof length 2^32-1")
+    bad("flag-proof-81-items", cc + _u32(1) + b"\x01" + _u32(81 * 32) + bytes(81 * 32), "flag proof of 81 items (limit 80)")
+    bad("flag-proof-not-multiple-of-32", cc + _u32(1) + b"\x01" + _u32(31) + bytes(31), "flag proof of 31 bytes")
     bad("count-ffffffff-dropped", um + _ids((1,)) + _u32(big), "dropped count 2^32-1")
     bad("count-ffffffff-signatures", um + _ids((1,)) + _ids(()) + _u32(big), "signature count 2^32-1")
     bad(
@@ -284,41 +310,40 @@ def _invalid(gen: list[dict]) -> list[dict]:
         "revealed count 2^32-1",
     )
     skq = _head(ShareKeysRequest) + SEED
-    bad("count-ffffffff-advertised", skq + _u32(1) + b"\x1f" + _u32(big), "advertised count 2^32-1")
+    bad("count-ffffffff-entries", skq + _u32(N) + _u32(0) + _u32(big), "entry count 2^32-1")
     bad(
-        "count-n-plus-1-advertised",
-        skq + _u32(1) + b"\x1f" + _u32(N + 1) + b"".join(_adv_bytes(u) + _u32(0) for u in range(1, N + 2)),
-        f"{N + 1} advertised entries with n = {N}",
+        "count-m-plus-1-entries",
+        skq + _u32(2) + _u32(0) + _u32(3) + b"".join(_adv_bytes(u) for u in range(1, 4)) + _u32(0),
+        "3 entries with m = 2",
+    )
+    bad(
+        "count-n-plus-1-entries",
+        skq + _u32(N) + _u32(0) + _u32(N + 1) + b"".join(_adv_bytes(u) for u in range(1, N + 2)) + _u32(0),
+        f"{N + 1} entries with m = n = {N}",
     )
     mir = _head(MaskedInputResponse) + _u32(3) + SID
     bad("length-ffffffff-masked", mir + _u32(big), "masked length 2^32-1")
     bad("length-ffffffff-detail", bytes((VERSION, TAGS[Abort], 1)) + _u32(big), "detail length 2^32-1")
     bad("length-ffffffff-signature", adv + _u32(1) + _pk(1) + _pk(2) + _u32(big), "signature length 2^32-1")
-    bad("length-ffffffff-proof", skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(1) + _u32(big), "proof length 2^32-1")
-    bad("length-ffffffff-participants", skq + _u32(big), "bitmap length 2^32-1")
-    bad("bitmap-longer-than-n", skq + _u32(2) + b"\x1f\x01" + _u32(0), f"2-byte bitmap with n = {N} (id 9)")
-    bad("bitmap-not-minimal", skq + _u32(2) + b"\x1f\x00" + _u32(0), "bitmap whose last byte is zero")
-    bad("bitmap-single-zero-byte", skq + _u32(1) + b"\x00" + _u32(0), "bitmap of one zero byte (empty set is length 0)")
-    bad("bitmap-id-above-n", skq + _u32(1) + b"\x3f" + _u32(0), f"bitmap naming id 6 with n = {N}")
+    one = skq + _u32(3) + _u32(1) + _u32(1) + _adv_bytes(1)
+    bad("length-ffffffff-proof", one + _u32(big), "proof length 2^32-1")
+    bad("proof-81-items", one + _u32(81 * 96) + bytes(81 * 96), "proof of 81 items (limit 80 = 7,680 bytes)")
+    bad("proof-not-multiple-of-96", one + _u32(95) + bytes(95), "proof of 95 bytes")
+    bad("proof-of-32-bytes", one + _u32(32) + bytes(32), "proof of 32 bytes (a version-2 hash, not a 96-byte item)")
+    bad("m-zero", skq + _u32(0) + _u32(0) + _u32(0) + _u32(0), "m = 0 participants")
+    bad("m-above-n", skq + _u32(N + 1) + _u32(0) + _u32(0) + _u32(0), f"m = {N + 1} participants with n = {N}")
+    bad("m-ffffffff", skq + _u32(big) + _u32(0) + _u32(0) + _u32(0), "m = 2^32-1")
+    bad("start-equal-to-m", skq + _u32(3) + _u32(3) + _u32(0) + _u32(0), "start = m = 3")
+    bad("start-ffffffff", skq + _u32(3) + _u32(big) + _u32(0) + _u32(0), "start = 2^32-1")
     bad(
-        "proof-21-hashes",
-        skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(1) + _u32(21 * 32) + bytes(21 * 32),
-        "proof of 21 hashes (limit 20)",
+        "entries-repeated-id",
+        skq + _u32(3) + _u32(0) + _u32(2) + _adv_bytes(2) + _adv_bytes(2) + _u32(0),
+        "client 2's entry twice in one window",
     )
     bad(
-        "proof-not-multiple-of-32",
-        skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(1) + _u32(31) + bytes(31),
-        "proof of 31 bytes",
-    )
-    bad(
-        "advertised-not-a-participant",
-        skq + _u32(1) + b"\x01" + _u32(1) + _adv_bytes(2) + _u32(0),
-        "advertised keys of client 2, who is not a participant",
-    )
-    bad(
-        "advertised-unsorted",
-        skq + _u32(1) + b"\x03" + _u32(2) + _adv_bytes(2) + _u32(0) + _adv_bytes(1) + _u32(0),
-        "advertised entries not in ascending id order",
+        "entry-id-zero",
+        skq + _u32(3) + _u32(0) + _u32(1) + _u32(0) + _pk(1) + _pk(2) + _u32(0) + _u32(0),
+        "an entry of client 0",
     )
     for n_bytes in (MASKED_LEN - 1, MASKED_LEN + 1, 0):
         bad(f"masked-length-{n_bytes}", mir + _u32(n_bytes) + bytes(n_bytes), f"masked length {n_bytes}, expected 12")

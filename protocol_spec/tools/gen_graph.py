@@ -1,15 +1,15 @@
-"""Vectors for the neighbour graphs (:mod:`secagg.protocol.graph`).
+"""Vectors for the ring order and the neighbour graphs (:mod:`secagg.protocol.graph`).
 
-* generate: for a fixed (seed, ids, k): the permutation key
-  ``SHA-256(b"secagg/v1/graph-permutation" || 0x00 || seed)``, the first 32
-  bytes of its AES-256-CTR keystream, the ring order (the permutation of the
-  sorted ids) and every client's neighbours (aligned with the sorted ids).
+* generate: for a fixed (seed, ids, k): every id's ring key
+  ``SHA-256(b"secagg/v1/ring-order" || 0x00 || seed || u32le(id))`` (``keys``,
+  aligned with the sorted ``ids``), the ring (the ids sorted by key), every
+  client's neighbours (aligned with the sorted ids) and, at three ring
+  positions, the window ``W`` (half-width ``k/2``) and the active model's
+  extended window ``W2`` (half-width ``k``) as ring positions and ids.
   Harary graphs from 5 to 128 clients with k from 2 to 12, ids contiguous and
   scattered up to 2^20, the all-zero seed, and the cases where ``m - 1 <= k``
   makes it the complete graph; plus complete-graph entries (``graph =
-  "complete"``, no seed). Rejection sampling in Fisher-Yates rejects a word
-  with probability below ``m / 2^64``, so no entry exercises it; the text of
-  the chapter "Parameters and graphs" fixes it.
+  "complete"``), which use the same ring and whose windows are the whole ring.
 * verify: none (no external vectors exist for this derivation).
 * invalid: odd or too small ``k``, seeds of the wrong size, duplicate, zero,
   too large or missing ids (``ValueError``); a non-bytes seed and a bool id
@@ -18,12 +18,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from detrandom import DeterministicRandom
 
-from secagg.protocol.graph import GRAPH_PERMUTATION_LABEL, graph_permutation, harary_neighbors, neighbors_complete
+from secagg.primitives.ordered_tree import ring_key, window_positions
+from secagg.protocol.graph import harary_neighbors, neighbors_complete, ring_order
 
 # (vector id, ids, k, seed): seed "zero" is bytes(32), None a fresh deterministic draw
 _HARARY = [
@@ -49,10 +47,33 @@ _COMPLETE = [
 ]
 
 
-def _keystream(seed: bytes, n: int) -> tuple[bytes, bytes]:
-    key = hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest()
-    enc = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
-    return key, enc.update(bytes(n))
+def _windows(ring: tuple[int, ...], half: int, k: int | None) -> list[dict]:
+    m = len(ring)
+    out = []
+    for p in sorted({0, m // 2, m - 1}):
+        for name, h in (("W", half), ("W2", k if k is not None else half)):
+            pos = window_positions(p, m, h)
+            out.append({"position": p, "window": name, "half": h, "positions": pos, "ids": [ring[q] for q in pos]})
+    return out
+
+
+def _entry(ident: str, graph: str, ids: list[int], k: int | None, seed: bytes) -> dict:
+    order = sorted(ids)
+    ring = ring_order(ids, seed)
+    nbrs = harary_neighbors(ids, k, seed) if graph == "harary" else neighbors_complete(ids)
+    half = k // 2 if graph == "harary" else len(ids)  # the complete graph's window is the whole ring
+    entry = {"id": ident, "graph": graph, "seed": seed.hex(), "ids": order}
+    if k is not None:
+        entry["k"] = k
+    entry.update(
+        {
+            "keys": [ring_key(seed, u).hex() for u in order],
+            "ring": list(ring),
+            "neighbors": [list(nbrs[u]) for u in order],
+            "windows": _windows(ring, half, k if graph == "harary" else None),
+        }
+    )
+    return entry
 
 
 def generate() -> dict:
@@ -60,26 +81,9 @@ def generate() -> dict:
     gen = []
     for ident, ids, k, how in _HARARY:
         seed = bytes(32) if how == "zero" else random.token_bytes(32)
-        key, stream = _keystream(seed, 32)
-        order = sorted(ids)
-        graph = harary_neighbors(ids, k, seed)
-        gen.append(
-            {
-                "id": ident,
-                "graph": "harary",
-                "seed": seed.hex(),
-                "ids": order,
-                "k": k,
-                "key": key.hex(),
-                "keystream": stream.hex(),
-                "ring": list(graph_permutation(ids, seed)),
-                "neighbors": [list(graph[u]) for u in order],
-            }
-        )
+        gen.append(_entry(ident, "harary", ids, k, seed))
     for ident, ids in _COMPLETE:
-        order = sorted(ids)
-        graph = neighbors_complete(ids)
-        gen.append({"id": ident, "graph": "complete", "ids": ids, "neighbors": [list(graph[u]) for u in order]})
+        gen.append(_entry(ident, "complete", ids, None, random.token_bytes(32)))
 
     seed = "55" * 32
     invalid = []

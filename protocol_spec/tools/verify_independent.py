@@ -1,8 +1,8 @@
-"""Re-verify the kdf, prg and x25519 vectors with a second, minimal implementation.
+"""Re-verify the kdf, prg, x25519, graph and merkle vectors with a second, minimal implementation.
 
 Written from the SPEC text (chapters "Conventions", "Key agreement and KDF",
-"AEAD and signatures" and "PRG") and the RFCs alone; it imports nothing from
-``secagg``. What it implements itself:
+"AEAD and signatures", "PRG", "Parameters and graphs" and "Protocol") and the
+RFCs alone; it imports nothing from ``secagg``. What it implements itself:
 
 * HKDF-SHA256 from RFC 5869 with :mod:`hmac` and :mod:`hashlib` only;
 * X25519 from RFC 7748 section 5 (Montgomery ladder on Python integers);
@@ -10,7 +10,10 @@ Written from the SPEC text (chapters "Conventions", "Key agreement and KDF",
   the only borrowed primitive), the 16-byte counter block being one
   big-endian 128-bit integer;
 * the byte layouts (HKDF info strings, AEAD associated data), the argument
-  rules and the little-endian mask words.
+  rules and the little-endian mask words;
+* the ring order (ring keys, the sorted ring, windows, Harary neighbours) and
+  the ordered key tree and flag tree of wire version 3: roots, multiproofs
+  and their verification with every check of "Key commitment".
 
 Before the vector files it checks itself against RFC 5869 (test cases 1 and
 3), RFC 7748 (section 5.2) and NIST SP 800-38A (F.5.5). It exits non-zero and
@@ -325,7 +328,138 @@ def check_x25519(data: dict, report: Report) -> None:
             report.expect(where, x25519(private, peer) == bytes(32), "shared secret is not all zero")
 
 
-CHECKS = {"kdf": check_kdf, "prg": check_prg, "x25519": check_x25519}
+# ----------------------------------------------------------------- ring order and trees (wire version 3)
+
+
+def ring_key(seed: bytes, client_id: int) -> bytes:
+    if len(seed) != 32 or not 1 <= client_id <= 2**20:
+        raise ValueError("bad seed or id")
+    return hashlib.sha256(b"secagg/v1/ring-order" + b"\x00" + seed + client_id.to_bytes(4, "little")).digest()
+
+
+def window(p: int, m: int, half: int) -> list[int]:
+    if not 0 <= p < m or half < 0:
+        raise ValueError("bad window")
+    return list(range(m)) if 2 * half + 1 >= m else [(p + d) % m for d in range(-half, half + 1)]
+
+
+def _ordered_parent(left: bytes, right: bytes) -> bytes:
+    lo_l, hi_l, lo_r, hi_r = left[:32], left[32:64], right[:32], right[32:64]
+    if not int.from_bytes(hi_l, "big") < int.from_bytes(lo_r, "big"):
+        raise ValueError("REQUIRE L.hi < R.lo failed")
+    return lo_l + hi_r + hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _flag_parent(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x03" + left + right).digest()
+
+
+def tree_levels(items: list[bytes], parent) -> list[list[bytes]]:
+    levels = [list(items)]
+    while len(levels[-1]) > 1:
+        cur = levels[-1]
+        nxt = [parent(cur[j], cur[j + 1]) for j in range(0, len(cur) - 1, 2)]
+        if len(cur) % 2:
+            nxt.append(cur[-1])  # promoted unchanged
+        levels.append(nxt)
+    return levels
+
+
+def _proof_plan(m: int, positions: list[int]):
+    if not 1 <= m <= 2**20 or not positions or len(set(positions)) != len(positions):
+        raise ValueError("bad m or positions")
+    if any(not 0 <= i < m for i in positions):
+        raise ValueError("position out of range")
+    width, known = m, sorted(positions)
+    while width > 1:
+        yield width, sorted({i ^ 1 for i in known if (i ^ 1) < width} - set(known)), known
+        known = sorted({i // 2 for i in known})
+        width = (width + 1) // 2
+
+
+def make_proof(levels: list[list[bytes]], positions: list[int]) -> bytes:
+    return b"".join(levels[depth][s] for depth, (_, missing, _) in enumerate(_proof_plan(len(levels[0]), positions)) for s in missing)
+
+
+def proof_root(m: int, positions: list[int], items: list[bytes], proof: bytes, size: int, parent) -> bytes:
+    """Replay the multiproof loop; ValueError on any failed check (length, lo <= hi, ordering)."""
+    plan = list(_proof_plan(m, positions))
+    if len(proof) != size * sum(len(missing) for _, missing, _ in plan):
+        raise ValueError("proof length is not what (m, positions) need")
+    nodes, offset = dict(zip(positions, items)), 0
+    for width, missing, known in plan:
+        for s in missing:
+            item = proof[offset : offset + size]
+            offset += size
+            if size == 96 and int.from_bytes(item[:32], "big") > int.from_bytes(item[32:64], "big"):
+                raise ValueError("proof item with lo > hi")
+            nodes[s] = item
+        nodes = {i // 2: (parent(nodes[i & ~1], nodes[i | 1]) if (i | 1) < width else nodes[i & ~1]) for i in known}
+    return nodes[0][-32:]
+
+
+def check_graph(data: dict, report: Report) -> None:
+    for e in data.get("generate", []):
+        where = f"graph/{e['id']}"
+        seed, ids = bytes.fromhex(e["seed"]), sorted(e["ids"])
+        keys = [ring_key(seed, u) for u in ids]
+        report.expect(where + " keys", [k.hex() for k in keys] == e["keys"])
+        ring = [u for _, u in sorted(zip(keys, ids))]
+        report.expect(where + " ring", ring == e["ring"], f"{ring} != {e['ring']}")
+        m = len(ring)
+        pos = {u: p for p, u in enumerate(ring)}
+        for u, got in zip(ids, e["neighbors"]):
+            if e["graph"] == "complete" or m - 1 <= e["k"]:
+                want = sorted(set(ids) - {u})
+            else:
+                want = sorted({ring[(pos[u] + d) % m] for d in range(-e["k"] // 2, e["k"] // 2 + 1) if d})
+            report.expect(f"{where} neighbours of {u}", got == want, f"{got} != {want}")
+        for w in e["windows"]:
+            half = w["half"] if e["graph"] == "complete" else (e["k"] // 2 if w["window"] == "W" else e["k"])
+            positions = window(w["position"], m, half)
+            report.expect(f"{where} window {w['window']}@{w['position']}", w["positions"] == positions and w["ids"] == [ring[q] for q in positions])
+
+
+def check_merkle(data: dict, report: Report) -> None:
+    for e in data.get("generate", []):
+        where = f"merkle/{e['id']}"
+        m, leaves = e["m"], [bytes.fromhex(x) for x in e["leaves"]]
+        if e["kind"] == "ordered":
+            seed = bytes.fromhex(e["seed"])
+            keys = [ring_key(seed, u) for u in e["ids"]]
+            report.expect(where + " keys", [k.hex() for k in keys] == e["keys"])
+            report.expect(where + " ring order", all(a < b for a, b in zip(keys, keys[1:])))
+            data_ = [bytes.fromhex(d) for d in e["leaf_data"]]
+            report.expect(where + " leaf ids", [int.from_bytes(d[:4], "little") for d in data_] == e["ids"])
+            report.expect(where + " leaves", [hashlib.sha256(b"\x00" + d).digest() for d in data_] == leaves)
+            items, size, parent = [k + k + h for k, h in zip(keys, leaves)], 96, _ordered_parent
+        else:
+            want = [hashlib.sha256(b"\x02" + u.to_bytes(4, "little") + bytes([f])).digest() for u, f in zip(e["ids"], e["flags"])]
+            report.expect(where + " leaves", want == leaves)
+            items, size, parent = leaves, 32, _flag_parent
+        levels = tree_levels(items, parent)
+        root = levels[-1][0][-32:]
+        report.expect(where + " root", root.hex() == e["root"], f"{root.hex()} != {e['root']}")
+        for p in e["proofs"]:
+            positions, proof = p["positions"], bytes.fromhex(p["proof"])
+            report.expect(f"{where} proof {positions}", make_proof(levels, positions) == proof)
+            report.expect(f"{where} proof {positions} items", len(proof) == size * p["items"])
+            got = proof_root(m, positions, [items[i] for i in positions], proof, size, parent)
+            report.expect(f"{where} verify {positions}", got == root)
+    for e in data.get("invalid", []):
+        where = f"merkle/invalid/{e['id']}"
+        if e["operation"] == "verify_multiproof":
+            items = [bytes.fromhex(k) * 2 + bytes.fromhex(h) for k, h in zip(e["keys"], e["leaves"])]
+            report.expect_rejected(where, lambda: proof_root(e["m"], e["positions"], items, bytes.fromhex(e["proof"]), 96, _ordered_parent))
+        elif e["operation"] == "verify_flag_proof":
+            items = [bytes.fromhex(h) for h in e["leaves"]]
+            report.expect_rejected(where, lambda: proof_root(e["m"], e["positions"], items, bytes.fromhex(e["proof"]), 32, _flag_parent))
+        else:
+            items = [bytes.fromhex(k) * 2 + bytes.fromhex(h) for k, h in zip(e["keys"], e["leaves"])]
+            report.expect_rejected(where, lambda: tree_levels(items, _ordered_parent))
+
+
+CHECKS = {"kdf": check_kdf, "prg": check_prg, "x25519": check_x25519, "graph": check_graph, "merkle": check_merkle}
 
 
 def main(argv: list[str]) -> int:

@@ -39,9 +39,13 @@ TAG_SIZE = 16
 OVERHEAD = NONCE_SIZE + TAG_SIZE
 
 _FAILURE = "ciphertext failed to authenticate"
+_AD_PREFIXES: dict[str, bytes] = {}
+"""``{purpose: b"secagg/v1/" || purpose || 0x00}`` for purposes that passed the checks (at most 64 kept)."""
 
 
 def _cipher(key: object) -> AESGCM:
+    if type(key) is bytes and len(key) == KEY_SIZE:
+        return AESGCM(key)
     key = as_bytes("key", key)
     if len(key) != KEY_SIZE:
         raise ValueError(f"key must be {KEY_SIZE} bytes, got {len(key)}")
@@ -71,14 +75,17 @@ def associated_data(*, purpose: str, session_id: bytes, round: int, sender: int,
         ValueError: if the purpose is malformed, ``session_id`` is not 32
             bytes, or an integer is out of range.
     """
-    label = check_purpose(purpose)
-    session_id = as_bytes("session_id", session_id)
+    prefix = _AD_PREFIXES.get(purpose) if type(purpose) is str else None
+    if prefix is None:
+        prefix = LABEL_PREFIX + check_purpose(purpose) + b"\x00"
+        if len(_AD_PREFIXES) < 64:
+            _AD_PREFIXES[purpose] = prefix
+    if type(session_id) is not bytes:
+        session_id = as_bytes("session_id", session_id)
     if len(session_id) != SESSION_ID_SIZE:
         raise ValueError(f"session_id must be {SESSION_ID_SIZE} bytes, got {len(session_id)}")
     return (
-        LABEL_PREFIX
-        + label
-        + b"\x00"
+        prefix
         + session_id
         + check_uint("round", round, 8).to_bytes(1, "little")
         + check_uint("sender", sender, 32).to_bytes(4, "little")
@@ -116,8 +123,10 @@ def encrypt(
         outside tests.
     """
     cipher = _cipher(key)
-    plaintext = as_bytes("plaintext", plaintext)
-    associated_data = as_bytes("associated_data", associated_data)
+    if type(plaintext) is not bytes:
+        plaintext = as_bytes("plaintext", plaintext)
+    if type(associated_data) is not bytes:
+        associated_data = as_bytes("associated_data", associated_data)
     nonce = random_bytes(random, NONCE_SIZE)
     return nonce + cipher.encrypt(nonce, plaintext, associated_data)
 
@@ -142,8 +151,10 @@ def decrypt(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
             the same message.
     """
     cipher = _cipher(key)
-    blob = as_bytes("blob", blob)
-    associated_data = as_bytes("associated_data", associated_data)
+    if type(blob) is not bytes:
+        blob = as_bytes("blob", blob)
+    if type(associated_data) is not bytes:
+        associated_data = as_bytes("associated_data", associated_data)
     if len(blob) < OVERHEAD:
         raise InvalidCiphertext(_FAILURE)
     try:

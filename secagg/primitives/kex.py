@@ -32,13 +32,12 @@ import hashlib
 import hmac
 import re
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secagg.errors import InvalidKey
-from secagg.primitives.prg import SESSION_ID_SIZE
 from secagg.primitives._common import KeyHolder, as_bytes
+from secagg.primitives.hkdf import hkdf_sha256
+from secagg.primitives.prg import SESSION_ID_SIZE
 
 __all__ = [
     "KEY_SIZE",
@@ -67,6 +66,12 @@ RESERVED_PURPOSES = frozenset({"prg"})
 
 _PURPOSE_RE = re.compile(r"[a-z0-9-]{1,64}")
 _ZERO_SECRET = bytes(KEY_SIZE)
+_PEERS: dict[bytes, X25519PublicKey] = {}
+"""Loaded peer public keys by their raw bytes (public values; at most :data:`_MAX_PEERS` kept). In a
+simulated round every key is loaded by each of its owner's neighbours: one load instead of k."""
+_MAX_PEERS = 1 << 15
+_INFO_PREFIXES: dict[str, bytes] = {}
+"""``{purpose: b"secagg/v1/" || purpose || 0x00}`` for purposes that passed the checks (at most 64 kept)."""
 
 
 def check_uint(name: str, value: object, bits: int) -> int:
@@ -84,6 +89,8 @@ def check_uint(name: str, value: object, bits: int) -> int:
         TypeError: if ``value`` is not an ``int`` (``bool`` is refused).
         ValueError: if ``value`` is outside ``[0, 2**bits)``.
     """
+    if type(value) is int and 0 <= value < (1 << bits):  # the common case, decided without isinstance
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if not 0 <= value < (1 << bits):
@@ -177,7 +184,14 @@ def agree(private: X25519KeyPair, peer_public: bytes) -> bytes:
     """
     if not isinstance(private, X25519KeyPair):
         raise TypeError(f"private must be an X25519KeyPair, got {type(private).__name__}")
-    peer = X25519PublicKey.from_public_bytes(check_public_key(peer_public))
+    if type(peer_public) is not bytes or len(peer_public) != KEY_SIZE:
+        peer_public = check_public_key(peer_public)
+    peer = _PEERS.get(peer_public)
+    if peer is None:
+        peer = X25519PublicKey.from_public_bytes(peer_public)
+        if len(_PEERS) >= _MAX_PEERS:
+            _PEERS.clear()
+        _PEERS[peer_public] = peer
     try:
         shared = private._private.exchange(peer)
     except ValueError:
@@ -238,17 +252,24 @@ def kdf_info(*, purpose: str, round: int, sender: int, receiver: int) -> bytes:
         ValueError: if the purpose is malformed or reserved, or an integer is
             out of range.
     """
-    label = check_purpose(purpose)
-    if purpose in RESERVED_PURPOSES:
-        raise ValueError(f"purpose {purpose!r} is reserved")
     return (
-        LABEL_PREFIX
-        + label
-        + b"\x00"
+        _info_prefix(purpose)
         + check_uint("round", round, 8).to_bytes(1, "little")
         + check_uint("sender", sender, 32).to_bytes(4, "little")
         + check_uint("receiver", receiver, 32).to_bytes(4, "little")
     )
+
+
+def _info_prefix(purpose: object) -> bytes:
+    prefix = _INFO_PREFIXES.get(purpose) if type(purpose) is str else None
+    if prefix is None:
+        label = check_purpose(purpose)
+        if purpose in RESERVED_PURPOSES:
+            raise ValueError(f"purpose {purpose!r} is reserved")
+        prefix = LABEL_PREFIX + label + b"\x00"
+        if len(_INFO_PREFIXES) < 64:
+            _INFO_PREFIXES[purpose] = prefix
+    return prefix
 
 
 def derive_key(
@@ -281,9 +302,10 @@ def derive_key(
         need the same key on both sides (a pairwise mask seed, a pairwise
         channel key) must pass ``(min(u, v), max(u, v))``.
     """
-    shared_secret = as_bytes("shared_secret", shared_secret)
+    if type(shared_secret) is not bytes:
+        shared_secret = as_bytes("shared_secret", shared_secret)
     if len(shared_secret) != KEY_SIZE:
         raise ValueError(f"shared_secret must be {KEY_SIZE} bytes, got {len(shared_secret)}")
-    salt = _check_session_id(session_id)
+    salt = session_id if type(session_id) is bytes and len(session_id) == SESSION_ID_SIZE else _check_session_id(session_id)
     info = kdf_info(purpose=purpose, round=round, sender=sender, receiver=receiver)
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=info).derive(shared_secret)
+    return hkdf_sha256(shared_secret, salt=salt, info=info)

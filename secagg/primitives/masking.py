@@ -14,11 +14,12 @@ divides both, a final AND with ``2**bits - 1`` yields the value mod 2**bits;
 every stored value stays reduced.
 
 :func:`add_masks` is fused: no mask is ever expanded to full length. It walks
-the accumulator in chunks of :data:`CHUNK_BYTES`; for each chunk every seed's
-AES-CTR keystream (one :class:`~secagg.primitives.prg.AESCTRPrg` per seed, all
-advancing in lockstep) is written into one small reused ``(k, chunk)`` buffer
-and then a single Numba call adds the positive rows, subtracts the negative
-rows and reduces, while the accumulator chunk is still in cache. Plain NumPy
+the accumulator in chunks of at most :data:`CHUNK_BYTES`; for each chunk the
+masks' AES-CTR keystreams (one :class:`~secagg.primitives.prg.AESCTRPrg` per
+seed, all advancing in lockstep) are written :data:`MAX_ROWS` at a time into
+a small per-thread scratch buffer, and one Numba call adds the positive rows,
+subtracts the negative rows and reduces, while the accumulator chunk and the
+rows are still in cache. Plain NumPy
 references of every kernel live in :mod:`secagg.primitives.masking_reference`.
 
 >>> import numpy as np
@@ -32,6 +33,7 @@ references of every kernel live in :mod:`secagg.primitives.masking_reference`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numba
@@ -52,16 +54,29 @@ __all__ = [
     "unpack",
 ]
 
-MAX_ROWS = 64
-"""At most this many masks are expanded side by side; more seeds take more passes."""
+MAX_ROWS = 8
+"""Masks expanded side by side per pass over an accumulator chunk (more seeds take more passes)."""
 
-CHUNK_BYTES = 64 * 1024
-"""Keystream bytes per seed per chunk in :func:`add_masks` (tuned on the
-benchmark in ``bench/test_masking.py``; a chunk of the accumulator is this many
-bytes). Up to about 14 rows plus the accumulator chunk fit a 1 MiB L2; with
-more rows (k = 32 is 2.1 MiB) the rows are read back from L3, which the
-benchmark shows costs less than the extra ``update_into`` calls of smaller
-chunks."""
+CHUNK_BYTES = 128 * 1024
+"""The largest chunk of the accumulator, in bytes, that :func:`add_masks` works on
+(and the keystream bytes per ``update_into`` call). ``MAX_ROWS`` rows of
+keystream (1 MiB) plus the accumulator chunk stay in a core's L2; tuned on
+``bench/test_masking.py`` with k = 36 masks of d = 1e5 words against the
+earlier 64 KiB x 64 rows (2.3 MiB, read back from L3) and against whole-mask
+rows (fewer calls, but 1.6 MiB rows per pass of four)."""
+
+_SCRATCH = threading.local()
+"""Per-thread ``(rows, zeros)`` scratch of :func:`add_masks`: ``MAX_ROWS x
+CHUNK_BYTES`` keystream bytes and ``CHUNK_BYTES`` zeros, allocated once per
+thread (a fresh 1 MiB buffer per call is an mmap and 256 page faults)."""
+
+
+def _scratch(rows: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    bufs = getattr(_SCRATCH, "bufs", None)
+    if bufs is None or bufs[0].shape != (rows, width):
+        bufs = _SCRATCH.bufs = (np.empty((rows, width), dtype=np.uint8), np.zeros(width, dtype=np.uint8))
+    return bufs
+
 
 _SUM_BLOCK = 1024
 """Words per block in :func:`accumulate`: each block of ``acc`` and ``vec`` is
@@ -204,32 +219,28 @@ def add_masks(
     mask = modulus_mask(bits)
     if bits != 32 and int(_or_all(acc)) & ~mask:
         raise ValueError(f"acc holds a value >= 2**{bits}")
+    if not seeds:
+        return
+    sid = bytes(session_id)
+    order = [j for j in range(len(seeds)) if signs[j] > 0] + [j for j in range(len(seeds)) if signs[j] < 0]
+    npos = len(seeds) - signs.count(-1)
+    prgs = [AESCTRPrg._checked(bytes(seeds[j]), sid, n, bits) for j in order]  # every argument checked above
     dtype = word_dtype(bits)
     wsize = dtype.itemsize
-    chunk = min(n, max(1, CHUNK_BYTES // wsize))
-    rows_max = min(len(seeds), MAX_ROWS)
-    if rows_max == 0:
-        return
-    buf = np.empty((rows_max, chunk * wsize), dtype=np.uint8)  # O(MAX_ROWS * CHUNK_BYTES), whatever len(seeds)
-    zeros = np.zeros(chunk * wsize, dtype=np.uint8)
-    for start in range(0, len(seeds), MAX_ROWS):  # one pass over acc per batch of MAX_ROWS masks
-        batch = range(start, min(start + MAX_ROWS, len(seeds)))
-        order = [j for j in batch if signs[j] > 0] + [j for j in batch if signs[j] < 0]
-        npos = sum(1 for j in batch if signs[j] > 0)
-        prgs = [AESCTRPrg(seeds[j], session_id=session_id, length=n, bits=bits) for j in order]
-        rows = buf[: len(prgs)].view(dtype)
-        row_views = list(buf[: len(prgs)])
-        full = n - n % chunk
-        for lo in range(0, full, chunk):
-            for prg, out in zip(prgs, row_views):
-                prg.keystream_into(zeros, out)
-            _add_rows(acc, lo, lo + chunk, rows, npos, mask)
-        if full < n:
-            tail = (n - full) * wsize
-            z = zeros[:tail]
-            for prg, out in zip(prgs, row_views):
-                prg.keystream_into(z, out[:tail])
-            _add_rows(acc, full, n, rows, npos, mask)
+    width = max(1, CHUNK_BYTES // wsize)
+    buf, zeros = _scratch(MAX_ROWS, width * wsize)
+    rows = buf.view(dtype)
+    chunks = -(-n // width)
+    chunk = -(-n // chunks)  # equal chunks, no small tail
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        nbytes = (hi - lo) * wsize
+        z = zeros[:nbytes]
+        for g in range(0, len(prgs), MAX_ROWS):
+            group = prgs[g : g + MAX_ROWS]
+            for prg, row in zip(group, buf):
+                prg.keystream_into(z, row[:nbytes])
+            _add_rows(acc, lo, hi, rows[: len(group)], min(max(npos - g, 0), len(group)), mask)
 
 
 def mask_input(
@@ -272,9 +283,10 @@ def mask_input(
         raise TypeError(f"x must have an integer dtype, got {x.dtype}")
     if x.ndim != 1 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty 1-D array, got shape {x.shape}")
-    lo, hi = int(x.min()), int(x.max())
-    if lo < 0 or hi > modulus_mask(bits):
-        raise ValueError(f"x holds {lo if lo < 0 else hi}, outside [0, 2**{bits})")
+    if x.dtype.kind == "i" or 8 * x.dtype.itemsize > bits:  # an unsigned dtype of at most `bits` bits needs no scan
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0 or hi > modulus_mask(bits):
+            raise ValueError(f"x holds {lo if lo < 0 else hi}, outside [0, 2**{bits})")
     pair_seeds, pair_signs = _check_signs(pair_seeds, pair_signs)
     y = np.array(x, dtype=word_dtype(bits), order="C", copy=True)
     add_masks(y, [self_seed, *pair_seeds], [1, *pair_signs], session_id=session_id, bits=bits)

@@ -26,12 +26,11 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secagg.errors import PrgLimitExceeded
-from secagg.primitives.words import check_bits, modulus_mask, word_bytes, word_dtype
+from secagg.primitives.hkdf import hkdf_sha256
+from secagg.primitives.words import check_bits, modulus_mask, word_dtype
 
 __all__ = ["MAX_LENGTH", "PRG_LABEL", "SEED_SIZE", "SESSION_ID_SIZE", "AESCTRPrg", "Keystream", "expand_mask", "prg_key"]
 
@@ -40,6 +39,7 @@ SESSION_ID_SIZE = 32
 MAX_LENGTH = 2**31
 PRG_LABEL = b"secagg/v1/prg"
 _ZERO_IV = bytes(16)
+_CTR_ZERO = modes.CTR(_ZERO_IV)  # immutable; one object for every keystream
 
 if sys.byteorder != "little":  # pragma: no cover - every supported platform is little-endian
     raise ImportError("secagg's kernels assume a little-endian host")
@@ -82,8 +82,13 @@ def prg_key(seed: bytes, *, session_id: bytes, length: int, bits: int) -> bytes:
     session_id = _check_bytes("session_id", session_id, SESSION_ID_SIZE)
     length = _check_length(length)
     bits = check_bits(bits)
+    return _derive(seed, session_id, length, bits)
+
+
+def _derive(seed: bytes, session_id: bytes, length: int, bits: int) -> bytes:
+    # prg_key without the checks: for callers that validated every argument already.
     info = PRG_LABEL + b"\x00" + length.to_bytes(8, "little") + bits.to_bytes(1, "little")
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=session_id, info=info).derive(seed)
+    return hkdf_sha256(seed, salt=session_id, info=info)
 
 
 class Keystream:
@@ -103,7 +108,7 @@ class Keystream:
     __slots__ = ("_encryptor",)
 
     def __init__(self, key: bytes) -> None:
-        self._encryptor = Cipher(algorithms.AES(key), modes.CTR(_ZERO_IV)).encryptor()
+        self._encryptor = Cipher(algorithms.AES(key), _CTR_ZERO).encryptor()
 
     def read(self, n: int) -> bytes:
         """Return the next ``n`` keystream bytes.
@@ -153,12 +158,22 @@ class AESCTRPrg:
     __slots__ = ("_produced", "_stream", "bits", "dtype", "length", "limit", "word_size")
 
     def __init__(self, seed: bytes, *, session_id: bytes, length: int, bits: int) -> None:
-        key = prg_key(seed, session_id=session_id, length=length, bits=bits)
-        self.length = int(length)
-        self.bits = int(bits)
+        self._setup(prg_key(seed, session_id=session_id, length=length, bits=bits), int(length), int(bits))
+
+    @classmethod
+    def _checked(cls, seed: bytes, session_id: bytes, length: int, bits: int) -> AESCTRPrg:
+        # The constructor for callers that validated seed (32 bytes), session_id (32 bytes),
+        # length (int in [1, MAX_LENGTH]) and bits (int in [1, 62]) already: the same key, no re-checks.
+        self = cls.__new__(cls)
+        self._setup(_derive(seed, session_id, length, bits), length, bits)
+        return self
+
+    def _setup(self, key: bytes, length: int, bits: int) -> None:
+        self.length = length
+        self.bits = bits
         self.dtype = word_dtype(bits)
-        self.word_size = word_bytes(bits)
-        self.limit = self.length * self.word_size
+        self.word_size = self.dtype.itemsize
+        self.limit = length * self.word_size
         self._produced = 0
         self._stream = Keystream(key)
 
@@ -183,13 +198,14 @@ class AESCTRPrg:
         n = len(zeros)
         if len(out) != n:
             raise ValueError(f"out has {len(out)} bytes, zeros has {n}")
-        if self._produced + n > self.limit:
+        produced = self._produced + n
+        if produced > self.limit:
             raise PrgLimitExceeded(
-                f"PRG asked for {self._produced + n} bytes, cap is {self.limit} "
+                f"PRG asked for {produced} bytes, cap is {self.limit} "
                 f"({self.length} words of {self.word_size} bytes)"
             )
-        self._stream.read_into(zeros, out)
-        self._produced += n
+        self._stream._encryptor.update_into(zeros, out)  # Keystream.read_into, one call level less
+        self._produced = produced
 
     def words(self, count: int) -> np.ndarray:
         """Return the next ``count`` mask words, reduced mod ``2**bits``.

@@ -32,6 +32,8 @@ True
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -65,6 +67,9 @@ SHARE_SIZE = 4 * LIMBS
 
 _TOP_BITS = 8 * SECRET_SIZE - LIMB_BITS * (LIMBS - 1)  # 16 significant bits in the top limb
 _P64 = np.uint64(PRIME)
+_SMALL = 16  # shares_from_bytes: up to this many shares are range-checked in Python
+_U4 = np.dtype("<u4")
+_LIMB_WORDS = struct.Struct(f"<{2 * LIMBS}I")
 
 
 def _check_xs(xs: Sequence[int]) -> tuple[int, ...]:
@@ -218,9 +223,9 @@ def shares_to_bytes(shares: np.ndarray) -> bytes:
         raise TypeError(f"shares must be an integer array, got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape[1] != LIMBS:
         raise ValueError(f"shares must have shape (m, {LIMBS}), got {arr.shape}")
-    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= PRIME):
+    if arr.size and ((arr.dtype.kind == "i" and int(arr.min()) < 0) or int(arr.max()) >= PRIME):
         raise InvalidShareError(f"share values must be in [0, {PRIME}), got [{int(arr.min())}, {int(arr.max())}]")
-    return arr.astype("<u4").tobytes()
+    return arr.tobytes() if arr.dtype == _U4 else arr.astype(_U4).tobytes()
 
 
 def shares_from_bytes(data: bytes, count: int) -> np.ndarray:
@@ -242,6 +247,14 @@ def shares_from_bytes(data: bytes, count: int) -> np.ndarray:
         InvalidShareError: ``len(data) != count * SHARE_SIZE``, or a limb
             ``>= PRIME``.
     """
+    if type(data) is bytes and type(count) is int and 0 <= count <= _SMALL:
+        # The common case (a protocol message's one or two shares), without NumPy reductions.
+        if len(data) != count * SHARE_SIZE:
+            raise InvalidShareError(f"expected {count} x {SHARE_SIZE} = {count * SHARE_SIZE} share bytes, got {len(data)}")
+        if count and max(_LIMB_WORDS.unpack(data) if count == 2 else memoryview(data).cast("I")) >= PRIME:
+            limb = max(memoryview(data).cast("I"))
+            raise InvalidShareError(f"a share limb is {limb}, outside the field [0, {PRIME})")
+        return np.frombuffer(data, dtype="<u4").reshape(count, LIMBS).copy()
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
     if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
@@ -281,14 +294,19 @@ class Lagrange:
         points = _check_xs(xs)
         if not points:
             raise InsufficientSharesError("Lagrange interpolation needs at least one share")
-        weights = []
-        for i, xi in enumerate(points):
-            num, den = 1, 1
-            for k, xk in enumerate(points):
-                if k != i:
-                    num = num * xk % PRIME
-                    den = den * (xk - xi) % PRIME
-            weights.append(num * pow(den, -1, PRIME) % PRIME)
+        # weight_i = prod_k x_k / (x_i * prod_{k != i} (x_k - x_i)): the products as exact integers
+        # (one reduction each), all t denominators inverted with one pow (Montgomery's batch trick).
+        # The points are distinct and in [1, PRIME - 1], so no denominator is 0 mod PRIME.
+        total = math.prod(points) % PRIME
+        dens = [xi * math.prod([xk - xi for xk in points if xk != xi]) % PRIME for xi in points]
+        prefix = [1]
+        for d in dens:
+            prefix.append(prefix[-1] * d % PRIME)
+        inv = pow(prefix[-1], -1, PRIME)
+        weights = [0] * len(dens)
+        for i in range(len(dens) - 1, -1, -1):
+            weights[i] = total * (inv * prefix[i] % PRIME) % PRIME
+            inv = inv * dens[i] % PRIME
         self.xs: tuple[int, ...] = points
         self.coefficients: tuple[int, ...] = tuple(weights)
         self._weights = np.array(weights, dtype=np.uint64).reshape(-1, 1, 1)

@@ -1,7 +1,7 @@
 """The sans-I/O protocol layer: neighbour graphs, parameter finder, state machines.
 
 Nothing here touches a socket or a clock. :mod:`secagg.protocol.graph` builds
-the neighbour graph every participant recomputes from the public graph seed;
+the neighbour graph on the ring that the public graph seed orders;
 :mod:`secagg.finder` (re-exported here) chooses the number of neighbours and the Shamir
 threshold for a cohort.
 
@@ -15,10 +15,11 @@ from __future__ import annotations
 from secagg.finder import ParameterChoice, complete_parameters, find_parameters
 from secagg.protocol.graph import (
     build_neighbors,
-    graph_permutation,
     harary_neighbors,
     neighbors_complete,
     neighbors_of,
+    ring_neighbors,
+    ring_order,
 )
 
 __all__ = [
@@ -26,8 +27,9 @@ __all__ = [
     "build_neighbors",
     "complete_parameters",
     "find_parameters",
-    "graph_permutation",
     "harary_neighbors",
     "neighbors_complete",
     "neighbors_of",
+    "ring_neighbors",
+    "ring_order",
 ]

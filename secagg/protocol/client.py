@@ -39,6 +39,7 @@ from secagg.errors import (
     InvalidShareError,
     InvalidSignature,
     LocalProtocolError,
+    ProofError,
     RemoteProtocolError,
 )
 from secagg.kinds import Phase, ThreatModel
@@ -58,7 +59,7 @@ from secagg.messages import (
     UnmaskingResponse,
 )
 from secagg.params import Params
-from secagg.primitives import kex, shamir, sign
+from secagg.primitives import kex, ordered_tree, shamir, sign
 from secagg.primitives.masking import mask_input, pack
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
 from secagg.primitives.words import word_dtype
@@ -74,7 +75,6 @@ from secagg.protocol.client_states import (
     ClientR3ConsistencyCheck,
     ClientState,
 )
-from secagg.protocol.graph import neighbors_of
 
 __all__ = [
     "CLIENT_TABLE",
@@ -111,36 +111,43 @@ def _require(ok: bool, reason: AbortReason, detail: str) -> None:
 
 
 def _share_keys(ctx: _Context, st: ClientR0AdvertiseKeys, msg: ShareKeysRequest):
-    """R0 -> R1: check the participants and keys, fix the session, send encrypted shares."""
-    p, me, participants = ctx.params, ctx.client_id, msg.participants
-    _require(not participants or participants[-1] <= p.n_clients, AbortReason.MALFORMED, "participant id above n_clients")
-    _require(len(participants) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(participants)} clients advertised keys, threshold t = {p.threshold}")
-    _require(me in participants, AbortReason.INCONSISTENT, "own id missing from the participants")
-    neighbors = neighbors_of(p, participants, msg.graph_seed, me)
-    holders = sorted((*neighbors, me))
-    _check_entries(msg.advertised, holders, st.advertised)
-    root = session.verified_key_root(msg.advertised, msg.proofs, participants)
+    """R0 -> R1: check the window and its proof, fix the session, send encrypted shares (O(k + log m))."""
+    p, me, m, entries = ctx.params, ctx.client_id, msg.m, msg.entries
+    ids = tuple(a.client_id for a in entries)
+    _require(all(v <= p.n_clients for v in ids), AbortReason.MALFORMED, "entry id above n_clients")
+    _require(m >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{m} clients advertised keys, threshold t = {p.threshold}")
+    count, centre = session.window_shape(p, m)
+    _require(len(entries) == count, AbortReason.INCONSISTENT, f"{len(entries)} entries, expected a window of {count} for m = {m}")
+    if centre is None:
+        _require(msg.start == 0, AbortReason.INCONSISTENT, "a whole-ring window must start at ring position 0")
+        _require(me in ids, AbortReason.INCONSISTENT, "own id missing from the window")
+        index = ids.index(me)
+    else:
+        _require(ids[centre] == me, AbortReason.INCONSISTENT, f"own entry is not at the window's centre (index {centre})")
+        index = centre
+    _check_entries(entries, entries[index], st.advertised)
+    root = session.verified_window_root(msg)
     if p.threat is ThreatModel.ACTIVE:
-        session.verify_key_signatures(p, ctx.pki, msg.advertised)
-    sid = session.session_id(p, msg.graph_seed, participants, root)
+        session.verify_key_signatures(p, ctx.pki, entries)
+    sid = session.session_id(p, msg.graph_seed, m, root)
+    neighbors = session.window_neighbors(p, m, msg.start, ids, (msg.start + index) % m)
+    holders = sorted((*neighbors, me))
     _require(len(holders) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(holders)} share holders, threshold t = {p.threshold}")
-    c_pks = {a.client_id: a.c_pk for a in msg.advertised}
+    by_id = {a.client_id: a for a in entries}
     seed = random_bytes(ctx.random, shamir.SECRET_SIZE)
     shares = shamir.split([seed, st.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
     by_holder = {h: shamir.shares_to_bytes(shares[row]) for row, h in enumerate(holders)}
-    others = [v for v in holders if v != me]
-    share_keys = {v: _pair(session.share_key, st.c_keys, c_pks[v], sid, me, v) for v in others}
+    share_keys = {v: _pair(session.share_key, st.c_keys, by_id[v].c_pk, sid, me, v) for v in neighbors}
     out = tuple(
-        AddressedShare(peer=v, blob=session.seal_share(share_keys[v], sid, me, v, by_holder[v], ctx.random)) for v in others
+        AddressedShare(peer=v, blob=session.seal_share(share_keys[v], sid, me, v, by_holder[v], ctx.random)) for v in neighbors
     )
     reply = ShareKeysResponse(client_id=me, session_id=sid, seed_commitment=session.seed_commitment(sid, me, seed), shares=out)
-    peers = {v: a.s_pk for a in msg.advertised if (v := a.client_id) != me}
-    return ClientR1ShareKeys(sid, participants, tuple(neighbors), peers, share_keys, st.s_keys, seed, by_holder[me]), reply
+    peers = {v: by_id[v].s_pk for v in neighbors}
+    nxt = ClientR1ShareKeys(sid, m, msg.start, ids, neighbors, peers, share_keys, st.s_keys, seed, by_holder[me])
+    return nxt, reply
 
 
-def _check_entries(entries: Sequence[AdvertiseKeys], holders: list[int], own: AdvertiseKeys) -> None:
-    _require([a.client_id for a in entries] == holders, AbortReason.INCONSISTENT, "the keys sent are not exactly this client's and its neighbours'")
-    mine = entries[holders.index(own.client_id)]
+def _check_entries(entries: Sequence[AdvertiseKeys], mine: AdvertiseKeys, own: AdvertiseKeys) -> None:
     _require((mine.c_pk, mine.s_pk) == (own.c_pk, own.s_pk), AbortReason.INCONSISTENT, "own advertised keys did not come back unchanged")
     keys = [a.c_pk for a in entries] + [a.s_pk for a in entries]
     _require(len(set(keys)) == len(keys), AbortReason.INCONSISTENT, "two advertised public keys are equal")
@@ -174,43 +181,65 @@ def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest)
     signs = [session.pair_sign(me, v) for v in alive]
     masked = mask_input(ctx.input, bits=p.bits, session_id=st.sid, self_seed=st.seed, pair_seeds=seeds, pair_signs=signs)
     reply = MaskedInputResponse(client_id=me, session_id=st.sid, masked=pack(masked, p.bits))
-    return ClientR2MaskedInput(st.sid, st.all_ids, st.neighbors, alive, held), reply
+    return ClientR2MaskedInput(st.sid, st.m, st.start, st.window, st.neighbors, alive, held), reply
 
 
 def _consistency_check(ctx: _Context, st: ClientR2MaskedInput, msg: ConsistencyCheckRequest):
-    """R2 -> R3 (active): sign the survivor set."""
-    p, me, survivors = ctx.params, ctx.client_id, msg.survivors
-    _require(me in survivors, AbortReason.INCONSISTENT, "own id missing from the survivor set")
-    _require(set(survivors) <= set(st.all_ids), AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
-    _require(len(survivors) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold t = {p.threshold}")
-    signature = ctx.identity_key.sign(session.consistency_statement(st.sid, survivors))
+    """R2 -> R3 (active): check the window's survivor flags against their root, sign the root (O(k + log m))."""
+    p, me, m, window = ctx.params, ctx.client_id, st.m, st.window
+    flags = session.unpack_flags(msg.flags, len(window))
+    index = window.index(me)
+    _require(flags[index], AbortReason.INCONSISTENT, "own id is not flagged as a survivor")
+    positions = [(st.start + j) % m for j in range(len(window))]
+    leaves = [ordered_tree.flag_leaf(v, f) for v, f in zip(window, flags)]
+    try:
+        root = ordered_tree.verify_flag_proof(m, positions, leaves, msg.proof)
+    except (ProofError, ValueError) as exc:
+        raise AbortSignal(AbortReason.INCONSISTENT, f"the survivor flag proof does not verify ({exc})") from None
+    _require(root == msg.survivors_root, AbortReason.INCONSISTENT, "the survivor flag proof leads to another root")
+    signed = tuple(sorted(v for v, f in zip(window, flags) if f))
+    own = session.window_holders(p, m, st.start, window, positions[index])
+    flagged = len(set(own) & set(signed))
+    _require(flagged >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{flagged} of its holders flagged as survivors, threshold t = {p.threshold}")
+    signature = ctx.identity_key.sign(session.consistency_statement(st.sid, root))
     reply = ConsistencyCheckResponse(client_id=me, session_id=st.sid, signature=signature)
-    return ClientR3ConsistencyCheck(st.sid, st.all_ids, st.neighbors, st.alive, st.held, survivors), reply
+    return ClientR3ConsistencyCheck(st.sid, m, st.start, window, st.neighbors, st.alive, st.held, signed, root), reply
 
 
 def _unmask_passive(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
     """R2 -> Completed (not active): reveal the shares."""
     _require(not msg.signatures, AbortReason.INCONSISTENT, "consistency signatures outside the active model")
-    return _unmask(ctx, st, msg)
+    live, dropped = _unmask_rules(ctx, st, msg)
+    return _reveal(ctx, st, live, dropped)
 
 
 def _unmask_active(ctx: _Context, st: ClientR3ConsistencyCheck, msg: UnmaskingRequest):
-    """R3 -> Completed (active): check the signed survivor set, then reveal the shares."""
-    _require(msg.survivors == st.signed, AbortReason.INCONSISTENT, "survivor set differs from the one signed")
-    statement = session.consistency_statement(st.sid, st.signed)
+    """R3 -> Completed (active): signatures of its window on its root, lists = its flags, a quorum for every owner."""
+    p, me, m, window = ctx.params, ctx.client_id, st.m, st.window
+    flagged = set(st.signed)
+    expected = tuple(sorted((flagged & set(st.neighbors)) | {me}))
+    _require(msg.survivors == expected, AbortReason.INCONSISTENT, "survivor list differs from the flags it signed")
+    lied = sorted(flagged & set(msg.dropped))[:8]
+    _require(not lied, AbortReason.INCONSISTENT, f"dropped list names clients flagged as survivors: {lied}")
+    statement = session.consistency_statement(st.sid, st.survivors_root)
     for s in msg.signatures:
-        _require(s.signer in st.signed, AbortReason.INCONSISTENT, f"signature from client {s.signer}, not a survivor")
+        _require(s.signer in flagged, AbortReason.INCONSISTENT, f"signature from client {s.signer}, not flagged as a survivor in its window")
         try:
             sign.verify(ctx.pki[s.signer], statement, s.signature)
         except (InvalidSignature, KeyError):
             raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
-    t = ctx.params.threshold
-    _require(len(msg.signatures) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(msg.signatures)} consistency signatures, threshold t = {t}")
-    return _unmask(ctx, st, msg)
+    live, dropped = _unmask_rules(ctx, st, msg)
+    signers = {s.signer for s in msg.signatures}
+    t, index = p.threshold, {v: j for j, v in enumerate(window)}
+    for owner in (*live, *dropped):
+        holders = session.window_holders(p, m, st.start, window, (st.start + index[owner]) % m)
+        quorum = len(signers.intersection(holders))
+        _require(quorum >= t, AbortReason.TOO_FEW_SURVIVORS, f"{quorum} consistency signatures among the holders of client {owner}, threshold t = {t}")
+    return _reveal(ctx, st, live, dropped)
 
 
-def _unmask(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
-    """The R4 rules shared by every model: never both shares of one peer."""
+def _unmask_rules(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest) -> tuple[list[int], list[int]]:
+    """The R4 rules shared by every model: never both shares of one peer. Returns (live, dropped) owners."""
     me, survivors, dropped = ctx.client_id, set(msg.survivors), set(msg.dropped)
     both = sorted(survivors & dropped)[:8]
     _require(not both, AbortReason.INCONSISTENT, f"clients listed both alive and dropped: {both}")
@@ -222,10 +251,15 @@ def _unmask(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
     live = sorted((survivors & set(st.alive)) | {me})
     t = ctx.params.threshold
     _require(len(live) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(live)} surviving share holders, threshold t = {t}")
+    return live, sorted(dropped)
+
+
+def _reveal(ctx: _Context, st: ClientR2MaskedInput, live: list[int], dropped: list[int]):
+    """Answer with the share of ``b_v`` for every live owner and of ``s_sk_v`` for every dropped one."""
     half = shamir.SHARE_SIZE
     seed_shares = tuple(RevealedShare(owner=v, share=st.held[v][:half]) for v in live)
-    key_shares = tuple(RevealedShare(owner=v, share=st.held[v][half:]) for v in sorted(dropped))
-    reply = UnmaskingResponse(client_id=me, session_id=st.sid, seed_shares=seed_shares, key_shares=key_shares)
+    key_shares = tuple(RevealedShare(owner=v, share=st.held[v][half:]) for v in dropped)
+    reply = UnmaskingResponse(client_id=ctx.client_id, session_id=st.sid, seed_shares=seed_shares, key_shares=key_shares)
     return ClientCompleted(), reply
 
 

@@ -59,8 +59,12 @@ class ClientR1ShareKeys(ClientState):
 
     Attributes:
         sid: the session id (every later request must carry it).
-        all_ids: every participant of the session.
-        neighbors: this client's neighbours.
+        m: the number of participants.
+        start: the ring position of ``window[0]``.
+        window: the ids of the ShareKeysRequest's entries, in ring order
+            (positions ``start, start + 1, ... mod m``): this client, its
+            neighbours and, in the active model, their holders.
+        neighbors: this client's neighbours, ascending.
         peers: ``{neighbour: its mask public key s_pk}``.
         share_keys: ``{neighbour: AEAD key of the shares between us}``.
         s_keys: the mask key pair.
@@ -69,7 +73,9 @@ class ClientR1ShareKeys(ClientState):
     """
 
     sid: bytes
-    all_ids: tuple[int, ...]
+    m: int
+    start: int
+    window: tuple[int, ...]
     neighbors: tuple[int, ...]
     peers: Mapping[int, bytes]
     share_keys: Mapping[int, bytes]
@@ -86,14 +92,18 @@ class ClientR2MaskedInput(ClientState):
 
     Attributes:
         sid: the session id (every later request must carry it).
-        all_ids: every participant of the session.
-        neighbors: this client's neighbours.
+        m: the number of participants.
+        start: the ring position of ``window[0]``.
+        window: the ids of the ShareKeysRequest's entries, in ring order.
+        neighbors: this client's neighbours, ascending.
         alive: the neighbours whose shares arrived (their masks are in the input).
         held: ``{owner: share pair}`` for this client and every ``alive`` neighbour.
     """
 
     sid: bytes
-    all_ids: tuple[int, ...]
+    m: int
+    start: int
+    window: tuple[int, ...]
     neighbors: tuple[int, ...]
     alive: tuple[int, ...]
     held: Mapping[int, bytes]
@@ -101,13 +111,16 @@ class ClientR2MaskedInput(ClientState):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ClientR3ConsistencyCheck(ClientR2MaskedInput):
-    """Survivor set signed (active model); waiting for the UnmaskingRequest.
+    """Survivor flags signed (active model); waiting for the UnmaskingRequest.
 
     Attributes:
-        signed: the survivor set this client signed.
+        signed: the ids of its window flagged 1 (in ``U3``) under the root it
+            signed, ascending; it includes this client.
+        survivors_root: the flag-tree root it signed.
     """
 
     signed: tuple[int, ...]
+    survivors_root: bytes
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -1,13 +1,14 @@
 """Neighbour graphs: who shares keys and masks with whom.
 
 SecAgg uses the complete graph; SecAgg+ (Bell et al., CCS 2020) a Harary graph
-``H(k, m)`` whose ``m`` participants sit on a ring in an order every client
-recomputes from the server's public 32-byte graph seed (a Fisher-Yates
-shuffle driven by an AES-256-CTR keystream), each linked to the ``k/2``
-clients on either side. The session id binds the seed and the participants,
-so clients shown different graphs hold different session ids. Every
-neighbour tuple is sorted ascending. The exact permutation is in SPEC.md,
-chapter "Parameters and graphs", section "Neighbour graphs".
+``H(k, m)`` whose ``m`` participants sit on a ring, each linked to the ``k/2``
+clients on either side. The ring is the participants sorted by their ring key
+``SHA-256("secagg/v1/ring-order" || 0x00 || graph_seed || u32le(id))``
+(:func:`secagg.primitives.ordered_tree.ring_key`): a sort, so a client checks
+its place with O(k + log m) data against the ordered key tree, and the server
+orders m clients in O(m log m). Both graphs use the same ring. Every neighbour
+tuple is sorted ascending. The exact definition is in SPEC.md, chapter
+"Parameters and graphs", section "Neighbour graphs".
 
 >>> g = harary_neighbors([1, 2, 3, 4, 5, 6], 2, bytes(32))
 >>> all(len(v) == 2 for v in g.values()), all(u in g[v] for u in g for v in g[u])
@@ -19,34 +20,27 @@ chapter "Parameters and graphs", section "Neighbour graphs".
 from __future__ import annotations
 
 import functools
-import hashlib
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from secagg.kinds import MAX_CLIENTS, GraphKind
 from secagg.params import Params
-from secagg.primitives.prg import Keystream
+from secagg.primitives.ordered_tree import ring_key
 
 __all__ = [
-    "GRAPH_PERMUTATION_LABEL",
     "GRAPH_SEED_SIZE",
     "build_neighbors",
-    "graph_permutation",
     "harary_neighbors",
     "neighbors_complete",
     "neighbors_of",
+    "ring_neighbors",
+    "ring_order",
 ]
-
-GRAPH_PERMUTATION_LABEL = b"secagg/v1/graph-permutation"
-"""Domain-separation label of the permutation key (followed by ``0x00``)."""
 
 GRAPH_SEED_SIZE = 32
 """Length in bytes of the public graph seed."""
-
-_TWO64 = 1 << 64
-_CHUNK_WORDS = 1024
 
 
 def _check_ids(ids: object) -> list[int]:
@@ -58,7 +52,7 @@ def _check_ids(ids: object) -> list[int]:
         if any(map(operator.eq, out, out[1:])):
             raise ValueError(f"client ids must be distinct, got {len(out) - len(set(out))} duplicate(s)")
         return out
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, set, frozenset, np.ndarray)):
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, set, frozenset, np.ndarray, range)):
         raise TypeError(f"ids must be a sequence of ints, got {type(ids).__name__}")
     out: list[int] = []
     for i in ids:
@@ -82,61 +76,85 @@ def _check_seed(seed: object) -> bytes:
     return seed
 
 
-def _stream(seed: bytes) -> Keystream:
-    return Keystream(hashlib.sha256(GRAPH_PERMUTATION_LABEL + b"\x00" + seed).digest())
+def _check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    k = int(k)
+    if k < 2 or k % 2:
+        raise ValueError(f"k must be even and at least 2, got {k}")
+    return k
 
 
-def _words(seed: bytes) -> Iterator[int]:
-    stream = _stream(seed)
-    while True:
-        yield from np.frombuffer(stream.read(8 * _CHUNK_WORDS), dtype="<u8").tolist()
+def _sorted_ring(order: Sequence[int], seed: bytes) -> tuple[int, ...]:
+    keyed = sorted((ring_key(seed, u), u) for u in order)
+    if any(a[0] == b[0] for a, b in zip(keyed, keyed[1:])):
+        raise ValueError("two clients have the same ring key: draw a new graph seed")
+    return tuple(u for _, u in keyed)
 
 
-def graph_permutation(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
+def ring_order(ids: Sequence[int], seed: bytes) -> tuple[int, ...]:
     """Return the ids in ring order: element ``p`` is the client at position ``p``.
 
-    Fisher-Yates over the sorted ids, driven by the AES-256-CTR keystream of
-    ``SHA-256(GRAPH_PERMUTATION_LABEL || 0x00 || seed)`` read as u64le words,
-    with unbiased rejection sampling (module docstring).
+    The ids sorted by ``ring_key(seed, id)`` ascending, the keys compared as
+    bytes (SPEC.md, "Neighbour graphs"). O(m log m).
 
     Args:
         ids: the distinct client ids (any order), each in ``1..2**20``.
         seed: the 32-byte public graph seed.
 
     Returns:
-        A permutation of the sorted ids.
+        A permutation of the ids.
 
     Raises:
         TypeError: if ``ids`` is not a sequence of ints or ``seed`` not bytes.
         ValueError: if ``ids`` is empty, has duplicates or an id outside
-            ``1..2**20``, or ``seed`` is not 32 bytes.
+            ``1..2**20``, ``seed`` is not 32 bytes, or two ids have the same
+            ring key (probability below ``2**-216`` for ``2**20`` ids; the
+            server then draws a new seed).
     """
-    perm = _check_ids(ids)
-    seed = _check_seed(seed)
-    m = len(perm)
-    if m > 1:
-        # Fast path: the first m - 1 words, unless one of them is rejected
-        # (probability below m**2 / 2**64); then the generic loop below
-        # consumes the very same words one by one.
-        w = np.frombuffer(_stream(seed).read(8 * (m - 1)), dtype="<u8").astype(np.uint64)
-        bounds = np.arange(m, 1, -1, dtype=np.uint64)  # i + 1 for i = m-1 .. 1
-        rem = (np.uint64(0) - bounds) % bounds  # 2**64 mod bound
-        limit = np.uint64(0) - rem  # 2**64 - rem, wrapping to 0 when rem == 0
-        if not np.any((rem != 0) & (w >= limit)):
-            js = (w % bounds).tolist()
-            for i, j in zip(range(m - 1, 0, -1), js):
-                perm[i], perm[j] = perm[j], perm[i]
-            return tuple(perm)
-    words = _words(seed)
-    for i in range(len(perm) - 1, 0, -1):
-        bound = i + 1
-        limit = _TWO64 - _TWO64 % bound
-        w = next(words)
-        while w >= limit:
-            w = next(words)
-        j = w % bound
-        perm[i], perm[j] = perm[j], perm[i]
-    return tuple(perm)
+    return _ring(tuple(_check_ids(ids)), _check_seed(seed))[0]
+
+
+@functools.lru_cache(maxsize=8)
+def _ring(order: tuple[int, ...], seed: bytes) -> tuple[tuple[int, ...], dict[int, int]]:
+    """The ring of :func:`ring_order` and each id's position in it.
+
+    Public data only; cached because every client of a simulated round asks
+    for the same ring. Callers must not mutate the returned dict.
+    """
+    ring = _sorted_ring(order, seed)
+    return ring, {u: p for p, u in enumerate(ring)}
+
+
+def ring_neighbors(ring: Sequence[int], position: int, k: int) -> tuple[int, ...]:
+    """Return the Harary neighbours of the client at ``position`` of ``ring``.
+
+    O(k): the ids at positions ``position ± d (mod m)`` for ``d = 1..k/2``, or
+    every other id of the ring when ``m - 1 <= k`` (the complete graph).
+
+    Args:
+        ring: the ids in ring order (:func:`ring_order`).
+        position: the client's position, ``0 <= position < len(ring)``.
+        k: the even number of neighbours, ``k >= 2``.
+
+    Returns:
+        The neighbour ids, ascending.
+
+    Raises:
+        TypeError: if ``k`` or ``position`` is not an int.
+        ValueError: if ``k`` is odd or below 2, or ``position`` is out of range.
+    """
+    k = _check_k(k)
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise TypeError(f"position must be an int, got {type(position).__name__}")
+    m = len(ring)
+    if not 0 <= position < m:
+        raise ValueError(f"position {position} out of range [0, {m})")
+    if m - 1 <= k:
+        me = ring[position]
+        return tuple(sorted(v for v in ring if v != me))
+    half = k // 2
+    return tuple(sorted(ring[(position + d) % m] for d in range(-half, half + 1) if d))
 
 
 def neighbors_complete(ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
@@ -157,13 +175,13 @@ def neighbors_complete(ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
 
 
 def harary_neighbors(ids: Sequence[int], k: int, seed: bytes) -> dict[int, tuple[int, ...]]:
-    """Return the randomly relabelled Harary graph ``H(k, m)`` over ``ids``.
+    """Return the Harary graph ``H(k, m)`` over ``ids`` on the ring of ``seed``.
 
-    With ``P = graph_permutation(ids, seed)`` and ``m = len(ids)``, client
-    ``P[p]`` is linked to ``P[(p ± d) mod m]`` for ``d = 1..k/2``. If
-    ``m - 1 <= k`` the result is the complete graph over ``ids``. The graph is
-    symmetric, every client has exactly ``min(k, m - 1)`` neighbours, and it
-    stays connected after removing any ``k - 1`` clients (``H(k, m)`` is
+    With ``R = ring_order(ids, seed)`` and ``m = len(ids)``, client ``R[p]``
+    is linked to ``R[(p ± d) mod m]`` for ``d = 1..k/2``. If ``m - 1 <= k``
+    the result is the complete graph over ``ids``. The graph is symmetric,
+    every client has exactly ``min(k, m - 1)`` neighbours, and it stays
+    connected after removing any ``k - 1`` clients (``H(k, m)`` is
     ``k``-connected).
 
     Args:
@@ -177,12 +195,13 @@ def harary_neighbors(ids: Sequence[int], k: int, seed: bytes) -> dict[int, tuple
 
     Raises:
         TypeError: if an argument has the wrong type.
-        ValueError: if ``k`` is odd or below 2, ``seed`` is not 32 bytes, or
-            ``ids`` is empty, has duplicates or an id out of range.
+        ValueError: if ``k`` is odd or below 2, ``seed`` is not 32 bytes,
+            ``ids`` is empty, has duplicates or an id out of range, or two ids
+            share a ring key (:func:`ring_order`).
 
     Warning:
         The security analysis (chapter "Parameters and graphs") assumes the
-        permutation is independent of which clients are corrupted or drop
+        ring order is independent of which clients are corrupted or drop
         out. The seed must come from a CSPRNG, fresh for every round, and be
         bound into the session id (the protocol does both). A server that
         colludes with clients can still draw many seeds and keep one that
@@ -190,34 +209,22 @@ def harary_neighbors(ids: Sequence[int], k: int, seed: bytes) -> dict[int, tuple
         server each such trial costs it little, so the ``2^-40`` bound then
         degrades by the number of seeds it can try.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an int, got {type(k).__name__}")
-    k = int(k)
-    if k < 2 or k % 2:
-        raise ValueError(f"k must be even and at least 2, got {k}")
+    k = _check_k(k)
     seed = _check_seed(seed)
     order = _check_ids(ids)
-    m = len(order)
-    if m - 1 <= k:
+    if len(order) - 1 <= k:
         return neighbors_complete(order)
-    ring = graph_permutation(order, seed)
-    half = k // 2
-    out: dict[int, tuple[int, ...]] = {}
-    for p, u in enumerate(ring):
-        out[u] = tuple(sorted(ring[(p + d) % m] for d in range(-half, half + 1) if d))
+    ring = _ring(tuple(order), seed)[0]
+    out = {u: ring_neighbors(ring, p, k) for p, u in enumerate(ring)}
     return {u: out[u] for u in order}
 
 
-@functools.lru_cache(maxsize=8)
-def _ring(order: tuple[int, ...], seed: bytes) -> tuple[tuple[int, ...], dict[int, int]]:
-    """The ring of :func:`graph_permutation` and each id's position in it.
-
-    Public data only; cached because every client of a round (and, in one
-    process, all of them) asks for the same ring. Callers must not mutate
-    the returned dict.
-    """
-    ring = graph_permutation(order, seed)
-    return ring, {u: p for p, u in enumerate(ring)}
+def _check_params(params: object, order: list[int]) -> Params:
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be Params, got {type(params).__name__}")
+    if order[-1] > params.n_clients:
+        raise ValueError(f"client id {order[-1]} is above n_clients={params.n_clients}")
+    return params
 
 
 def build_neighbors(params: Params, ids: Sequence[int], seed: bytes) -> dict[int, tuple[int, ...]]:
@@ -238,14 +245,13 @@ def build_neighbors(params: Params, ids: Sequence[int], seed: bytes) -> dict[int
         TypeError: if ``params`` is not :class:`Params` or another argument
             has the wrong type.
         ValueError: if an id is outside ``1..params.n_clients``, ids repeat or
-            are empty, or ``seed`` is not 32 bytes.
+            are empty, ``seed`` is not 32 bytes, or two ids share a ring key.
     """
     if not isinstance(params, Params):
         raise TypeError(f"params must be Params, got {type(params).__name__}")
     seed = _check_seed(seed)
     order = _check_ids(ids)
-    if order[-1] > params.n_clients:
-        raise ValueError(f"client id {order[-1]} is above n_clients={params.n_clients}")
+    _check_params(params, order)
     if params.graph is GraphKind.COMPLETE:
         return neighbors_complete(order)
     return harary_neighbors(order, params.neighbors, seed)
@@ -254,9 +260,8 @@ def build_neighbors(params: Params, ids: Sequence[int], seed: bytes) -> dict[int
 def neighbors_of(params: Params, ids: Sequence[int], seed: bytes, client_id: int) -> tuple[int, ...]:
     """Return one client's neighbours, without building the whole graph.
 
-    Equal to ``build_neighbors(params, ids, seed)[client_id]`` at O(m) cost
-    (one permutation) instead of O(m k log k), which matters when each of
-    ``m`` clients computes its own neighbourhood.
+    Equal to ``build_neighbors(params, ids, seed)[client_id]``; the ring is
+    cached, so each further client of the same round costs O(k).
 
     Args:
         params: the round parameters.
@@ -275,14 +280,12 @@ def neighbors_of(params: Params, ids: Sequence[int], seed: bytes, client_id: int
         raise TypeError(f"params must be Params, got {type(params).__name__}")
     order = _check_ids(ids)
     seed = _check_seed(seed)
-    if order[-1] > params.n_clients:
-        raise ValueError(f"ids must be in 1..{params.n_clients}, got {order[-1]}")
-    if client_id not in order:
-        raise ValueError(f"client {client_id} is not among the ids")
-    m, k = len(order), params.neighbors
-    if params.graph is GraphKind.COMPLETE or m - 1 <= k:
+    _check_params(params, order)
+    if params.graph is GraphKind.COMPLETE or len(order) - 1 <= params.neighbors:
+        if client_id not in order:
+            raise ValueError(f"client {client_id} is not among the ids")
         return tuple(v for v in order if v != client_id)
     ring, positions = _ring(tuple(order), seed)
-    p = positions[client_id]
-    half = k // 2
-    return tuple(sorted(ring[(p + d) % m] for d in range(-half, half + 1) if d))
+    if client_id not in positions:
+        raise ValueError(f"client {client_id} is not among the ids")
+    return ring_neighbors(ring, positions[client_id], params.neighbors)

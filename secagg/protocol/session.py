@@ -6,10 +6,12 @@ that the state machines stay about rules and the bytes stay in SPEC.md
 
 * ``params_bytes``  = u32 n | u32 dim | u8 bits | u8 graph | u32 k | u32 t | u8 threat | u64 round_counter
 * key leaf          = SHA-256(0x00 | u32 id | c_pk | s_pk), one per participant
+* ring              = the participants sorted by ring key (``ordered_tree.ring_key``)
 * ``session_id``    = SHA-256("secagg/v1/session" 0x00 | params_bytes | graph_seed
-  | u32 m | u32 id_1 .. u32 id_m | Merkle root over the key leaves in id order)
+  | u32 m | root of the ordered key tree over the ring)   (wire version 3)
+* window            = the ring positions a ShareKeysRequest carries (:func:`window_shape`)
 * advertise statement   = "secagg/v1/advertise" 0x00 | params_bytes | u32 id | c_pk | s_pk
-* consistency statement = "secagg/v1/consistency" 0x00 | session_id | u32 m | u32 ids...
+* consistency statement = "secagg/v1/consistency" 0x00 | session_id | flag-tree root   (wire version 3)
 * seed commitment       = SHA-256("secagg/v1/seed-commitment" 0x00 | session_id | u32 id | seed)
 * share key   = derive_key(X25519(c_sk_u, c_pk_v), "share-encryption", session, round 1, min, max)
 * mask seed   = derive_key(X25519(s_sk_u, s_pk_v), "mask-seed", session, round 2, min, max)
@@ -28,11 +30,11 @@ import hashlib
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 
-from secagg.errors import AbortReason, InvalidCiphertext, InvalidSignature
+from secagg.errors import AbortReason, InvalidCiphertext, InvalidSignature, ProofError
 from secagg.kinds import GraphKind, ThreatModel
-from secagg.messages import AdvertiseKeys
+from secagg.messages import AdvertiseKeys, ShareKeysRequest
 from secagg.params import Params
-from secagg.primitives import aead, kex, merkle, sign
+from secagg.primitives import aead, kex, merkle, ordered_tree, sign
 from secagg.primitives.randomness import RandomSource
 from secagg.protocol._abort import AbortSignal
 
@@ -43,6 +45,7 @@ __all__ = [
     "key_leaf",
     "mask_seed",
     "open_share",
+    "pack_flags",
     "pair_sign",
     "seal_share",
     "params_bytes",
@@ -50,8 +53,12 @@ __all__ = [
     "session_id",
     "share_associated_data",
     "share_key",
-    "verified_key_root",
+    "unpack_flags",
+    "verified_window_root",
     "verify_key_signatures",
+    "window_holders",
+    "window_neighbors",
+    "window_shape",
 ]
 
 _GRAPH_CODES = {GraphKind.COMPLETE: 1, GraphKind.HARARY: 2}
@@ -101,29 +108,86 @@ def key_leaf(entry: AdvertiseKeys) -> bytes:
     return merkle.leaf_hash(struct.pack("<I", entry.client_id) + entry.c_pk + entry.s_pk)
 
 
-def session_id(params: Params, graph_seed: bytes, participants: Sequence[int], key_root: bytes) -> bytes:
-    """Return the 32-byte session id.
+def session_id(params: Params, graph_seed: bytes, m: int, key_root: bytes) -> bytes:
+    """Return the 32-byte session id (wire version 3).
+
+    ``SHA-256("secagg/v1/session" || 0x00 || params_bytes || graph_seed ||
+    u32le(m) || key_root)``.
 
     Args:
         params: the round parameters.
         graph_seed: the 32-byte graph seed the server drew.
-        participants: the sorted ids of every client that advertised keys.
-            Binding the set (not only its size) means a server cannot show
-            different clients different participant sets, hence different
-            graphs, under one session id.
-        key_root: the Merkle root over every participant's :func:`key_leaf`.
+        m: the number of participants (clients that advertised keys).
+        key_root: the root of the ordered key tree over the ring, which
+            commits to every participant's id, keys and ring position, so
+            two clients holding one session id hold windows of one ring
+            (SPEC.md, "Protocol", "Bindings").
 
     Returns:
         32 bytes.
 
-    Raises: nothing of its own (sizes and order are the caller's; SPEC.md, "Protocol", "Bindings").
+    Raises:
+        struct.error: if ``m`` is not an int in ``[0, 2**32)``; sizes are the caller's.
     """
     h = hashlib.sha256(b"secagg/v1/session\x00")
     h.update(params_bytes(params))
     h.update(graph_seed)
-    h.update(struct.pack(f"<I{len(participants)}I", len(participants), *participants))
+    h.update(struct.pack("<I", m))
     h.update(key_root)
     return h.digest()
+
+
+def window_shape(params: Params, m: int) -> tuple[int, int | None]:
+    """Return the size of the window a ShareKeysRequest carries and the receiver's index in it.
+
+    The window of the client at ring position ``p`` is the positions
+    ``p - h .. p + h (mod m)`` with ``h = k/2`` (the client and its Harary
+    neighbours; ``h = k`` in the active model, the extended window W2 that
+    holds every neighbour's holders), or the whole ring (starting at
+    position 0) for the complete graph or when ``2h + 1 >= m``.
+
+    Args:
+        params: the round parameters.
+        m: the number of participants, at least 1.
+
+    Returns:
+        ``(count, centre)``: ``count`` entries, the receiver's own entry at
+        index ``centre``; ``centre`` is None for the whole ring.
+
+    Raises: nothing of its own.
+    """
+    if params.graph is GraphKind.COMPLETE:
+        return m, None
+    half = params.neighbors if params.threat is ThreatModel.ACTIVE else params.neighbors // 2
+    if 2 * half + 1 >= m:
+        return m, None
+    return 2 * half + 1, half
+
+
+def window_neighbors(params: Params, m: int, start: int, window: Sequence[int], position: int) -> tuple[int, ...]:
+    """Return the neighbours of the client at ring ``position``, read from a window of the ring.
+
+    Args:
+        params: the round parameters.
+        m: the number of participants.
+        start: the ring position of ``window[0]``.
+        window: the ids at ring positions ``start, start + 1, ... (mod m)``,
+            shaped as :func:`window_shape` says, with ``position`` in it.
+        position: the client's ring position.
+
+    Returns:
+        The neighbour ids, ascending: the ring positions ``position ± d``
+        for ``d = 1..k/2`` (Harary, ``m - 1 > k``), else every other id of
+        the (whole-ring) window.
+
+    Raises:
+        IndexError: if the window is too short for the position (a caller bug).
+    """
+    if params.graph is GraphKind.COMPLETE or m - 1 <= params.neighbors:
+        me = window[(position - start) % m]
+        return tuple(sorted(v for v in window if v != me))
+    half = params.neighbors // 2
+    return tuple(sorted(window[(position + d - start) % m] for d in range(-half, half + 1) if d))
 
 
 def advertise_statement(params: Params, client_id: int, c_pk: bytes, s_pk: bytes) -> bytes:
@@ -148,25 +212,88 @@ def advertise_statement(params: Params, client_id: int, c_pk: bytes, s_pk: bytes
     return b"secagg/v1/advertise\x00" + params_bytes(params) + struct.pack("<I", client_id) + c_pk + s_pk
 
 
-def consistency_statement(sid: bytes, survivors: Iterable[int]) -> bytes:
-    """Return the bytes a client signs in ConsistencyCheckResponse (active model).
+def consistency_statement(sid: bytes, survivors_root: bytes) -> bytes:
+    """Return the bytes a client signs in ConsistencyCheckResponse (active model, wire version 3).
 
-    ``b"secagg/v1/consistency" || 0x00 || sid || u32le(m) || u32le(id)...``
-    with the ids sorted ascending.
+    ``b"secagg/v1/consistency" || 0x00 || sid || survivors_root``: the root of
+    the flag tree over the ring (one flag per participant, 1 iff in ``U3``),
+    so one signature covers every participant's flag with O(1) bytes.
 
     Args:
         sid: the 32-byte session id (its size is not checked).
-        survivors: the survivor ids, in any order.
+        survivors_root: the 32-byte flag-tree root (its size is not checked).
 
     Returns:
-        The statement bytes (``22 + len(sid) + 4 + 4 * m``).
+        The statement bytes (``22 + len(sid) + len(survivors_root)``).
 
     Raises:
-        TypeError: if ``sid`` is not bytes or the ids cannot be sorted.
-        struct.error: if an id is not an int in ``[0, 2**32)``.
+        TypeError: if ``sid`` or ``survivors_root`` is not bytes.
     """
-    ids = sorted(survivors)
-    return b"secagg/v1/consistency\x00" + sid + struct.pack(f"<I{len(ids)}I", len(ids), *ids)
+    return b"secagg/v1/consistency\x00" + sid + survivors_root
+
+
+def pack_flags(flags: Sequence[bool]) -> bytes:
+    """Pack window flags into bytes: bit ``j`` is ``out[j // 8] >> (j % 8) & 1``; unused high bits zero.
+
+    >>> pack_flags([True, False, True]), unpack_flags(b"\\x05", 3)
+    (b'\\x05', [True, False, True])
+
+    Args:
+        flags: one bool per window position, in window order.
+
+    Returns:
+        ``ceil(len(flags) / 8)`` bytes.
+
+    Raises: nothing of its own.
+    """
+    out = bytearray((len(flags) + 7) // 8)
+    for j, f in enumerate(flags):
+        if f:
+            out[j >> 3] |= 1 << (j & 7)
+    return bytes(out)
+
+
+def unpack_flags(data: bytes, count: int) -> list[bool]:
+    """Unpack :func:`pack_flags` bytes of a ``count``-position window.
+
+    Args:
+        data: the packed flags.
+        count: the window size.
+
+    Returns:
+        ``count`` bools.
+
+    Raises:
+        AbortSignal: MALFORMED if ``data`` is not ``ceil(count / 8)`` bytes or
+            an unused high bit is set.
+    """
+    if len(data) != (count + 7) // 8:
+        raise AbortSignal(AbortReason.MALFORMED, f"{len(data)} flag bytes for a window of {count}, expected {(count + 7) // 8}")
+    if count % 8 and data[-1] >> (count % 8):
+        raise AbortSignal(AbortReason.MALFORMED, "unused high bits of the last flag byte are not zero")
+    return [bool(data[j >> 3] >> (j & 7) & 1) for j in range(count)]
+
+
+def window_holders(params: Params, m: int, start: int, window: Sequence[int], position: int) -> tuple[int, ...]:
+    """Return the holders ``H(x)`` of the client at ring ``position``, read from a window of the ring.
+
+    Args:
+        params: the round parameters.
+        m: the number of participants.
+        start: the ring position of ``window[0]``.
+        window: the ids at ring positions ``start, start + 1, ... (mod m)``;
+            it must hold ``position`` and its neighbours (an active-model W2
+            holds them for the receiver and every neighbour of it).
+        position: the ring position of ``x``.
+
+    Returns:
+        ``x`` and its neighbours, ascending.
+
+    Raises:
+        IndexError: if the window is too short for the position (a caller bug).
+    """
+    me = window[(position - start) % m]
+    return tuple(sorted((*window_neighbors(params, m, start, window, position), me)))
 
 
 def seed_commitment(sid: bytes, client_id: int, seed: bytes) -> bytes:
@@ -273,31 +400,32 @@ def pair_sign(u: int, v: int) -> int:
 # ---------------------------------------------------------------------------- composed verbs
 
 
-def verified_key_root(entries: Sequence[AdvertiseKeys], proofs: Sequence[object], participants: Sequence[int]) -> bytes:
-    """Return the one Merkle root that every entry's inclusion proof leads to.
+def verified_window_root(msg: ShareKeysRequest) -> bytes:
+    """Return the root of the ordered key tree that a ShareKeysRequest's multiproof leads to.
+
+    Each entry's leaf is ``(ring_key(graph_seed, id), key_leaf(entry))`` at
+    ring position ``(start + j) mod m``; the receiving client computes the
+    ring keys itself, so the proof's ordering checks put the entries exactly
+    where their ids belong on the ring (SPEC.md, "Protocol", "Bindings").
 
     Args:
-        entries: the advertised keys a ShareKeysRequest carries.
-        proofs: their inclusion proofs, in the same order.
-        participants: the sorted participant ids (a leaf's position is its id's index).
+        msg: the request (``m``, ``start`` and sizes already checked).
 
     Returns:
         The 32-byte key root, the last input of :func:`session_id`.
 
     Raises:
-        AbortSignal: INCONSISTENT for a malformed proof, an entry whose id is
-            not a participant, or proofs that lead to different roots.
+        AbortSignal: INCONSISTENT if the proof is malformed, of the wrong
+            length, or fails an ordering check.
     """
-    position = {u: i for i, u in enumerate(participants)}
-    roots = set()
-    for entry, proof in zip(entries, proofs):
-        try:
-            roots.add(merkle.root_from_proof(key_leaf(entry), position[entry.client_id], len(participants), proof))
-        except (ValueError, KeyError):
-            raise AbortSignal(AbortReason.INCONSISTENT, f"malformed key proof for client {entry.client_id}") from None
-    if len(roots) != 1:
-        raise AbortSignal(AbortReason.INCONSISTENT, "key proofs lead to different roots")
-    return roots.pop()
+    m, count = msg.m, len(msg.entries)
+    order = sorted(range(count), key=lambda j: (msg.start + j) % m)
+    positions = [(msg.start + j) % m for j in order]
+    leaves = [(ordered_tree.ring_key(msg.graph_seed, msg.entries[j].client_id), key_leaf(msg.entries[j])) for j in order]
+    try:
+        return ordered_tree.verify_multiproof(m, positions, leaves, msg.proof)
+    except (ProofError, ValueError) as exc:
+        raise AbortSignal(AbortReason.INCONSISTENT, f"the key proof does not verify ({exc})") from None
 
 
 def advertise_signature_ok(params: Params, pki: Mapping[int, bytes], entry: AdvertiseKeys) -> bool:

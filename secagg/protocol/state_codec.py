@@ -42,8 +42,8 @@ __all__ = ["MAGIC", "STATE_VERSION", "advertised_state", "decode_client", "encod
 MAGIC = b"secagg/v1/client-state\x00"
 """The first bytes of every client state (never a valid wire message, whose first byte is the wire version)."""
 
-STATE_VERSION = 2
-"""The client-state format version."""
+STATE_VERSION = 3
+"""The client-state format version (3: the ring window replaces the participant list, wire version 3)."""
 
 _PHASES: dict[type | None, int] = {
     None: 0,
@@ -94,6 +94,10 @@ def _ids(ids) -> bytes:
     return _U32.pack(len(ids)) + struct.pack(f"<{len(ids)}I", *ids)
 
 
+def _ring(state) -> bytes:
+    return state.sid + _U32.pack(state.m) + _U32.pack(state.start) + _ids(state.window)
+
+
 def encode_client(
     params: Params, client_id: int, state: ClientState | None, x: np.ndarray | None, abort_message: bytes | None
 ) -> bytes:
@@ -124,13 +128,13 @@ def _body(state: ClientState | None, announce: bool) -> bytes:
     if isinstance(state, ClientR1ShareKeys):
         per = b"".join(state.peers[v] + state.share_keys[v] for v in state.neighbors)
         return b"".join(
-            (state.sid, _ids(state.all_ids), _ids(state.neighbors), per, state.s_keys.private_bytes(), state.seed, state.own_share)
+            (_ring(state), per, state.s_keys.private_bytes(), state.seed, state.own_share)
         )
     if isinstance(state, ClientR2MaskedInput):
         me = next(v for v in state.held if v not in state.alive)
         held = state.held[me] + b"".join(state.held[v] for v in state.alive)
-        out = state.sid + _ids(state.all_ids) + _ids(state.neighbors) + _ids(state.alive) + held
-        return out + (_ids(state.signed) if isinstance(state, ClientR3ConsistencyCheck) else b"")
+        out = _ring(state) + _ids(state.alive) + held
+        return out + (_ids(state.signed) + state.survivors_root if isinstance(state, ClientR3ConsistencyCheck) else b"")
     if isinstance(state, ClientAborted):
         detail = state.detail.encode("utf-8")[:_MAX_DETAIL].decode("utf-8", errors="ignore").encode("utf-8")
         return bytes((ABORT_CODES[state.reason], int(announce))) + _U32.pack(len(detail)) + detail
@@ -232,12 +236,9 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
     if phase == 6:
         return _read_aborted(r)
     sid = r.raw(_SESSION, "session id")
-    all_ids = _id_set(r, "participants", n)
-    if me not in all_ids:
-        raise DecodeError("participants do not include this client")
-    neighbors = _id_set(r, "neighbours", n, within=all_ids, exclude=me)
+    m, start, window, neighbors = _read_ring(r, p, me)
     if phase == 2:
-        return _read_r1(r, sid, all_ids, neighbors), False
+        return _read_r1(r, sid, m, start, window, neighbors), False
     alive = _id_set(r, "alive", n, within=neighbors)
     if (1 + len(alive)) * _PAIR > r.remaining():
         raise DecodeError("truncated: held shares")
@@ -245,13 +246,14 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
     for v in alive:
         held[v] = _pair_bytes(r, f"share pair of client {v}")
     if phase == 3:
-        return ClientR2MaskedInput(sid, all_ids, neighbors, alive, held), False
+        return ClientR2MaskedInput(sid, m, start, window, neighbors, alive, held), False
     if p.threat is not ThreatModel.ACTIVE:
         raise DecodeError("a signed survivor set (phase 4) exists only in the active threat model")
-    signed = _id_set(r, "signed survivors", n, within=all_ids)
+    signed = _id_set(r, "signed survivors", n, within=window)
     if me not in signed:
         raise DecodeError("signed survivors do not include this client")
-    return ClientR3ConsistencyCheck(sid, all_ids, neighbors, alive, held, signed), False
+    root = r.raw(_SESSION, "survivors root")
+    return ClientR3ConsistencyCheck(sid, m, start, window, neighbors, alive, held, signed, root), False
 
 
 def _read_aborted(r: _Reader) -> tuple[ClientAborted, bool]:
@@ -268,7 +270,32 @@ def _read_aborted(r: _Reader) -> tuple[ClientAborted, bool]:
     return ClientAborted(_REASONS[code], detail), bool(announce)
 
 
-def _read_r1(r: _Reader, sid: bytes, all_ids: tuple[int, ...], neighbors: tuple[int, ...]) -> ClientR1ShareKeys:
+def _read_ring(r: _Reader, p: Params, me: int) -> tuple[int, int, tuple[int, ...], tuple[int, ...]]:
+    """``u32 m | u32 start | ids in ring order``, shaped as the client's window; returns them and the neighbours."""
+    m = r.u32("m")
+    if not p.threshold <= m <= p.n_clients:
+        raise DecodeError(f"m = {m} participants, expected {p.threshold}..{p.n_clients}")
+    start = r.u32("start")
+    if start >= m:
+        raise DecodeError(f"start = {start}, expected below m = {m}")
+    count, centre = session.window_shape(p, m)
+    window = r.ids("window", count)
+    if len(window) != count or len(set(window)) != count or not all(1 <= v <= p.n_clients for v in window):
+        raise DecodeError(f"window must be {count} distinct ids in [1, {p.n_clients}]")
+    if centre is None:
+        if start != 0 or me not in window:
+            raise DecodeError("a whole-ring window starts at 0 and includes this client")
+        index = window.index(me)
+    elif window[centre] != me:
+        raise DecodeError("this client is not at the window's centre")
+    else:
+        index = centre
+    return m, start, window, session.window_neighbors(p, m, start, window, (start + index) % m)
+
+
+def _read_r1(
+    r: _Reader, sid: bytes, m: int, start: int, window: tuple[int, ...], neighbors: tuple[int, ...]
+) -> ClientR1ShareKeys:
     if len(neighbors) * 2 * kex.KEY_SIZE > r.remaining():
         raise DecodeError("truncated: neighbour keys")
     peers, share_keys = {}, {}
@@ -278,4 +305,4 @@ def _read_r1(r: _Reader, sid: bytes, all_ids: tuple[int, ...], neighbors: tuple[
     s_keys = _private(r, "s_sk")
     seed = r.raw(shamir.SECRET_SIZE, "seed")
     own = _pair_bytes(r, "own share pair")
-    return ClientR1ShareKeys(sid, all_ids, neighbors, peers, share_keys, s_keys, seed, own)
+    return ClientR1ShareKeys(sid, m, start, window, neighbors, peers, share_keys, s_keys, seed, own)

@@ -12,11 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secagg import codec
-from secagg.codec import ABORT_CODES, TAGS, VERSION, decode, encode, encoded_size_masked_input
+from secagg.codec import ABORT_CODES, TAGS, VERSION, decode, encode, encoded_size_masked_input, max_window
 from secagg.errors import AbortReason, DecodeError, RemoteProtocolError
 from secagg.messages import (
     ENCRYPTED_SHARE_SIZE,
-    MAX_PROOF_HASHES,
     SHARE_SIZE,
     Abort,
     AddressedShare,
@@ -106,16 +105,12 @@ def revealed(n: int, owners=IDS):
 
 @st.composite
 def share_keys_request(draw, p: Params):
-    participants = draw(id_tuple(p.n_clients, st.integers(1, p.n_clients)))
-    chosen = draw(st.lists(st.sampled_from(participants), unique=True).map(sorted)) if participants else []
-    entries = []
-    for cid in chosen:
-        a = draw(advertise())
-        entries.append(dataclasses.replace(a, client_id=cid))
-    proofs = tuple(draw(st.binary(max_size=3).map(lambda b: b * 32)) for _ in chosen)  # 0..3 hashes
-    return ShareKeysRequest(
-        graph_seed=draw(KEY), participants=participants, advertised=tuple(entries), proofs=proofs
-    )
+    m = draw(st.integers(1, p.n_clients))
+    start = draw(st.integers(0, m - 1))
+    chosen = draw(st.lists(IDS, unique=True, max_size=m))  # any order: the ring's, not the ids'
+    entries = tuple(dataclasses.replace(draw(advertise()), client_id=cid) for cid in chosen)
+    proof = draw(st.binary(max_size=3).map(lambda b: b * 96))  # 0..3 items
+    return ShareKeysRequest(graph_seed=draw(KEY), m=m, start=start, entries=entries, proof=proof)
 
 
 @st.composite
@@ -157,7 +152,13 @@ def message(p: Params):
             session_id=KEY,
             masked=st.binary(min_size=packed_size(p.dim, p.bits), max_size=packed_size(p.dim, p.bits)),
         ),
-        st.builds(ConsistencyCheckRequest, session_id=KEY, survivors=id_tuple(n)),
+        st.builds(
+            ConsistencyCheckRequest,
+            session_id=KEY,
+            survivors_root=KEY,
+            flags=st.binary(min_size=1, max_size=(max_window(p) + 7) // 8),
+            proof=st.lists(KEY, max_size=4).map(b"".join),
+        ),
         st.builds(ConsistencyCheckResponse, client_id=IDS, session_id=KEY, signature=SIG64),
         st.builds(UnmaskingRequest, session_id=KEY, survivors=id_tuple(n), dropped=id_tuple(n), signatures=signatures(n)),
         unmasking_response(p),
@@ -212,9 +213,9 @@ def test_a_corrupted_byte_gives_decode_error_or_a_valid_message_that_re_encodes_
     assert encode(out) == bytes(buf)
 
 
-@pytest.mark.parametrize("version", [0, 1, 3, 127, 255])
+@pytest.mark.parametrize("version", [0, 1, 2, 4, 127, 255])
 def test_unknown_version_raises_decode_error(version):
-    data = bytearray(encode(ConsistencyCheckRequest(session_id=SID, survivors=(1,))))
+    data = bytearray(encode(ConsistencyCheckRequest(session_id=SID, survivors_root=SID, flags=b"\x01")))
     data[0] = version
     with pytest.raises(DecodeError, match="version"):
         decode(bytes(data), params=P5)
@@ -247,16 +248,19 @@ def test_decode_refuses_non_bytes_and_encode_refuses_non_messages():
 HUGE = 0xFFFFFFFF
 _ADV = u32(1) + bytes(32) + bytes([1]) * 32
 FORGED = {
-    "survivors count": bytes((VERSION, 6)) + SID + u32(HUGE),
+    "flags length": bytes((VERSION, 6)) + SID + SID + u32(HUGE),
+    "flag proof length": bytes((VERSION, 6)) + SID + SID + u32(1) + b"\x01" + u32(HUGE),
+    "survivors count": bytes((VERSION, 8)) + SID + u32(HUGE),
     "dropped count": bytes((VERSION, 8)) + SID + u32(0) + u32(HUGE),
     "signatures count": bytes((VERSION, 8)) + SID + u32(0) + u32(0) + u32(HUGE),
     "addressed shares count": bytes((VERSION, 4)) + SID + u32(HUGE),
     "share-keys shares count": bytes((VERSION, 3)) + u32(1) + SID + SID + u32(HUGE),
     "seed shares count": bytes((VERSION, 9)) + u32(1) + SID + u32(HUGE),
     "key shares count": bytes((VERSION, 9)) + u32(1) + SID + u32(0) + u32(HUGE),
-    "advertised count": bytes((VERSION, 2)) + SID + u32(1) + b"\x01" + u32(HUGE),
-    "participants length": bytes((VERSION, 2)) + SID + u32(HUGE),
-    "proof length": bytes((VERSION, 2)) + SID + u32(1) + b"\x01" + u32(1) + _ADV + u32(0) + u32(HUGE),
+    "entries count": bytes((VERSION, 2)) + SID + u32(5) + u32(0) + u32(HUGE),
+    "m": bytes((VERSION, 2)) + SID + u32(HUGE) + u32(0) + u32(0),
+    "start": bytes((VERSION, 2)) + SID + u32(5) + u32(HUGE) + u32(0),
+    "proof length": bytes((VERSION, 2)) + SID + u32(5) + u32(0) + u32(1) + _ADV + u32(0) + u32(HUGE),
     "signature length": bytes((VERSION, 1)) + _ADV + u32(HUGE),
     "masked length": bytes((VERSION, 5)) + u32(1) + SID + u32(HUGE),
     "detail length": bytes((VERSION, 15, 1)) + u32(HUGE),
@@ -288,7 +292,6 @@ def test_a_forged_huge_count_or_length_is_rejected_quickly_without_allocating(fi
 @pytest.mark.parametrize(
     "build",
     [
-        lambda ids: ConsistencyCheckRequest(session_id=SID, survivors=ids),
         lambda ids: UnmaskingRequest(session_id=SID, survivors=ids, dropped=()),
         lambda ids: UnmaskingRequest(session_id=SID, survivors=(), dropped=ids),
         lambda ids: UnmaskingRequest(
@@ -305,7 +308,7 @@ def test_a_forged_huge_count_or_length_is_rejected_quickly_without_allocating(fi
             client_id=9, session_id=SID, seed_shares=(), key_shares=tuple(RevealedShare(owner=i, share=bytes(36)) for i in ids)
         ),
     ],
-    ids=["survivors", "unmask-survivors", "unmask-dropped", "signatures", "addressed", "share-keys", "seed", "key"],
+    ids=["unmask-survivors", "unmask-dropped", "signatures", "addressed", "share-keys", "seed", "key"],
 )
 def test_counts_up_to_n_clients_are_accepted_and_above_it_rejected(build):
     n = P5.n_clients
@@ -315,17 +318,62 @@ def test_counts_up_to_n_clients_are_accepted_and_above_it_rejected(build):
         decode(encode(build(tuple(range(1, n + 2)))), params=P5)
 
 
-def test_advertised_count_above_n_clients_is_rejected():
-    p = Params(n_clients=2, dim=1, bits=8, graph="complete", neighbors=1, threshold=2)
-    entries = tuple(AdvertiseKeys(client_id=i, c_pk=bytes(32), s_pk=bytes(32)) for i in (1, 2))
-    m = ShareKeysRequest(graph_seed=SID, participants=(1, 2), advertised=entries, proofs=(b"", b""))
+@pytest.mark.parametrize(
+    ("params", "window"),
+    [
+        (P5, 5),
+        (Params(n_clients=40, dim=1, bits=8, graph="harary", neighbors=6, threshold=4, threat="active"), 13),
+        (Params(n_clients=40, dim=1, bits=8, graph="harary", neighbors=6, threshold=4, threat="semi-malicious"), 7),
+        (Params(n_clients=10, dim=1, bits=8, graph="harary", neighbors=6, threshold=4, threat="active"), 10),
+    ],
+)
+def test_flags_and_window_signatures_are_bounded_by_the_largest_window(params, window):
+    assert max_window(params) == window
+    limit = (window + 7) // 8
+    ok = ConsistencyCheckRequest(session_id=SID, survivors_root=SID, flags=bytes([1]) * limit)
+    assert decode(encode(ok), params=params) == ok
+    with pytest.raises(DecodeError, match="limit"):
+        decode(encode(dataclasses.replace(ok, flags=bytes([1]) * (limit + 1))), params=params)
+    sigs = tuple(Signature(signer=i, signature=bytes(64)) for i in range(1, window + 2))
+    ok = UnmaskingRequest(session_id=SID, survivors=(), dropped=(), signatures=sigs[:window])
+    assert decode(encode(ok), params=params) == ok
+    with pytest.raises(DecodeError, match="limit"):
+        decode(encode(dataclasses.replace(ok, signatures=sigs)), params=params)
+
+
+def test_entry_count_above_m_is_rejected_before_reading_an_entry():
+    p = Params(n_clients=3, dim=1, bits=8, graph="complete", neighbors=2, threshold=2)
+    entries = tuple(AdvertiseKeys(client_id=i, c_pk=bytes(32), s_pk=bytes([i]) * 32) for i in (2, 1))
+    m = ShareKeysRequest(graph_seed=SID, m=2, start=1, entries=entries, proof=b"")
     assert decode(encode(m), params=p) == m
     data = bytearray(encode(m))
-    count_at = 2 + 32 + 4 + 1
+    count_at = 2 + 32 + 4 + 4
     data[count_at : count_at + 4] = u32(3)
-    data += _ADV + u32(0)
-    with pytest.raises(DecodeError, match="limit"):
+    data[-4:] = _ADV + u32(0) + u32(0)  # a third entry, then the proof length
+    with pytest.raises(DecodeError, match="limit 2"):
         decode(bytes(data), params=p)
+
+
+@pytest.mark.parametrize("m", [0, 4, HUGE])
+def test_m_outside_one_to_n_clients_is_rejected(m):
+    p = Params(n_clients=3, dim=1, bits=8, graph="complete", neighbors=2, threshold=2)
+    with pytest.raises(DecodeError, match="participants"):
+        decode(bytes((VERSION, 2)) + SID + u32(m) + u32(0) + u32(0) + u32(0), params=p)
+
+
+@pytest.mark.parametrize("start", [3, 4, HUGE])
+def test_start_at_or_above_m_is_rejected(start):
+    p = Params(n_clients=3, dim=1, bits=8, graph="complete", neighbors=2, threshold=2)
+    with pytest.raises(DecodeError, match="start"):
+        decode(bytes((VERSION, 2)) + SID + u32(3) + u32(start) + u32(0) + u32(0), params=p)
+
+
+@pytest.mark.parametrize("length", [32, 95, 97, 96 * 80 + 96, 96 * 80 + 1])
+def test_a_proof_not_made_of_96_byte_items_or_above_80_items_is_rejected(length):
+    head = bytes((VERSION, 2)) + SID + u32(3) + u32(0) + u32(1) + _ADV + u32(0)
+    with pytest.raises(DecodeError, match="proof"):
+        decode(head + u32(length) + bytes(length), params=P5)
+    assert isinstance(decode(head + u32(96 * 80) + bytes(96 * 80), params=P5), ShareKeysRequest)
 
 
 @given(dim=st.integers(1, 40), bits=st.integers(1, 62), delta=st.integers(-3, 3).filter(lambda d: d != 0))
@@ -339,42 +387,6 @@ def test_masked_input_of_any_length_but_packed_size_is_rejected(dim, bits, delta
         bad = MaskedInputResponse(client_id=1, session_id=SID, masked=bytes(size + delta))
         with pytest.raises(DecodeError, match="masked"):
             decode(encode(bad), params=p)
-
-
-# --------------------------------------------------------------------------- bitmap
-
-
-def _skr(bitmap: bytes) -> bytes:
-    return bytes((VERSION, 2)) + SID + u32(len(bitmap)) + bitmap + u32(0)
-
-
-@given(st.lists(st.integers(1, 20), unique=True, max_size=20))
-def test_participants_bitmap_sets_bit_id_minus_1_lsb_first_with_minimal_length(ids):
-    p = Params(n_clients=20, dim=1, bits=8, graph="complete", neighbors=19, threshold=2)
-    ids = tuple(sorted(ids))
-    m = ShareKeysRequest(graph_seed=SID, participants=ids, advertised=(), proofs=())
-    data = encode(m)
-    (length,) = struct.unpack_from("<I", data, 34)
-    bitmap = data[38 : 38 + length]
-    assert length == ((ids[-1] + 7) // 8 if ids else 0)
-    assert tuple(i + 1 for i in range(8 * length) if bitmap[i // 8] >> (i % 8) & 1) == ids
-    assert decode(data, params=p) == m
-
-
-def test_bitmap_with_a_zero_last_byte_is_rejected_as_not_minimal():
-    p = Params(n_clients=12, dim=1, bits=8, graph="complete", neighbors=11, threshold=2)
-    assert decode(_skr(b"\x01\x08"), params=p).participants == (1, 12)
-    for bitmap in (b"\x01\x00", b"\x00"):
-        with pytest.raises(DecodeError, match="minimal"):
-            decode(_skr(bitmap), params=p)
-
-
-def test_bitmap_naming_an_id_above_n_clients_is_rejected():
-    assert decode(_skr(b"\x10"), params=P5).participants == (5,)
-    with pytest.raises(DecodeError, match="exceeds n_clients"):
-        decode(_skr(b"\x20"), params=P5)
-    with pytest.raises(DecodeError):  # longer than ceil(n / 8) bytes
-        decode(_skr(b"\x01\x01"), params=P5)
 
 
 # --------------------------------------------------------------------------- abort
@@ -415,7 +427,7 @@ def test_abort_detail_is_limited_to_256_utf8_bytes():
 def test_the_tag_table_is_closed_and_one_to_one():
     assert set(TAGS) == set(MESSAGE_TYPES)
     assert len(set(TAGS.values())) == len(TAGS)
-    assert codec.VERSION == 2
+    assert codec.VERSION == 3
     assert {cls.__name__: tag for cls, tag in TAGS.items()} == {
         "AdvertiseKeys": 1,
         "ShareKeysRequest": 2,
@@ -447,53 +459,30 @@ K32, K31, K33 = bytes(32), bytes(31), bytes(33)
         (lambda: AdvertiseKeys(client_id=-1, c_pk=K32, s_pk=K32), ValueError),
         (lambda: AdvertiseKeys(client_id=True, c_pk=K32, s_pk=K32), TypeError),
         (lambda: AdvertiseKeys(client_id=1.0, c_pk=K32, s_pk=K32), TypeError),
-        (lambda: ShareKeysRequest(graph_seed=K31, participants=(), advertised=(), proofs=()), ValueError),
-        (lambda: ShareKeysRequest(graph_seed=K32, participants=[1], advertised=(), proofs=()), TypeError),
-        (lambda: ShareKeysRequest(graph_seed=K32, participants=(2, 1), advertised=(), proofs=()), ValueError),
-        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, 1), advertised=(), proofs=()), ValueError),
-        (lambda: ShareKeysRequest(graph_seed=K32, participants=(0, 1), advertised=(), proofs=()), ValueError),
-        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, 2**20 + 1), advertised=(), proofs=()), ValueError),
-        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1, True), advertised=(), proofs=()), TypeError),
+        (lambda: ShareKeysRequest(graph_seed=K31, m=1, start=0, entries=(), proof=b""), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=0, start=0, entries=(), proof=b""), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2**20 + 1, start=0, entries=(), proof=b""), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=True, start=0, entries=(), proof=b""), TypeError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2, start=2, entries=(), proof=b""), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2, start=-1, entries=(), proof=b""), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2, start=1.0, entries=(), proof=b""), TypeError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2, start=0, entries=[], proof=b""), TypeError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2, start=0, entries=(1,), proof=b""), TypeError),
         (
             lambda: ShareKeysRequest(
-                graph_seed=K32, participants=(1,), advertised=(AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32),), proofs=()
+                graph_seed=K32, m=1, start=0, entries=tuple(AdvertiseKeys(client_id=i, c_pk=K32, s_pk=K32) for i in (1, 2)), proof=b""
             ),
             ValueError,
         ),
         (
             lambda: ShareKeysRequest(
-                graph_seed=K32,
-                participants=(1,),
-                advertised=(AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32),),
-                proofs=(bytes(31),),
+                graph_seed=K32, m=3, start=0, entries=tuple(AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32) for _ in (1, 2)), proof=b""
             ),
             ValueError,
         ),
-        (
-            lambda: ShareKeysRequest(
-                graph_seed=K32,
-                participants=(1,),
-                advertised=(AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32),),
-                proofs=(bytes(32 * (MAX_PROOF_HASHES + 1)),),
-            ),
-            ValueError,
-        ),
-        (
-            lambda: ShareKeysRequest(
-                graph_seed=K32, participants=(1,), advertised=(AdvertiseKeys(client_id=2, c_pk=K32, s_pk=K32),), proofs=(b"",)
-            ),
-            ValueError,
-        ),
-        (
-            lambda: ShareKeysRequest(
-                graph_seed=K32,
-                participants=(1, 2),
-                advertised=(AdvertiseKeys(client_id=2, c_pk=K32, s_pk=K32), AdvertiseKeys(client_id=1, c_pk=K32, s_pk=K32)),
-                proofs=(b"", b""),
-            ),
-            ValueError,
-        ),
-        (lambda: ShareKeysRequest(graph_seed=K32, participants=(1,), advertised=(1,), proofs=(b"",)), TypeError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2, start=0, entries=(), proof=bytes(32)), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2, start=0, entries=(), proof=bytes(96 * 81)), ValueError),
+        (lambda: ShareKeysRequest(graph_seed=K32, m=2, start=0, entries=(), proof=bytearray(96)), TypeError),
         (lambda: AddressedShare(peer=1, blob=bytes(ENCRYPTED_SHARE_SIZE - 1)), ValueError),
         (lambda: AddressedShare(peer=0, blob=bytes(ENCRYPTED_SHARE_SIZE)), ValueError),
         (
@@ -513,7 +502,11 @@ K32, K31, K33 = bytes(32), bytes(31), bytes(33)
         ),
         (lambda: MaskedInputResponse(client_id=1, session_id=K32, masked=[0, 1]), TypeError),
         (lambda: MaskedInputResponse(client_id=1, session_id=K31, masked=b""), ValueError),
-        (lambda: ConsistencyCheckRequest(session_id=K32, survivors=(3, 2)), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K31, flags=b"\x01"), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K32, flags=b""), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K32, flags=[1]), TypeError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K32, flags=b"\x01", proof=bytes(31)), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K32, flags=b"\x01", proof=bytes(2592)), ValueError),
         (lambda: ConsistencyCheckResponse(client_id=1, session_id=K32, signature=bytes(65)), ValueError),
         (lambda: Signature(signer=1, signature=bytes(32)), ValueError),
         (lambda: UnmaskingRequest(session_id=K32, survivors=(1,), dropped=(4, 4)), ValueError),
@@ -558,11 +551,11 @@ def test_constructors_reject_invalid_field_values(make, error):
 
 
 def test_messages_are_frozen_and_keyword_only():
-    m = ConsistencyCheckRequest(session_id=SID, survivors=(1,))
+    m = ConsistencyCheckRequest(session_id=SID, survivors_root=SID, flags=b"\x01")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        m.survivors = (2,)
+        m.flags = b"\x02"
     with pytest.raises(TypeError):
-        ConsistencyCheckRequest(SID, (1,))
+        ConsistencyCheckRequest(SID, SID, b"\x01")
 
 
 # --------------------------------------------------------------------------- vectors
@@ -587,9 +580,10 @@ def from_fields(kind: str, f: dict):
     if kind == "ShareKeysRequest":
         return ShareKeysRequest(
             graph_seed=unhex(f["graph_seed"]),
-            participants=tuple(f["participants"]),
-            advertised=tuple(_ads(a) for a in f["advertised"]),
-            proofs=tuple(unhex(x) for x in f["proofs"]),
+            m=f["m"],
+            start=f["start"],
+            entries=tuple(_ads(a) for a in f["entries"]),
+            proof=unhex(f["proof"]),
         )
     if kind == "ShareKeysResponse":
         return ShareKeysResponse(
@@ -603,7 +597,12 @@ def from_fields(kind: str, f: dict):
     if kind == "MaskedInputResponse":
         return MaskedInputResponse(client_id=f["client_id"], session_id=unhex(f["session_id"]), masked=unhex(f["masked"]))
     if kind == "ConsistencyCheckRequest":
-        return ConsistencyCheckRequest(session_id=unhex(f["session_id"]), survivors=tuple(f["survivors"]))
+        return ConsistencyCheckRequest(
+            session_id=unhex(f["session_id"]),
+            survivors_root=unhex(f["survivors_root"]),
+            flags=unhex(f["flags"]),
+            proof=unhex(f["proof"]),
+        )
     if kind == "ConsistencyCheckResponse":
         return ConsistencyCheckResponse(
             client_id=f["client_id"], session_id=unhex(f["session_id"]), signature=unhex(f["signature"])
@@ -656,12 +655,8 @@ def spec_encode(kind: str, f: dict) -> bytes:
     if kind == "AdvertiseKeys":
         body = _spec_adv(f)
     elif kind == "ShareKeysRequest":
-        ids = f["participants"]
-        bitmap = bytearray((max(ids) + 7) // 8 if ids else 0)
-        for i in ids:
-            bitmap[(i - 1) // 8] |= 1 << ((i - 1) % 8)
-        body = unhex(f["graph_seed"]) + _var(bytes(bitmap)) + u32(len(f["advertised"]))
-        body += b"".join(_spec_adv(a) + _var(unhex(p)) for a, p in zip(f["advertised"], f["proofs"]))
+        body = unhex(f["graph_seed"]) + u32(f["m"]) + u32(f["start"]) + u32(len(f["entries"]))
+        body += b"".join(_spec_adv(a) for a in f["entries"]) + _var(unhex(f["proof"]))
     elif kind in ("ShareKeysResponse", "MaskedInputRequest"):
         if kind == "ShareKeysResponse":
             body = u32(f["client_id"]) + unhex(f["session_id"]) + unhex(f["seed_commitment"])
@@ -671,7 +666,7 @@ def spec_encode(kind: str, f: dict) -> bytes:
     elif kind == "MaskedInputResponse":
         body = u32(f["client_id"]) + unhex(f["session_id"]) + _var(unhex(f["masked"]))
     elif kind == "ConsistencyCheckRequest":
-        body = unhex(f["session_id"]) + _idlist(f["survivors"])
+        body = unhex(f["session_id"]) + unhex(f["survivors_root"]) + _var(unhex(f["flags"])) + _var(unhex(f["proof"]))
     elif kind == "ConsistencyCheckResponse":
         body = u32(f["client_id"]) + unhex(f["session_id"]) + unhex(f["signature"])
     elif kind == "UnmaskingRequest":

@@ -262,14 +262,49 @@ def test_workers_must_be_a_positive_int(workers, error):
         secagg.secure_sum(ints(4, 4, 8), bits=8, workers=workers)
 
 
-def test_worker_frames_round_trip_replies_and_rejections():
-    from secagg._clients import _pack_replies, _pack_requests, _unpack_replies, _unpack_requests
+class _FakePool:
+    """Stands in for LocalClients in the frame tests: fixed answers."""
+
+    def __init__(self, answers):
+        self._answers = answers
+
+    def answers(self, index, requests):
+        yield from self._answers
+
+
+@pytest.mark.parametrize("arena_size", [4096, 20])  # fits; does not fit (the frame goes over the pipe)
+def test_worker_frames_round_trip_replies_and_rejections(arena_size):
+    import mmap
+
+    from secagg._clients import _pack_requests, _read_replies, _unpack_requests, _write_replies
 
     assert _unpack_requests(_pack_requests(0, [])) == (0, None)
     assert _unpack_requests(_pack_requests(2, [(3, b"ab"), (9, b"")])) == (2, {3: b"ab", 9: b""})
-    replies, rejected, seconds = _unpack_replies(_pack_replies(([(1, b"x"), (4, b"yz")], {4: "bad \u00e9"}, 0.25)))
+    answers = [(1, b"x", None, 0.125), (2, None, None, 0.0), (4, b"yz", "bad \u00e9", 0.125), (6, None, "gone", 0.0)]
+    arena = mmap.mmap(-1, arena_size)
+    message = _write_replies(arena, _FakePool(answers), 2, {})
+    in_arena = arena_size == 4096
+    assert message[0] == (1 if in_arena else 0) and (len(message) == 9 or not in_arena)  # u8 1, u64 length
+    replies, rejected, seconds = _read_replies(arena, message)
     assert [(u, bytes(r)) for u, r in replies] == [(1, b"x"), (4, b"yz")]
-    assert rejected == {4: "bad \u00e9"} and seconds == 0.25
+    assert all(type(r) is bytes for _, r in replies) or not in_arena  # copied out of the arena
+    assert rejected == {4: "bad \u00e9", 6: "gone"} and seconds == 0.25
+    arena.close()  # no reply still holds a view of the arena
+
+
+def test_forked_workers_send_the_masked_inputs_through_the_arena_and_bigger_frames_over_the_pipe(monkeypatch):
+    import secagg._clients as clients
+
+    seen = []
+    read = clients._read_replies
+    monkeypatch.setattr(clients, "_read_replies", lambda arena, message: seen.append(message[0]) or read(arena, message))
+    vectors = ints(9, 16, 20, seed=3)
+    result = secagg.secure_sum(vectors, bits=20, neighbors=8, threshold=5, workers=2)
+    expected = sum(v.astype(np.uint64) for v in vectors) & np.uint64(2**20 - 1)
+    np.testing.assert_array_equal(result.total.astype(np.uint64), expected)
+    # per phase and worker: keys (fit), encrypted shares and revealed shares of the complete graph (8 of them per
+    # client, more than a 16-word masked input: over the pipe), masked inputs (fit)
+    assert seen == [1, 1, 0, 0, 1, 1, 0, 0]
 
 
 def test_forked_workers_end_when_the_driver_side_vanishes_without_a_goodbye():

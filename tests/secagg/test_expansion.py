@@ -29,7 +29,6 @@ from secagg.messages import ShareKeysRequest
 from secagg.params import Params, ThreatModel
 from secagg.primitives.sign import Ed25519SigningKey
 from secagg.protocol.client import Client
-from secagg.protocol.graph import neighbors_of
 from secagg.protocol.server import Server
 from tests.detrandom import DeterministicRandom
 
@@ -87,7 +86,8 @@ def _measure(params: Params, inputs, dropouts, seed: int):
             server.receive(u, reply)
         outbox = server.advance()
     assert outbox == {}
-    graph = {u: neighbors_of(params, request.participants, request.graph_seed, u) for u in request.participants}
+    ids = [u for u in range(1, n + 1) if _alive(dropouts, u, Phase.ADVERTISE_KEYS)]
+    graph = {u: (*expansion.ring_view(params, ids, request.graph_seed, u), expansion.ring_window(params, ids, request.graph_seed, u)) for u in ids}
     return sent, received, graph, server.result()
 
 
@@ -97,8 +97,10 @@ def _check_round(params: Params, dropouts: dict[int, Phase], seed: int) -> None:
     expected = sum(inputs[u - 1].astype(np.uint64) for u in result.included) % np.uint64(2**params.bits)
     np.testing.assert_array_equal(result.total.astype(np.uint64), expected)
     for u in range(1, params.n_clients + 1):
-        nbrs = graph.get(u, ())
-        predicted = expansion.client_traffic(params, client_id=u, neighbors=nbrs, dropouts=dropouts)
+        position, nbrs, window = graph.get(u, (0, (), ()))
+        predicted = expansion.client_traffic(
+            params, client_id=u, neighbors=nbrs, dropouts=dropouts, position=position, window=window
+        )
         assert predicted.sent == sent.get(u, {}), f"client {u} sent"
         assert predicted.received == received.get(u, {}), f"client {u} received"
 
@@ -123,6 +125,10 @@ SCENARIOS = {
     ),
     "active complete n=7 dropouts at consistency check and masked input": (
         _params(7, "complete", threat="active", t=4),
+        {2: Phase.MASKED_INPUT, 6: Phase.CONSISTENCY_CHECK},
+    ),
+    "active harary n=12 k=4 dropouts at consistency check and masked input (W2 of 9)": (
+        _params(12, "harary", threat="active", k=4, t=3),
         {2: Phase.MASKED_INPUT, 6: Phase.CONSISTENCY_CHECK},
     ),
 }
@@ -162,7 +168,8 @@ def test_predictions_match_real_rounds_for_any_small_dropout_schedule(graph, n, 
         (_params(8, "complete"), {2: Phase.SHARE_KEYS, 5: Phase.MASKED_INPUT, 7: Phase.UNMASKING}),
         (_params(8, "complete", threat="active", t=5), {4: Phase.CONSISTENCY_CHECK}),
         # Harary totals do not depend on the random graph when nobody drops
-        # between ShareKeys and the masked input (the graph is k-regular).
+        # between ShareKeys and the masked input (the graph is k-regular, and
+        # every ring position's window and multiproof is sent once).
         (_params(10, "harary", k=4), {3: Phase.ADVERTISE_KEYS, 8: Phase.UNMASKING}),
     ],
     ids=["complete", "complete-active", "harary"],
@@ -174,9 +181,11 @@ def test_predicted_totals_equal_the_driver_byte_counts(params, dropouts):
     )
     participants = tuple(u for u in range(1, params.n_clients + 1) if _alive(dropouts, u, Phase.ADVERTISE_KEYS))
     seed = bytes(32)  # any seed: these totals are the same for every graph
+    views = {u: expansion.ring_view(params, participants, seed, u) for u in participants}
+    windows = {u: expansion.ring_window(params, participants, seed, u) for u in participants}
     traffic = [
         expansion.client_traffic(
-            params, client_id=u, neighbors=neighbors_of(params, participants, seed, u), dropouts=dropouts
+            params, client_id=u, neighbors=views[u][1], dropouts=dropouts, position=views[u][0], window=windows[u]
         )
         for u in participants
     ]

@@ -32,19 +32,19 @@ def _code_names() -> set[str]:
 
 def test_every_label_in_the_code_is_in_the_spec_table():
     code, table = _code_names(), _table_names()
-    assert {"graph-permutation", "low-order-probe", "session", "advertise"} <= code
+    assert {"ring-order", "low-order-probe", "session", "advertise"} <= code
     assert code - table == set()
 
 
 def test_every_label_is_followed_by_its_separator_byte():
-    # in code the literal ends with \x00; in docstrings the formula says `|| 0x00`; the graph label is a
-    # constant whose one use appends the separator
+    # in code the literal ends with \x00; in docstrings the formula says `|| 0x00`; the ring-order and PRG
+    # labels are constants whose one use appends the separator
     pattern = re.compile(r'b"secagg/v1/([a-z0-9-]+)(\\x00)?"(\s*(\|\||‖)\s*0x00)?')
     for path in (ROOT / "secagg").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         for match in pattern.finditer(text):
             line = text[text.rfind("\n", 0, match.start()) + 1 : text.find("\n", match.end())]
-            ok = match.group(2) or match.group(3) or line.startswith(("GRAPH_PERMUTATION_LABEL = ", "PRG_LABEL = "))
+            ok = match.group(2) or match.group(3) or line.startswith(("RING_ORDER_LABEL = ", "PRG_LABEL = "))
             assert ok, f"{path.name}: label {match.group(1)!r} has no 0x00 separator: {line.strip()}"
-    assert 'GRAPH_PERMUTATION_LABEL + b"\\x00"' in (ROOT / "secagg" / "protocol" / "graph.py").read_text()
+    assert 'RING_ORDER_LABEL + b"\\x00"' in (ROOT / "secagg" / "primitives" / "ordered_tree.py").read_text()
     assert 'PRG_LABEL + b"\\x00"' in (ROOT / "secagg" / "primitives" / "prg.py").read_text()

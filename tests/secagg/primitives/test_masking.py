@@ -44,15 +44,19 @@ def _lengths(draw, chunk_bytes, bits):
     )
 
 
-@given(data=st.data(), bits=st.integers(1, 62), chunk_bytes=CHUNK_BYTES, session_id=SEED)
-def test_add_masks_matches_the_full_expansion_reference(data, bits, chunk_bytes, session_id):
+# Fewer rows per pass than masks exercises the passes over a chunk and their sign split.
+MAX_ROWS = st.sampled_from([1, 2, 3, masking.MAX_ROWS])
+
+
+@given(data=st.data(), bits=st.integers(1, 62), chunk_bytes=CHUNK_BYTES, max_rows=MAX_ROWS, session_id=SEED)
+def test_add_masks_matches_the_full_expansion_reference(data, bits, chunk_bytes, max_rows, session_id):
     length = data.draw(_lengths(chunk_bytes, bits))
-    k = data.draw(st.integers(0, 5 if length < 100 else 2))
+    k = data.draw(st.integers(0, 10 if length < 100 else 3))
     seeds = data.draw(st.lists(SEED, min_size=k, max_size=k))
     signs = data.draw(st.lists(SIGN, min_size=k, max_size=k))
     acc = _words(np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))), bits, length)
     expected = add_masks_reference(acc, seeds, signs, session_id=session_id, bits=bits)
-    with mock.patch.object(masking, "CHUNK_BYTES", chunk_bytes):
+    with mock.patch.object(masking, "CHUNK_BYTES", chunk_bytes), mock.patch.object(masking, "MAX_ROWS", max_rows):
         add_masks(acc, seeds, signs, session_id=session_id, bits=bits)
     np.testing.assert_array_equal(acc, expected)
 
@@ -199,6 +203,26 @@ def test_mask_input_rejects_values_outside_the_modulus_and_non_integer_input():
         mask_input(np.array([1.0, 2.0]), **kwargs)
     with pytest.raises(ValueError):
         mask_input(np.zeros(0, dtype=np.uint32), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "x, bits, ok",
+    [
+        (np.array([0, 255], dtype=np.uint8), 8, True),  # the dtype cannot exceed the modulus: no scan
+        (np.array([0, 2**32 - 1], dtype=np.uint32), 32, True),
+        (np.array([0, 256], dtype=np.uint16), 8, False),  # a wider dtype is scanned
+        (np.array([0, 2**32], dtype=np.uint64), 32, False),
+        (np.array([0, -1], dtype=np.int8), 8, False),  # a signed one always
+        (np.array([0, 127], dtype=np.int8), 8, True),
+    ],
+)
+def test_mask_input_range_check_by_dtype(x, bits, ok):
+    kwargs = dict(bits=bits, session_id=bytes(32), self_seed=b"\x01" * 32, pair_seeds=[], pair_signs=[])
+    if ok:
+        assert mask_input(x, **kwargs).shape == x.shape
+    else:
+        with pytest.raises(ValueError, match="outside"):
+            mask_input(x, **kwargs)
 
 
 def test_mask_input_returns_a_new_array_and_leaves_x_alone():

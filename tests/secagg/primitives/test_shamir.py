@@ -279,6 +279,18 @@ def test_share_bytes_with_a_limb_outside_the_field_are_rejected(limb):
         shares_from_bytes(bytes(data), 2)
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 17])
+@pytest.mark.parametrize("form", [bytes, bytearray])
+def test_share_bytes_with_a_limb_outside_the_field_anywhere_are_rejected(count, form):
+    # bytes of up to 16 shares take a Python fast path, more (or a bytearray) the NumPy one: both check every limb
+    for at in (0, count * LIMBS - 1):
+        data = bytearray(count * SHARE_SIZE)
+        data[4 * at : 4 * at + 4] = PRIME.to_bytes(4, "little")
+        with pytest.raises(InvalidShareError, match="outside the field"):
+            shares_from_bytes(form(data), count)
+    assert shares_from_bytes(form(bytes(count * SHARE_SIZE)), count).shape == (count, LIMBS)
+
+
 def test_shares_to_bytes_rejects_values_outside_the_field_and_wrong_shapes():
     with pytest.raises(InvalidShareError):
         shares_to_bytes(np.full((1, LIMBS), PRIME, dtype=np.uint32))
@@ -428,3 +440,15 @@ def test_all_subsets_of_a_vector_reconstruct():
         ys = _shares_matrix([vector["shares"][r] for r in rows], m)
         got = reconstruct([vector["xs"][r] for r in rows], ys, threshold=3)
         assert [g.hex() for g in got] == vector["secrets"]
+
+
+@given(st.lists(st.integers(1, PRIME - 1), min_size=1, max_size=40, unique=True))
+def test_lagrange_coefficients_equal_the_textbook_product(xs):
+    expected = []
+    for i, xi in enumerate(xs):
+        num, den = 1, 1
+        for k, xk in enumerate(xs):
+            if k != i:
+                num, den = num * xk % PRIME, den * (xk - xi) % PRIME
+        expected.append(num * pow(den, -1, PRIME) % PRIME)
+    assert Lagrange(xs).coefficients == tuple(expected)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-from collections.abc import Iterable, Mapping
+import struct
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from secagg import codec
 from secagg.errors import AbortReason, RemoteProtocolError
-from secagg.messages import Message
+from secagg.messages import AdvertiseKeys, Message, ShareKeysRequest
 from secagg.params import GraphKind, Params, ThreatModel
 from secagg.primitives.sign import Ed25519SigningKey
 from secagg.protocol.client import Client, ClientAborted
@@ -215,6 +216,98 @@ class Harness:
 
     def expected(self, ids: Iterable[int]) -> list[int]:
         return plain_sum(self.inputs, ids, self.params.bits)
+
+    def adverts(self) -> dict[int, AdvertiseKeys]:
+        """``{id: AdvertiseKeys}`` as the clients sent them."""
+        return {u: decode(self.params, data) for u, data in self.advertised.items()}
+
+    def honest_ring(self, graph_seed: bytes | None = None) -> list[AdvertiseKeys]:
+        """The ring the server should have built: every advertised key, sorted by ring key."""
+        if graph_seed is None:
+            graph_seed = self.request(next(iter(self.outbox))).graph_seed
+        return spec_ring(graph_seed, self.adverts().values())
+
+
+# ---------------------------------------------------------------- a server that builds its own (lying) key tree
+#
+# Written from the SPEC text (chapter "Protocol", "Bindings"), not from secagg.primitives.ordered_tree: the
+# builder below checks no order, so a test can commit to any ring it likes and see what the client makes of it.
+
+
+def spec_ring_key(graph_seed: bytes, client_id: int) -> bytes:
+    """``SHA-256("secagg/v1/ring-order" || 0x00 || graph_seed || u32le(id))``."""
+    return hashlib.sha256(b"secagg/v1/ring-order\x00" + graph_seed + struct.pack("<I", client_id)).digest()
+
+
+def spec_key_leaf(a: AdvertiseKeys) -> bytes:
+    """``SHA-256(0x00 || u32le(id) || c_pk || s_pk)``."""
+    return hashlib.sha256(b"\x00" + struct.pack("<I", a.client_id) + a.c_pk + a.s_pk).digest()
+
+
+def spec_tree_levels(nodes: Sequence[tuple[bytes, bytes, bytes]]) -> list[list[tuple[bytes, bytes, bytes]]]:
+    """Every level of the ordered key tree over ``(lo, hi, hash)`` leaves, WITHOUT the ordering checks."""
+    levels = [list(nodes)]
+    while len(levels[-1]) > 1:
+        level, up = levels[-1], []
+        for i in range(0, len(level) - 1, 2):
+            (llo, lhi, lh), (rlo, rhi, rh) = level[i], level[i + 1]
+            up.append((llo, rhi, hashlib.sha256(b"\x01" + llo + lhi + lh + rlo + rhi + rh).digest()))
+        if len(level) % 2:
+            up.append(level[-1])
+        levels.append(up)
+    return levels
+
+
+def spec_multiproof(levels: list[list[tuple[bytes, bytes, bytes]]], positions: Iterable[int]) -> bytes:
+    """The multiproof of ``positions`` (items ``lo || hi || hash``, in the SPEC's loop order)."""
+    known, out = sorted(set(positions)), []
+    for level in levels[:-1]:
+        for s in sorted({i ^ 1 for i in known if (i ^ 1) < len(level)} - set(known)):
+            out.append(b"".join(level[s]))
+        known = sorted({i // 2 for i in known})
+    return b"".join(out)
+
+
+def spec_ring(graph_seed: bytes, adverts: Iterable[AdvertiseKeys]) -> list[AdvertiseKeys]:
+    """The honest ring: the advertised keys sorted by ring key."""
+    return sorted(adverts, key=lambda a: spec_ring_key(graph_seed, a.client_id))
+
+
+def forge_share_keys(
+    graph_seed: bytes,
+    ring: Sequence[AdvertiseKeys],
+    start: int,
+    count: int,
+    *,
+    keys: Sequence[bytes] | None = None,
+    m: int | None = None,
+) -> ShareKeysRequest:
+    """A ShareKeysRequest for the window ``start .. start + count - 1 (mod len(ring))`` of ANY claimed ring.
+
+    Args:
+        graph_seed: the seed to send.
+        ring: the claimed ring order (honest or not).
+        start: the window's first position.
+        count: its length.
+        keys: the leaves' ring keys (default: the true ones of each id, in the claimed order).
+        m: the ``m`` to claim (default ``len(ring)``).
+    """
+    keys = [spec_ring_key(graph_seed, a.client_id) for a in ring] if keys is None else list(keys)
+    levels = spec_tree_levels([(k, k, spec_key_leaf(a)) for k, a in zip(keys, ring)])
+    positions = [(start + j) % len(ring) for j in range(count)]
+    return ShareKeysRequest(
+        graph_seed=graph_seed,
+        m=len(ring) if m is None else m,
+        start=start,
+        entries=tuple(ring[q] for q in positions),
+        proof=spec_multiproof(levels, positions),
+    )
+
+
+def spec_root(graph_seed: bytes, ring: Sequence[AdvertiseKeys]) -> bytes:
+    """The root hash of the (unchecked) tree over ``ring``."""
+    keys = [spec_ring_key(graph_seed, a.client_id) for a in ring]
+    return spec_tree_levels([(k, k, spec_key_leaf(a)) for k, a in zip(keys, ring)])[-1][0][2]
 
 
 # ---------------------------------------------------------------- "state unchanged", made checkable

@@ -20,6 +20,7 @@ from secagg.errors import AbortReason, DecodeError, RemoteProtocolError
 from secagg.messages import (
     Abort,
     AddressedShare,
+    AdvertiseKeys,
     ConsistencyCheckRequest,
     ShareKeysResponse,
     Signature,
@@ -28,9 +29,8 @@ from secagg.messages import (
 )
 from secagg.primitives import kex
 from secagg.protocol.client import ClientAborted, ClientCompleted, ClientR0AdvertiseKeys, ClientR2MaskedInput
-from secagg.protocol.graph import neighbors_of
 from tests.detrandom import DeterministicRandom
-from tests.secagg.protocol.conftest import Harness, decode, flip, make_params, rewrite
+from tests.secagg.protocol.conftest import Harness, decode, flip, forge_share_keys, make_params, rewrite
 
 MALICIOUS = dict(t=4, threat="semi-malicious", dim=6, bits=20)
 
@@ -181,10 +181,11 @@ def test_unmasking_response_never_holds_both_shares_of_one_owner_whatever_the_se
     assert not set(survivors) & set(dropped)
 
 
-# --------------------------------------------------------------------------- R1: ShareKeysRequest
+# --------------------------------------------------------------------------- R1: ShareKeysRequest (wire v3)
 
 
 def share_keys_scenario(n=6, **kw) -> Harness:
+    """The complete graph: every client gets the whole ring (start 0, no proof)."""
     return Harness(make_params(n, **{**MALICIOUS, **kw}), seed="share-keys").to_share_keys()
 
 
@@ -192,114 +193,255 @@ def fresh_key(label: str) -> bytes:
     return kex.X25519KeyPair.generate(random=DeterministicRandom(label)).public_bytes
 
 
+def own_index(h: Harness, u: int = 1) -> int:
+    return [a.client_id for a in h.request(u).entries].index(u)
+
+
+def test_whole_ring_window_is_every_participant_in_ring_order_from_position_zero():
+    h = share_keys_scenario()
+    req = h.request(1)
+    assert (req.m, req.start, req.proof) == (6, 0, b"")
+    assert list(req.entries) == h.honest_ring(req.graph_seed)
+    assert all(h.outbox[u] == h.outbox[1] for u in h.ids)  # one broadcast
+
+
 def test_share_keys_request_without_the_clients_own_keys_aborts_inconsistent():
     h = share_keys_scenario()
     req = h.request(1)
-    bad = tampered(h, 1, advertised=req.advertised[1:], proofs=req.proofs[1:])
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not exactly")
+    i = own_index(h)
+    bad = tampered(h, 1, entries=req.entries[:i] + req.entries[i + 1 :])
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="expected a window of 6")
+
+
+def test_share_keys_request_whose_whole_ring_omits_the_client_aborts_inconsistent():
+    h = Harness(make_params(7, **MALICIOUS), seed="share-keys").to_share_keys(advertise=range(1, 7))
+    req = h.request(1)
+    stranger = AdvertiseKeys(client_id=7, c_pk=fresh_key("7c"), s_pk=fresh_key("7s"))
+    bad = tampered(h, 1, entries=tuple(a if a.client_id != 1 else stranger for a in req.entries))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="own id missing")
 
 
 @pytest.mark.parametrize("field", ["c_pk", "s_pk"])
 def test_share_keys_request_changing_the_clients_own_keys_aborts_inconsistent(field):
     h = share_keys_scenario()
-    req = h.request(1)
-    own = dataclasses.replace(req.advertised[0], **{field: fresh_key(field)})
-    bad = tampered(h, 1, advertised=(own, *req.advertised[1:]))
+    entries = list(h.request(1).entries)
+    i = own_index(h)
+    entries[i] = dataclasses.replace(entries[i], **{field: fresh_key(field)})
+    bad = tampered(h, 1, entries=tuple(entries))
     assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="own advertised keys")
 
 
 @pytest.mark.parametrize(
-    "copy", [("c_pk", 1, "c_pk", 2), ("s_pk", 3, "s_pk", 4), ("c_pk", 2, "s_pk", 2), ("s_pk", 0, "c_pk", 5)]
+    "copy", [("c_pk", 1, "c_pk", 2), ("s_pk", 3, "s_pk", 4), ("c_pk", 2, "s_pk", 2), ("s_pk", 0, "c_pk", 4)]
 )
 def test_share_keys_request_with_two_equal_keys_aborts_inconsistent(copy):
     source_field, source, target_field, target = copy
     h = share_keys_scenario()
-    entries = list(h.request(1).advertised)
+    entries = list(h.request(1).entries)
+    others = [i for i in range(6) if i != own_index(h)]  # indices into the neighbours' entries
+    source, target = others[source], others[target]
     entries[target] = dataclasses.replace(entries[target], **{target_field: getattr(entries[source], source_field)})
-    bad = tampered(h, 1, advertised=tuple(entries))
+    bad = tampered(h, 1, entries=tuple(entries))
     assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="equal")
 
 
 def test_share_keys_request_missing_a_neighbour_aborts_inconsistent():
     h = share_keys_scenario()
     req = h.request(1)
-    keep = [i for i in range(6) if i != 3]
-    bad = tampered(h, 1, advertised=tuple(req.advertised[i] for i in keep), proofs=tuple(req.proofs[i] for i in keep))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not exactly")
+    j = (own_index(h) + 3) % 6
+    bad = tampered(h, 1, entries=req.entries[:j] + req.entries[j + 1 :])
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="expected a window")
 
 
-def harary_share_keys() -> tuple[Harness, int, int]:
-    """Harary(2) over 8 clients; returns the harness, a non-neighbour of 1 and one of its neighbours."""
-    h = Harness(make_params(8, k=2, t=2, dim=3, bits=12), seed="harary").to_share_keys()
-    req = h.request(1)
-    nbrs = neighbors_of(h.params, req.participants, req.graph_seed, 1)
-    assert [a.client_id for a in req.advertised] == sorted((1, *nbrs))
-    stranger = min(set(range(2, 9)) - set(nbrs))
-    return h, stranger, nbrs[0]
-
-
-def test_share_keys_request_adding_a_non_neighbour_aborts_inconsistent():
-    h, stranger, _ = harary_share_keys()
-    req = h.request(1)
-    entries = {a.client_id: (a, p) for a, p in zip(req.advertised, req.proofs)}
-    entries[stranger] = (decode(h.params, h.advertised[stranger]), req.proofs[0])
-    ordered = [entries[u] for u in sorted(entries)]
-    bad = tampered(h, 1, advertised=tuple(a for a, _ in ordered), proofs=tuple(p for _, p in ordered))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not exactly")
-
-
-def test_share_keys_request_swapping_a_neighbour_for_a_non_neighbour_aborts_inconsistent():
-    h, stranger, neighbour = harary_share_keys()
-    req = h.request(1)
-    entries = {a.client_id: (a, p) for a, p in zip(req.advertised, req.proofs)}
-    proof = entries.pop(neighbour)[1]
-    entries[stranger] = (decode(h.params, h.advertised[stranger]), proof)
-    ordered = [entries[u] for u in sorted(entries)]
-    bad = tampered(h, 1, advertised=tuple(a for a, _ in ordered), proofs=tuple(p for _, p in ordered))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not exactly")
-
-
-@pytest.mark.parametrize("entry", [0, 2, 5])
-def test_share_keys_request_with_a_wrong_merkle_proof_aborts_inconsistent(entry):
+def test_whole_ring_window_not_starting_at_position_zero_aborts_inconsistent():
     h = share_keys_scenario()
-    req = h.request(1)
-    proofs = list(req.proofs)
-    proofs[entry] = flip(proofs[entry], 7)
-    bad = tampered(h, 1, proofs=tuple(proofs))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="different roots")
+    bad = tampered(h, 1, start=1)
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="start at ring position 0")
 
 
-@pytest.mark.parametrize("change", ["shorter", "longer"])
-def test_share_keys_request_with_a_proof_of_the_wrong_length_aborts_inconsistent(change):
+def test_whole_ring_out_of_ring_order_aborts_inconsistent():
     h = share_keys_scenario()
-    req = h.request(1)
-    proofs = list(req.proofs)
-    proofs[3] = proofs[3][:-32] if change == "shorter" else proofs[3] + bytes(32)
-    bad = tampered(h, 1, proofs=tuple(proofs))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="proof")
+    entries = list(h.request(1).entries)
+    entries[0], entries[-1] = entries[-1], entries[0]
+    bad = tampered(h, 1, entries=tuple(entries))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="does not verify")
 
 
-def test_share_keys_request_with_a_substituted_neighbour_key_leads_to_different_roots_and_aborts():
+def test_share_keys_request_with_a_substituted_neighbour_key_gives_another_session_and_no_share_decrypts():
+    # The complete graph carries no proof: the client hashes the whole ring itself, so a substituted key
+    # (semi-malicious: no signatures) is a different root, hence a session no honest peer is in.
     h = share_keys_scenario()
-    req = h.request(1)
-    entries = list(req.advertised)
-    entries[4] = dataclasses.replace(entries[4], s_pk=fresh_key("server's own key"))
-    bad = tampered(h, 1, advertised=tuple(entries))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="different roots")
+    entries = list(h.request(1).entries)
+    j = (own_index(h) + 1) % 6
+    entries[j] = dataclasses.replace(entries[j], s_pk=fresh_key("server's own key"))
+    reply = h.answer(1, tampered(h, 1, entries=tuple(entries)))
+    honest = decode(h.params, h.answer(2)).session_id
+    assert decode(h.params, reply).session_id != honest
+    for u in range(3, 7):
+        h.server.receive(u, h.answer(u))
+    h.server.receive(2, h.replies["ShareKeysResponse"][2])
+    with pytest.raises(RemoteProtocolError) as info:
+        h.server.receive(1, reply)
+    assert info.value.reason is AbortReason.REPLAYED  # another session: the server refuses it outright
 
 
 def test_share_keys_request_with_fewer_than_threshold_participants_aborts_too_few_survivors():
     h = share_keys_scenario()
     req = h.request(1)
-    bad = tampered(h, 1, participants=(1, 2, 3), advertised=req.advertised[:3], proofs=req.proofs[:3])
-    assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]])
+    i = own_index(h)
+    entries = (req.entries[i], *[a for a in req.entries if a.client_id != 1][:2])
+    bad = tampered(h, 1, m=3, entries=entries)
+    assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]], detail="3 clients advertised keys")
 
 
-def test_share_keys_request_leaving_out_the_client_from_the_participants_aborts():
+def test_share_keys_request_naming_an_id_above_n_clients_aborts_malformed():
     h = share_keys_scenario()
+    entries = list(h.request(1).entries)
+    j = (own_index(h) + 2) % 6
+    entries[j] = dataclasses.replace(entries[j], client_id=7)
+    bad = tampered(h, 1, entries=tuple(entries))
+    assert_aborted(h, 1, AbortReason.MALFORMED, bad, later=[h.outbox[1]], detail="above n_clients")
+
+
+def test_share_keys_request_repeating_an_entry_is_undecodable_and_changes_nothing():
+    h = share_keys_scenario()
+    data = bytearray(h.outbox[1])
     req = h.request(1)
-    bad = tampered(h, 1, participants=(2, 3, 4, 5, 6), advertised=req.advertised[1:], proofs=req.proofs[1:])
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]])
+    first, second = (codec.encode(req)[2 + 32 + 12 + 72 * i : 2 + 32 + 12 + 72 * (i + 1)] for i in (0, 1))
+    data[2 + 32 + 12 + 72 : 2 + 32 + 12 + 144] = first  # entry 1 := entry 0
+    state = h.clients[1].state
+    with pytest.raises(DecodeError, match="distinct"):
+        h.clients[1].receive(bytes(data))
+    assert h.clients[1].state is state and second != first
+
+
+# --------------------------------------------------------------------------- R1: a window of the Harary ring
+
+HARARY = dict(k=4, t=3, dim=3, bits=12)
+
+
+def harary_window(seed: str = "window") -> Harness:
+    """Harary(4) over 12 clients: each request is the 5 ring positions around its receiver, and a multiproof."""
+    return Harness(make_params(12, **{**MALICIOUS, **HARARY}), seed=seed).to_share_keys()
+
+
+def ring_position(h: Harness, u: int) -> int:
+    return [a.client_id for a in h.honest_ring()].index(u)
+
+
+def forged(h: Harness, u: int, ring=None, *, start=None, count=5, **kw) -> bytes:
+    req = h.request(u)
+    ring = h.honest_ring() if ring is None else ring
+    if start is None:
+        start = ([a.client_id for a in ring].index(u) - 2) % len(ring)
+    return codec.encode(forge_share_keys(req.graph_seed, ring, start, count, **kw))
+
+
+def test_harary_request_is_the_window_around_the_client_and_the_multiproof_of_its_positions():
+    h = harary_window()
+    ring = h.honest_ring()
+    for u in h.ids:
+        p = ring_position(h, u)
+        assert h.outbox[u] == forged(h, u)  # the spec's construction, byte for byte
+        assert [a.client_id for a in h.request(u).entries] == [ring[(p + d) % 12].client_id for d in range(-2, 3)]
+
+
+def test_a_client_off_the_centre_of_its_window_aborts_inconsistent():
+    h = harary_window()
+    p = ring_position(h, 1)
+    for start in ((p - 1) % 12, (p - 3) % 12):  # a valid proof, the client at index 1 or 3
+        g = harary_window()
+        assert_aborted(g, 1, AbortReason.INCONSISTENT, forged(g, 1, start=start), later=[g.outbox[1]], detail="centre")
+
+
+@pytest.mark.parametrize("count", [3, 4, 6, 7])
+def test_a_window_of_the_wrong_size_aborts_inconsistent(count):
+    h = harary_window()
+    start = (ring_position(h, 1) - count // 2) % 12
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, forged(h, 1, start=start, count=count), later=[h.outbox[1]], detail="window of 5")
+
+
+@pytest.mark.parametrize("index", [0, 1, 3, 4])
+def test_swapping_a_neighbour_for_a_non_neighbour_under_the_honest_proof_aborts_inconsistent(index):
+    h = harary_window()
+    req = h.request(1)
+    window = {a.client_id for a in req.entries}
+    stranger = next(a for a in h.honest_ring() if a.client_id not in window)
+    entries = list(req.entries)
+    entries[index] = stranger
+    bad = tampered(h, 1, entries=tuple(entries))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="does not verify")
+
+
+@pytest.mark.parametrize("pair", [(0, 1), (3, 4), (0, 4)])
+def test_swapping_two_neighbours_in_the_window_aborts_inconsistent(pair):
+    h = harary_window()
+    entries = list(h.request(1).entries)
+    i, j = pair
+    entries[i], entries[j] = entries[j], entries[i]
+    bad = tampered(h, 1, entries=tuple(entries))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="does not verify")
+
+
+@pytest.mark.parametrize("change", ["truncated", "extended", "empty", "one item more"])
+def test_a_proof_of_the_wrong_length_aborts_inconsistent(change):
+    h = harary_window()
+    proof = h.request(1).proof
+    proof = {
+        "truncated": proof[:-96],
+        "extended": proof + proof[-96:],
+        "empty": b"",
+        "one item more": proof + bytes(96),
+    }[change]
+    bad = tampered(h, 1, proof=proof)
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="does not verify")
+
+
+def _sid_of(h: Harness, u: int, data: bytes) -> bytes | None:
+    """The session id client ``u`` computes from ``data``, or None if it aborts INCONSISTENT on it."""
+    try:
+        reply = h.answer(u, data)
+    except RemoteProtocolError as exc:
+        assert exc.reason is AbortReason.INCONSISTENT
+        return None
+    return decode(h.params, reply).session_id
+
+
+def _honest_sid(h: Harness) -> bytes:
+    return decode(h.params, h.answer(2)).session_id
+
+
+def test_a_wrong_m_is_refused_outright_or_is_another_session():
+    # 10 of 12 clients advertise, so m = 10 and claims up to n = 12 decode.
+    refused = 0
+    for claim in (6, 7, 8, 9, 11, 12):
+        h = Harness(make_params(12, **{**MALICIOUS, **HARARY}), seed="wrong-m").to_share_keys(advertise=range(1, 11))
+        req = h.request(1)
+        assert req.m == 10
+        if req.start >= claim:
+            continue
+        sid = _sid_of(h, 1, tampered(h, 1, m=claim))
+        assert sid is None or sid != _honest_sid(h), claim
+        refused += sid is None
+    assert refused >= 3
+
+
+@pytest.mark.parametrize("shift", [-2, -1, 1, 2])
+def test_a_wrong_start_is_refused_or_is_another_session(shift):
+    h = harary_window()
+    req = h.request(1)
+    sid = _sid_of(h, 1, tampered(h, 1, start=(req.start + shift) % 12))
+    assert sid is None or sid != _honest_sid(h)
+
+
+def test_a_flipped_proof_byte_is_refused_or_is_another_session_everywhere_in_the_proof():
+    h0 = harary_window()
+    proof = h0.request(1).proof
+    honest = _honest_sid(h0)
+    for i in range(0, len(proof), 7):
+        h = harary_window()
+        sid = _sid_of(h, 1, tampered(h, 1, proof=flip(proof, i, 0x80)))
+        assert sid is None or sid != honest, i
 
 
 # --------------------------------------------------------------------------- R2: MaskedInputRequest
@@ -345,7 +487,9 @@ def test_masked_input_request_forwarding_a_share_meant_for_another_client_aborts
 
 
 def test_masked_input_request_with_a_share_from_a_non_neighbour_aborts_inconsistent():
-    h, stranger, _ = harary_share_keys()
+    h = harary_window()
+    window = {a.client_id for a in h.request(1).entries}
+    stranger = min(set(h.ids) - window)
     h.step()
     shares = {s.peer: s for s in h.request(1).shares}
     shares[stranger] = AddressedShare(peer=stranger, blob=next(iter(shares.values())).blob)
@@ -427,7 +571,7 @@ def test_consistency_check_request_outside_the_active_model_is_out_of_round():
     h = scenario()
     client = h.clients[1]
     state = client.state
-    request = ConsistencyCheckRequest(session_id=h.request(1).session_id, survivors=(1, 2, 3, 4))
+    request = ConsistencyCheckRequest(session_id=h.request(1).session_id, survivors_root=bytes(32), flags=b"\x0f")
     with pytest.raises(RemoteProtocolError) as info:
         client.receive(codec.encode(request))
     assert info.value.reason is AbortReason.OUT_OF_ROUND

@@ -1,4 +1,4 @@
-"""Neighbour graphs: the complete graph, the relabelled Harary graph, and its permutation."""
+"""Neighbour graphs: the ring order, the complete graph and the Harary graph on the ring."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import struct
 
 import pytest
 import scipy.stats
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
 from secagg.params import Params
 from secagg.protocol.graph import (
     build_neighbors,
-    graph_permutation,
     harary_neighbors,
     neighbors_complete,
     neighbors_of,
+    ring_neighbors,
+    ring_order,
 )
 from tests import vectors
 from tests.detrandom import DeterministicRandom
@@ -28,29 +28,18 @@ from tests.detrandom import DeterministicRandom
 # --------------------------------------------------------------------------- an independent re-derivation
 
 
+def reference_key(seed: bytes, u: int) -> bytes:
+    """The ring key from the chapter text, written independently of the library."""
+    return hashlib.sha256(b"secagg/v1/ring-order" + b"\x00" + seed + struct.pack("<I", u)).digest()
+
+
 def reference_ring(ids, seed: bytes) -> list[int]:
-    """The permutation from the chapter text, written independently of the library."""
-    key = hashlib.sha256(b"secagg/v1/graph-permutation\x00" + seed).digest()
-    m = len(ids)
-    stream = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor().update(b"\x00" * (8 * (m + 64)))
-    cursor = 0
+    """The ring from the chapter text: the ids sorted by ring key, keys compared as bytes."""
+    return sorted(ids, key=lambda u: int.from_bytes(reference_key(seed, u), "big"))
 
-    def next_word() -> int:
-        nonlocal cursor
-        (w,) = struct.unpack_from("<Q", stream, 8 * cursor)
-        cursor += 1
-        return w
 
-    p = sorted(ids)
-    for i in reversed(range(1, m)):
-        n = i + 1
-        while True:
-            w = next_word()
-            if w < (2**64 // n) * n:
-                break
-        j = w % n
-        p[i], p[j] = p[j], p[i]
-    return p
+def reference_window(p: int, m: int, h: int) -> list[int]:
+    return list(range(m)) if 2 * h + 1 >= m else [(p + d) % m for d in range(-h, h + 1)]
 
 
 def reference_neighbors(ring: list[int], k: int) -> dict[int, set[int]]:
@@ -85,32 +74,37 @@ def connected(graph: dict[int, tuple[int, ...]], removed: set[int]) -> bool:
 
 @pytest.mark.parametrize("v", vectors.params("graph", "generate"))
 def test_generate_vectors_match_the_library(v):
-    ids = v["ids"]
-    if v["graph"] == "complete":
-        graph = neighbors_complete(ids)
-    else:
-        seed = vectors.unhex(v["seed"])
-        assert list(graph_permutation(ids, seed)) == v["ring"]
-        graph = harary_neighbors(ids, v["k"], seed)
+    ids, seed = v["ids"], vectors.unhex(v["seed"])
+    graph = neighbors_complete(ids) if v["graph"] == "complete" else harary_neighbors(ids, v["k"], seed)
+    assert list(ring_order(ids, seed)) == v["ring"]
     assert list(graph) == sorted(ids)
     assert [list(graph[u]) for u in sorted(ids)] == v["neighbors"]
 
 
 @pytest.mark.parametrize("v", vectors.params("graph", "generate"))
 def test_generate_vectors_match_an_independent_derivation_from_the_spec_text(v):
-    ids = sorted(v["ids"])
+    ids, seed = sorted(v["ids"]), vectors.unhex(v["seed"])
+    assert [reference_key(seed, u).hex() for u in ids] == v["keys"]
+    ring = reference_ring(ids, seed)
+    assert ring == v["ring"]
+    m = len(ring)
     if v["graph"] == "complete":
         expected = {u: set(ids) - {u} for u in ids}
     else:
-        seed = vectors.unhex(v["seed"])
-        key = hashlib.sha256(b"secagg/v1/graph-permutation\x00" + seed).digest()
-        assert key.hex() == v["key"]
-        keystream = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor().update(bytes(32))
-        assert keystream.hex() == v["keystream"]
-        ring = reference_ring(ids, seed)
-        assert ring == v["ring"]
         expected = reference_neighbors(ring, v["k"])
     assert [set(n) for n in v["neighbors"]] == [expected[u] for u in ids]
+    assert v["windows"], "every entry pins some windows"
+    for w in v["windows"]:
+        half = w["half"]
+        if v["graph"] == "harary":
+            assert half == (v["k"] // 2 if w["window"] == "W" else v["k"])
+        else:
+            assert 2 * half + 1 >= m  # the complete graph's windows are the whole ring
+        assert w["positions"] == reference_window(w["position"], m, half)
+        assert w["ids"] == [ring[q] for q in w["positions"]]
+        if w["window"] == "W" and v["graph"] == "harary" and m - 1 > v["k"]:
+            me = ring[w["position"]]
+            assert set(w["ids"]) - {me} == expected[me]
 
 
 @pytest.mark.parametrize("v", vectors.params("graph", "invalid"))
@@ -153,7 +147,7 @@ def test_harary_graph_is_symmetric_sorted_loop_free_and_regular(case):
 @given(harary_cases())
 def test_harary_graph_links_exactly_the_clients_within_half_k_on_the_ring(case):
     ids, k, seed = case
-    ring = list(graph_permutation(ids, seed))
+    ring = list(ring_order(ids, seed))
     assert sorted(ring) == sorted(ids)
     g = harary_neighbors(ids, k, seed)
     assert {u: set(vs) for u, vs in g.items()} == reference_neighbors(ring, k)
@@ -171,7 +165,7 @@ def test_harary_graph_stays_connected_after_removing_any_k_minus_1_clients(case,
 def test_harary_graph_does_not_depend_on_the_order_of_the_ids(case):
     ids, k, seed = case
     assert harary_neighbors(ids, k, seed) == harary_neighbors(list(reversed(ids)), k, seed)
-    assert graph_permutation(ids, seed) == graph_permutation(sorted(ids), seed)
+    assert ring_order(ids, seed) == ring_order(sorted(ids), seed)
 
 
 @given(st.integers(1, 40), st.integers(1, 20), seeds)
@@ -184,7 +178,7 @@ def test_harary_graph_with_k_at_least_m_minus_1_is_the_complete_graph(m, extra, 
 
 def test_removing_two_opposite_runs_of_half_k_disconnects_the_harary_graph():
     ids, k, seed = list(range(1, 21)), 4, bytes(range(32))
-    ring = list(graph_permutation(ids, seed))
+    ring = list(ring_order(ids, seed))
     g = harary_neighbors(ids, k, seed)
     removed = set(ring[0:2]) | set(ring[10:12])
     assert not connected(g, removed)
@@ -195,14 +189,14 @@ def test_different_seeds_give_different_rings_and_the_same_seed_the_same():
     ids = list(range(1, 65))
     r = DeterministicRandom(b"graph-seeds")
     a, b = r.token_bytes(32), r.token_bytes(32)
-    assert graph_permutation(ids, a) == graph_permutation(ids, a)
-    assert graph_permutation(ids, a) != graph_permutation(ids, b)
+    assert ring_order(ids, a) == ring_order(ids, a)
+    assert ring_order(ids, a) != ring_order(ids, b)
 
 
-def test_permutation_of_four_ids_is_uniform_over_all_24_orders():
+def test_ring_of_four_ids_is_uniform_over_all_24_orders():
     r = DeterministicRandom(b"graph-uniformity")
     trials = 4800
-    counts = collections.Counter(graph_permutation([1, 2, 3, 4], r.token_bytes(32)) for _ in range(trials))
+    counts = collections.Counter(ring_order([1, 2, 3, 4], r.token_bytes(32)) for _ in range(trials))
     assert len(counts) == 24
     observed = [counts[p] for p in itertools.permutations([1, 2, 3, 4])]
     assert scipy.stats.chisquare(observed).pvalue > 1e-6
@@ -213,7 +207,7 @@ def test_each_client_is_equally_likely_at_each_position():
     m, trials = 7, 3500
     table = [[0] * m for _ in range(m)]
     for _ in range(trials):
-        for pos, u in enumerate(graph_permutation(range(1, m + 1), r.token_bytes(32))):
+        for pos, u in enumerate(ring_order(range(1, m + 1), r.token_bytes(32))):
             table[u - 1][pos] += 1
     flat = [c for row in table for c in row]
     assert scipy.stats.chisquare(flat).pvalue > 1e-6
@@ -296,3 +290,63 @@ def test_neighbors_of_rejects_a_client_not_among_the_ids():
     p = Params(n_clients=12, dim=1, bits=8, graph="harary", neighbors=4, threshold=3)
     with pytest.raises(ValueError, match="not among"):
         neighbors_of(p, [1, 2, 3, 4, 5, 6, 7], bytes(32), 9)
+
+
+# --------------------------------------------------------------------------- the ring order itself
+
+
+@given(harary_cases())
+def test_ring_order_is_the_ids_sorted_by_the_spec_ring_key(case):
+    ids, _, seed = case
+    assert list(ring_order(ids, seed)) == reference_ring(ids, seed)
+
+
+@given(harary_cases(), st.data())
+def test_ring_neighbors_is_the_row_of_the_harary_graph_and_lies_in_the_window(case, data):
+    ids, k, seed = case
+    ring = ring_order(ids, seed)
+    p = data.draw(st.integers(0, len(ring) - 1))
+    assert ring_neighbors(ring, p, k) == harary_neighbors(ids, k, seed)[ring[p]]
+    window = [ring[q] for q in reference_window(p, len(ring), k // 2)]
+    assert set(ring_neighbors(ring, p, k)) == set(window) - {ring[p]}
+
+
+def test_a_ring_key_collision_is_refused_so_the_server_draws_a_new_seed(monkeypatch):
+    import secagg.protocol.graph as graph
+
+    monkeypatch.setattr(graph, "ring_key", lambda seed, u: bytes(32) if u in (3, 5) else reference_key(seed, u))
+    graph._ring.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="same ring key"):
+            ring_order([1, 2, 3, 4, 5, 6], bytes(range(32)))
+    finally:
+        graph._ring.cache_clear()
+
+
+@pytest.mark.parametrize(("ring", "p", "k", "error"), [([1, 2, 3], 3, 2, ValueError), ([1, 2, 3], -1, 2, ValueError), ([1, 2, 3], 0, 3, ValueError), ([1, 2, 3], 0.0, 2, TypeError)])
+def test_ring_neighbors_rejects_bad_arguments(ring, p, k, error):
+    with pytest.raises(error):
+        ring_neighbors(ring, p, k)
+
+
+# --------------------------------------------------------------------------- the graph the protocol really uses
+
+
+@pytest.mark.parametrize(("n", "k", "advertise"), [(10, 4, None), (12, 6, [1, 2, 3, 5, 6, 8, 9, 10, 11, 12]), (7, 2, None), (5, 4, None)])
+def test_each_share_keys_request_carries_the_ring_window_of_build_neighbors(n, k, advertise):
+    from tests.secagg.protocol.conftest import Harness, make_params
+
+    h = Harness(make_params(n, k=k, t=2), seed=f"graph-{n}-{k}").to_share_keys(advertise)
+    u1 = sorted(advertise or h.ids)
+    seed = h.request(u1[0]).graph_seed
+    graph = build_neighbors(h.params, u1, seed)
+    ring = ring_order(u1, seed)
+    for u in u1:
+        req = h.request(u)
+        assert req.m == len(u1) and req.graph_seed == seed
+        window = [e.client_id for e in req.entries]
+        assert window == [ring[(req.start + j) % req.m] for j in range(len(window))]
+        if len(u1) - 1 > k:
+            assert window[k // 2] == u and set(window) - {u} == set(graph[u])
+        else:
+            assert req.start == 0 and window == list(ring) and set(graph[u]) == set(u1) - {u}

@@ -1,7 +1,8 @@
-"""The active model against a lying server: signed keys, the consistency check, split views.
+"""A lying server: signed keys, the consistency check, split views (active model), lying key trees (SecAgg+).
 
 Standard cohort: complete graph, n = 6, t = 4, active model, every client with
-a long-term Ed25519 identity in the PKI.
+a long-term Ed25519 identity in the PKI. The last section uses a Harary ring
+(semi-malicious) and key trees the server builds itself.
 """
 
 from __future__ import annotations
@@ -11,15 +12,23 @@ import dataclasses
 import pytest
 
 from secagg import codec
-from secagg.errors import AbortReason, LocalProtocolError, RemoteProtocolError
-from secagg.messages import AdvertiseKeys, ConsistencyCheckRequest, Signature, UnmaskingRequest
-from secagg.primitives import kex, merkle, sign
+from secagg.errors import AbortReason, DecodeError, LocalProtocolError, RemoteProtocolError
+from secagg.messages import (
+    AddressedShare,
+    AdvertiseKeys,
+    ConsistencyCheckRequest,
+    MaskedInputRequest,
+    Signature,
+    UnmaskingRequest,
+)
+from secagg.primitives import kex, sign
 from secagg.primitives.sign import Ed25519SigningKey
 from secagg.protocol import session
 from secagg.protocol.client import Client, ClientAborted, ClientCompleted, ClientR1ShareKeys, ClientR3ConsistencyCheck
 from secagg.protocol.server import Server, ServerCompleted
 from tests.detrandom import DeterministicRandom
-from tests.secagg.protocol.conftest import Harness, decode, flip, make_params, rewrite
+from tests.secagg.protocol.conftest import Harness, decode, flip, forge_share_keys, make_params, rewrite
+from tests.secagg.protocol.flag_forge import flag_root, forge_consistency, local_lists, ring_of
 from tests.secagg.protocol.test_client_rules import assert_aborted
 
 ACTIVE = dict(t=4, threat="active", dim=5, bits=24)
@@ -62,54 +71,57 @@ def test_active_server_without_pki_is_a_value_error():
 # --------------------------------------------------------------------------- R1: signed keys
 
 
+def _entry(h: Harness, u: int, v: int) -> int:
+    """The index of client ``v``'s entry in client ``u``'s ShareKeysRequest."""
+    return [a.client_id for a in h.request(u).entries].index(v)
+
+
 def test_share_keys_request_with_a_modified_neighbour_signature_aborts_authentication():
     h = active().to_share_keys()
-    entries = list(h.request(1).advertised)
-    entries[2] = dataclasses.replace(entries[2], signature=flip(entries[2].signature, 10))
-    bad = rewrite(h.params, h.outbox[1], advertised=tuple(entries))
+    entries = list(h.request(1).entries)
+    i = _entry(h, 1, 3)
+    entries[i] = dataclasses.replace(entries[i], signature=flip(entries[i].signature, 10))
+    bad = rewrite(h.params, h.outbox[1], entries=tuple(entries))
     assert_aborted(h, 1, AbortReason.AUTHENTICATION, bad, later=[h.outbox[1]], detail="client 3")
 
 
 @pytest.mark.parametrize("forgery", ["empty", "swapped", "signed-by-server"])
 def test_share_keys_request_with_a_forged_neighbour_signature_aborts_authentication(forgery):
     h = active().to_share_keys()
-    entries = list(h.request(1).advertised)
-    target = entries[4]
+    entries = list(h.request(1).entries)
+    i = _entry(h, 1, 5)
+    target = entries[i]
     if forgery == "empty":
         signature = b""
     elif forgery == "swapped":
-        signature = entries[3].signature
+        signature = entries[_entry(h, 1, 4)].signature
     else:
         server_key = Ed25519SigningKey.generate(random=DeterministicRandom("server identity"))
         signature = server_key.sign(session.advertise_statement(h.params, target.client_id, target.c_pk, target.s_pk))
-    entries[4] = dataclasses.replace(target, signature=signature)
-    bad = rewrite(h.params, h.outbox[1], advertised=tuple(entries))
+    entries[i] = dataclasses.replace(target, signature=signature)
+    bad = rewrite(h.params, h.outbox[1], entries=tuple(entries))
     assert_aborted(h, 1, AbortReason.AUTHENTICATION, bad, later=[h.outbox[1]], detail="client 5")
 
 
 def _substitute_keys(h: Harness, victim: int, receiver: int) -> bytes:
-    """The ShareKeysRequest for ``receiver`` with ``victim``'s keys replaced by the server's own,
-    under a Merkle tree rebuilt over the substituted keys (so every proof checks)."""
-    req = h.request(receiver)
-    adverts = {u: decode(h.params, data) for u, data in h.advertised.items()}
+    """The ShareKeysRequest for ``receiver`` with ``victim``'s keys replaced by the server's own. The complete
+    graph's window is the whole ring, so the receiver hashes the key tree over the substituted keys itself:
+    the tree is consistent by construction (no proof to fail)."""
     mine = DeterministicRandom("server's keys")
-    adverts[victim] = dataclasses.replace(
-        adverts[victim],
-        c_pk=kex.X25519KeyPair.generate(random=mine).public_bytes,
-        s_pk=kex.X25519KeyPair.generate(random=mine).public_bytes,
+    entries = tuple(
+        dataclasses.replace(
+            a,
+            c_pk=kex.X25519KeyPair.generate(random=mine).public_bytes,
+            s_pk=kex.X25519KeyPair.generate(random=mine).public_bytes,
+        )
+        if a.client_id == victim
+        else a
+        for a in h.request(receiver).entries
     )
-    ids = list(req.participants)
-    levels = merkle.merkle_levels([session.key_leaf(adverts[u]) for u in ids])
-    holders = [a.client_id for a in req.advertised]
-    return rewrite(
-        h.params,
-        h.outbox[receiver],
-        advertised=tuple(adverts[u] for u in holders),
-        proofs=tuple(merkle.merkle_proof(levels, ids.index(u)) for u in holders),
-    )
+    return rewrite(h.params, h.outbox[receiver], entries=entries)
 
 
-def test_server_substituting_a_neighbours_keys_under_a_consistent_merkle_tree_is_caught_by_the_signature():
+def test_server_substituting_a_neighbours_keys_under_a_consistent_key_tree_is_caught_by_the_signature():
     h = active().to_share_keys()
     bad = _substitute_keys(h, victim=3, receiver=1)
     assert_aborted(h, 1, AbortReason.AUTHENTICATION, bad, later=[h.outbox[1]], detail="client 3")
@@ -138,21 +150,25 @@ def at_consistency_check(seed: str = "cc") -> Harness:
 
 def test_consistency_check_request_without_the_clients_own_id_aborts_inconsistent():
     h = at_consistency_check()
-    bad = rewrite(h.params, h.outbox[1], survivors=(2, 3, 4, 5, 6))
+    bad = codec.encode(forge_consistency(h, 1, (2, 3, 4, 5, 6)))
     assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="own id")
 
 
 def test_consistency_check_request_naming_a_client_that_never_advertised_aborts_inconsistent():
+    # Wire v3: the flags are the client's own window (ids fixed in R1), so a stranger can only enter through
+    # the flag tree's leaves; a tree with client 6 (who never advertised) in place of a participant fails the proof.
     h = active("cc-stranger")
     h.to_masked_input(advertise=[1, 2, 3, 4, 5])
     h.step()
-    bad = rewrite(h.params, h.outbox[1], survivors=(1, 2, 3, 4, 5, 6))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="never advertised")
+    ring = list(ring_of(h))
+    ring[ring.index(5)] = 6
+    bad = codec.encode(forge_consistency(h, 1, (1, 2, 3, 4, 5, 6), ring=ring))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="proof")
 
 
 def test_consistency_check_request_with_fewer_than_threshold_survivors_aborts_too_few_survivors():
     h = at_consistency_check()
-    bad = rewrite(h.params, h.outbox[1], survivors=(1, 2, 3))
+    bad = codec.encode(forge_consistency(h, 1, (1, 2, 3)))
     assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]])
 
 
@@ -169,9 +185,12 @@ def test_consistency_check_request_of_another_session_is_replayed_and_changes_no
 def test_client_signs_exactly_the_survivor_set_it_was_shown():
     h = at_consistency_check()
     sid = h.request(1).session_id
+    root = flag_root(ring_of(h), (1, 2, 3, 4, 5, 6))
+    assert h.request(1).survivors_root == root
     response = decode(h.params, h.answer(1))
-    sign.verify(h.pki[1], session.consistency_statement(sid, (1, 2, 3, 4, 5, 6)), response.signature)
+    sign.verify(h.pki[1], session.consistency_statement(sid, root), response.signature)
     assert h.clients[1].state.signed == (1, 2, 3, 4, 5, 6)
+    assert h.clients[1].state.survivors_root == root
 
 
 # --------------------------------------------------------------------------- R4: signatures forwarded
@@ -195,7 +214,7 @@ def test_honest_active_round_gives_the_exact_sum():
 def test_unmasking_request_whose_survivors_differ_from_the_signed_set_aborts_inconsistent():
     h = at_active_unmasking()
     bad = rewrite(h.params, h.outbox[1], survivors=(1, 2, 3, 4, 5), dropped=(6,))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="differs from the one signed")
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="differs from the flags it signed")
 
 
 @pytest.mark.parametrize("index", [0, 3, 5])
@@ -240,9 +259,10 @@ def test_unmasking_request_with_a_signature_from_a_non_survivor_aborts_inconsist
     req = h.request(1)
     assert req.survivors == (1, 2, 3, 4, 5) and req.dropped == (6,)
     key6 = h.signing_keys[6]
-    forged = Signature(signer=6, signature=key6.sign(session.consistency_statement(req.session_id, req.survivors)))
+    root = h.clients[1].state.survivors_root
+    forged = Signature(signer=6, signature=key6.sign(session.consistency_statement(req.session_id, root)))
     bad = rewrite(h.params, h.outbox[1], signatures=(*req.signatures, forged))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not a survivor")
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not flagged as a survivor")
 
 
 # --------------------------------------------------------------------------- a split view
@@ -258,7 +278,7 @@ def test_split_survivor_views_make_signatures_useless_across_groups_and_never_yi
     view_a, view_b = (1, 2, 3, 4, 5, 6), (1, 2, 3, 4, 5)
     group_a, group_b = (1, 2, 3, 6), (4, 5)
     for u in group_b:
-        h.tamper(u, survivors=view_b)
+        h.outbox[u] = codec.encode(forge_consistency(h, u, view_b))
     signatures = {}
     for u in (*group_a, *group_b):
         signatures[u] = decode(h.params, h.answer(u)).signature
@@ -279,6 +299,8 @@ def test_split_survivor_views_make_signatures_useless_across_groups_and_never_yi
     def lie(signed_by):
         return codec.encode(UnmaskingRequest(session_id=sid, survivors=view_b, dropped=(6,), signatures=signed_by))
 
+    assert all(local_lists(h, u, view_b) == (view_b, (6,)) for u in group_b)  # the complete graph: lists = views
+
     # Group A's signatures do not verify over view B, and view A with them is not what B signed.
     with pytest.raises(RemoteProtocolError) as info:
         h.answer(4, lie(sigs_a))
@@ -291,7 +313,7 @@ def test_split_survivor_views_make_signatures_useless_across_groups_and_never_yi
     other.to_masked_input()
     other.step()
     for u in group_b:
-        other.tamper(u, survivors=view_b)
+        other.outbox[u] = codec.encode(forge_consistency(other, u, view_b))
         other.answer(u)
     with pytest.raises(RemoteProtocolError) as info:
         other.answer(4, lie(sigs_b))
@@ -318,7 +340,7 @@ def test_split_view_where_no_view_reaches_threshold_signatures_aborts_the_round(
     h.step()
     view_b = (1, 2, 3, 4, 5)
     for u in (4, 5):
-        h.tamper(u, survivors=view_b)
+        h.outbox[u] = codec.encode(forge_consistency(h, u, view_b))
     for u in h.ids:
         h.answer(u)
     # Only 1, 2, 3, 6 signed the true view: drop one so the honest view falls short too.
@@ -353,19 +375,9 @@ def _round(counter: int, *, victim_seed: str | None = None) -> Harness:
 
 def _replay_keys(h: Harness, old: AdvertiseKeys, receiver: int) -> bytes:
     """The ShareKeysRequest for ``receiver`` with ``old`` (signed in another round) in place of its sender's
-    fresh keys, under a Merkle tree rebuilt over the replayed keys (so every proof checks)."""
-    req = h.request(receiver)
-    adverts = {u: decode(h.params, data) for u, data in h.advertised.items()}
-    adverts[old.client_id] = old
-    ids = list(req.participants)
-    levels = merkle.merkle_levels([session.key_leaf(adverts[u]) for u in ids])
-    holders = [a.client_id for a in req.advertised]
-    return rewrite(
-        h.params,
-        h.outbox[receiver],
-        advertised=tuple(adverts[u] for u in holders),
-        proofs=tuple(merkle.merkle_proof(levels, ids.index(u)) for u in holders),
-    )
+    fresh keys, at the sender's ring position (the whole ring: the receiver hashes the tree itself)."""
+    entries = tuple(old if a.client_id == old.client_id else a for a in h.request(receiver).entries)
+    return rewrite(h.params, h.outbox[receiver], entries=entries)
 
 
 def test_keys_signed_in_an_earlier_round_under_the_same_pki_are_refused_by_the_client():
@@ -415,3 +427,137 @@ def test_same_counter_replay_is_what_the_monotonic_counter_rules_out():
     again = _round(1, victim_seed="second session").to_share_keys()
     bad = _replay_keys(again, decode(earlier.params, earlier.advertised[3]), receiver=1)
     assert again.answer(1, bad) is not None
+
+
+# --------------------------------------------------------------------------- R1: lying key trees (wire v3)
+#
+# Harary(4) over 12 clients, semi-malicious: each client receives the 5 ring positions around it and one
+# multiproof. The server below builds its own trees (tests/secagg/protocol/conftest.py: no ordering checks).
+
+SPARSE = dict(k=4, t=3, threat="semi-malicious", dim=3, bits=12)
+
+
+def sparse(seed: str = "lying-tree", advertise=None) -> Harness:
+    return Harness(make_params(12, **SPARSE), seed=seed).to_share_keys(advertise=advertise)
+
+
+def _window_start(ring, u: int) -> int:
+    return ([a.client_id for a in ring].index(u) - 2) % len(ring)
+
+
+def _lie(h: Harness, u: int, ring, **kw) -> bytes:
+    seed = h.request(u).graph_seed
+    return codec.encode(forge_share_keys(seed, ring, _window_start(ring, u), 5, **kw))
+
+
+def test_an_out_of_order_tree_that_moves_a_stranger_next_to_the_client_aborts_inconsistent():
+    h = sparse()
+    ring = h.honest_ring()
+    p = [a.client_id for a in ring].index(1)
+    stranger = ring[(p + 6) % 12]
+    lie = [a for a in ring if a.client_id != stranger.client_id]
+    lie.insert(lie.index(ring[p]) + 1, stranger)  # the stranger becomes 1's right neighbour
+    assert len(lie) == 12
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, _lie(h, 1, lie), later=[h.outbox[1]], detail="does not verify")
+
+
+def test_an_out_of_order_tree_with_made_up_ring_keys_that_look_sorted_aborts_inconsistent():
+    # The server even commits to keys of its choosing that ARE sorted; the client computes each key itself.
+    h = sparse()
+    ring = h.honest_ring()
+    p = [a.client_id for a in ring].index(1)
+    stranger = ring[(p + 6) % 12]
+    lie = [a for a in ring if a.client_id != stranger.client_id]
+    lie.insert(lie.index(ring[p]) + 1, stranger)
+    made_up = [bytes([i]) * 32 for i in range(1, 13)]  # strictly increasing
+    bad = _lie(h, 1, lie, keys=made_up)
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="does not verify")
+
+
+def test_skipping_an_honest_neighbour_under_the_honest_proof_aborts_inconsistent():
+    h = sparse()
+    ring = h.honest_ring()
+    p = [a.client_id for a in ring].index(1)
+    req = h.request(1)
+    shifted = (ring[(p - 2) % 12], ring[(p - 1) % 12], ring[p], ring[(p + 2) % 12], ring[(p + 3) % 12])  # skips p + 1
+    bad = rewrite(h.params, h.outbox[1], entries=shifted)
+    assert req.proof == decode(h.params, bad).proof
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="does not verify")
+
+
+def test_skipping_an_honest_neighbour_in_a_consistent_smaller_ring_is_another_session_its_peers_refuse():
+    """The server drops 1's right neighbour v from the ring it shows client 1 only (a sorted, consistent tree
+    over m - 1 clients). Client 1 accepts, but its session id differs from everyone else's, so the share it
+    addresses to a neighbour it has in both views fails to decrypt there: the lie buys the server nothing
+    it could not get by making v drop before R0 for everyone."""
+    h = sparse()
+    ring = h.honest_ring()
+    p = [a.client_id for a in ring].index(1)
+    v = ring[(p + 1) % 12].client_id
+    lie = [a for a in ring if a.client_id != v]
+    reply = decode(h.params, h.answer(1, _lie(h, 1, lie)))
+    honest = {u: decode(h.params, h.answer(u)) for u in h.ids if u != 1}
+    assert len({r.session_id for r in honest.values()}) == 1
+    assert reply.session_id != honest[2].session_id
+    w = ring[(p - 1) % 12].client_id  # a neighbour of 1 in both views
+    blob = next(s.blob for s in reply.shares if s.peer == w)
+    lying_forward = MaskedInputRequest(
+        session_id=honest[w].session_id,
+        shares=tuple(sorted((AddressedShare(peer=1, blob=blob), *_inbox(h, honest, w)), key=lambda s: s.peer)),
+    )
+    with pytest.raises(RemoteProtocolError) as info:
+        h.answer(w, codec.encode(lying_forward))
+    assert info.value.reason is AbortReason.AUTHENTICATION
+    assert "client 1" in info.value.detail
+
+
+def _inbox(h: Harness, replies, w: int):
+    return [AddressedShare(peer=u, blob=s.blob) for u, r in replies.items() if u != w for s in r.shares if s.peer == w]
+
+
+def test_a_duplicated_leaf_inside_the_window_is_undecodable():
+    h = sparse()
+    entries = list(h.request(1).entries)
+    entries[4] = entries[3]
+    data = bytearray(h.outbox[1])
+    body = codec.encode(h.request(1))
+    size = len(codec.encode(entries[3])) - 2
+    off = 2 + 32 + 12
+    data[off + 4 * size : off + 5 * size] = body[off + 3 * size : off + 4 * size]
+    state = h.clients[1].state
+    with pytest.raises(DecodeError, match="distinct"):
+        h.clients[1].receive(bytes(data))
+    assert h.clients[1].state is state
+
+
+def test_a_duplicated_leaf_just_outside_the_window_fails_the_ordering_check():
+    h = sparse(advertise=range(1, 12))  # m = 11, so the lie fits in n = 12
+    ring = h.honest_ring()
+    p = [a.client_id for a in ring].index(1)
+    edge = ring[(p + 2) % 11]
+    lie = list(ring)
+    lie.insert(lie.index(edge) + 1, edge)  # edge, then edge again at the next position (outside 1's window)
+    assert len(lie) == 12 and len({a.client_id for a in lie}) == 11
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, _lie(h, 1, lie), later=[h.outbox[1]], detail="does not verify")
+
+
+def test_a_sibling_range_lie_is_refused_or_is_another_session():
+    # The parent hash binds both children's ranges: moving a sibling's lo or hi changes the root.
+    h0 = sparse()
+    proof = h0.request(1).proof
+    honest = decode(h0.params, h0.answer(2)).session_id
+    outcomes = []
+    for item in range(len(proof) // 96):
+        for field in (0, 32):  # lo, hi
+            h = sparse()
+            at = 96 * item + field + 31  # the last byte of the big-endian key
+            lied = flip(proof, at, 0x01)
+            try:
+                sid = decode(h.params, h.answer(1, rewrite(h.params, h.outbox[1], proof=lied))).session_id
+            except RemoteProtocolError as exc:
+                assert exc.reason is AbortReason.INCONSISTENT
+                outcomes.append("refused")
+                continue
+            assert sid != honest
+            outcomes.append("other session")
+    assert "other session" in outcomes  # some lies pass every ordering check: only the hash catches them

@@ -50,6 +50,7 @@ from secagg.protocol.server import Server, ServerAborted, ServerCompleted
 from tests import vectors
 from tests.detrandom import DeterministicRandom
 from tests.vectors import unhex
+from tests.secagg.protocol.conftest import spec_key_leaf, spec_multiproof, spec_ring_key, spec_tree_levels
 
 CASES = vectors.params("transcripts", "generate")
 PHASE_ORDER = ["advertise_keys", "share_keys", "masked_input", "consistency_check", "unmasking"]
@@ -212,7 +213,7 @@ def test_the_recorded_sum_is_the_plain_sum_of_the_included_inputs(v):
 
 def test_the_transcripts_cover_every_size_graph_threat_model_and_dropout_phase():
     entries = vectors.load("transcripts")["generate"]
-    assert {e["params"]["n_clients"] for e in entries} == {3, 4, 5, 8}
+    assert {e["params"]["n_clients"] for e in entries} == {3, 4, 5, 8, 11}
     for n in (3, 4, 5):
         phases = {ph for e in entries if e["params"]["n_clients"] == n for ph in e["dropouts"].values()}
         assert {"share_keys", "masked_input", "unmasking"} <= phases
@@ -226,6 +227,13 @@ def test_the_transcripts_cover_every_size_graph_threat_model_and_dropout_phase()
     assert any(e["params"]["graph"] == "harary" and e["params"]["neighbors"] >= 4 for e in entries)
     assert {e["params"]["bits"] for e in entries} >= {7, 16, 32}
     assert any(e["params"]["round_counter"] and e["params"]["threat"] == "active" for e in entries)
+    # the localized consistency check with a window W2 smaller than the ring (2k + 1 < m)
+    assert any(
+        e["params"]["threat"] == "active" and e["params"]["graph"] == "harary"
+        and 2 * e["params"]["neighbors"] + 1 < e["params"]["n_clients"]
+        and "consistency_check" in e["dropouts"].values()
+        for e in entries
+    )
 
 
 # --------------------------------------------------------------------------- formulas of the chapter "Protocol"
@@ -248,11 +256,20 @@ def spec_params_bytes(p: dict) -> bytes:
     )
 
 
-def spec_merkle_root(leaves: list[bytes]) -> bytes:
-    while len(leaves) > 1:
-        nxt = [hashlib.sha256(b"\x01" + leaves[j] + leaves[j + 1]).digest() for j in range(0, len(leaves) - 1, 2)]
-        leaves = nxt + ([leaves[-1]] if len(leaves) % 2 else [])
-    return leaves[0]
+def spec_window(p: dict, m: int, position: int) -> list[int]:
+    """The ring positions of the ShareKeysRequest to the client at ``position`` (chapter "Protocol", R0)."""
+    half = p["neighbors"] if p["threat"] == "active" else p["neighbors"] // 2
+    if p["graph"] == "complete" or 2 * half + 1 >= m:
+        return list(range(m))
+    return [(position + d) % m for d in range(-half, half + 1)]
+
+
+def spec_neighbours(p: dict, ring: list[int], position: int) -> list[int]:
+    m = len(ring)
+    if p["graph"] == "complete" or m - 1 <= p["neighbors"]:
+        return sorted(v for v in ring if v != ring[position])
+    half = p["neighbors"] // 2
+    return sorted(ring[(position + d) % m] for d in range(-half, half + 1) if d)
 
 
 def spec_kdf(secret: bytes, purpose: bytes, sid: bytes, rnd: int, a: int, b: int) -> bytes:
@@ -281,17 +298,18 @@ def test_session_id_commitments_shares_and_masked_inputs_follow_the_formulas(v):
         return
     participants = sorted(adv)
     graph_seed = next(iter(requests.values())).graph_seed
-    leaves = [hashlib.sha256(b"\x00" + struct.pack("<I", u) + adv[u].c_pk + adv[u].s_pk).digest() for u in participants]
+    # wire v3: the ring sorted by ring key, the ordered key tree over it, sid = H(params, seed, m, root)
+    ring = sorted(participants, key=lambda u: spec_ring_key(graph_seed, u))
+    m = len(ring)
+    levels = spec_tree_levels([(spec_ring_key(graph_seed, u),) * 2 + (spec_key_leaf(adv[u]),) for u in ring])
     sid = hashlib.sha256(
-        b"secagg/v1/session\x00"
-        + spec_params_bytes(v["params"])
-        + graph_seed
-        + struct.pack("<I", len(participants))
-        + b"".join(struct.pack("<I", u) for u in participants)
-        + spec_merkle_root(leaves)
+        b"secagg/v1/session\x00" + spec_params_bytes(v["params"]) + graph_seed + struct.pack("<I", m) + levels[-1][0][2]
     ).digest()
-    for req in requests.values():
-        assert req.participants == tuple(participants) and req.graph_seed == graph_seed
+    for u, req in requests.items():
+        positions = spec_window(v["params"], m, ring.index(u))
+        assert (req.graph_seed, req.m, req.start) == (graph_seed, m, positions[0])
+        assert req.entries == tuple(adv[ring[q]] for q in positions)
+        assert req.proof == spec_multiproof(levels, positions)
 
     draws = {u: [unhex(d) for d in v["random"][str(u)]] for u in participants}
     responses = _messages(v, p, ShareKeysResponse, "client_to_server")
@@ -309,6 +327,7 @@ def test_session_id_commitments_shares_and_masked_inputs_follow_the_formulas(v):
         assert resp.seed_commitment == hashlib.sha256(
             b"secagg/v1/seed-commitment\x00" + sid + struct.pack("<I", u) + b
         ).digest()
+        assert [sh.peer for sh in resp.shares] == spec_neighbours(v["params"], ring, ring.index(u))
         for share in resp.shares:
             w = share.peer
             key = spec_kdf(_x25519(c_sk, adv[w].c_pk), b"share-encryption", sid, 1, u, w)
