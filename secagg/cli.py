@@ -22,7 +22,7 @@ number up front (ranges named by their flags, the modulus for ``--clip`` and
 
 >>> argv = ["params", "--clients", "1000", "--dropout-rate", "0.1", "--adversarial-rate", "0.05", "--json"]
 >>> main(argv)  # doctest: +ELLIPSIS
-{"clients": 1000, ..., "graph": "harary", "neighbors": 36, "holders": 37, "threshold": 19, ...}
+{"clients": 1000, ..., "graph": "harary", "neighbors": 34, "holders": 35, "threshold": 18, ...}
 0
 """
 
