@@ -72,6 +72,7 @@ __all__ = [
     "masked_input_response_size",
     "paper_expansion",
     "ring_view",
+    "ring_window",
     "share_keys_request_size",
     "share_keys_response_size",
     "typical_client",
@@ -105,6 +106,29 @@ def advertise_keys_size(params: Params) -> int:
     """
     sig = bytes(SIGNATURE_SIZE) if params.threat is ThreatModel.ACTIVE else b""
     return len(codec.encode(AdvertiseKeys(client_id=1, c_pk=_KEY, s_pk=_KEY, signature=sig)))
+
+
+def ring_window(params: Params, ids: Sequence[int], graph_seed: bytes, client_id: int) -> tuple[int, ...]:
+    """Return the ids of a client's window (its ShareKeysRequest entries) in the wire-version-3 ring over ``ids``.
+
+    Args:
+        params: the round parameters.
+        ids: the clients that advertised keys.
+        graph_seed: the public graph seed.
+        client_id: the client, one of ``ids``.
+
+    Returns:
+        The window's ids in ring order (in the active model the extended
+        window W2, whose signers' signatures its UnmaskingRequest carries).
+
+    Raises:
+        ValueError: if ``client_id`` is not in ``ids``.
+    """
+    ring = sorted(ids, key=lambda u: ordered_tree.ring_key(graph_seed, u))
+    m, position = len(ring), ring.index(client_id)
+    count, centre = session.window_shape(params, m)
+    start = 0 if centre is None else (position - centre) % m
+    return tuple(ring[(start + j) % m] for j in range(count))
 
 
 def ring_view(params: Params, ids: Sequence[int], graph_seed: bytes, client_id: int) -> tuple[int, tuple[int, ...]]:
@@ -198,16 +222,26 @@ def masked_input_response_size(params: Params) -> int:
     return codec.encoded_size_masked_input(params)
 
 
-def consistency_check_request_size(n_survivors: int) -> int:
-    """Encoded size of a ConsistencyCheckRequest listing ``n_survivors`` ids (active model).
+def consistency_check_request_size(params: Params, m: int, position: int) -> int:
+    """Encoded size of the ConsistencyCheckRequest (wire version 3, active model) the client at ring ``position`` receives.
+
+    The flag-tree root, one bit per position of its extended window W2
+    (``session.window_shape``) and one multiproof of 32-byte items (none when
+    the window is the whole ring): ``2 + 32 + 32 + 4 + ceil(count / 8) + 4 +
+    32 * items`` bytes, O(k + log m).
 
     Args:
-        n_survivors: the size of the survivor set.
+        params: the round parameters (active model).
+        m: the number of participants.
+        position: the receiver's ring position, ``0 <= position < m``.
 
     Returns:
         The size in bytes.
     """
-    return len(codec.encode(ConsistencyCheckRequest(session_id=_SID, survivors=_ids(n_survivors))))
+    count, centre = session.window_shape(params, m)
+    start = 0 if centre is None else (position - centre) % m
+    items = 0 if count == m else ordered_tree.proof_item_count(m, [(start + j) % m for j in range(count)])
+    return 2 + 32 + 32 + 4 + (count + 7) // 8 + 4 + ordered_tree.FLAG_ITEM_SIZE * items
 
 
 def consistency_check_response_size() -> int:
@@ -289,6 +323,7 @@ def client_traffic(
     neighbors: Sequence[int],
     dropouts: Mapping[int, Phase] | None = None,
     position: int = 0,
+    window: Sequence[int] | None = None,
 ) -> ClientTraffic:
     """Predict the bytes one client sends and receives, message by message.
 
@@ -297,7 +332,8 @@ def client_traffic(
     holders) with one multiproof, the shares of its neighbours that answered
     ShareKeys, and (semi-honest, semi-malicious) the survivors among its
     neighbours plus itself and its neighbours that dropped after sharing; in
-    the active model the whole survivor set and every consistency signature.
+    the active model also its window's survivor flags with one multiproof and
+    the consistency signatures of the signers in its window.
     The client reveals seed shares for its surviving neighbours and itself and
     key shares for its dropped ones. A client that drops before phase X sends
     nothing from X on but still receives phase X's request.
@@ -311,12 +347,15 @@ def client_traffic(
         position: its ring position among the clients that advertised keys
             (:func:`ring_view`); it fixes the length of its multiproof (with
             a sparse window the length varies by a few items with it).
+        window: the ids of its window (:func:`ring_window`); needed in the
+            active model only (the signatures it receives are its window's).
 
     Returns:
         A :class:`ClientTraffic` (empty if the client never advertised keys).
 
     Raises:
-        ValueError: if ``client_id`` is out of range or among its neighbours.
+        ValueError: if ``client_id`` is out of range or among its neighbours,
+            or the active model's ``window`` is missing.
     """
     n = params.n_clients
     if not 1 <= client_id <= n or client_id in neighbors:
@@ -328,6 +367,8 @@ def client_traffic(
     u2 = {u for u in u1 if _alive(drops, u, Phase.SHARE_KEYS)}
     u3 = {u for u in u2 if _alive(drops, u, Phase.MASKED_INPUT)}
     active = params.threat is ThreatModel.ACTIVE
+    if active and window is None:
+        raise ValueError("the active model needs the client's window (ring_window)")
     signers = {u for u in u3 if _alive(drops, u, Phase.CONSISTENCY_CHECK)} if active else u3
     nbrs = set(neighbors)
     sent: dict[str, int] = {}
@@ -346,11 +387,11 @@ def client_traffic(
     dropped = nbrs & (u2 - u3)
     live = (nbrs & u3) | {me}
     if active:
-        received["ConsistencyCheckRequest"] = consistency_check_request_size(len(u3))
+        received["ConsistencyCheckRequest"] = consistency_check_request_size(params, len(u1), position)
         if me not in signers:
             return ClientTraffic(sent=sent, received=received)
         sent["ConsistencyCheckResponse"] = consistency_check_response_size()
-        received["UnmaskingRequest"] = unmasking_request_size(len(u3), len(dropped), len(signers))
+        received["UnmaskingRequest"] = unmasking_request_size(len(live), len(dropped), len(signers & set(window)))
     else:
         received["UnmaskingRequest"] = unmasking_request_size(len(live), len(dropped))
     if _alive(drops, me, Phase.UNMASKING):
@@ -387,7 +428,12 @@ def typical_client(params: Params, *, dropout_rate: float, graph_seed: bytes = b
     others = [u for u in ids[1:] if u not in set(nbrs)]
     dropped = list(nbrs[:among]) + others[: total - among]
     return client_traffic(
-        params, client_id=1, neighbors=nbrs, dropouts={u: Phase.MASKED_INPUT for u in dropped}, position=position
+        params,
+        client_id=1,
+        neighbors=nbrs,
+        dropouts={u: Phase.MASKED_INPUT for u in dropped},
+        position=position,
+        window=ring_window(params, ids, graph_seed, 1),
     )
 
 

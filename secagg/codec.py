@@ -16,7 +16,11 @@ Body fields, in the order the dataclass declares them:
                 with count * item size <= remaining bytes BEFORE any item is read;
                 ShareKeysRequest.entries: count <= m <= n_clients)
 * proof         u32le length | bytes   (ShareKeysRequest.proof: a multiple of 96,
-                at most 7,680 bytes)
+                at most 7,680 bytes; ConsistencyCheckRequest.proof: a multiple
+                of 32, at most 2,560 bytes)
+* flags         u32le length | bytes   (ConsistencyCheckRequest.flags: 1 to
+                ceil(max_window / 8) bytes; UnmaskingRequest.signatures: count
+                <= max_window, see :func:`max_window`)
 * AbortReason   u8 code from a closed table
 
 The tag table is closed: an unknown version or tag, a short read, a count or
@@ -27,7 +31,7 @@ was not checked first.
 >>> from secagg.messages import ConsistencyCheckRequest
 >>> from secagg.params import Params
 >>> p = Params(n_clients=3, dim=4, bits=16, graph="complete", neighbors=2, threshold=2)
->>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors=(1, 3))
+>>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors_root=bytes(32), flags=b"\\x05")
 >>> decode(encode(m), params=p) == m
 True
 """
@@ -37,10 +41,14 @@ from __future__ import annotations
 import struct
 
 from secagg.errors import AbortReason, DecodeError
+from secagg.kinds import GraphKind, ThreatModel
 from secagg.messages import (
     ENCRYPTED_SHARE_SIZE,
+    FLAG_ITEM_SIZE,
+    FLAG_ROOT_SIZE,
     KEY_SIZE,
     MAX_DETAIL,
+    MAX_FLAG_PROOF_BYTES,
     MAX_PROOF_BYTES,
     PROOF_ITEM_SIZE,
     SESSION_ID_SIZE,
@@ -64,7 +72,7 @@ from secagg.messages import (
 from secagg.params import Params
 from secagg.primitives.masking import packed_size
 
-__all__ = ["ABORT_CODES", "TAGS", "VERSION", "decode", "encode", "encoded_size_masked_input"]
+__all__ = ["ABORT_CODES", "TAGS", "VERSION", "decode", "encode", "encoded_size_masked_input", "max_window"]
 
 VERSION = 3
 """The wire version. Version 3 (the ShareKeysRequest carries a window of the
@@ -176,7 +184,9 @@ def encode(message: Message) -> bytes:
         w.var(m.masked)
     elif isinstance(m, ConsistencyCheckRequest):
         w.raw(m.session_id)
-        w.ids(m.survivors)
+        w.raw(m.survivors_root)
+        w.var(m.flags)
+        w.var(m.proof)
     elif isinstance(m, ConsistencyCheckResponse):
         w.u32(m.client_id)
         w.raw(m.session_id)
@@ -201,10 +211,8 @@ def encode(message: Message) -> bytes:
 
 
 def _write_advertise(w: _Writer, a: AdvertiseKeys) -> None:
-    w.u32(a.client_id)
-    w.raw(a.c_pk)
-    w.raw(a.s_pk)
-    w.var(a.signature)
+    # one part per entry: a SecAgg+ server writes every AdvertiseKeys into 2k + 1 windows
+    w.parts.append(b"".join((_U32.pack(a.client_id), a.c_pk, a.s_pk, _U32.pack(len(a.signature)), a.signature)))
 
 
 def _write_addressed(w: _Writer, shares: tuple[AddressedShare, ...]) -> None:
@@ -237,6 +245,29 @@ def encoded_size_masked_input(params: Params) -> int:
         values raise ``TypeError``/``ValueError`` as :func:`packed_size`.
     """
     return 2 + 4 + SESSION_ID_SIZE + 4 + packed_size(params.dim, params.bits)
+
+
+def max_window(params: Params) -> int:
+    """Return the most ring positions a ShareKeysRequest or ConsistencyCheckRequest window can hold.
+
+    The decoder's bound for window-sized fields (SPEC.md, "Wire format"):
+    the complete graph's window is the whole ring (``n``); a Harary window is
+    ``k + 1`` positions, and in the active model the extended window W2 is
+    ``2k + 1`` (never more than ``n``).
+
+    Args:
+        params: the round parameters.
+
+    Returns:
+        ``n`` for the complete graph, else ``min(n, 2h + 1)`` with ``h = k``
+        in the active model and ``k / 2`` otherwise.
+
+    Raises: nothing of its own (a :class:`Params` is valid by construction).
+    """
+    if params.graph is GraphKind.COMPLETE:
+        return params.n_clients
+    half = params.neighbors if params.threat is ThreatModel.ACTIVE else params.neighbors // 2
+    return min(params.n_clients, 2 * half + 1)
 
 
 # ------------------------------------------------------------------------ reader
@@ -348,7 +379,15 @@ def decode(data: bytes, *, params: Params) -> Message:
             masked = r.var("masked", allowed=(packed_size(params.dim, params.bits),))
             msg = MaskedInputResponse(client_id=cid, session_id=sid, masked=masked)
         elif cls is ConsistencyCheckRequest:
-            msg = ConsistencyCheckRequest(session_id=r.raw(SESSION_ID_SIZE, "session_id"), survivors=r.ids("survivors", n))
+            sid = r.raw(SESSION_ID_SIZE, "session_id")
+            root = r.raw(FLAG_ROOT_SIZE, "survivors_root")
+            flags = r.var("flags", limit=(max_window(params) + 7) // 8)
+            if not flags:
+                raise DecodeError("flags: empty (a window holds at least the receiver)")
+            proof = r.var("proof", limit=MAX_FLAG_PROOF_BYTES)
+            if len(proof) % FLAG_ITEM_SIZE:
+                raise DecodeError(f"proof: length {len(proof)} is not a multiple of {FLAG_ITEM_SIZE}")
+            msg = ConsistencyCheckRequest(session_id=sid, survivors_root=root, flags=flags, proof=proof)
         elif cls is ConsistencyCheckResponse:
             msg = ConsistencyCheckResponse(
                 client_id=r.u32("client_id"),
@@ -359,7 +398,7 @@ def decode(data: bytes, *, params: Params) -> Message:
             sid = r.raw(SESSION_ID_SIZE, "session_id")
             survivors = r.ids("survivors", n)
             dropped = r.ids("dropped", n)
-            count = r.count("signatures", n, _SIGNATURE_ENTRY_SIZE)
+            count = r.count("signatures", max_window(params), _SIGNATURE_ENTRY_SIZE)
             sigs = tuple(
                 Signature(signer=r.u32("signer"), signature=r.raw(SIGNATURE_SIZE, "signature")) for _ in range(count)
             )

@@ -21,9 +21,9 @@ Rounds and who sends what (``S`` server, ``C`` client)::
     R4  S->C UnmaskingRequest         C->S UnmaskingResponse
         either way: Abort
 
->>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors=(1, 2, 3))
->>> m.survivors
-(1, 2, 3)
+>>> m = ConsistencyCheckRequest(session_id=bytes(32), survivors_root=bytes(32), flags=b"\\x07")
+>>> m.flags
+b'\\x07'
 """
 
 from __future__ import annotations
@@ -36,14 +36,18 @@ from secagg.errors import AbortReason
 from secagg.kinds import MAX_CLIENTS
 from secagg.primitives.aead import NONCE_SIZE, TAG_SIZE
 from secagg.primitives.kex import KEY_SIZE
-from secagg.primitives.ordered_tree import MAX_WINDOW_PROOF_ITEMS, ORDERED_ITEM_SIZE
+from secagg.primitives.ordered_tree import FLAG_ITEM_SIZE, HASH_SIZE, MAX_WINDOW_PROOF_ITEMS, ORDERED_ITEM_SIZE
 from secagg.primitives.prg import SESSION_ID_SIZE
 from secagg.primitives.shamir import SHARE_SIZE
 from secagg.primitives.sign import SIGNATURE_SIZE
 
 __all__ = [
     "ENCRYPTED_SHARE_SIZE",
+    "FLAG_ITEM_SIZE",
+    "FLAG_ROOT_SIZE",
     "KEY_SIZE",
+    "MAX_FLAG_BYTES",
+    "MAX_FLAG_PROOF_BYTES",
     "MAX_CLIENT_ID",
     "MAX_PROOF_BYTES",
     "MAX_PROOF_HASHES",
@@ -78,6 +82,9 @@ MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants (wire version
 PROOF_ITEM_SIZE = ORDERED_ITEM_SIZE  # one ordered-tree node in a multiproof: lo (32) || hi (32) || hash (32)
 MAX_PROOF_ITEMS = MAX_WINDOW_PROOF_ITEMS  # a window (at most two ring ranges) needs <= 4 siblings per level: 80
 MAX_PROOF_BYTES = PROOF_ITEM_SIZE * MAX_PROOF_ITEMS  # 7,680
+FLAG_ROOT_SIZE = HASH_SIZE  # the flag tree's root (ConsistencyCheckRequest.survivors_root)
+MAX_FLAG_BYTES = (MAX_CLIENTS + 7) // 8  # one bit per window position; the codec bounds it by the window of params
+MAX_FLAG_PROOF_BYTES = FLAG_ITEM_SIZE * MAX_WINDOW_PROOF_ITEMS  # 2,560: the same loop as the key tree, 32-byte items
 
 
 def _check_id(name: str, value: object) -> None:
@@ -278,19 +285,41 @@ class MaskedInputResponse:
 
 @dataclasses.dataclass(**_FROZEN)
 class ConsistencyCheckRequest:
-    """R3 (active model), server to client: the survivor set to sign.
+    """R3 (active model), server to client: the survivor flags of the client's window, under one root.
+
+    Wire version 3: the server commits to every participant's flag (1 iff its
+    masked input arrived, i.e. it is in ``U3``) with the flag tree over the
+    ring, and sends each survivor only the flags of its extended window W2
+    and one multiproof (SPEC.md, "Protocol", R3).
 
     Attributes:
         session_id: the session id.
-        survivors: ids whose masked inputs the server holds, sorted.
+        survivors_root: the 32-byte root of the flag tree (what the client signs).
+        flags: one bit per W2 position in window order, bit ``j`` at
+            ``flags[j // 8] >> (j % 8)``; unused high bits zero (checked by the
+            client, which knows the window size).
+        proof: the flag tree multiproof of the window's positions (32-byte
+            items, at most :data:`MAX_FLAG_PROOF_BYTES`).
     """
 
     session_id: bytes
-    survivors: tuple[int, ...]
+    survivors_root: bytes
+    flags: bytes
+    proof: bytes = b""
 
     def __post_init__(self) -> None:
         _check_bytes("session_id", self.session_id, (SESSION_ID_SIZE,))
-        _check_ids("survivors", self.survivors)
+        _check_bytes("survivors_root", self.survivors_root, (FLAG_ROOT_SIZE,))
+        if not isinstance(self.flags, bytes):
+            raise TypeError(f"flags must be bytes, got {type(self.flags).__name__}")
+        if not 1 <= len(self.flags) <= MAX_FLAG_BYTES:
+            raise ValueError(f"flags must be 1..{MAX_FLAG_BYTES} bytes, got {len(self.flags)}")
+        if not isinstance(self.proof, bytes):
+            raise TypeError(f"proof must be bytes, got {type(self.proof).__name__}")
+        if len(self.proof) % FLAG_ITEM_SIZE or len(self.proof) > MAX_FLAG_PROOF_BYTES:
+            raise ValueError(
+                f"proof must be a multiple of {FLAG_ITEM_SIZE} bytes, at most {MAX_FLAG_PROOF_BYTES}, got {len(self.proof)}"
+            )
 
 
 @dataclasses.dataclass(**_FROZEN)
@@ -336,11 +365,13 @@ class UnmaskingRequest:
 
     Attributes:
         session_id: the session id.
-        survivors: clients whose masked input the server holds, sorted.
-            In the active model the whole survivor set that was signed; else
-            at least the client's surviving neighbours.
+        survivors: the client itself and its neighbours whose masked input
+            the server holds, sorted (every model; in the active model they
+            must be exactly the neighbours flagged 1 in the window it signed).
         dropped: neighbours that completed ShareKeys but sent no masked input.
-        signatures: consistency-check signatures (active model), sorted by signer.
+        signatures: consistency-check signatures (active model), sorted by
+            signer: those of the signers in the client's extended window W2
+            (wire version 3; every signer for the complete graph).
     """
 
     session_id: bytes

@@ -131,12 +131,6 @@ class Params:
                 )
         if not 1 < t <= k + 1:
             raise ValueError(f"threshold must satisfy 1 < t <= neighbors + 1 = {k + 1}, got threshold={t}")
-        if threat is ThreatModel.ACTIVE and graph is not GraphKind.COMPLETE:
-            raise ValueError(
-                "the active model needs the complete graph: its consistency check certifies one survivor set "
-                "only when 2t exceeds every participant plus the corrupted ones, which a sparse graph's "
-                f"threshold (here t={t} of {n} clients) does not; use graph='complete'"
-            )
         if threat is not ThreatModel.SEMI_HONEST and 2 * t <= k + 1:
             raise ValueError(
                 f"the {threat.value} model needs a majority threshold 2t > neighbors + 1 = {k + 1}, "
@@ -184,10 +178,13 @@ class Params:
                 the server, in ``[0, 1)``.
             threat: :class:`ThreatModel` or its string value.
             graph: ``"auto"`` (the sparsest Harary graph that meets the bounds,
-                else the complete graph), ``"complete"`` (force SecAgg's
-                complete graph, with a threshold meeting the same bounds) or
-                ``"harary"`` (a Harary graph or an error); or a
-                :class:`GraphKind`.
+                else the complete graph; always the complete graph in the
+                active model), ``"complete"`` (force SecAgg's complete graph,
+                with a threshold meeting the same bounds) or ``"harary"`` (a
+                Harary graph or an error; in the active model with the
+                semi-malicious rules, whose rule 2b it shares: SPEC.md,
+                "Threat models", says what a sparse active round guarantees);
+                or a :class:`GraphKind`.
             round_counter: as the field of the same name.
 
         Returns:
@@ -207,10 +204,18 @@ class Params:
         if graph not in ("auto", "complete", "harary"):
             raise ValueError(f"graph must be one of ['auto', 'complete', 'harary'], got {graph!r}")
         rates = dict(n_clients=n_clients, dropout_rate=dropout_rate, adversarial_rate=adversarial_rate, threat=threat)
-        if graph == "harary" and threat is ThreatModel.ACTIVE:
-            raise ValueError("the active model needs the complete graph (see Params); use graph='complete' or 'auto'")
         if graph == "complete":
             choice = complete_parameters(**rates)
+        elif graph == "harary" and threat is ThreatModel.ACTIVE:
+            # Asked for explicitly: rules 1-3 with rule 2b, as for semi-malicious (the finder gives the active
+            # model the complete graph on "auto"; SPEC.md, "Threat models", says what a sparse active round guarantees).
+            choice = find_parameters(**{**rates, "threat": ThreatModel.SEMI_MALICIOUS})
+            if choice.graph is not GraphKind.HARARY:
+                raise ValueError(
+                    f"no Harary degree below n_clients - 1 = {n_clients - 1} meets the bounds for "
+                    f"n_clients={n_clients}, dropout_rate={dropout_rate}, adversarial_rate={adversarial_rate}, "
+                    f"threat={threat.value}; use graph='complete' or 'auto'"
+                )
         else:
             choice = find_parameters(**rates)
             if graph == "harary" and choice.graph is not GraphKind.HARARY:

@@ -151,8 +151,8 @@ def _tamper(kind: str, msg):
         first = msg.shares[0]
         blob = first.blob[:-1] + bytes([first.blob[-1] ^ 1])
         return dataclasses.replace(msg, shares=(dataclasses.replace(first, blob=blob), *msg.shares[1:]))
-    if kind == "own-id-left-out":
-        return dataclasses.replace(msg, survivors=tuple(v for v in msg.survivors if v != 1))
+    if kind == "every-flag-cleared":  # client 1's own flag among them (wire v3: flags of its window)
+        return dataclasses.replace(msg, flags=bytes(len(msg.flags)))
     if kind == "survivor-also-dropped":
         v = next(v for v in msg.survivors if v != 1)
         return dataclasses.replace(msg, dropped=tuple(sorted((*msg.dropped, v))))
@@ -162,7 +162,7 @@ def _tamper(kind: str, msg):
 _ABORTS = {  # message type of the step -> the lie
     "ShareKeysRequest": "window-ends-swapped",
     "MaskedInputRequest": "share-blob-flipped",
-    "ConsistencyCheckRequest": "own-id-left-out",
+    "ConsistencyCheckRequest": "every-flag-cleared",
     "UnmaskingRequest": "survivor-also-dropped",
 }
 

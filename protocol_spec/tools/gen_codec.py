@@ -62,6 +62,7 @@ MASKED_LEN = 12
 SID = bytes([0x5E]) * 32
 SEED = bytes([0x6A]) * 32
 COMMIT = bytes([0xC0]) * 32
+ROOT = bytes([0xF1]) * 32  # a flag-tree root (ConsistencyCheckRequest.survivors_root)
 
 
 def _pk(tag: int) -> bytes:
@@ -70,6 +71,10 @@ def _pk(tag: int) -> bytes:
 
 def _sig(tag: int) -> bytes:
     return bytes([tag]) * 64
+
+
+def _hashes(*tags: int) -> bytes:
+    return b"".join(bytes([t]) * 32 for t in tags)  # flag-tree proof items (32 bytes each)
 
 
 def _blob(peer_from: int, peer_to: int) -> bytes:
@@ -147,7 +152,14 @@ def _messages() -> list[tuple[str, object]]:
         ),
         ("masked-input-request-empty", MaskedInputRequest(session_id=SID, shares=())),
         ("masked-input-response", MaskedInputResponse(client_id=3, session_id=SID, masked=masked)),
-        ("consistency-check-request", ConsistencyCheckRequest(session_id=SID, survivors=(1, 2, 4))),
+        (
+            "consistency-check-request",
+            ConsistencyCheckRequest(session_id=SID, survivors_root=ROOT, flags=b"\x0b"),
+        ),
+        (
+            "consistency-check-request-with-proof",
+            ConsistencyCheckRequest(session_id=SID, survivors_root=ROOT, flags=b"\x1d", proof=_hashes(0xA1, 0xA2)),
+        ),
         ("consistency-check-response", ConsistencyCheckResponse(client_id=4, session_id=SID, signature=_sig(0x94))),
         (
             "unmasking-request",
@@ -191,9 +203,14 @@ def _verify_messages() -> list[tuple[str, object]]:
             "proof-of-80-items",
             ShareKeysRequest(graph_seed=SEED, m=3, start=2, entries=(_advertise(1),), proof=_items(*range(0, 240, 3))),
         ),
-        ("survivors-count-n", ConsistencyCheckRequest(session_id=SID, survivors=all_ids)),
-        ("survivors-empty", ConsistencyCheckRequest(session_id=SID, survivors=())),
-        ("ids-above-n-in-a-list", ConsistencyCheckRequest(session_id=SID, survivors=(1, 2**20))),
+        ("flags-of-n-positions", ConsistencyCheckRequest(session_id=SID, survivors_root=ROOT, flags=b"\x1f")),
+        (
+            "flag-proof-of-80-items",
+            ConsistencyCheckRequest(session_id=SID, survivors_root=ROOT, flags=b"\x01", proof=_hashes(*range(80))),
+        ),
+        ("survivors-count-n", UnmaskingRequest(session_id=SID, survivors=all_ids, dropped=())),
+        ("survivors-empty", UnmaskingRequest(session_id=SID, survivors=(), dropped=())),
+        ("ids-above-n-in-a-list", UnmaskingRequest(session_id=SID, survivors=(1, 2**20), dropped=())),
         ("client-id-2-20", AdvertiseKeys(client_id=2**20, c_pk=_pk(1), s_pk=_pk(2))),
         ("abort-detail-256-bytes", Abort(reason=AbortReason.MALFORMED, detail="x" * 256)),
         ("unmasking-response-empty", UnmaskingResponse(client_id=1, session_id=SID, seed_shares=(), key_shares=())),
@@ -250,7 +267,7 @@ def _invalid(gen: list[dict]) -> list[dict]:
         bad(f"truncated-{e['id']}", data[:-1], "the last byte is missing")
         bad(f"trailing-byte-{e['id']}", data + b"\x00", "one byte after the end of the message")
 
-    cc = _head(ConsistencyCheckRequest) + SID
+    cc = _head(ConsistencyCheckRequest) + SID + ROOT
     adv = _head(AdvertiseKeys)
     bad("empty", b"", "no bytes at all")
     bad("version-only", bytes((VERSION,)), "version byte without a tag")
@@ -262,10 +279,16 @@ def _invalid(gen: list[dict]) -> list[dict]:
 
     # counts and lengths: 0xFFFFFFFF, and just above the bound with enough bytes behind them
     big = 0xFFFFFFFF
-    bad("count-ffffffff-survivors", cc + _u32(big), "survivor count 2^32-1")
-    bad("count-ffffffff-survivors-with-bytes", cc + _u32(big) + bytes(64), "survivor count 2^32-1 with a few bytes")
-    bad("count-n-plus-1-survivors", cc + _ids(range(1, N + 2)), f"{N + 1} survivors with n = {N}")
     um = _head(UnmaskingRequest) + SID
+    bad("count-ffffffff-survivors", um + _u32(big), "survivor count 2^32-1")
+    bad("count-ffffffff-survivors-with-bytes", um + _u32(big) + bytes(64), "survivor count 2^32-1 with a few bytes")
+    bad("count-n-plus-1-survivors", um + _ids(range(1, N + 2)), f"{N + 1} survivors with n = {N}")
+    bad("length-ffffffff-flags", cc + _u32(big), "flags length 2^32-1")
+    bad("flags-2-bytes", cc + _u32(2) + b"\x1f\x00" + _u32(0), f"2 flag bytes with n = {N} (limit ceil(5 / 8) = 1)")
+    bad("flags-empty", cc + _u32(0) + _u32(0), "no flag bytes (a window holds at least the receiver)")
+    bad("length-ffffffff-flag-proof", cc + _u32(1) + b"\x01" + _u32(big), "flag proof length 2^32-1")
+    bad("flag-proof-81-items", cc + _u32(1) + b"\x01" + _u32(81 * 32) + bytes(81 * 32), "flag proof of 81 items (limit 80)")
+    bad("flag-proof-not-multiple-of-32", cc + _u32(1) + b"\x01" + _u32(31) + bytes(31), "flag proof of 31 bytes")
     bad("count-ffffffff-dropped", um + _ids((1,)) + _u32(big), "dropped count 2^32-1")
     bad("count-ffffffff-signatures", um + _ids((1,)) + _ids(()) + _u32(big), "signature count 2^32-1")
     bad(

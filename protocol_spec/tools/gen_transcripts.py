@@ -79,6 +79,7 @@ _N4A = _params(4, 6, t=3, threat="active", round_counter=7)
 _N8H4 = _params(8, 6, graph="harary", k=4, t=3)
 _N4B32 = _params(4, 5, t=2, bits=32)
 _N4B7 = _params(4, 9, t=2, bits=7, round_counter=2**64 - 1)
+_N11A4 = _params(11, 3, graph="harary", k=4, t=3, threat="active", round_counter=5)  # W2 = 9 of 11 positions
 
 CASES = [
     ("n3-complete-no-dropout", _N3, {}),
@@ -117,6 +118,9 @@ CASES = [
     ("n8-harary-k4-drop-before-unmasking", _N8H4, {5: "unmasking"}),
     ("n4-complete-bits-32-drop-before-masked-input", _N4B32, {2: "masked_input"}),
     ("n4-complete-bits-7-drop-before-unmasking", _N4B7, {4: "unmasking"}),
+    ("n11-active-harary-k4-no-dropout", _N11A4, {}),
+    ("n11-active-harary-k4-drop-before-masked-input", _N11A4, {6: "masked_input"}),
+    ("n11-active-harary-k4-drop-before-consistency-check", _N11A4, {3: "consistency_check"}),
 ]
 
 _ORDER = {p: i for i, p in enumerate(PHASES)}

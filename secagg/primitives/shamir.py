@@ -32,6 +32,7 @@ True
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Sequence
 
@@ -293,14 +294,19 @@ class Lagrange:
         points = _check_xs(xs)
         if not points:
             raise InsufficientSharesError("Lagrange interpolation needs at least one share")
-        weights = []
-        for i, xi in enumerate(points):
-            num, den = 1, 1
-            for k, xk in enumerate(points):
-                if k != i:
-                    num = num * xk % PRIME
-                    den = den * (xk - xi) % PRIME
-            weights.append(num * pow(den, -1, PRIME) % PRIME)
+        # weight_i = prod_k x_k / (x_i * prod_{k != i} (x_k - x_i)): the products as exact integers
+        # (one reduction each), all t denominators inverted with one pow (Montgomery's batch trick).
+        # The points are distinct and in [1, PRIME - 1], so no denominator is 0 mod PRIME.
+        total = math.prod(points) % PRIME
+        dens = [xi * math.prod([xk - xi for xk in points if xk != xi]) % PRIME for xi in points]
+        prefix = [1]
+        for d in dens:
+            prefix.append(prefix[-1] * d % PRIME)
+        inv = pow(prefix[-1], -1, PRIME)
+        weights = [0] * len(dens)
+        for i in range(len(dens) - 1, -1, -1):
+            weights[i] = total * (inv * prefix[i] % PRIME) % PRIME
+            inv = inv * dens[i] % PRIME
         self.xs: tuple[int, ...] = points
         self.coefficients: tuple[int, ...] = tuple(weights)
         self._weights = np.array(weights, dtype=np.uint64).reshape(-1, 1, 1)

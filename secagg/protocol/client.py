@@ -39,6 +39,7 @@ from secagg.errors import (
     InvalidShareError,
     InvalidSignature,
     LocalProtocolError,
+    ProofError,
     RemoteProtocolError,
 )
 from secagg.kinds import Phase, ThreatModel
@@ -58,7 +59,7 @@ from secagg.messages import (
     UnmaskingResponse,
 )
 from secagg.params import Params
-from secagg.primitives import kex, shamir, sign
+from secagg.primitives import kex, ordered_tree, shamir, sign
 from secagg.primitives.masking import mask_input, pack
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
 from secagg.primitives.words import word_dtype
@@ -184,40 +185,61 @@ def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest)
 
 
 def _consistency_check(ctx: _Context, st: ClientR2MaskedInput, msg: ConsistencyCheckRequest):
-    """R2 -> R3 (active): sign the survivor set."""
-    p, me, survivors = ctx.params, ctx.client_id, msg.survivors
-    _require(me in survivors, AbortReason.INCONSISTENT, "own id missing from the survivor set")
-    # the complete graph (the only one of the active model): the window is the whole ring, every participant
-    _require(set(survivors) <= set(st.window), AbortReason.INCONSISTENT, "survivor set names clients that never advertised keys")
-    _require(len(survivors) >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(survivors)} survivors, threshold t = {p.threshold}")
-    signature = ctx.identity_key.sign(session.consistency_statement(st.sid, survivors))
+    """R2 -> R3 (active): check the window's survivor flags against their root, sign the root (O(k + log m))."""
+    p, me, m, window = ctx.params, ctx.client_id, st.m, st.window
+    flags = session.unpack_flags(msg.flags, len(window))
+    index = window.index(me)
+    _require(flags[index], AbortReason.INCONSISTENT, "own id is not flagged as a survivor")
+    positions = [(st.start + j) % m for j in range(len(window))]
+    leaves = [ordered_tree.flag_leaf(v, f) for v, f in zip(window, flags)]
+    try:
+        root = ordered_tree.verify_flag_proof(m, positions, leaves, msg.proof)
+    except (ProofError, ValueError) as exc:
+        raise AbortSignal(AbortReason.INCONSISTENT, f"the survivor flag proof does not verify ({exc})") from None
+    _require(root == msg.survivors_root, AbortReason.INCONSISTENT, "the survivor flag proof leads to another root")
+    signed = tuple(sorted(v for v, f in zip(window, flags) if f))
+    own = session.window_holders(p, m, st.start, window, positions[index])
+    flagged = len(set(own) & set(signed))
+    _require(flagged >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{flagged} of its holders flagged as survivors, threshold t = {p.threshold}")
+    signature = ctx.identity_key.sign(session.consistency_statement(st.sid, root))
     reply = ConsistencyCheckResponse(client_id=me, session_id=st.sid, signature=signature)
-    return ClientR3ConsistencyCheck(st.sid, st.m, st.start, st.window, st.neighbors, st.alive, st.held, survivors), reply
+    return ClientR3ConsistencyCheck(st.sid, m, st.start, window, st.neighbors, st.alive, st.held, signed, root), reply
 
 
 def _unmask_passive(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
     """R2 -> Completed (not active): reveal the shares."""
     _require(not msg.signatures, AbortReason.INCONSISTENT, "consistency signatures outside the active model")
-    return _unmask(ctx, st, msg)
+    live, dropped = _unmask_rules(ctx, st, msg)
+    return _reveal(ctx, st, live, dropped)
 
 
 def _unmask_active(ctx: _Context, st: ClientR3ConsistencyCheck, msg: UnmaskingRequest):
-    """R3 -> Completed (active): check the signed survivor set, then reveal the shares."""
-    _require(msg.survivors == st.signed, AbortReason.INCONSISTENT, "survivor set differs from the one signed")
-    statement = session.consistency_statement(st.sid, st.signed)
+    """R3 -> Completed (active): signatures of its window on its root, lists = its flags, a quorum for every owner."""
+    p, me, m, window = ctx.params, ctx.client_id, st.m, st.window
+    flagged = set(st.signed)
+    expected = tuple(sorted((flagged & set(st.neighbors)) | {me}))
+    _require(msg.survivors == expected, AbortReason.INCONSISTENT, "survivor list differs from the flags it signed")
+    lied = sorted(flagged & set(msg.dropped))[:8]
+    _require(not lied, AbortReason.INCONSISTENT, f"dropped list names clients flagged as survivors: {lied}")
+    statement = session.consistency_statement(st.sid, st.survivors_root)
     for s in msg.signatures:
-        _require(s.signer in st.signed, AbortReason.INCONSISTENT, f"signature from client {s.signer}, not a survivor")
+        _require(s.signer in flagged, AbortReason.INCONSISTENT, f"signature from client {s.signer}, not flagged as a survivor in its window")
         try:
             sign.verify(ctx.pki[s.signer], statement, s.signature)
         except (InvalidSignature, KeyError):
             raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
-    t = ctx.params.threshold
-    _require(len(msg.signatures) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(msg.signatures)} consistency signatures, threshold t = {t}")
-    return _unmask(ctx, st, msg)
+    live, dropped = _unmask_rules(ctx, st, msg)
+    signers = {s.signer for s in msg.signatures}
+    t, index = p.threshold, {v: j for j, v in enumerate(window)}
+    for owner in (*live, *dropped):
+        holders = session.window_holders(p, m, st.start, window, (st.start + index[owner]) % m)
+        quorum = len(signers.intersection(holders))
+        _require(quorum >= t, AbortReason.TOO_FEW_SURVIVORS, f"{quorum} consistency signatures among the holders of client {owner}, threshold t = {t}")
+    return _reveal(ctx, st, live, dropped)
 
 
-def _unmask(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
-    """The R4 rules shared by every model: never both shares of one peer."""
+def _unmask_rules(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest) -> tuple[list[int], list[int]]:
+    """The R4 rules shared by every model: never both shares of one peer. Returns (live, dropped) owners."""
     me, survivors, dropped = ctx.client_id, set(msg.survivors), set(msg.dropped)
     both = sorted(survivors & dropped)[:8]
     _require(not both, AbortReason.INCONSISTENT, f"clients listed both alive and dropped: {both}")
@@ -229,10 +251,15 @@ def _unmask(ctx: _Context, st: ClientR2MaskedInput, msg: UnmaskingRequest):
     live = sorted((survivors & set(st.alive)) | {me})
     t = ctx.params.threshold
     _require(len(live) >= t, AbortReason.TOO_FEW_SURVIVORS, f"{len(live)} surviving share holders, threshold t = {t}")
+    return live, sorted(dropped)
+
+
+def _reveal(ctx: _Context, st: ClientR2MaskedInput, live: list[int], dropped: list[int]):
+    """Answer with the share of ``b_v`` for every live owner and of ``s_sk_v`` for every dropped one."""
     half = shamir.SHARE_SIZE
     seed_shares = tuple(RevealedShare(owner=v, share=st.held[v][:half]) for v in live)
-    key_shares = tuple(RevealedShare(owner=v, share=st.held[v][half:]) for v in sorted(dropped))
-    reply = UnmaskingResponse(client_id=me, session_id=st.sid, seed_shares=seed_shares, key_shares=key_shares)
+    key_shares = tuple(RevealedShare(owner=v, share=st.held[v][half:]) for v in dropped)
+    reply = UnmaskingResponse(client_id=ctx.client_id, session_id=st.sid, seed_shares=seed_shares, key_shares=key_shares)
     return ClientCompleted(), reply
 
 

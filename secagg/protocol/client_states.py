@@ -111,13 +111,16 @@ class ClientR2MaskedInput(ClientState):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ClientR3ConsistencyCheck(ClientR2MaskedInput):
-    """Survivor set signed (active model); waiting for the UnmaskingRequest.
+    """Survivor flags signed (active model); waiting for the UnmaskingRequest.
 
     Attributes:
-        signed: the survivor set this client signed.
+        signed: the ids of its window flagged 1 (in ``U3``) under the root it
+            signed, ascending; it includes this client.
+        survivors_root: the flag-tree root it signed.
     """
 
     signed: tuple[int, ...]
+    survivors_root: bytes
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -169,7 +169,7 @@ def _close_keys(ctx: _Context, st: ServerR0AdvertiseKeys):
             )
     del tree
     sets = {u: frozenset(vs) for u, vs in neighbors.items()}
-    return ServerR1ShareKeys(SessionView(sid, dict(st.advertised), neighbors, sets)), dict(sorted(out.items()))
+    return ServerR1ShareKeys(SessionView(sid, dict(st.advertised), neighbors, sets, tuple(ring))), dict(sorted(out.items()))
 
 
 # ---------------------------------------------------------------------------- R1: ShareKeys
@@ -213,17 +213,52 @@ def _close_masked(ctx: _Context, st: ServerR2MaskedInput):
     u3 = tuple(sorted(st.received))
     _enough(ctx, len(u3), "masked inputs")
     if ctx.params.threat is ThreatModel.ACTIVE:
-        req = ConsistencyCheckRequest(session_id=st.sess.sid, survivors=u3)
-        statement = session.consistency_statement(st.sess.sid, u3)
-        return ServerR3ConsistencyCheck(st.sess, st.u2, st.commitments, st.acc, u3, frozenset(u3), statement), {u: req for u in u3}
-    return _start_unmasking(st.sess, st.u2, st.commitments, st.acc, u3, u3, ())
+        u3_set = frozenset(u3)
+        root, out = _flag_requests(ctx.params, st.sess, u3_set)
+        statement = session.consistency_statement(st.sess.sid, root)
+        return ServerR3ConsistencyCheck(st.sess, st.u2, st.commitments, st.acc, u3, u3_set, statement), out
+    return _start_unmasking(st.sess, st.u2, st.commitments, st.acc, u3, u3, None)
+
+
+def _windows(params: Params, ring: tuple[int, ...], targets) -> dict[int, tuple[int, list[int]]]:
+    """``{u: (start, positions)}`` of each target's window (the extended W2 in the active model)."""
+    m = len(ring)
+    count, centre = session.window_shape(params, m)
+    if centre is None:
+        whole = (0, list(range(m)))
+        return {u: whole for u in targets}
+    position = {u: q for q, u in enumerate(ring)}
+    out = {}
+    for u in targets:
+        start = (position[u] - centre) % m
+        out[u] = (start, [(start + j) % m for j in range(count)])
+    return out
+
+
+def _flag_requests(params: Params, sess: SessionView, u3: frozenset[int]) -> tuple[bytes, dict[int, Message]]:
+    """Build the flag tree over the ring once; each survivor gets its window's flags and one multiproof."""
+    ring = sess.ring
+    tree = ordered_tree.FlagTree.build([ordered_tree.flag_leaf(u, u in u3) for u in ring])
+    out: dict[int, Message] = {}
+    made: dict[int, ConsistencyCheckRequest] = {}  # by window start: a whole-ring window is one request for all
+    for u, (start, positions) in sorted(_windows(params, ring, u3).items()):
+        if len(positions) == len(ring) and start in made:
+            out[u] = made[start]
+            continue
+        out[u] = made[start] = ConsistencyCheckRequest(
+            session_id=sess.sid,
+            survivors_root=tree.root,
+            flags=session.pack_flags([ring[q] in u3 for q in positions]),
+            proof=tree.multiproof(positions),
+        )
+    return tree.root, out
 
 
 # ---------------------------------------------------------------------------- R3: ConsistencyCheck
 
 
 def _take_signature(ctx: _Context, st: ServerR3ConsistencyCheck, sender: int, msg: ConsistencyCheckResponse) -> None:
-    """A valid signature over the survivor set."""
+    """A valid signature over the one statement (sid and the flag-tree root)."""
     try:
         sign.verify(ctx.pki[sender], st.statement, msg.signature)
     except InvalidSignature:
@@ -232,24 +267,29 @@ def _take_signature(ctx: _Context, st: ServerR3ConsistencyCheck, sender: int, ms
 
 
 def _close_signatures(ctx: _Context, st: ServerR3ConsistencyCheck):
-    """Needs ``threshold`` signatures; the unmasking requests carry them."""
+    """Needs ``threshold`` signers; each unmasking request carries the signatures of the recipient's window."""
     signers = tuple(sorted(st.signatures))
     t = ctx.params.threshold
     if len(signers) < t:
         raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(signers)} consistency signatures, threshold t = {t}")
-    sigs = tuple(Signature(signer=u, signature=st.signatures[u]) for u in signers)
+    ring, sigs = st.sess.ring, {}
+    for u, (_, positions) in _windows(ctx.params, ring, signers).items():
+        window = sorted(ring[q] for q in positions)
+        sigs[u] = tuple(Signature(signer=v, signature=st.signatures[v]) for v in window if v in st.signatures)
     return _start_unmasking(st.sess, st.u2, st.commitments, st.acc, st.u3, signers, sigs)
 
 
 def _start_unmasking(sess: SessionView, u2, commitments, acc, u3: tuple[int, ...], recipients, sigs):
+    """Each recipient's survivors ``(N(u) & U3) | {u}``, dropped ``N(u) & (U2 - U3)`` and, active, its window's signatures."""
     u3_set = frozenset(u3)
     dropped_all = u2 - u3_set
     out: dict[int, Message] = {}
     for u in recipients:
         nbrs = sess.neighbor_sets[u]
-        survivors = u3 if sigs else tuple(sorted((nbrs & u3_set) | {u}))  # active: the signed, global set
+        survivors = tuple(sorted((nbrs & u3_set) | {u}))
         dropped = tuple(sorted(nbrs & dropped_all))
-        out[u] = UnmaskingRequest(session_id=sess.sid, survivors=survivors, dropped=dropped, signatures=sigs)
+        signatures = sigs[u] if sigs is not None else ()
+        out[u] = UnmaskingRequest(session_id=sess.sid, survivors=survivors, dropped=dropped, signatures=signatures)
     return ServerR4Unmasking(sess, commitments, acc, u3_set, frozenset(recipients), frozenset(dropped_all)), out
 
 

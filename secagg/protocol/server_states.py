@@ -62,12 +62,15 @@ class SessionView:
         advertised: ``{id: AdvertiseKeys}`` of every participant.
         neighbors: ``{id: sorted neighbour ids}``.
         neighbor_sets: the same as frozensets.
+        ring: the participants in ring order (the active model's flag tree
+            is built over it in R3).
     """
 
     sid: bytes
     advertised: Mapping[int, AdvertiseKeys]
     neighbors: Mapping[int, tuple[int, ...]]
     neighbor_sets: Mapping[int, frozenset[int]]
+    ring: tuple[int, ...] = ()
 
 
 @_frozen
@@ -144,7 +147,7 @@ class ServerR2MaskedInput(ServerState):
 
 @_frozen
 class ServerR3ConsistencyCheck(ServerState):
-    """Collecting signatures over the survivor set (active model).
+    """Collecting signatures over the survivor flags' root (active model).
 
     Attributes:
         sess: the session.
@@ -153,7 +156,7 @@ class ServerR3ConsistencyCheck(ServerState):
         acc: the sum of the survivors' masked inputs.
         u3: the survivors (sorted).
         u3_set: the same as a frozenset.
-        statement: the bytes every survivor signs.
+        statement: the bytes every survivor signs (sid and the flag-tree root).
         signatures: ``{id: signature}`` accepted so far.
     """
 

@@ -11,7 +11,7 @@ that the state machines stay about rules and the bytes stay in SPEC.md
   | u32 m | root of the ordered key tree over the ring)   (wire version 3)
 * window            = the ring positions a ShareKeysRequest carries (:func:`window_shape`)
 * advertise statement   = "secagg/v1/advertise" 0x00 | params_bytes | u32 id | c_pk | s_pk
-* consistency statement = "secagg/v1/consistency" 0x00 | session_id | u32 m | u32 ids...
+* consistency statement = "secagg/v1/consistency" 0x00 | session_id | flag-tree root   (wire version 3)
 * seed commitment       = SHA-256("secagg/v1/seed-commitment" 0x00 | session_id | u32 id | seed)
 * share key   = derive_key(X25519(c_sk_u, c_pk_v), "share-encryption", session, round 1, min, max)
 * mask seed   = derive_key(X25519(s_sk_u, s_pk_v), "mask-seed", session, round 2, min, max)
@@ -45,6 +45,7 @@ __all__ = [
     "key_leaf",
     "mask_seed",
     "open_share",
+    "pack_flags",
     "pair_sign",
     "seal_share",
     "params_bytes",
@@ -52,8 +53,10 @@ __all__ = [
     "session_id",
     "share_associated_data",
     "share_key",
+    "unpack_flags",
     "verified_window_root",
     "verify_key_signatures",
+    "window_holders",
     "window_neighbors",
     "window_shape",
 ]
@@ -209,25 +212,88 @@ def advertise_statement(params: Params, client_id: int, c_pk: bytes, s_pk: bytes
     return b"secagg/v1/advertise\x00" + params_bytes(params) + struct.pack("<I", client_id) + c_pk + s_pk
 
 
-def consistency_statement(sid: bytes, survivors: Iterable[int]) -> bytes:
-    """Return the bytes a client signs in ConsistencyCheckResponse (active model).
+def consistency_statement(sid: bytes, survivors_root: bytes) -> bytes:
+    """Return the bytes a client signs in ConsistencyCheckResponse (active model, wire version 3).
 
-    ``b"secagg/v1/consistency" || 0x00 || sid || u32le(m) || u32le(id)...``
-    with the ids sorted ascending.
+    ``b"secagg/v1/consistency" || 0x00 || sid || survivors_root``: the root of
+    the flag tree over the ring (one flag per participant, 1 iff in ``U3``),
+    so one signature covers every participant's flag with O(1) bytes.
 
     Args:
         sid: the 32-byte session id (its size is not checked).
-        survivors: the survivor ids, in any order.
+        survivors_root: the 32-byte flag-tree root (its size is not checked).
 
     Returns:
-        The statement bytes (``22 + len(sid) + 4 + 4 * m``).
+        The statement bytes (``22 + len(sid) + len(survivors_root)``).
 
     Raises:
-        TypeError: if ``sid`` is not bytes or the ids cannot be sorted.
-        struct.error: if an id is not an int in ``[0, 2**32)``.
+        TypeError: if ``sid`` or ``survivors_root`` is not bytes.
     """
-    ids = sorted(survivors)
-    return b"secagg/v1/consistency\x00" + sid + struct.pack(f"<I{len(ids)}I", len(ids), *ids)
+    return b"secagg/v1/consistency\x00" + sid + survivors_root
+
+
+def pack_flags(flags: Sequence[bool]) -> bytes:
+    """Pack window flags into bytes: bit ``j`` is ``out[j // 8] >> (j % 8) & 1``; unused high bits zero.
+
+    >>> pack_flags([True, False, True]), unpack_flags(b"\\x05", 3)
+    (b'\\x05', [True, False, True])
+
+    Args:
+        flags: one bool per window position, in window order.
+
+    Returns:
+        ``ceil(len(flags) / 8)`` bytes.
+
+    Raises: nothing of its own.
+    """
+    out = bytearray((len(flags) + 7) // 8)
+    for j, f in enumerate(flags):
+        if f:
+            out[j >> 3] |= 1 << (j & 7)
+    return bytes(out)
+
+
+def unpack_flags(data: bytes, count: int) -> list[bool]:
+    """Unpack :func:`pack_flags` bytes of a ``count``-position window.
+
+    Args:
+        data: the packed flags.
+        count: the window size.
+
+    Returns:
+        ``count`` bools.
+
+    Raises:
+        AbortSignal: MALFORMED if ``data`` is not ``ceil(count / 8)`` bytes or
+            an unused high bit is set.
+    """
+    if len(data) != (count + 7) // 8:
+        raise AbortSignal(AbortReason.MALFORMED, f"{len(data)} flag bytes for a window of {count}, expected {(count + 7) // 8}")
+    if count % 8 and data[-1] >> (count % 8):
+        raise AbortSignal(AbortReason.MALFORMED, "unused high bits of the last flag byte are not zero")
+    return [bool(data[j >> 3] >> (j & 7) & 1) for j in range(count)]
+
+
+def window_holders(params: Params, m: int, start: int, window: Sequence[int], position: int) -> tuple[int, ...]:
+    """Return the holders ``H(x)`` of the client at ring ``position``, read from a window of the ring.
+
+    Args:
+        params: the round parameters.
+        m: the number of participants.
+        start: the ring position of ``window[0]``.
+        window: the ids at ring positions ``start, start + 1, ... (mod m)``;
+            it must hold ``position`` and its neighbours (an active-model W2
+            holds them for the receiver and every neighbour of it).
+        position: the ring position of ``x``.
+
+    Returns:
+        ``x`` and its neighbours, ascending.
+
+    Raises:
+        IndexError: if the window is too short for the position (a caller bug).
+    """
+    me = window[(position - start) % m]
+    return tuple(sorted((*window_neighbors(params, m, start, window, position), me)))
 
 
 def seed_commitment(sid: bytes, client_id: int, seed: bytes) -> bytes:

@@ -134,7 +134,7 @@ def _body(state: ClientState | None, announce: bool) -> bytes:
         me = next(v for v in state.held if v not in state.alive)
         held = state.held[me] + b"".join(state.held[v] for v in state.alive)
         out = _ring(state) + _ids(state.alive) + held
-        return out + (_ids(state.signed) if isinstance(state, ClientR3ConsistencyCheck) else b"")
+        return out + (_ids(state.signed) + state.survivors_root if isinstance(state, ClientR3ConsistencyCheck) else b"")
     if isinstance(state, ClientAborted):
         detail = state.detail.encode("utf-8")[:_MAX_DETAIL].decode("utf-8", errors="ignore").encode("utf-8")
         return bytes((ABORT_CODES[state.reason], int(announce))) + _U32.pack(len(detail)) + detail
@@ -252,7 +252,8 @@ def _read_body(r: _Reader, phase: int, p: Params, me: int, identity_key) -> tupl
     signed = _id_set(r, "signed survivors", n, within=window)
     if me not in signed:
         raise DecodeError("signed survivors do not include this client")
-    return ClientR3ConsistencyCheck(sid, m, start, window, neighbors, alive, held, signed), False
+    root = r.raw(_SESSION, "survivors root")
+    return ClientR3ConsistencyCheck(sid, m, start, window, neighbors, alive, held, signed, root), False
 
 
 def _read_aborted(r: _Reader) -> tuple[ClientAborted, bool]:

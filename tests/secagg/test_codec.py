@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secagg import codec
-from secagg.codec import ABORT_CODES, TAGS, VERSION, decode, encode, encoded_size_masked_input
+from secagg.codec import ABORT_CODES, TAGS, VERSION, decode, encode, encoded_size_masked_input, max_window
 from secagg.errors import AbortReason, DecodeError, RemoteProtocolError
 from secagg.messages import (
     ENCRYPTED_SHARE_SIZE,
@@ -152,7 +152,13 @@ def message(p: Params):
             session_id=KEY,
             masked=st.binary(min_size=packed_size(p.dim, p.bits), max_size=packed_size(p.dim, p.bits)),
         ),
-        st.builds(ConsistencyCheckRequest, session_id=KEY, survivors=id_tuple(n)),
+        st.builds(
+            ConsistencyCheckRequest,
+            session_id=KEY,
+            survivors_root=KEY,
+            flags=st.binary(min_size=1, max_size=(max_window(p) + 7) // 8),
+            proof=st.lists(KEY, max_size=4).map(b"".join),
+        ),
         st.builds(ConsistencyCheckResponse, client_id=IDS, session_id=KEY, signature=SIG64),
         st.builds(UnmaskingRequest, session_id=KEY, survivors=id_tuple(n), dropped=id_tuple(n), signatures=signatures(n)),
         unmasking_response(p),
@@ -209,7 +215,7 @@ def test_a_corrupted_byte_gives_decode_error_or_a_valid_message_that_re_encodes_
 
 @pytest.mark.parametrize("version", [0, 1, 2, 4, 127, 255])
 def test_unknown_version_raises_decode_error(version):
-    data = bytearray(encode(ConsistencyCheckRequest(session_id=SID, survivors=(1,))))
+    data = bytearray(encode(ConsistencyCheckRequest(session_id=SID, survivors_root=SID, flags=b"\x01")))
     data[0] = version
     with pytest.raises(DecodeError, match="version"):
         decode(bytes(data), params=P5)
@@ -242,7 +248,9 @@ def test_decode_refuses_non_bytes_and_encode_refuses_non_messages():
 HUGE = 0xFFFFFFFF
 _ADV = u32(1) + bytes(32) + bytes([1]) * 32
 FORGED = {
-    "survivors count": bytes((VERSION, 6)) + SID + u32(HUGE),
+    "flags length": bytes((VERSION, 6)) + SID + SID + u32(HUGE),
+    "flag proof length": bytes((VERSION, 6)) + SID + SID + u32(1) + b"\x01" + u32(HUGE),
+    "survivors count": bytes((VERSION, 8)) + SID + u32(HUGE),
     "dropped count": bytes((VERSION, 8)) + SID + u32(0) + u32(HUGE),
     "signatures count": bytes((VERSION, 8)) + SID + u32(0) + u32(0) + u32(HUGE),
     "addressed shares count": bytes((VERSION, 4)) + SID + u32(HUGE),
@@ -284,7 +292,6 @@ def test_a_forged_huge_count_or_length_is_rejected_quickly_without_allocating(fi
 @pytest.mark.parametrize(
     "build",
     [
-        lambda ids: ConsistencyCheckRequest(session_id=SID, survivors=ids),
         lambda ids: UnmaskingRequest(session_id=SID, survivors=ids, dropped=()),
         lambda ids: UnmaskingRequest(session_id=SID, survivors=(), dropped=ids),
         lambda ids: UnmaskingRequest(
@@ -301,7 +308,7 @@ def test_a_forged_huge_count_or_length_is_rejected_quickly_without_allocating(fi
             client_id=9, session_id=SID, seed_shares=(), key_shares=tuple(RevealedShare(owner=i, share=bytes(36)) for i in ids)
         ),
     ],
-    ids=["survivors", "unmask-survivors", "unmask-dropped", "signatures", "addressed", "share-keys", "seed", "key"],
+    ids=["unmask-survivors", "unmask-dropped", "signatures", "addressed", "share-keys", "seed", "key"],
 )
 def test_counts_up_to_n_clients_are_accepted_and_above_it_rejected(build):
     n = P5.n_clients
@@ -309,6 +316,29 @@ def test_counts_up_to_n_clients_are_accepted_and_above_it_rejected(build):
     assert decode(encode(ok), params=P5) == ok
     with pytest.raises(DecodeError, match="limit"):
         decode(encode(build(tuple(range(1, n + 2)))), params=P5)
+
+
+@pytest.mark.parametrize(
+    ("params", "window"),
+    [
+        (P5, 5),
+        (Params(n_clients=40, dim=1, bits=8, graph="harary", neighbors=6, threshold=4, threat="active"), 13),
+        (Params(n_clients=40, dim=1, bits=8, graph="harary", neighbors=6, threshold=4, threat="semi-malicious"), 7),
+        (Params(n_clients=10, dim=1, bits=8, graph="harary", neighbors=6, threshold=4, threat="active"), 10),
+    ],
+)
+def test_flags_and_window_signatures_are_bounded_by_the_largest_window(params, window):
+    assert max_window(params) == window
+    limit = (window + 7) // 8
+    ok = ConsistencyCheckRequest(session_id=SID, survivors_root=SID, flags=bytes([1]) * limit)
+    assert decode(encode(ok), params=params) == ok
+    with pytest.raises(DecodeError, match="limit"):
+        decode(encode(dataclasses.replace(ok, flags=bytes([1]) * (limit + 1))), params=params)
+    sigs = tuple(Signature(signer=i, signature=bytes(64)) for i in range(1, window + 2))
+    ok = UnmaskingRequest(session_id=SID, survivors=(), dropped=(), signatures=sigs[:window])
+    assert decode(encode(ok), params=params) == ok
+    with pytest.raises(DecodeError, match="limit"):
+        decode(encode(dataclasses.replace(ok, signatures=sigs)), params=params)
 
 
 def test_entry_count_above_m_is_rejected_before_reading_an_entry():
@@ -472,7 +502,11 @@ K32, K31, K33 = bytes(32), bytes(31), bytes(33)
         ),
         (lambda: MaskedInputResponse(client_id=1, session_id=K32, masked=[0, 1]), TypeError),
         (lambda: MaskedInputResponse(client_id=1, session_id=K31, masked=b""), ValueError),
-        (lambda: ConsistencyCheckRequest(session_id=K32, survivors=(3, 2)), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K31, flags=b"\x01"), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K32, flags=b""), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K32, flags=[1]), TypeError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K32, flags=b"\x01", proof=bytes(31)), ValueError),
+        (lambda: ConsistencyCheckRequest(session_id=K32, survivors_root=K32, flags=b"\x01", proof=bytes(2592)), ValueError),
         (lambda: ConsistencyCheckResponse(client_id=1, session_id=K32, signature=bytes(65)), ValueError),
         (lambda: Signature(signer=1, signature=bytes(32)), ValueError),
         (lambda: UnmaskingRequest(session_id=K32, survivors=(1,), dropped=(4, 4)), ValueError),
@@ -517,11 +551,11 @@ def test_constructors_reject_invalid_field_values(make, error):
 
 
 def test_messages_are_frozen_and_keyword_only():
-    m = ConsistencyCheckRequest(session_id=SID, survivors=(1,))
+    m = ConsistencyCheckRequest(session_id=SID, survivors_root=SID, flags=b"\x01")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        m.survivors = (2,)
+        m.flags = b"\x02"
     with pytest.raises(TypeError):
-        ConsistencyCheckRequest(SID, (1,))
+        ConsistencyCheckRequest(SID, SID, b"\x01")
 
 
 # --------------------------------------------------------------------------- vectors
@@ -563,7 +597,12 @@ def from_fields(kind: str, f: dict):
     if kind == "MaskedInputResponse":
         return MaskedInputResponse(client_id=f["client_id"], session_id=unhex(f["session_id"]), masked=unhex(f["masked"]))
     if kind == "ConsistencyCheckRequest":
-        return ConsistencyCheckRequest(session_id=unhex(f["session_id"]), survivors=tuple(f["survivors"]))
+        return ConsistencyCheckRequest(
+            session_id=unhex(f["session_id"]),
+            survivors_root=unhex(f["survivors_root"]),
+            flags=unhex(f["flags"]),
+            proof=unhex(f["proof"]),
+        )
     if kind == "ConsistencyCheckResponse":
         return ConsistencyCheckResponse(
             client_id=f["client_id"], session_id=unhex(f["session_id"]), signature=unhex(f["signature"])
@@ -627,7 +666,7 @@ def spec_encode(kind: str, f: dict) -> bytes:
     elif kind == "MaskedInputResponse":
         body = u32(f["client_id"]) + unhex(f["session_id"]) + _var(unhex(f["masked"]))
     elif kind == "ConsistencyCheckRequest":
-        body = unhex(f["session_id"]) + _idlist(f["survivors"])
+        body = unhex(f["session_id"]) + unhex(f["survivors_root"]) + _var(unhex(f["flags"])) + _var(unhex(f["proof"]))
     elif kind == "ConsistencyCheckResponse":
         body = u32(f["client_id"]) + unhex(f["session_id"]) + unhex(f["signature"])
     elif kind == "UnmaskingRequest":

@@ -292,6 +292,21 @@ def test_worker_frames_round_trip_replies_and_rejections(arena_size):
     arena.close()  # no reply still holds a view of the arena
 
 
+def test_forked_workers_send_the_masked_inputs_through_the_arena_and_bigger_frames_over_the_pipe(monkeypatch):
+    import secagg._clients as clients
+
+    seen = []
+    read = clients._read_replies
+    monkeypatch.setattr(clients, "_read_replies", lambda arena, message: seen.append(message[0]) or read(arena, message))
+    vectors = ints(9, 16, 20, seed=3)
+    result = secagg.secure_sum(vectors, bits=20, neighbors=8, threshold=5, workers=2)
+    expected = sum(v.astype(np.uint64) for v in vectors) & np.uint64(2**20 - 1)
+    np.testing.assert_array_equal(result.total.astype(np.uint64), expected)
+    # per phase and worker: keys (fit), encrypted shares and revealed shares of the complete graph (8 of them per
+    # client, more than a 16-word masked input: over the pipe), masked inputs (fit)
+    assert seen == [1, 1, 0, 0, 1, 1, 0, 0]
+
+
 def test_forked_workers_end_when_the_driver_side_vanishes_without_a_goodbye():
     # The driver's ends are closed abruptly (as when the driver is killed): each worker must
     # see EOF and exit, which needs it to hold no copy of any driver end itself.

@@ -87,7 +87,7 @@ def _measure(params: Params, inputs, dropouts, seed: int):
         outbox = server.advance()
     assert outbox == {}
     ids = [u for u in range(1, n + 1) if _alive(dropouts, u, Phase.ADVERTISE_KEYS)]
-    graph = {u: expansion.ring_view(params, ids, request.graph_seed, u) for u in ids}
+    graph = {u: (*expansion.ring_view(params, ids, request.graph_seed, u), expansion.ring_window(params, ids, request.graph_seed, u)) for u in ids}
     return sent, received, graph, server.result()
 
 
@@ -97,8 +97,10 @@ def _check_round(params: Params, dropouts: dict[int, Phase], seed: int) -> None:
     expected = sum(inputs[u - 1].astype(np.uint64) for u in result.included) % np.uint64(2**params.bits)
     np.testing.assert_array_equal(result.total.astype(np.uint64), expected)
     for u in range(1, params.n_clients + 1):
-        position, nbrs = graph.get(u, (0, ()))
-        predicted = expansion.client_traffic(params, client_id=u, neighbors=nbrs, dropouts=dropouts, position=position)
+        position, nbrs, window = graph.get(u, (0, (), ()))
+        predicted = expansion.client_traffic(
+            params, client_id=u, neighbors=nbrs, dropouts=dropouts, position=position, window=window
+        )
         assert predicted.sent == sent.get(u, {}), f"client {u} sent"
         assert predicted.received == received.get(u, {}), f"client {u} received"
 
@@ -123,6 +125,10 @@ SCENARIOS = {
     ),
     "active complete n=7 dropouts at consistency check and masked input": (
         _params(7, "complete", threat="active", t=4),
+        {2: Phase.MASKED_INPUT, 6: Phase.CONSISTENCY_CHECK},
+    ),
+    "active harary n=12 k=4 dropouts at consistency check and masked input (W2 of 9)": (
+        _params(12, "harary", threat="active", k=4, t=3),
         {2: Phase.MASKED_INPUT, 6: Phase.CONSISTENCY_CHECK},
     ),
 }
@@ -176,8 +182,11 @@ def test_predicted_totals_equal_the_driver_byte_counts(params, dropouts):
     participants = tuple(u for u in range(1, params.n_clients + 1) if _alive(dropouts, u, Phase.ADVERTISE_KEYS))
     seed = bytes(32)  # any seed: these totals are the same for every graph
     views = {u: expansion.ring_view(params, participants, seed, u) for u in participants}
+    windows = {u: expansion.ring_window(params, participants, seed, u) for u in participants}
     traffic = [
-        expansion.client_traffic(params, client_id=u, neighbors=views[u][1], dropouts=dropouts, position=views[u][0])
+        expansion.client_traffic(
+            params, client_id=u, neighbors=views[u][1], dropouts=dropouts, position=views[u][0], window=windows[u]
+        )
         for u in participants
     ]
     assert r.stats.bytes_sent["clients"] == sum(t.sent_total for t in traffic)

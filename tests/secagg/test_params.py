@@ -85,7 +85,7 @@ def test_wrong_types_raise_type_error(field, value):
         (dict(threshold=6), "threshold=6"),
         (dict(threat="semi-malicious", threshold=2), "threshold=2"),
         (dict(threat="active", graph="complete", neighbors=9, threshold=2), "threshold=2"),
-        (dict(threat="active", threshold=4), "complete graph"),
+        (dict(threat="active", threshold=2), "threshold=2"),
     ],
 )
 def test_invalid_values_raise_value_error_quoting_the_value(overrides, quoted):
@@ -112,9 +112,9 @@ def test_two_clients_can_only_use_the_complete_graph():
 def test_semi_malicious_and_active_accept_exactly_the_majority_thresholds(k, data):
     t = data.draw(st.integers(2, k + 1))
     threat = data.draw(st.sampled_from([ThreatModel.SEMI_MALICIOUS, ThreatModel.ACTIVE]))
-    # the active model needs the complete graph: n = k + 1
-    n = k + 1 if threat is ThreatModel.ACTIVE else k + 3
-    graph = "complete" if threat is ThreatModel.ACTIVE else "harary"
+    # both graphs in both models (the active model's sparse graph needs an explicit choice, see below)
+    graph = data.draw(st.sampled_from(["complete", "harary"]))
+    n = k + 1 if graph == "complete" else k + 3
     if 2 * t > k + 1:
         assert make(n_clients=n, graph=graph, neighbors=k, threshold=t, threat=threat).threshold == t
     else:
@@ -122,12 +122,18 @@ def test_semi_malicious_and_active_accept_exactly_the_majority_thresholds(k, dat
             make(n_clients=n, graph=graph, neighbors=k, threshold=t, threat=threat)
 
 
-def test_the_active_model_refuses_a_sparse_graph():
-    with pytest.raises(ValueError, match="complete graph"):
-        make(threat="active", threshold=4)
-    with pytest.raises(ValueError, match="complete graph"):
-        Params.auto(n_clients=500, dim=4, bits=20, threat="active", graph="harary")
+def test_the_active_model_takes_a_sparse_graph_only_when_asked_for():
+    # The localized consistency check (wire v3) makes a Harary graph usable in the active model, with the
+    # guarantees SPEC "Threat models" states; "auto" keeps the complete graph, whose single certified survivor
+    # set is the stronger guarantee.
+    p = make(threat="active", threshold=4)
+    assert (p.graph, p.neighbors, p.threshold) == (GraphKind.HARARY, 4, 4)
     assert Params.auto(n_clients=500, dim=4, bits=20, threat="active").graph is GraphKind.COMPLETE
+    sparse = Params.auto(n_clients=500, dim=4, bits=20, threat="active", graph="harary")
+    rule_2b = find_parameters(n_clients=500, dropout_rate=0.1, adversarial_rate=0.05, threat="semi-malicious")
+    assert sparse.graph is GraphKind.HARARY and sparse.threat is ThreatModel.ACTIVE
+    assert (sparse.neighbors, sparse.threshold) == (rule_2b.neighbors, rule_2b.threshold)
+    assert 2 * sparse.threshold > sparse.neighbors + 1 + rule_2b.adversarial_bound
 
 
 def test_semi_honest_accepts_a_minority_threshold():

@@ -9,7 +9,7 @@ import pytest
 from secagg import cli, codec
 from secagg.finder import find_parameters
 from secagg.kinds import MAX_CLIENTS
-from secagg.messages import AdvertiseKeys, ConsistencyCheckRequest
+from secagg.messages import AdvertiseKeys, UnmaskingRequest
 from secagg.params import Params
 
 
@@ -19,8 +19,8 @@ def test_two_to_the_twenty_clients_fit_params_the_finder_and_the_wire():
     assert p.graph.value == "harary" and p.neighbors <= 64
     m = AdvertiseKeys(client_id=MAX_CLIENTS, c_pk=bytes([1]) * 32, s_pk=bytes([2]) * 32)
     assert codec.decode(codec.encode(m), params=p) == m
-    cc = ConsistencyCheckRequest(session_id=bytes(32), survivors=(1, 65536, MAX_CLIENTS))
-    assert codec.decode(codec.encode(cc), params=p) == cc
+    u = UnmaskingRequest(session_id=bytes(32), survivors=(1, 65536, MAX_CLIENTS), dropped=())
+    assert codec.decode(codec.encode(u), params=p) == u
     with pytest.raises(ValueError, match="1048577"):
         Params.auto(n_clients=MAX_CLIENTS + 1, dim=4, bits=32)
 

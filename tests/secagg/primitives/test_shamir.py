@@ -440,3 +440,15 @@ def test_all_subsets_of_a_vector_reconstruct():
         ys = _shares_matrix([vector["shares"][r] for r in rows], m)
         got = reconstruct([vector["xs"][r] for r in rows], ys, threshold=3)
         assert [g.hex() for g in got] == vector["secrets"]
+
+
+@given(st.lists(st.integers(1, PRIME - 1), min_size=1, max_size=40, unique=True))
+def test_lagrange_coefficients_equal_the_textbook_product(xs):
+    expected = []
+    for i, xi in enumerate(xs):
+        num, den = 1, 1
+        for k, xk in enumerate(xs):
+            if k != i:
+                num, den = num * xk % PRIME, den * (xk - xi) % PRIME
+        expected.append(num * pow(den, -1, PRIME) % PRIME)
+    assert Lagrange(xs).coefficients == tuple(expected)

@@ -571,7 +571,7 @@ def test_consistency_check_request_outside_the_active_model_is_out_of_round():
     h = scenario()
     client = h.clients[1]
     state = client.state
-    request = ConsistencyCheckRequest(session_id=h.request(1).session_id, survivors=(1, 2, 3, 4))
+    request = ConsistencyCheckRequest(session_id=h.request(1).session_id, survivors_root=bytes(32), flags=b"\x0f")
     with pytest.raises(RemoteProtocolError) as info:
         client.receive(codec.encode(request))
     assert info.value.reason is AbortReason.OUT_OF_ROUND

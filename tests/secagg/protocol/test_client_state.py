@@ -257,7 +257,7 @@ def test_a_survivors_signed_state_is_refused_outside_the_active_model_or_without
     data = h.clients[1].to_state()
     head = len(state_codec.MAGIC) + 1 + 27 + 4
     assert data[head] == 3
-    forged = data[:head] + b"\x04" + data[head + 1 :] + struct.pack("<4I", 3, 1, 2, 3)
+    forged = data[:head] + b"\x04" + data[head + 1 :] + struct.pack("<4I", 3, 1, 2, 3) + bytes(32)
     with pytest.raises(DecodeError, match="active"):
         Client.from_state(forged, 1, h.params)
     a = Harness(make_params(4, t=3, threat="active"), seed="phase-4a")
@@ -269,10 +269,12 @@ def test_a_survivors_signed_state_is_refused_outside_the_active_model_or_without
     assert data[head] == 4
     kw = dict(identity_key=a.signing_keys[1], pki=a.pki)
     assert Client.from_state(data, 1, a.params, **kw).to_state() == data
-    signed = struct.unpack_from("<I", data, len(data) - 4 * len(a.clients[1].state.signed) - 4)[0]
+    root = a.clients[1].state.survivors_root
+    assert data.endswith(root)  # wire v3: the signed ids, then the flag-tree root the client signed
+    signed = struct.unpack_from("<I", data, len(data) - 32 - 4 * len(a.clients[1].state.signed) - 4)[0]
     assert signed == len(a.clients[1].state.signed) and 1 in a.clients[1].state.signed
     others = sorted(v for v in a.clients[1].state.window if v != 1)
-    cut = len(data) - 4 * (signed + 1)
-    forged = data[:cut] + struct.pack(f"<{len(others) + 1}I", len(others), *others)
+    cut = len(data) - 32 - 4 * (signed + 1)
+    forged = data[:cut] + struct.pack(f"<{len(others) + 1}I", len(others), *others) + root
     with pytest.raises(DecodeError, match="this client"):
         Client.from_state(forged, 1, a.params, **kw)

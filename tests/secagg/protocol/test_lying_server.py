@@ -28,6 +28,7 @@ from secagg.protocol.client import Client, ClientAborted, ClientCompleted, Clien
 from secagg.protocol.server import Server, ServerCompleted
 from tests.detrandom import DeterministicRandom
 from tests.secagg.protocol.conftest import Harness, decode, flip, forge_share_keys, make_params, rewrite
+from tests.secagg.protocol.flag_forge import flag_root, forge_consistency, local_lists, ring_of
 from tests.secagg.protocol.test_client_rules import assert_aborted
 
 ACTIVE = dict(t=4, threat="active", dim=5, bits=24)
@@ -149,21 +150,25 @@ def at_consistency_check(seed: str = "cc") -> Harness:
 
 def test_consistency_check_request_without_the_clients_own_id_aborts_inconsistent():
     h = at_consistency_check()
-    bad = rewrite(h.params, h.outbox[1], survivors=(2, 3, 4, 5, 6))
+    bad = codec.encode(forge_consistency(h, 1, (2, 3, 4, 5, 6)))
     assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="own id")
 
 
 def test_consistency_check_request_naming_a_client_that_never_advertised_aborts_inconsistent():
+    # Wire v3: the flags are the client's own window (ids fixed in R1), so a stranger can only enter through
+    # the flag tree's leaves; a tree with client 6 (who never advertised) in place of a participant fails the proof.
     h = active("cc-stranger")
     h.to_masked_input(advertise=[1, 2, 3, 4, 5])
     h.step()
-    bad = rewrite(h.params, h.outbox[1], survivors=(1, 2, 3, 4, 5, 6))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="never advertised")
+    ring = list(ring_of(h))
+    ring[ring.index(5)] = 6
+    bad = codec.encode(forge_consistency(h, 1, (1, 2, 3, 4, 5, 6), ring=ring))
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="proof")
 
 
 def test_consistency_check_request_with_fewer_than_threshold_survivors_aborts_too_few_survivors():
     h = at_consistency_check()
-    bad = rewrite(h.params, h.outbox[1], survivors=(1, 2, 3))
+    bad = codec.encode(forge_consistency(h, 1, (1, 2, 3)))
     assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, bad, later=[h.outbox[1]])
 
 
@@ -180,9 +185,12 @@ def test_consistency_check_request_of_another_session_is_replayed_and_changes_no
 def test_client_signs_exactly_the_survivor_set_it_was_shown():
     h = at_consistency_check()
     sid = h.request(1).session_id
+    root = flag_root(ring_of(h), (1, 2, 3, 4, 5, 6))
+    assert h.request(1).survivors_root == root
     response = decode(h.params, h.answer(1))
-    sign.verify(h.pki[1], session.consistency_statement(sid, (1, 2, 3, 4, 5, 6)), response.signature)
+    sign.verify(h.pki[1], session.consistency_statement(sid, root), response.signature)
     assert h.clients[1].state.signed == (1, 2, 3, 4, 5, 6)
+    assert h.clients[1].state.survivors_root == root
 
 
 # --------------------------------------------------------------------------- R4: signatures forwarded
@@ -206,7 +214,7 @@ def test_honest_active_round_gives_the_exact_sum():
 def test_unmasking_request_whose_survivors_differ_from_the_signed_set_aborts_inconsistent():
     h = at_active_unmasking()
     bad = rewrite(h.params, h.outbox[1], survivors=(1, 2, 3, 4, 5), dropped=(6,))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="differs from the one signed")
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="differs from the flags it signed")
 
 
 @pytest.mark.parametrize("index", [0, 3, 5])
@@ -251,9 +259,10 @@ def test_unmasking_request_with_a_signature_from_a_non_survivor_aborts_inconsist
     req = h.request(1)
     assert req.survivors == (1, 2, 3, 4, 5) and req.dropped == (6,)
     key6 = h.signing_keys[6]
-    forged = Signature(signer=6, signature=key6.sign(session.consistency_statement(req.session_id, req.survivors)))
+    root = h.clients[1].state.survivors_root
+    forged = Signature(signer=6, signature=key6.sign(session.consistency_statement(req.session_id, root)))
     bad = rewrite(h.params, h.outbox[1], signatures=(*req.signatures, forged))
-    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not a survivor")
+    assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="not flagged as a survivor")
 
 
 # --------------------------------------------------------------------------- a split view
@@ -269,7 +278,7 @@ def test_split_survivor_views_make_signatures_useless_across_groups_and_never_yi
     view_a, view_b = (1, 2, 3, 4, 5, 6), (1, 2, 3, 4, 5)
     group_a, group_b = (1, 2, 3, 6), (4, 5)
     for u in group_b:
-        h.tamper(u, survivors=view_b)
+        h.outbox[u] = codec.encode(forge_consistency(h, u, view_b))
     signatures = {}
     for u in (*group_a, *group_b):
         signatures[u] = decode(h.params, h.answer(u)).signature
@@ -290,6 +299,8 @@ def test_split_survivor_views_make_signatures_useless_across_groups_and_never_yi
     def lie(signed_by):
         return codec.encode(UnmaskingRequest(session_id=sid, survivors=view_b, dropped=(6,), signatures=signed_by))
 
+    assert all(local_lists(h, u, view_b) == (view_b, (6,)) for u in group_b)  # the complete graph: lists = views
+
     # Group A's signatures do not verify over view B, and view A with them is not what B signed.
     with pytest.raises(RemoteProtocolError) as info:
         h.answer(4, lie(sigs_a))
@@ -302,7 +313,7 @@ def test_split_survivor_views_make_signatures_useless_across_groups_and_never_yi
     other.to_masked_input()
     other.step()
     for u in group_b:
-        other.tamper(u, survivors=view_b)
+        other.outbox[u] = codec.encode(forge_consistency(other, u, view_b))
         other.answer(u)
     with pytest.raises(RemoteProtocolError) as info:
         other.answer(4, lie(sigs_b))
@@ -329,7 +340,7 @@ def test_split_view_where_no_view_reaches_threshold_signatures_aborts_the_round(
     h.step()
     view_b = (1, 2, 3, 4, 5)
     for u in (4, 5):
-        h.tamper(u, survivors=view_b)
+        h.outbox[u] = codec.encode(forge_consistency(h, u, view_b))
     for u in h.ids:
         h.answer(u)
     # Only 1, 2, 3, 6 signed the true view: drop one so the honest view falls short too.

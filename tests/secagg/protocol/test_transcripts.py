@@ -213,7 +213,7 @@ def test_the_recorded_sum_is_the_plain_sum_of_the_included_inputs(v):
 
 def test_the_transcripts_cover_every_size_graph_threat_model_and_dropout_phase():
     entries = vectors.load("transcripts")["generate"]
-    assert {e["params"]["n_clients"] for e in entries} == {3, 4, 5, 8}
+    assert {e["params"]["n_clients"] for e in entries} == {3, 4, 5, 8, 11}
     for n in (3, 4, 5):
         phases = {ph for e in entries if e["params"]["n_clients"] == n for ph in e["dropouts"].values()}
         assert {"share_keys", "masked_input", "unmasking"} <= phases
@@ -227,6 +227,13 @@ def test_the_transcripts_cover_every_size_graph_threat_model_and_dropout_phase()
     assert any(e["params"]["graph"] == "harary" and e["params"]["neighbors"] >= 4 for e in entries)
     assert {e["params"]["bits"] for e in entries} >= {7, 16, 32}
     assert any(e["params"]["round_counter"] and e["params"]["threat"] == "active" for e in entries)
+    # the localized consistency check with a window W2 smaller than the ring (2k + 1 < m)
+    assert any(
+        e["params"]["threat"] == "active" and e["params"]["graph"] == "harary"
+        and 2 * e["params"]["neighbors"] + 1 < e["params"]["n_clients"]
+        and "consistency_check" in e["dropouts"].values()
+        for e in entries
+    )
 
 
 # --------------------------------------------------------------------------- formulas of the chapter "Protocol"
