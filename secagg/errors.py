@@ -167,8 +167,9 @@ class DecodeError(RemoteProtocolError):
 
 
 class ProofError(RemoteProtocolError):
-    """A Merkle multiproof from a peer does not verify: wrong length, or an
-    ordered tree's ranges out of order (SPEC.md, "Key commitment").
+    """A Merkle multiproof from a peer does not verify: the wrong length, a
+    proof item whose range has ``lo > hi``, or an ordered tree's ranges out of
+    order (SPEC.md, "Key commitment").
 
     Always carries :attr:`AbortReason.INCONSISTENT`: the server's commitment
     contradicts what it sent.
