@@ -11,10 +11,10 @@ The output is byte for byte ``cryptography``'s ``HKDF(SHA256(), length, salt,
 info).derive(ikm)`` (tests/secagg/primitives/test_hkdf.py checks that, and the
 KDF and PRG vectors pin it); it exists because building one ``HKDF`` object per
 derivation costs more than the two HMACs, and a round derives ~10^5 keys.
-HMAC is RFC 2104 over :mod:`hashlib`'s (OpenSSL's) SHA-256; the extract step's
-key is the salt, which in this protocol is the session id: public and the
-same for every key of a session, so its padded-key hash states are kept in a
-small cache (no secret is ever cached).
+HMAC is ``cryptography``'s (pyca) HMAC-SHA256; the extract step's key is the
+salt, which in this protocol is the session id: public and the same for every
+key of a session, so one keyed HMAC object per salt is kept in a small cache
+and copied per call (no secret is ever cached).
 
 >>> hkdf_sha256(b"\\x0b" * 22, salt=bytes(range(13)), info=bytes(range(0xf0, 0xfa)), length=42).hex()[:16]
 '3cb25f25faacd57a'
@@ -22,52 +22,39 @@ small cache (no secret is ever cached).
 
 from __future__ import annotations
 
-import hashlib
+from cryptography.hazmat.primitives import hashes, hmac
 
 __all__ = ["MAX_LENGTH", "hkdf_sha256"]
 
 _HASH_LEN = 32
-_BLOCK = 64
 MAX_LENGTH = 255 * _HASH_LEN
 """The longest output RFC 5869 allows with SHA-256."""
 
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-_SALTS: dict[bytes, tuple[object, object]] = {}
+_SALTS: dict[bytes, hmac.HMAC] = {}
 _MAX_SALTS = 16
-_sha256 = hashlib.sha256
-_ZERO_HALF = bytes(_BLOCK - _HASH_LEN)  # pads a 32-byte PRK to the block size
+_SHA256 = hashes.SHA256()
 
 
-def _padded(key: bytes) -> bytes:
-    if len(key) > _BLOCK:
-        key = _sha256(key).digest()
-    return key.ljust(_BLOCK, b"\x00")
+def _salted(salt: bytes) -> hmac.HMAC:
+    keyed = _SALTS.get(salt)
+    if keyed is None:
+        keyed = hmac.HMAC(salt or bytes(_HASH_LEN), _SHA256)
+        if len(_SALTS) >= _MAX_SALTS:
+            _SALTS.clear()
+        _SALTS[salt] = keyed
+    return keyed
 
 
 def _hmac(key: bytes, msg: bytes) -> bytes:
-    k = _padded(key)
-    return _sha256(k.translate(_OPAD) + _sha256(k.translate(_IPAD) + msg).digest()).digest()
-
-
-def _salt_states(salt: bytes) -> tuple:
-    states = _SALTS.get(salt)
-    if states is None:
-        k = _padded(salt)
-        states = (_sha256(k.translate(_IPAD)), _sha256(k.translate(_OPAD)))
-        if len(_SALTS) >= _MAX_SALTS:
-            _SALTS.clear()
-        _SALTS[salt] = states
-    return states
+    h = hmac.HMAC(key, _SHA256)
+    h.update(msg)
+    return h.finalize()
 
 
 def _extract(salt: bytes, ikm: bytes) -> bytes:
-    states = _SALTS.get(salt) or _salt_states(salt)
-    inner = states[0].copy()
-    inner.update(ikm)
-    outer = states[1].copy()
-    outer.update(inner.digest())
-    return outer.digest()
+    h = _salted(salt).copy()
+    h.update(ikm)
+    return h.finalize()
 
 
 def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
@@ -87,14 +74,8 @@ def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int = 32) -> by
         ValueError: if ``length`` is outside ``[1, MAX_LENGTH]``.
     """
     if type(ikm) is bytes and type(salt) is bytes and type(info) is bytes and length == _HASH_LEN and type(length) is int:
-        # The protocol's every call (32-byte keys), inlined: one extract from the cached salt states, one expand block.
-        states = _SALTS.get(salt) or _salt_states(salt)
-        inner = states[0].copy()
-        inner.update(ikm)
-        outer = states[1].copy()
-        outer.update(inner.digest())
-        k = outer.digest() + _ZERO_HALF
-        return _sha256(k.translate(_OPAD) + _sha256(k.translate(_IPAD) + info + b"\x01").digest()).digest()
+        # The protocol's every call (32-byte keys): one extract from the cached salt, one expand block.
+        return _hmac(_extract(salt, ikm), info + b"\x01")
     for name, value in (("ikm", ikm), ("salt", salt), ("info", info)):
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
@@ -102,8 +83,6 @@ def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int = 32) -> by
         raise ValueError(f"length must be an int in [1, {MAX_LENGTH}], got {length!r}")
     prk = _extract(bytes(salt), bytes(ikm))
     info = bytes(info)
-    if length <= _HASH_LEN:
-        return _hmac(prk, info + b"\x01")[:length]
     out, block = [], b""
     for i in range(1, -(-length // _HASH_LEN) + 1):
         block = _hmac(prk, block + info + bytes([i]))
