@@ -94,7 +94,7 @@ def _derive(seed: bytes, session_id: bytes, length: int, bits: int) -> bytes:
 class Keystream:
     """The AES-256-CTR keystream of one key (zero IV, counter from 0): the one keystream of the library.
 
-    The masks, the graph permutation and the simulator's test data all read
+    The masks and the simulator's test data all read
     their bytes from here (with different keys); callers are responsible for
     never reusing a key for two purposes.
 
