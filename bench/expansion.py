@@ -57,7 +57,7 @@ from secagg.messages import (
 )
 from secagg.params import GraphKind, Params, ThreatModel
 from secagg.primitives import ordered_tree
-from secagg.protocol import session
+from secagg.protocol import graph, session
 
 __all__ = [
     "ClientTraffic",
@@ -124,11 +124,8 @@ def ring_window(params: Params, ids: Sequence[int], graph_seed: bytes, client_id
     Raises:
         ValueError: if ``client_id`` is not in ``ids``.
     """
-    ring = sorted(ids, key=lambda u: ordered_tree.ring_key(graph_seed, u))
-    m, position = len(ring), ring.index(client_id)
-    count, centre = session.window_shape(params, m)
-    start = 0 if centre is None else (position - centre) % m
-    return tuple(ring[(start + j) % m] for j in range(count))
+    ring = graph.ring_order(ids, graph_seed)
+    return tuple(ring[q] for q in session.window_of(params, len(ring), ring.index(client_id)))
 
 
 def ring_view(params: Params, ids: Sequence[int], graph_seed: bytes, client_id: int) -> tuple[int, tuple[int, ...]]:
@@ -150,12 +147,10 @@ def ring_view(params: Params, ids: Sequence[int], graph_seed: bytes, client_id: 
     Raises:
         ValueError: if ``client_id`` is not in ``ids``.
     """
-    ring = sorted(ids, key=lambda u: ordered_tree.ring_key(graph_seed, u))
+    ring = graph.ring_order(ids, graph_seed)
     m, position = len(ring), ring.index(client_id)
-    count, centre = session.window_shape(params, m)
-    start = 0 if centre is None else (position - centre) % m
-    window = [ring[(start + j) % m] for j in range(count)]
-    return position, session.window_neighbors(params, m, start, window, position)
+    positions = session.window_of(params, m, position)
+    return position, session.window_neighbors(params, m, positions[0], [ring[q] for q in positions], position)
 
 
 def share_keys_request_size(params: Params, m: int, position: int) -> int:
@@ -174,9 +169,9 @@ def share_keys_request_size(params: Params, m: int, position: int) -> int:
     Returns:
         The size in bytes.
     """
-    count, centre = session.window_shape(params, m)
-    start = 0 if centre is None else (position - centre) % m
-    items = 0 if count == m else ordered_tree.proof_item_count(m, [(start + j) % m for j in range(count)])
+    positions = session.window_of(params, m, position)
+    count = len(positions)
+    items = 0 if count == m else ordered_tree.proof_item_count(m, positions)
     entry = advertise_keys_size(params) - 2
     return 2 + 32 + 4 + 4 + 4 + count * entry + 4 + ordered_tree.ORDERED_ITEM_SIZE * items
 
@@ -238,9 +233,9 @@ def consistency_check_request_size(params: Params, m: int, position: int) -> int
     Returns:
         The size in bytes.
     """
-    count, centre = session.window_shape(params, m)
-    start = 0 if centre is None else (position - centre) % m
-    items = 0 if count == m else ordered_tree.proof_item_count(m, [(start + j) % m for j in range(count)])
+    positions = session.window_of(params, m, position)
+    count = len(positions)
+    items = 0 if count == m else ordered_tree.proof_item_count(m, positions)
     return 2 + 32 + 32 + 4 + (count + 7) // 8 + 4 + ordered_tree.FLAG_ITEM_SIZE * items
 
 

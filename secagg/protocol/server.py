@@ -146,7 +146,7 @@ def _close_keys(ctx: _Context, st: ServerR0AdvertiseKeys):
     ring = [u for _, u in keyed]
     del keyed
     sid = session.session_id(p, graph_seed, m, tree.root)
-    count, centre = session.window_shape(p, m)
+    _, centre = session.window_shape(p, m)
     neighbors: dict[int, tuple[int, ...]] = {}
     out: dict[int, Message] = {}
     if centre is None:  # the whole ring for everyone: one request, encoded once
@@ -156,9 +156,8 @@ def _close_keys(ctx: _Context, st: ServerR0AdvertiseKeys):
             out[u] = whole
     else:
         for p_u, u in enumerate(ring):
-            start = (p_u - centre) % m
-            positions = [(start + j) % m for j in range(count)]
-            window = [ring[q] for q in positions]
+            positions = session.window_of(p, m, p_u)
+            start, window = positions[0], [ring[q] for q in positions]
             neighbors[u] = session.window_neighbors(p, m, start, window, p_u)
             out[u] = ShareKeysRequest(
                 graph_seed=graph_seed,
@@ -223,15 +222,11 @@ def _close_masked(ctx: _Context, st: ServerR2MaskedInput):
 def _windows(params: Params, ring: tuple[int, ...], targets) -> dict[int, tuple[int, list[int]]]:
     """``{u: (start, positions)}`` of each target's window (the extended W2 in the active model)."""
     m = len(ring)
-    count, centre = session.window_shape(params, m)
-    if centre is None:
-        whole = (0, list(range(m)))
-        return {u: whole for u in targets}
     position = {u: q for q, u in enumerate(ring)}
     out = {}
     for u in targets:
-        start = (position[u] - centre) % m
-        out[u] = (start, [(start + j) % m for j in range(count)])
+        positions = session.window_of(params, m, position[u])
+        out[u] = (positions[0], positions)
     return out
 
 

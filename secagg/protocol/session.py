@@ -58,6 +58,7 @@ __all__ = [
     "verify_key_signatures",
     "window_holders",
     "window_neighbors",
+    "window_of",
     "window_shape",
 ]
 
@@ -137,6 +138,13 @@ def session_id(params: Params, graph_seed: bytes, m: int, key_root: bytes) -> by
     return h.digest()
 
 
+def _window_half(params: Params) -> int | None:
+    """How far a window reaches on each side of its client: k/2, k (active model's W2), or None (whole ring)."""
+    if params.graph is GraphKind.COMPLETE:
+        return None
+    return params.neighbors if params.threat is ThreatModel.ACTIVE else params.neighbors // 2
+
+
 def window_shape(params: Params, m: int) -> tuple[int, int | None]:
     """Return the size of the window a ShareKeysRequest carries and the receiver's index in it.
 
@@ -156,12 +164,31 @@ def window_shape(params: Params, m: int) -> tuple[int, int | None]:
 
     Raises: nothing of its own.
     """
-    if params.graph is GraphKind.COMPLETE:
-        return m, None
-    half = params.neighbors if params.threat is ThreatModel.ACTIVE else params.neighbors // 2
-    if 2 * half + 1 >= m:
+    half = _window_half(params)
+    if half is None or 2 * half + 1 >= m:
         return m, None
     return 2 * half + 1, half
+
+
+def window_of(params: Params, m: int, position: int) -> list[int]:
+    """Return the ring positions of the window of the client at ``position``, in ring order.
+
+    The shape is :func:`window_shape`'s; the first element is the window's
+    ``start`` (0 for the whole ring).
+
+    Args:
+        params: the round parameters.
+        m: the number of participants, at least 1.
+        position: the client's ring position, ``0 <= position < m``.
+
+    Returns:
+        The positions (:func:`secagg.primitives.ordered_tree.window_positions`).
+
+    Raises:
+        ValueError: if ``position`` is out of range (a caller bug).
+    """
+    half = _window_half(params)
+    return ordered_tree.window_positions(position, m, m if half is None else half)
 
 
 def window_neighbors(params: Params, m: int, start: int, window: Sequence[int], position: int) -> tuple[int, ...]:
