@@ -1,25 +1,30 @@
 """Vectors for the fixed-point encoding and the bit budget (chapter 14).
 
-``generate`` has three kinds:
+``generate`` has four kinds:
 
 * ``kind = "plan"``: ``n_clients``, ``clip``, ``precision``, ``max_bits`` ->
   ``bits``, ``scale`` and ``max_code``; cross-checked against a search with
   exact rationals (smallest ``e`` with ``2**-e <= precision``, smallest
   ``bits`` with ``n * (max_code + 1) < 2**(bits-1)``).
-* ``kind = "encode"``: ``clip``, ``scale``, ``bits``, the inputs ``x``, the
-  ``random`` bytes the encoder drew (hex, 8 per coordinate, in order) -> the
-  integer ``codes`` and the ``words`` (``codes mod 2**bits``); cross-checked
-  against a per-coordinate evaluation in plain Python floats following the
-  chapter's binary64 formulas. Tests replay ``random`` through a source that
-  returns those bytes. One entry has hand-picked random bytes that hit the
-  one case where ``y - floor(y)`` is rounded (``-0.5 < y < 0``).
+* ``kind = "encode"``: ``clip``, ``scale``, ``bits``, the inputs ``x`` and
+  the ``rounding_key`` the encoder drew (hex, 32 bytes) -> its AES-256-CTR
+  ``rounding_stream`` (hex, 8 bytes per coordinate, the intermediate value),
+  the integer ``codes`` and the ``words`` (``codes mod 2**bits``);
+  cross-checked against pyca's AES-256-CTR and a per-coordinate evaluation in
+  plain Python floats following the chapter's binary64 formulas. Tests replay
+  the key through a source that returns those 32 bytes.
+* ``kind = "round"``: as ``encode`` but with the ``rounding_stream`` given
+  directly and no key (no key can be chosen to give a wanted word): the one
+  entry hand-picks the stream to hit the case where ``y - floor(y)`` is
+  rounded (``-0.5 < y < 0``).
 * ``kind = "decode"``: ``bits``, ``scale`` and ``words`` (for example the sum
   mod ``2**bits`` of several encodings) -> the real ``values``.
 
 ``verify``: a whole sum: the ``inputs`` of ``n_clients`` clients encoded under
-``plan_bits(n_clients, clip, precision)`` with recorded ``random`` bytes,
-summed mod ``2**bits`` into ``total``, which must decode to ``decoded``, within
-``n_clients / scale`` of the sum of the clamped inputs.
+``plan_bits(n_clients, clip, precision)`` with the recorded
+``rounding_keys`` (one per client), summed mod ``2**bits`` into ``total``,
+which must decode to ``decoded``, within ``n_clients / scale`` of the sum of
+the clamped inputs.
 
 ``invalid``: ``operation = "plan"`` with budgets beyond ``max_bits``
 (``BitBudgetError``) or bad arguments (``ValueError``); ``operation =
@@ -38,6 +43,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from detrandom import DeterministicRandom
 
 from secagg.primitives.encoding import FixedPointEncoder, plan_bits
@@ -71,39 +77,60 @@ def _plan_entry(ident: str, n: int, clip: float, precision: float, max_bits: int
             "max_bits": max_bits, "bits": plan.bits, "scale": plan.scale, "max_code": max_code}
 
 
-def _spec_codes(x: list[float], clip: float, scale: float, random: bytes) -> list[int]:
+def _keystream(key: bytes, nbytes: int) -> bytes:
+    """Chapter 15 step 2 (zero IV, big-endian 128-bit counter from 0) with pyca's AES-256-CTR."""
+    return Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor().update(bytes(nbytes))
+
+
+def _spec_codes(x: list[float], clip: float, scale: float, stream: bytes) -> list[int]:
     """Chapter 14 per coordinate in Python floats (binary64, like the spec), no NumPy."""
     codes = []
     for i, xi in enumerate(x):
         y = min(max(xi, -clip), clip) * scale
         low = math.floor(y)
         frac = y - low  # binary64 subtraction: inexact only for -0.5 < y < 0
-        u = (int.from_bytes(random[8 * i : 8 * i + 8], "little") >> 11) * 2.0**-53
+        u = (int.from_bytes(stream[8 * i : 8 * i + 8], "little") >> 11) * 2.0**-53
         codes.append(low + (1 if u < frac else 0))
     return codes
 
 
-class _Fixed:
+class _Stream:
+    """Recorded rounding-stream bytes in the ``read_into(zeros, out)`` shape of a keystream."""
+
     def __init__(self, data: bytes) -> None:
-        self.data = data
+        self.data, self.pos = data, 0
 
-    def token_bytes(self, n: int) -> bytes:
-        if n != len(self.data):
-            raise AssertionError(f"asked for {n} bytes, have {len(self.data)}")
-        return self.data
+    def read_into(self, zeros, out) -> None:
+        n = len(zeros)
+        if self.pos + n > len(self.data):
+            raise AssertionError(f"asked for {n} stream bytes, {len(self.data) - self.pos} left")
+        out[:n] = np.frombuffer(self.data, dtype=np.uint8, count=n, offset=self.pos)
+        self.pos += n
 
 
-def _encode_entry(
-    ident: str, clip: float, scale: float, bits: int, x: list[float], random: bytes | None = None
-) -> dict:
-    inner = _Fixed(random) if random is not None else DeterministicRandom(b"secagg/vectors/encoding/" + ident.encode())
-    rec = _Recorder(inner)
+def _encode_entry(ident: str, clip: float, scale: float, bits: int, x: list[float]) -> dict:
+    rec = _Recorder(DeterministicRandom(b"secagg/vectors/encoding/" + ident.encode()))
     words = FixedPointEncoder(clip=clip, scale=scale, bits=bits).encode(np.array(x, dtype=np.float64), random=rec)
-    codes = _spec_codes(x, clip, scale, bytes(rec.data))
+    key = bytes(rec.data)
+    if len(key) != 32:
+        raise AssertionError(f"{ident}: the encoder drew {len(key)} bytes, not one 32-byte key")
+    stream = _keystream(key, 8 * len(x))
+    codes = _spec_codes(x, clip, scale, stream)
     if [int(w) for w in words] != [c % 2**bits for c in codes]:
         raise AssertionError(f"{ident}: library and plain-float encoding disagree")
     return {"id": ident, "kind": "encode", "clip": clip, "scale": scale, "bits": bits, "x": x,
-            "random": bytes(rec.data).hex(), "codes": codes, "words": [int(w) for w in words]}
+            "rounding_key": key.hex(), "rounding_stream": stream.hex(), "codes": codes,
+            "words": [int(w) for w in words]}
+
+
+def _round_entry(ident: str, clip: float, scale: float, bits: int, x: list[float], stream: bytes) -> dict:
+    enc = FixedPointEncoder(clip=clip, scale=scale, bits=bits)
+    words = enc._encode_from(np.array(x, dtype=np.float64), _Stream(stream))
+    codes = _spec_codes(x, clip, scale, stream)
+    if [int(w) for w in words] != [c % 2**bits for c in codes]:
+        raise AssertionError(f"{ident}: library and plain-float rounding disagree")
+    return {"id": ident, "kind": "round", "clip": clip, "scale": scale, "bits": bits, "x": x,
+            "rounding_stream": stream.hex(), "codes": codes, "words": [int(w) for w in words]}
 
 
 def _decode_entry(ident: str, bits: int, scale: float, words: list[int]) -> dict:
@@ -119,22 +146,26 @@ def _sum_entry(ident: str, n: int, clip: float, precision: float, dim: int) -> d
     rnd = DeterministicRandom(b"secagg/vectors/encoding/inputs/" + ident.encode())
     plan = plan_bits(n_clients=n, clip=clip, precision=precision)
     enc = FixedPointEncoder.from_plan(plan)
-    inputs, randoms = [], []
+    inputs, keys = [], []
     total = np.zeros(dim, dtype=np.uint64)
     for _ in range(n):
         raw = np.frombuffer(rnd.token_bytes(8 * dim), dtype="<u8")
         # Inputs in [-1.5 clip, 1.5 clip) so that some are clamped; multiples of 2**-20.
         x = ((raw >> np.uint64(44)).astype(np.float64) / 2**20 * 3.0 - 1.5) * clip
         rec = _Recorder(rnd)
-        total = (total + enc.encode(x, random=rec).astype(np.uint64)) & np.uint64(2**plan.bits - 1)
+        words = enc.encode(x, random=rec)
+        codes = _spec_codes(x.tolist(), clip, plan.scale, _keystream(bytes(rec.data), 8 * dim))
+        if [int(w) for w in words] != [c % 2**plan.bits for c in codes]:
+            raise AssertionError(f"{ident}: library and plain-float encoding disagree")
+        total = (total + words.astype(np.uint64)) & np.uint64(2**plan.bits - 1)
         inputs.append(x.tolist())
-        randoms.append(bytes(rec.data).hex())
+        keys.append(bytes(rec.data).hex())
     decoded = enc.decode(total)
     exact = np.clip(np.array(inputs), -clip, clip).sum(axis=0)
     if not (np.abs(decoded - exact) < n / plan.scale).all():
         raise AssertionError(f"{ident}: decoded sum outside the n/scale bound")
     return {"id": ident, "n_clients": n, "clip": clip, "precision": precision, "bits": plan.bits,
-            "scale": plan.scale, "inputs": inputs, "random": randoms, "total": [int(t) for t in total],
+            "scale": plan.scale, "inputs": inputs, "rounding_keys": keys, "total": [int(t) for t in total],
             "decoded": decoded.tolist()}
 
 
@@ -157,11 +188,13 @@ def generate() -> dict:
         _encode_entry("encode-bits33", 1.0, 2.0**30, 33, [0.1, -0.1, 0.999999999, -0.999999999]),
         _encode_entry("encode-bits62", 1000.0, 2.0**40, 62, [123.456, -999.999, 1e-12, -1e-12, 1000.0, -1000.0]),
         _encode_entry("encode-scale-below-one", 100.0, 0.125, 8, [7.0, -7.0, 99.0, -99.0, 0.0]),
+        _encode_entry("encode-empty", 1.0, 4.0, 8, []),
+        _encode_entry("encode-bits20-long", 4.0, 2.0**16, 20, [((i * 7919) % 2001 - 1000) / 200.0 for i in range(40)]),
         # y = -1/4 - 3*2**-54: binary64 gives y - floor(y) = 3/4 - 2**-52 (the exact fraction is
         # 3/4 - 1.5*2**-53) and u is chosen equal to it, so the spec's code is floor(y) = -1.
-        _encode_entry(
-            "encode-binary64-fraction-rounding", 1.0, 1.0, 8, [-0.25 - 3 * 2.0**-54, 0.5],
-            random=((3 << 51) - 2 << 11).to_bytes(8, "little") + (1 << 63).to_bytes(8, "little"),
+        _round_entry(
+            "round-binary64-fraction-rounding", 1.0, 1.0, 8, [-0.25 - 3 * 2.0**-54, 0.5],
+            ((3 << 51) - 2 << 11).to_bytes(8, "little") + (1 << 63).to_bytes(8, "little"),
         ),
         _decode_entry("decode-bits8", 8, 32.0, [0, 1, 127, 128, 129, 255]),
         _decode_entry("decode-bits32", 32, 2.0**20, [0, 2**31 - 1, 2**31, 2**32 - 1]),
@@ -203,8 +236,9 @@ def generate() -> dict:
         "name": "encoding",
         "version": 1,
         "source": "protocol_spec/tools/gen_encoding.py: secagg.primitives.encoding with "
-        "DeterministicRandom(b'secagg/vectors/encoding/' + id) (bytes drawn recorded in 'random'), "
-        "cross-checked against plain Python binary64 arithmetic and exact rationals (fractions.Fraction)",
+        "DeterministicRandom(b'secagg/vectors/encoding/' + id) (the 32-byte rounding key drawn recorded in "
+        "'rounding_key', its AES-256-CTR stream in 'rounding_stream'), cross-checked against pyca's AES-CTR, "
+        "plain Python binary64 arithmetic and exact rationals (fractions.Fraction)",
         "generate": gen,
         "verify": verify,
         "invalid": invalid,

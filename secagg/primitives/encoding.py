@@ -5,9 +5,11 @@ A real coordinate ``x`` becomes the word
     ``code = R(clamp(x, -clip, clip) * scale)``,  ``word = code mod 2**bits``
 
 where ``R`` is unbiased stochastic rounding (``floor(y) + 1`` with
-probability ``y - floor(y)``) and negative codes are stored in two's
-complement mod ``2**bits``. Decoding is the centred lift (a word
-``>= 2**(bits-1)`` stands for ``word - 2**bits``) divided by ``scale``.
+probability ``y - floor(y)``, to within ``2**-52``) and negative codes are
+stored in two's complement mod ``2**bits``. Decoding is the centred lift (a
+word ``>= 2**(bits-1)`` stands for ``word - 2**bits``) divided by ``scale``.
+The rounding bits of one encoding come from one 32-byte key drawn from the
+randomness source and expanded with AES-256-CTR (SPEC chapter 14, "Encoding").
 
 Because masked words are summed mod ``2**bits``, the sum of ``n`` encodings
 decodes correctly only if the true integer sum stays in
@@ -33,18 +35,76 @@ the sum of the clamped inputs.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numba
 import numpy as np
 
 from secagg.errors import BitBudgetError
-from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_uint64
+from secagg.primitives.prg import Keystream
+from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_bytes
 from secagg.primitives.words import MAX_BITS, check_bits, modulus_mask, word_dtype
 
-__all__ = ["BitPlan", "FixedPointEncoder", "plan_bits"]
+__all__ = ["ROUNDING_KEY_SIZE", "BitPlan", "FixedPointEncoder", "plan_bits"]
 
-_U53 = 2.0**-53
+ROUNDING_KEY_SIZE = 32
+"""Bytes :meth:`FixedPointEncoder.encode` draws from its source per call: the AES-256 key of its rounding bits."""
+
+_CHUNK = 16 * 1024
+"""Coordinates encoded per keystream chunk: 128 KiB of rounding words, written
+by AES-CTR and read back by the kernel while still in a core's L2."""
+
+_SCRATCH = threading.local()
+"""Per-thread ``(zeros, stream)`` byte buffers of ``8 * _CHUNK`` bytes, allocated once per thread."""
+
+
+def _scratch() -> tuple[np.ndarray, np.ndarray]:
+    bufs = getattr(_SCRATCH, "bufs", None)
+    if bufs is None:
+        bufs = _SCRATCH.bufs = (np.zeros(8 * _CHUNK, dtype=np.uint8), np.empty(8 * _CHUNK, dtype=np.uint8))
+    return bufs
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+@numba.njit(cache=True, nogil=True)
+def _round_into(x, r, out, clip, scale, mask):  # pragma: no cover - compiled
+    # out[i] = (floor(y) + (u < y - floor(y))) mod 2**bits with y = clamp(x[i]) * scale and
+    # u = (r[i] >> 11) * 2**-53, all in binary64 (SPEC ch. 14); one pass, no temporaries.
+    # Returns how many x[i] are NaN or infinite (those are encoded as 0 and the caller raises).
+    m = np.uint64(mask)
+    bad = 0
+    for i in range(x.shape[0]):
+        v = np.float64(x[i])
+        finite = v - v == 0.0
+        bad += not finite
+        v = v if finite else 0.0
+        v = -clip if v < -clip else (clip if v > clip else v)
+        y = v * scale
+        low = np.floor(y)
+        u = np.float64(r[i] >> np.uint64(11)) * 1.1102230246251565e-16  # 2**-53
+        out[i] = np.uint64(np.int64(low) + np.int64(u < y - low)) & m
+    return bad
+
+
+@numba.njit(cache=True, nogil=True)
+def _lift_into(v, out, bits, scale):  # pragma: no cover - compiled
+    # out[i] = lift(v[i]) / scale; returns how many v[i] lie outside [0, 2**bits) (as int64).
+    modulus = np.int64(1) << np.int64(bits)
+    half = modulus >> np.int64(1)
+    bad = 0
+    for i in range(v.shape[0]):
+        w = np.int64(v[i])
+        bad += (w < 0) | (w >= modulus)
+        out[i] = np.float64(w - modulus if w >= half else w) / scale
+    return bad
+
+
+_ENCODE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_DECODE_DTYPES = (np.dtype(np.uint32), np.dtype(np.uint64), np.dtype(np.int64))
 
 
 def _check_int(name: str, value: int, minimum: int) -> int:
@@ -241,18 +301,19 @@ class FixedPointEncoder:
     def encode(self, x: np.ndarray, *, random: RandomSource = DEFAULT_RANDOM) -> np.ndarray:
         """Clamp, scale, round stochastically and reduce mod ``2**bits``.
 
-        For each coordinate (in C order) with ``y = clamp(x, -clip, clip) *
-        scale`` (float64): one 64-bit word ``r`` is drawn (all at once,
-        ``random_uint64`` of the array size), ``u = (r >> 11) * 2**-53`` is
-        uniform on ``[0, 1)``, and ``code = floor(y) + (1 if u < f else 0)``
-        with ``f = y - floor(y)`` in float64 (exact unless ``-0.5 < y < 0``).
-        So ``code`` is ``floor(y)`` or ``ceil(y)`` and ``E[code] = y`` to
-        within ``2**-52`` of a step.
+        Draws one :data:`ROUNDING_KEY_SIZE`-byte key ``K`` from ``random`` (one
+        call, also for an empty ``x``) and reads the rounding words ``r_i``
+        from the AES-256-CTR keystream of ``K``, 8 bytes per coordinate in C
+        order. With ``y = clamp(x, -clip, clip) * scale`` in float64 and
+        ``u = (r_i >> 11) * 2**-53``, ``code = floor(y) + (1 if u < y - floor(y)
+        else 0)``: always ``floor(y)`` or ``ceil(y)``, and ``E[code] = y`` to
+        within ``2**-52`` of a step (SPEC chapter 14, "Encoding").
 
         Args:
-            x: real values, any shape (normally a 1-D update); integer dtypes
-                are converted to float64.
-            random: the randomness source for the rounding.
+            x: real values, any shape (normally a 1-D update); float32 and
+                float64 are read as they are, other real dtypes are converted
+                to float64 first.
+            random: the randomness source of the rounding key.
 
         Returns:
             Words ``code mod 2**bits`` of dtype ``word_dtype(bits)`` and the
@@ -260,21 +321,35 @@ class FixedPointEncoder:
 
         Raises:
             TypeError: ``x`` is not a real (float or integer) array.
-            ValueError: ``x`` contains NaN or an infinity.
+            ValueError: ``x`` contains NaN or an infinity (the key drawn for
+                it is discarded), or ``random`` returned other than 32 bytes.
         """
         arr = np.asarray(x)
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"x must be a real float or integer array, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        finite = np.isfinite(arr)
-        if not finite.all():
-            where = np.argwhere(~finite)[0].tolist()
+        return self._encode_from(arr, Keystream(random_bytes(random, ROUNDING_KEY_SIZE)))
+
+    def _encode_from(self, x: np.ndarray, stream: Keystream) -> np.ndarray:
+        # encode() with the rounding words read from `stream` (its read_into(zeros, out)); the
+        # vector tests replay a recorded stream through here.
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(f"x must be a real float or integer array, got dtype {arr.dtype}")
+        flat = arr.reshape(-1) if arr.dtype in _ENCODE_DTYPES else arr.astype(np.float64).reshape(-1)
+        size = flat.shape[0]
+        out = np.empty(size, dtype=word_dtype(self.bits))
+        zeros, buf = _scratch()
+        words = buf.view(np.uint64)  # little-endian words: prg refuses to import on big-endian hosts
+        mask, clip, scale = modulus_mask(self.bits), self.clip, self.scale
+        bad = 0
+        for lo in range(0, size, _CHUNK):
+            hi = min(size, lo + _CHUNK)
+            stream.read_into(zeros[: 8 * (hi - lo)], buf[: 8 * (hi - lo)])
+            bad += _round_into(flat[lo:hi], words[: hi - lo], out[lo:hi], clip, scale, mask)
+        if bad:
+            where = np.argwhere(~np.isfinite(arr.astype(np.float64)))[0].tolist()
             raise ValueError(f"x must be finite, got {arr[tuple(where)]} at index {where}")
-        y = np.clip(arr, -self.clip, self.clip) * self.scale
-        low = np.floor(y)
-        u = (random_uint64(random, y.size) >> np.uint64(11)).astype(np.float64).reshape(y.shape) * _U53
-        code = low.astype(np.int64) + (u < (y - low))
-        return (code.astype(np.uint64) & np.uint64(modulus_mask(self.bits))).astype(word_dtype(self.bits))
+        return out.reshape(arr.shape)
 
     def decode(self, v: np.ndarray) -> np.ndarray:
         """Centred lift divided by ``scale``: the inverse of :meth:`encode`, also for sums.
@@ -296,10 +371,10 @@ class FixedPointEncoder:
         arr = np.asarray(v)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"v must be an integer array, got dtype {arr.dtype}")
-        if arr.size and (int(arr.min()) < 0 or int(arr.max()) > modulus_mask(self.bits)):
+        flat = arr.reshape(-1) if arr.dtype in _DECODE_DTYPES else arr.astype(np.int64).reshape(-1)
+        out = np.empty(flat.shape[0], dtype=np.float64)
+        if _lift_into(flat, out, self.bits, self.scale):
             raise ValueError(
                 f"words must be in [0, 2**{self.bits}), got [{int(arr.min())}, {int(arr.max())}]"
             )
-        signed = arr.astype(np.int64)
-        signed = np.where(signed >= 1 << (self.bits - 1), signed - (1 << self.bits), signed)
-        return signed / self.scale
+        return out.reshape(arr.shape)

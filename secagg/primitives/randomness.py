@@ -5,7 +5,9 @@ keyword argument: any object with a ``token_bytes(n) -> bytes`` method. The
 default, :data:`DEFAULT_RANDOM`, reads the operating system's CSPRNG
 (``os.urandom``). Deterministic sources exist only under ``tests/`` and in the
 vector tools of ``protocol_spec/``; never use :mod:`random` or ``np.random``
-for keys, seeds, masks or noise.
+for keys, seeds, masks or noise. Bulk randomness is not read from the source
+byte by byte: the fixed-point encoder draws one 32-byte key per encoding and
+expands it with AES-256-CTR (:mod:`secagg.primitives.encoding`).
 
 >>> len(OSRandom().token_bytes(16))
 16

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import pathlib
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from secagg.errors import BitBudgetError
-from secagg.primitives.encoding import BitPlan, FixedPointEncoder, plan_bits
+from secagg.primitives import encoding
+from secagg.primitives.encoding import ROUNDING_KEY_SIZE, BitPlan, FixedPointEncoder, plan_bits
 from secagg.primitives.words import word_dtype
 from tests.detrandom import DeterministicRandom
 from tests.vectors import params, unhex
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 ERRORS = {"BitBudgetError": BitBudgetError, "ValueError": ValueError}
 
@@ -35,8 +41,38 @@ class Replay:
         return out
 
 
+class StreamReplay:
+    """Recorded rounding-stream bytes in the ``read_into(zeros, out)`` shape of a keystream."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def read_into(self, zeros, out) -> None:
+        n = len(zeros)
+        if self.pos + n > len(self.data):
+            raise AssertionError(f"asked for {n} stream bytes, only {len(self.data) - self.pos} recorded")
+        out[:n] = np.frombuffer(self.data, dtype=np.uint8, count=n, offset=self.pos)
+        self.pos += n
+
+
 def _real(v):
     return float(v) if isinstance(v, str) else v
+
+
+def _keystream(key: bytes, nbytes: int) -> bytes:
+    """SPEC ch. 15 step 2 with pyca directly: AES-256-CTR, zero IV, big-endian counter from 0."""
+    return Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor().update(bytes(nbytes))
+
+
+def _spec_codes(x, clip: float, scale: float, stream: bytes) -> list[int]:
+    """SPEC ch. 14 "Encoding" per coordinate in plain Python floats (no NumPy, no library)."""
+    codes = []
+    for i, xi in enumerate(x):
+        y = min(max(float(xi), -clip), clip) * scale
+        u = (int.from_bytes(stream[8 * i : 8 * i + 8], "little") >> 11) * 2.0**-53
+        codes.append(math.floor(y) + (u < y - math.floor(y)))
+    return codes
 
 
 PLANS = st.builds(
@@ -210,15 +246,121 @@ def test_words_use_the_word_dtype_of_the_bit_width(bits, dtype):
     assert enc.encode(np.array([0.25, -0.25])).dtype == dtype
 
 
-def test_encode_keeps_the_shape_and_draws_eight_bytes_per_coordinate_in_c_order():
+def test_encode_keeps_the_shape_and_draws_one_key_whose_stream_it_reads_in_c_order():
     enc = FixedPointEncoder(clip=1.0, scale=2.0**10, bits=16)
     x = np.linspace(-1, 1, 12).reshape(3, 4)
-    data = DeterministicRandom(3).token_bytes(96)
-    src = Replay(data)
+    key = DeterministicRandom(3).token_bytes(ROUNDING_KEY_SIZE)
+    src = Replay(key)
     words = enc.encode(x, random=src)
-    assert src.pos == 96 and words.shape == (3, 4)
-    np.testing.assert_array_equal(words.ravel(), enc.encode(x.ravel(), random=Replay(data)))
-    assert enc.encode(np.array([]), random=Replay(b"")).shape == (0,)
+    assert src.pos == 32 and words.shape == (3, 4)
+    np.testing.assert_array_equal(words.ravel(), enc.encode(x.ravel(), random=Replay(key)))
+    codes = _spec_codes(x.ravel().tolist(), 1.0, 2.0**10, _keystream(key, 96))
+    assert words.ravel().tolist() == [c % 2**16 for c in codes]
+    np.testing.assert_array_equal(words, enc.encode(np.asfortranarray(x), random=Replay(key)))  # C order, whatever the layout
+    empty = Replay(key)
+    assert enc.encode(np.array([]), random=empty).shape == (0,) and empty.pos == 32  # a key even for d = 0
+
+
+def test_each_encoding_draws_a_fresh_key():
+    enc = FixedPointEncoder(clip=1.0, scale=2.0**10, bits=16)
+    x = np.full(64, 0.3 / 2**10)  # f = 0.3 in every coordinate: the words differ with the key
+    src = Replay(DeterministicRandom(4).token_bytes(64))
+    first, second = enc.encode(x, random=src), enc.encode(x, random=src)
+    assert src.pos == 64 and first.tolist() != second.tolist()
+
+
+def test_a_source_returning_the_wrong_number_of_bytes_is_refused():
+    class Short:
+        def token_bytes(self, n):
+            return bytes(n - 1)
+
+    with pytest.raises(ValueError, match="32 bytes"):
+        FixedPointEncoder(clip=1.0, scale=4.0, bits=8).encode(np.array([0.5]), random=Short())
+
+
+def test_a_long_vector_reads_one_keystream_across_the_chunks():
+    # Longer than three kernel chunks and not a multiple of one: the words must follow the
+    # whole keystream of the key (no restart or gap at a chunk boundary).
+    d = 3 * encoding._CHUNK + 5
+    enc = FixedPointEncoder(clip=4.0, scale=2.0**20, bits=30)
+    x = np.random.default_rng(1).uniform(-5, 5, d)  # test data, not key material
+    key = DeterministicRandom(b"long").token_bytes(32)
+    r = np.frombuffer(_keystream(key, 8 * d), dtype="<u8")
+    y = np.clip(x, -4.0, 4.0) * 2.0**20
+    low = np.floor(y)
+    codes = low.astype(np.int64) + ((r >> np.uint64(11)).astype(np.float64) * 2.0**-53 < y - low)
+    expected = codes.astype(np.uint64) & np.uint64(2**30 - 1)
+    np.testing.assert_array_equal(enc.encode(x, random=Replay(key)), expected)
+
+
+FINITE = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.sampled_from([0.0, -0.0, 5e-324, -5e-324, 0.5, -0.5, 2.0**52 + 0.5, -(2.0**-54)]),
+)
+
+
+@given(
+    plan=st.builds(plan_bits, n_clients=st.integers(1, 100), clip=st.floats(1e-3, 1e6), precision=st.floats(1e-9, 10.0)),
+    values=st.lists(FINITE, max_size=40),
+    key=st.binary(min_size=32, max_size=32),
+)
+def test_encode_is_the_chapter_formula_on_the_keystream_of_its_key(plan, values, key):
+    """Every word equals SPEC ch. 14 evaluated coordinate by coordinate in Python floats."""
+    enc = FixedPointEncoder.from_plan(plan)
+    x = np.array(values, dtype=np.float64)
+    words = enc.encode(x, random=Replay(key))
+    codes = _spec_codes(values, plan.clip, plan.scale, _keystream(key, 8 * len(values)))
+    assert words.tolist() == [c % 2**plan.bits for c in codes]
+    assert all(c in (math.floor(min(max(v, -plan.clip), plan.clip) * plan.scale),
+                     math.ceil(min(max(v, -plan.clip), plan.clip) * plan.scale)) for v, c in zip(values, codes))
+
+
+@given(
+    values=st.lists(st.floats(-(2.0**50), 2.0**50, width=32), min_size=1, max_size=40),
+    key=st.binary(min_size=32, max_size=32),
+)
+def test_float32_input_encodes_as_its_exact_float64_widening(values, key):
+    enc = FixedPointEncoder(clip=2.0**40, scale=2.0**20, bits=62)
+    x32 = np.array(values, dtype=np.float32)
+    np.testing.assert_array_equal(enc.encode(x32, random=Replay(key)), enc.encode(x32.astype(np.float64), random=Replay(key)))
+
+
+@given(x=FINITE, scale_exp=st.integers(-20, 40))
+def test_the_rounding_threshold_is_exactly_ceil_f_times_2_to_the_53(x, scale_exp):
+    """The code is floor(y) + 1 exactly for the ceil(f * 2**53) smallest values of r >> 11.
+
+    So for uniform words P(code = floor(y) + 1) = ceil(f * 2**53) / 2**53: the
+    promised bias below 2**-52 of a step, exactly; here the threshold word and
+    its neighbour are fed through the kernel as the rounding stream.
+    """
+    clip = 2.0**20
+    enc = FixedPointEncoder(clip=clip, scale=2.0**scale_exp, bits=62)
+    y = min(max(x, -clip), clip) * 2.0**scale_exp
+    low = math.floor(y)
+    threshold = math.ceil(Fraction(y - low) * 2**53)  # binary64 f, as the chapter says
+    below = [] if threshold == 0 else [threshold - 1]
+    candidates = [*below, threshold] if threshold < 2**53 else below
+    stream = b"".join(((u << 11) | 0x7FF).to_bytes(8, "little") for u in candidates)
+    words = enc._encode_from(np.full(len(candidates), x), StreamReplay(stream))
+    expected = [low + 1] * len(below) + [low] * (len(candidates) - len(below))
+    assert words.tolist() == [c % 2**62 for c in expected]
+
+
+@given(fraction=st.integers(1, 2**20 - 1), base=st.integers(-1000, 1000), seed=st.binary(min_size=8, max_size=8))
+def test_stochastic_rounding_is_unbiased_on_the_keystream(fraction, base, seed):
+    """The mean code over 200,000 coordinates is within 6 standard errors of y (Hypothesis over y and key).
+
+    The source is deterministic per example, so a failure replays; a bias of
+    2**-20 steps cannot hide, round-to-nearest (bias min(f, 1 - f)) fails.
+    """
+    n = 200_000
+    y = base + fraction / 2**20
+    enc = FixedPointEncoder(clip=2000.0, scale=1.0, bits=24)
+    codes = enc.decode(enc.encode(np.full(n, y), random=DeterministicRandom(seed)))
+    f = fraction / 2**20
+    assert set(np.unique(codes).tolist()) <= {math.floor(y), math.floor(y) + 1}
+    assert abs(codes.mean() - y) < 6 * math.sqrt(f * (1 - f) / n)
 
 
 def test_integer_inputs_are_encoded_as_reals():
@@ -249,6 +391,36 @@ def test_decode_rejects_words_outside_the_modulus():
     with pytest.raises(ValueError):
         enc.decode(np.array([-1], dtype=np.int64))
     assert enc.decode(np.array([255], dtype=np.uint32)).tolist() == [-0.25]
+
+
+@given(
+    bits=st.integers(1, 62),
+    scale_exp=st.integers(-30, 60),
+    data=st.data(),
+    dtype=st.sampled_from([np.uint32, np.uint64, np.int64, np.int32, np.uint16, np.uint8]),
+)
+def test_decode_is_the_centred_lift_over_scale_for_every_word_dtype(bits, scale_exp, data, dtype):
+    top = min(2**bits, int(np.iinfo(dtype).max) + 1)
+    words = data.draw(st.lists(st.integers(0, top - 1), max_size=30))
+    assume(2.0**scale_exp + 2 < 2 ** (bits - 1))  # one encoding of clip = 1 fits
+    enc = FixedPointEncoder(clip=1.0, scale=2.0**scale_exp, bits=bits)
+    got = enc.decode(np.array(words, dtype=dtype))
+    half = 2 ** (bits - 1)
+    assert got.dtype == np.float64
+    assert got.tolist() == [float(Fraction(w - 2**bits if w >= half else w) / Fraction(2.0**scale_exp)) for w in words]
+
+
+@pytest.mark.parametrize("word", [2**62, 2**63, 2**64 - 1])
+def test_decode_refuses_uint64_words_beyond_the_modulus_also_past_the_int64_range(word):
+    enc = FixedPointEncoder(clip=1.0, scale=4.0, bits=62)
+    with pytest.raises(ValueError, match=r"words must be in \[0, 2\*\*62\)"):
+        enc.decode(np.array([0, word], dtype=np.uint64))
+
+
+def test_decode_keeps_the_shape():
+    enc = FixedPointEncoder(clip=1.0, scale=4.0, bits=8)
+    assert enc.decode(np.array([[1, 255], [128, 0]], dtype=np.uint32)).tolist() == [[0.25, -0.25], [-32.0, 0.0]]
+    assert enc.decode(np.zeros((0, 3), dtype=np.uint32)).shape == (0, 3)
 
 
 def test_encoder_validates_that_one_encoding_fits_and_its_arguments():
@@ -284,12 +456,18 @@ def test_generate_vectors_are_reproduced_exactly(vector):
         assert (plan.bits, plan.scale, plan.max_code) == (vector["bits"], vector["scale"], vector["max_code"])
     elif vector["kind"] == "encode":
         enc = FixedPointEncoder(clip=vector["clip"], scale=vector["scale"], bits=vector["bits"])
-        src = Replay(unhex(vector["random"]))
+        src = Replay(unhex(vector["rounding_key"]))
         words = enc.encode(np.array([_real(v) for v in vector["x"]]), random=src)
-        assert src.pos == len(src.data)
+        assert src.pos == len(src.data) == ROUNDING_KEY_SIZE
         assert words.tolist() == vector["words"]
         assert vector["words"] == [c % 2 ** vector["bits"] for c in vector["codes"]]
         assert enc.decode(words).tolist() == [c / vector["scale"] for c in vector["codes"]]
+    elif vector["kind"] == "round":
+        enc = FixedPointEncoder(clip=vector["clip"], scale=vector["scale"], bits=vector["bits"])
+        stream = StreamReplay(unhex(vector["rounding_stream"]))
+        words = enc._encode_from(np.array(vector["x"]), stream)
+        assert stream.pos == len(stream.data) == 8 * len(vector["x"])
+        assert words.tolist() == vector["words"] == [c % 2 ** vector["bits"] for c in vector["codes"]]
     elif vector["kind"] == "decode":
         enc = FixedPointEncoder(clip=1.0, scale=vector["scale"], bits=vector["bits"])
         assert enc.decode(np.array(vector["words"], dtype=np.uint64)).tolist() == vector["values"]
@@ -299,14 +477,20 @@ def test_generate_vectors_are_reproduced_exactly(vector):
 
 @pytest.mark.parametrize("vector", params("encoding", "generate"))
 def test_encode_vectors_match_the_chapter_formulas_in_plain_floats(vector):
-    """Independent of the library and NumPy: recompute each code from the recorded random words."""
-    if vector["kind"] != "encode":
+    """Independent of the library and NumPy: the key's AES-CTR stream, then each code from its word."""
+    if vector["kind"] not in ("encode", "round"):
         return
-    random = unhex(vector["random"])
-    for i, x in enumerate(vector["x"]):
-        y = min(max(x, -vector["clip"]), vector["clip"]) * vector["scale"]
-        u = (int.from_bytes(random[8 * i : 8 * i + 8], "little") >> 11) * 2.0**-53
-        assert vector["codes"][i] == math.floor(y) + (u < y - math.floor(y))
+    stream = unhex(vector["rounding_stream"])
+    if vector["kind"] == "encode":
+        assert stream == _keystream(unhex(vector["rounding_key"]), 8 * len(vector["x"]))
+    assert vector["codes"] == _spec_codes(vector["x"], vector["clip"], vector["scale"], stream)
+
+
+def test_the_vectors_pin_the_corner_cases_the_chapter_names():
+    gen = {v["id"]: v for v in params_list("generate")}
+    assert gen["round-binary64-fraction-rounding"]["codes"][0] == -1  # the rounded fraction, not the exact one
+    assert gen["encode-empty"]["x"] == [] and len(unhex(gen["encode-empty"]["rounding_key"])) == 32
+    assert any(v["kind"] == "encode" and len(v["x"]) >= 40 for v in gen.values())
 
 
 @pytest.mark.parametrize("vector", params("encoding", "verify"))
@@ -315,10 +499,11 @@ def test_verify_vectors_sum_and_decode(vector):
     assert (plan.bits, plan.scale) == (vector["bits"], vector["scale"])
     enc = FixedPointEncoder.from_plan(plan)
     total = np.zeros(len(vector["total"]), dtype=np.uint64)
-    for x, random in zip(vector["inputs"], vector["random"]):
-        total = (total + enc.encode(np.array(x), random=Replay(unhex(random))).astype(np.uint64)) & np.uint64(
-            2**plan.bits - 1
-        )
+    assert len(vector["rounding_keys"]) == len(vector["inputs"]) == vector["n_clients"]
+    for x, key in zip(vector["inputs"], vector["rounding_keys"]):
+        src = Replay(unhex(key))
+        total = (total + enc.encode(np.array(x), random=src).astype(np.uint64)) & np.uint64(2**plan.bits - 1)
+        assert src.pos == ROUNDING_KEY_SIZE
     assert total.tolist() == vector["total"]
     assert enc.decode(total).tolist() == vector["decoded"]
     exact = np.clip(np.array(vector["inputs"]), -plan.clip, plan.clip).sum(axis=0)
@@ -346,3 +531,8 @@ def test_invalid_vectors_are_rejected_with_their_named_error(vector):
         else:
             pytest.fail(f"unknown operation {op!r}")
     assert info.type is expected
+
+
+
+def params_list(family: str) -> list[dict]:
+    return json.loads((ROOT / "protocol_spec" / "vectors" / "encoding.json").read_text())[family]
