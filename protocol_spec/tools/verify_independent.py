@@ -1,4 +1,4 @@
-"""Re-verify the kdf, prg, x25519, graph and merkle vectors with a second, minimal implementation.
+"""Re-verify the kdf, prg, x25519, graph, merkle and encoding vectors with a second, minimal implementation.
 
 Written from the SPEC text (chapters "Conventions", "Key agreement and KDF",
 "AEAD and signatures", "PRG", "Parameters and graphs" and "Protocol") and the
@@ -13,7 +13,11 @@ RFCs alone; it imports nothing from ``secagg``. What it implements itself:
   rules and the little-endian mask words;
 * the ring order (ring keys, the sorted ring, windows, Harary neighbours) and
   the ordered key tree and flag tree of wire version 3: roots, multiproofs
-  and their verification with every check of "Key commitment".
+  and their verification with every check of "Key commitment";
+* the fixed-point encoding of chapter 14: the plan with exact rationals, the
+  rounding stream (the AES-256-CTR keystream of the 32-byte rounding key),
+  every code in binary64 Python floats, the centred lift, whole sums and
+  their error bound.
 
 Before the vector files it checks itself against RFC 5869 (test cases 1 and
 3), RFC 7748 (section 5.2) and NIST SP 800-38A (F.5.5). It exits non-zero and
@@ -28,9 +32,11 @@ import argparse
 import hashlib
 import hmac
 import json
+import math
 import pathlib
 import re
 import sys
+from fractions import Fraction
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -459,7 +465,135 @@ def check_merkle(data: dict, report: Report) -> None:
             report.expect_rejected(where, lambda: tree_levels(items, _ordered_parent))
 
 
-CHECKS = {"kdf": check_kdf, "prg": check_prg, "x25519": check_x25519, "graph": check_graph, "merkle": check_merkle}
+# ----------------------------------------------------------------- encoding (chapter 14)
+
+
+def encoding_plan(n: int, clip: float, precision: float, max_bits: int) -> tuple[int, Fraction, int]:
+    """Chapter 14 "The plan": ``(bits, scale, max_code)``; ValueError for bad arguments or an overspent budget."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError("n_clients must be an int >= 1")
+    for value in (clip, precision):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError("clip and precision must be finite and > 0")
+    if not 1 <= max_bits <= 62:
+        raise ValueError("max_bits must be in [1, 62]")
+    e = 1 - math.frexp(precision)[1]  # precision = mu * 2**k, 1/2 <= mu < 1, e = 1 - k
+    max_code = math.ceil(Fraction(clip) * Fraction(2) ** e)
+    bits = (n * (max_code + 1)).bit_length() + 1
+    if bits > max_bits:
+        raise ValueError(f"BitBudgetError: needs {bits} bits > {max_bits}")
+    if e > 1023:
+        raise ValueError("scale beyond binary64")
+    return bits, Fraction(2) ** e, max_code
+
+
+def encoding_check_encoder(clip: float, scale: float, bits: int) -> None:
+    """An encoder's own rule: positive finite clip and scale, 1 <= bits <= 62, one encoding fits."""
+    if not 1 <= bits <= 62:
+        raise ValueError("bits must be in [1, 62]")
+    if not (math.isfinite(clip) and clip > 0 and math.isfinite(scale) and scale > 0):
+        raise ValueError("clip and scale must be finite and > 0")
+    if math.ceil(Fraction(clip) * Fraction(scale)) + 1 >= 2 ** (bits - 1):
+        raise ValueError("BitBudgetError: one encoding does not fit")
+
+
+def encoding_codes(x: list, clip: float, scale: float, stream: bytes) -> list[int]:
+    """Chapter 14 "Encoding" per coordinate, in binary64 Python floats, from the rounding stream."""
+    codes = []
+    for i, xi in enumerate(x):
+        xi = float(xi)
+        if not math.isfinite(xi):
+            raise ValueError("x must be finite")
+        y = min(max(xi, -clip), clip) * scale
+        low = math.floor(y)
+        u = (int.from_bytes(stream[8 * i : 8 * i + 8], "little") >> 11) * 2.0**-53
+        codes.append(low + (1 if u < y - low else 0))
+    return codes
+
+
+def encoding_stream(key: bytes, d: int) -> bytes:
+    """The rounding stream: the AES-256-CTR keystream of the 32-byte rounding key, 8 bytes per coordinate."""
+    if len(key) != 32:
+        raise ValueError("the rounding key is 32 bytes")
+    return aes256_ctr_keystream(key, 0, 0, 8 * d)
+
+
+def encoding_decode(words: list[int], bits: int, scale: float) -> list[float]:
+    """Centred lift over scale (binary64 division); ValueError for a word outside [0, 2**bits)."""
+    out = []
+    for w in words:
+        if not 0 <= w < 2**bits:
+            raise ValueError("word outside [0, 2**bits)")
+        out.append(float(Fraction(w - 2**bits if w >= 2 ** (bits - 1) else w) / Fraction(scale)))
+    return out
+
+
+def check_encoding(data: dict, report: Report) -> None:
+    for e in data["generate"]:
+        where = f"encoding/{e['id']}"
+        if e["kind"] == "plan":
+            got = encoding_plan(e["n_clients"], e["clip"], e["precision"], e["max_bits"])
+            report.expect(f"{where} plan", got == (e["bits"], Fraction(e["scale"]), e["max_code"]), f"got {got}")
+            continue
+        if e["kind"] == "decode":
+            got = encoding_decode(e["words"], e["bits"], e["scale"])
+            report.expect(f"{where} values", got == e["values"], f"got {got}")
+            continue
+        encoding_check_encoder(e["clip"], e["scale"], e["bits"])
+        if e["kind"] == "encode":
+            stream = encoding_stream(_hex(e, "rounding_key"), len(e["x"]))
+            report.expect(f"{where} rounding_stream", stream.hex() == e["rounding_stream"])
+        elif e["kind"] == "round":
+            stream = _hex(e, "rounding_stream")
+            report.expect(f"{where} stream length", len(stream) == 8 * len(e["x"]))
+        else:
+            report.expect(where, False, f"unknown kind {e['kind']!r}")
+            continue
+        codes = encoding_codes(e["x"], e["clip"], e["scale"], stream)
+        report.expect(f"{where} codes", codes == e["codes"], f"got {codes}")
+        report.expect(f"{where} words", [c % 2 ** e["bits"] for c in codes] == e["words"])
+    for e in data["verify"]:
+        where = f"encoding/{e['id']}"
+        bits, scale, _ = encoding_plan(e["n_clients"], e["clip"], e["precision"], 62)
+        report.expect(f"{where} plan", (bits, scale) == (e["bits"], Fraction(e["scale"])))
+        report.expect(f"{where} clients", len(e["inputs"]) == len(e["rounding_keys"]) == e["n_clients"])
+        total = [0] * len(e["total"])
+        for x, key in zip(e["inputs"], e["rounding_keys"]):
+            codes = encoding_codes(x, e["clip"], float(scale), encoding_stream(bytes.fromhex(key), len(x)))
+            total = [(t + c) % 2**bits for t, c in zip(total, codes)]
+        report.expect(f"{where} total", total == e["total"])
+        decoded = encoding_decode(total, bits, float(scale))
+        report.expect(f"{where} decoded", decoded == e["decoded"])
+        exact = [sum(Fraction(min(max(x[i], -e["clip"]), e["clip"])) for x in e["inputs"]) for i in range(len(total))]
+        report.expect(
+            f"{where} error bound",
+            all(abs(Fraction(v) - s) < Fraction(e["n_clients"]) / scale for v, s in zip(decoded, exact)),
+        )
+    for e in data["invalid"]:
+        where = f"encoding/invalid/{e['id']}"
+        op = e["operation"]
+        if op == "plan":
+            report.expect_rejected(where, lambda: encoding_plan(e["n_clients"], e["clip"], e["precision"], e["max_bits"]))
+        elif op == "encoder":
+            report.expect_rejected(where, lambda: encoding_check_encoder(e["clip"], e["scale"], e["bits"]))
+        elif op == "encode":
+            report.expect_rejected(
+                where, lambda: encoding_codes(e["x"], e["clip"], e["scale"], bytes(8 * len(e["x"])))
+            )
+        elif op == "decode":
+            report.expect_rejected(where, lambda: encoding_decode(e["words"], e["bits"], e["scale"]))
+        else:
+            report.expect(where, False, f"unknown operation {op!r}")
+
+
+CHECKS = {
+    "kdf": check_kdf,
+    "prg": check_prg,
+    "x25519": check_x25519,
+    "graph": check_graph,
+    "merkle": check_merkle,
+    "encoding": check_encoding,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,9 @@ import dataclasses
 import json
 import math
 import pathlib
+import shutil
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -532,6 +535,53 @@ def test_invalid_vectors_are_rejected_with_their_named_error(vector):
             pytest.fail(f"unknown operation {op!r}")
     assert info.type is expected
 
+
+# --------------------------------------------------------------------------- the independent verifier
+
+
+def _verify_independent(vectors: pathlib.Path) -> subprocess.CompletedProcess:
+    tool = ROOT / "protocol_spec" / "tools" / "verify_independent.py"
+    return subprocess.run([sys.executable, str(tool), "--vectors", str(vectors)], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_the_independent_verifier_rederives_the_encoding_vectors():
+    out = _verify_independent(ROOT / "protocol_spec" / "vectors").stdout
+    line = next(x for x in out.splitlines() if x.startswith("encoding.json:"))
+    assert int(line.split()[1]) > 60 and line.endswith(" 0 failed")
+
+
+def _flip_hex(text: str, at: int) -> str:
+    return text[:at] + ("0" if text[at] != "0" else "1") + text[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    "entry, field, expected",
+    [
+        ("encode-bits16-mixed", "rounding_key", "encode-bits16-mixed rounding_stream"),
+        ("encode-bits20-long", "codes", "encode-bits20-long codes"),
+        # the top byte of the hand-picked word: u drops just below f, so the code turns to ceil(y)
+        ("round-binary64-fraction-rounding", "rounding_stream", "round-binary64-fraction-rounding codes"),
+        ("sum-5-clients-bits-planned", "rounding_keys", "sum-5-clients-bits-planned total"),
+    ],
+)
+def test_the_independent_verifier_reports_a_changed_encoding_vector(tmp_path, entry, field, expected):
+    shutil.copytree(ROOT / "protocol_spec" / "vectors", tmp_path, dirs_exist_ok=True)
+    data = json.loads((tmp_path / "encoding.json").read_text())
+    vector = next(v for family in ("generate", "verify") for v in data[family] if v["id"] == entry)
+    value = vector[field]
+    if field == "codes":
+        vector[field] = [value[0] + 1, *value[1:]]
+    elif field == "rounding_keys":
+        vector[field] = [_flip_hex(value[0], 0), *value[1:]]
+    elif field == "rounding_stream":
+        vector[field] = value[:15] + "e" + value[16:]  # byte 7 of word 0: 0xbf -> 0xbe
+    else:
+        vector[field] = _flip_hex(value, 0)
+    (tmp_path / "encoding.json").write_text(json.dumps(data))
+    result = _verify_independent(tmp_path)
+    assert result.returncode == 1
+    assert f"MISMATCH encoding/{expected}" in result.stdout
 
 
 def params_list(family: str) -> list[dict]:
