@@ -1,25 +1,46 @@
-"""Re-verify the kdf, prg, x25519, graph and merkle vectors with a second, minimal implementation.
+"""Re-verify the vector files with a second, minimal implementation written from the SPEC text.
 
 Written from the SPEC text (chapters "Conventions", "Key agreement and KDF",
-"AEAD and signatures", "PRG", "Parameters and graphs" and "Protocol") and the
-RFCs alone; it imports nothing from ``secagg``. What it implements itself:
+"AEAD and signatures", "Shamir secret sharing", "PRG", "Masking and packing",
+"Parameters and graphs", "Wire format" and "Protocol") and the RFCs alone; it
+imports nothing from ``secagg``. What it implements itself:
 
 * HKDF-SHA256 from RFC 5869 with :mod:`hmac` and :mod:`hashlib` only;
 * X25519 from RFC 7748 section 5 (Montgomery ladder on Python integers);
-* AES-256-CTR from single-block AES (pyca/cryptography's raw AES in ECB mode,
-  the only borrowed primitive), the 16-byte counter block being one
+* AES-256-CTR from single-block AES, the 16-byte counter block being one
   big-endian 128-bit integer;
 * the byte layouts (HKDF info strings, AEAD associated data), the argument
   rules and the little-endian mask words;
 * the ring order (ring keys, the sorted ring, windows, Harary neighbours) and
   the ordered key tree and flag tree of wire version 3: roots, multiproofs
-  and their verification with every check of "Key commitment".
+  and their verification with every check of "Key commitment";
+* Shamir sharing over GF(2^31 - 1) (limbs, the coefficient sampler, shares,
+  Lagrange reconstruction and its range check), bit packing, and a decoder
+  and encoder of every message of "Wire format" with every decoder rule;
+* a whole round: every party of a ``transcripts.json`` entry is replayed
+  alone from its recorded draws against its peers' recorded messages (the run
+  order of "Transcripts"), each message it would send is re-derived byte for
+  byte (keys, signatures, session id, windows and multiproofs, encrypted
+  shares, masked inputs, flag tree, survivor lists, revealed shares), every
+  client check of "Rounds" is applied, and the server's reconstruction and
+  unmasking must give the recorded sum, which must equal the sum of the
+  included clients' inputs mod 2^bits. Every mask is expanded in full (the
+  vectors have dim <= 9);
+* the checks of ``shamir.json`` (the sampler, shares, reconstruction and each
+  refusal's error class), ``aead.json``, ``packing.json``, ``codec.json``
+  (every message encoded and decoded, every invalid one refused) and
+  ``reconstruction.json`` (the retry search of "Unmasking" step 3: every
+  candidate in order, the suspects, the failure).
+
+Borrowed primitives (pyca/cryptography, named here so that nothing else is):
+single-block AES (ECB on counter blocks), AES-256-GCM (``AESGCM``) and
+Ed25519 signing and verification.
 
 Before the vector files it checks itself against RFC 5869 (test cases 1 and
 3), RFC 7748 (section 5.2) and NIST SP 800-38A (F.5.5). It exits non-zero and
 lists every mismatch if any check fails.
 
-Usage: ``python protocol_spec/tools/verify_independent.py [--vectors DIR]``
+Usage: ``python protocol_spec/tools/verify_independent.py [--vectors DIR] [--only NAME ...]``
 """
 
 from __future__ import annotations
@@ -27,12 +48,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import itertools
 import json
 import pathlib
 import re
 import sys
 
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 DEFAULT_VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors"
 
@@ -183,6 +209,14 @@ def prg_window(key: bytes, bits: int, offset: int, count: int) -> tuple[bytes, l
 # ----------------------------------------------------------------- checks
 
 
+class Refused(ValueError):
+    """A refusal carrying the SPEC's error name (InvalidShareError, InvalidCiphertext, ...)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+
+
 class Report:
     def __init__(self) -> None:
         self.checked = 0
@@ -192,6 +226,17 @@ class Report:
         self.checked += 1
         if not ok:
             self.failures.append(f"{where}: {detail}" if detail else where)
+
+    def expect_refused(self, where: str, thunk, error: str) -> None:
+        """thunk must raise ValueError; a Refused must carry the name ``error``, a plain ValueError stands for "ValueError"."""
+        try:
+            thunk()
+        except Refused as exc:
+            self.expect(where, exc.name == error, f"refused with {exc.name}, the vector says {error}")
+        except ValueError:
+            self.expect(where, error == "ValueError", f"refused with ValueError, the vector says {error}")
+        else:
+            self.expect(where, False, "accepted by the independent implementation")
 
     def expect_rejected(self, where: str, thunk) -> None:
         try:
@@ -459,17 +504,1008 @@ def check_merkle(data: dict, report: Report) -> None:
             report.expect_rejected(where, lambda: tree_levels(items, _ordered_parent))
 
 
-CHECKS = {"kdf": check_kdf, "prg": check_prg, "x25519": check_x25519, "graph": check_graph, "merkle": check_merkle}
+# ----------------------------------------------------------------- chapter "Shamir secret sharing"
+
+PRIME = 2**31 - 1
+_LIMB_MASK = 2**30 - 1
+SHARE_SIZE = 36
+
+
+def shamir_limbs(secret: bytes) -> list[int]:
+    s = int.from_bytes(_sized(secret, 32, "secret"), "little")
+    return [(s >> (30 * j)) & _LIMB_MASK for j in range(9)]
+
+
+def shamir_coefficients(random: bytes, count: int) -> list[int]:
+    """The first ``count`` accepted 64-bit little-endian words (reject r >= floor(2^64/p)*p), mod p."""
+    bound = (2**64 // PRIME) * PRIME
+    out = []
+    for i in range(0, len(random) - 7, 8):
+        r = int.from_bytes(random[i : i + 8], "little")
+        if r < bound:
+            out.append(r % PRIME)
+            if len(out) == count:
+                return out
+    raise ValueError(f"{len(random)} random bytes give fewer than {count} coefficients")
+
+
+def _shamir_points(xs: list[int]) -> None:
+    if any(not 1 <= x <= PRIME - 1 for x in xs):
+        raise Refused("InvalidShareError", "point outside [1, p-1]")
+    if len(set(xs)) != len(xs):
+        raise Refused("DuplicateShareError", "two shares with the same point")
+
+
+def shamir_split(secrets: list[bytes], t: int, xs: list[int], random: bytes) -> tuple[list[int], dict[int, bytes]]:
+    """Coefficients ([k-1][j][l] flattened) and each holder's share bytes (secret order, limb 0 first)."""
+    for secret in secrets:
+        _sized(secret, 32, "secret")
+    if not 1 <= t <= len(xs):
+        raise ValueError("bad threshold")
+    _shamir_points(xs)
+    m = len(secrets)
+    coeffs = shamir_coefficients(random, (t - 1) * m * 9) if t > 1 else []
+    limbs = [shamir_limbs(s) for s in secrets]
+    shares = {}
+    for x in xs:
+        out = b""
+        for j in range(m):
+            for l in range(9):
+                y = sum(coeffs[(k - 1) * m * 9 + j * 9 + l] * pow(x, k, PRIME) for k in range(1, t)) + limbs[j][l]
+                out += (y % PRIME).to_bytes(4, "little")
+        shares[x] = out
+    return coeffs, shares
+
+
+def shamir_values(share: bytes, count: int) -> list[list[int]]:
+    if len(share) != SHARE_SIZE * count:
+        raise Refused("InvalidShareError", "share bytes of the wrong length")
+    values = [int.from_bytes(share[i : i + 4], "little") for i in range(0, len(share), 4)]
+    if any(v >= PRIME for v in values):
+        raise Refused("InvalidShareError", "share value >= p")
+    return [values[9 * j : 9 * j + 9] for j in range(count)]
+
+
+def shamir_reconstruct(xs: list[int], shares: list[bytes], t: int, count: int = 1) -> list[bytes]:
+    """Lagrange at 0 over the first t points; ValueError on any rule of "Reconstruction"."""
+    _shamir_points(xs)
+    if t < 1 or len(xs) < t:
+        raise Refused("InsufficientSharesError", "fewer than t shares")
+    xs, values = xs[:t], [shamir_values(s, count) for s in shares[:t]]
+    weights = []
+    for i, xi in enumerate(xs):
+        w = 1
+        for k, xk in enumerate(xs):
+            if k != i:
+                w = w * xk * pow(xk - xi, PRIME - 2, PRIME) % PRIME
+        weights.append(w)
+    secrets = []
+    for j in range(count):
+        limbs = [sum(w * v[j][l] for w, v in zip(weights, values)) % PRIME for l in range(9)]
+        if any(x >= 2**30 for x in limbs[:8]) or limbs[8] >= 2**16:
+            raise Refused("InvalidShareError", "interpolated limb out of range")
+        secrets.append(sum(x << (30 * l) for l, x in enumerate(limbs)).to_bytes(32, "little"))
+    return secrets
+
+
+# ----------------------------------------------------------------- chapter "AEAD and signatures" (borrowed: pyca AES-GCM, Ed25519)
+
+
+def aead_encrypt(key: bytes, nonce: bytes, plaintext: bytes, ad: bytes) -> bytes:
+    _sized(key, 32, "key")
+    return nonce + AESGCM(key).encrypt(_sized(nonce, 12, "nonce"), plaintext, ad)
+
+
+def aead_decrypt(key: bytes, blob: bytes, ad: bytes) -> bytes:
+    """The plaintext, or ValueError (the SPEC's InvalidCiphertext) on any failure."""
+    _sized(key, 32, "key")
+    if len(blob) < 28:
+        raise Refused("InvalidCiphertext", "blob shorter than 28 bytes")
+    try:
+        return AESGCM(key).decrypt(blob[:12], blob[12:], ad)
+    except InvalidTag:
+        raise Refused("InvalidCiphertext", "authentication failed") from None
+
+
+def ed25519_public(seed: bytes) -> bytes:
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def ed25519_sign(seed: bytes, message: bytes) -> bytes:
+    return Ed25519PrivateKey.from_private_bytes(seed).sign(message)
+
+
+def ed25519_verifies(public: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# ----------------------------------------------------------------- chapter "Masking and packing"
+
+
+def packed_size(length: int, bits: int) -> int:
+    return -(-length * bits // 8)
+
+
+def pack(words: list[int], bits: int) -> bytes:
+    if any(not 0 <= x < 2**bits for x in words):
+        raise ValueError("word outside [0, 2^bits)")
+    return sum(x << (i * bits) for i, x in enumerate(words)).to_bytes(packed_size(len(words), bits), "little")
+
+
+def unpack(data: bytes, length: int, bits: int) -> list[int]:
+    if len(data) != packed_size(length, bits):
+        raise ValueError("packed length is not packed_size(length, bits)")
+    value = int.from_bytes(data, "little")
+    if value >> (length * bits):
+        raise ValueError("non-zero padding bits")
+    return [(value >> (i * bits)) & (2**bits - 1) for i in range(length)]
+
+
+def prg_mask(seed: bytes, session_id: bytes, length: int, bits: int) -> list[int]:
+    return prg_window(prg_key(seed, session_id, length, bits), bits, 0, length)[1]
+
+
+# ----------------------------------------------------------------- chapter "Wire format" (version 3)
+
+WIRE_VERSION = 3
+MAX_ID = 2**20
+REASONS = {1: "malformed", 2: "out_of_round", 3: "replayed", 4: "inconsistent", 5: "too_few_survivors",
+           6: "authentication", 7: "reconstruction_failed", 8: "peer_aborted", 9: "local"}
+_SEQ_ITEM = {108: "blob", 64: "signature", 36: "share"}
+# tag -> (type, fields); a field is (name, kind), kinds: "id", an int (B[n]), "m", "start", "entries",
+# "signature" (var, 0 or 64), "proof96", "proof32", "masked", "flags", "ids", ("seq", key name, item size, bound), "reason", "detail".
+MESSAGES = {
+    1: ("AdvertiseKeys", [("client_id", "id"), ("c_pk", 32), ("s_pk", 32), ("signature", "signature")]),
+    2: ("ShareKeysRequest", [("graph_seed", 32), ("m", "m"), ("start", "start"), ("entries", "entries"), ("proof", "proof96")]),
+    3: ("ShareKeysResponse", [("client_id", "id"), ("session_id", 32), ("seed_commitment", 32), ("shares", ("seq", "peer", 108, "n"))]),
+    4: ("MaskedInputRequest", [("session_id", 32), ("shares", ("seq", "peer", 108, "n"))]),
+    5: ("MaskedInputResponse", [("client_id", "id"), ("session_id", 32), ("masked", "masked")]),
+    6: ("ConsistencyCheckRequest", [("session_id", 32), ("survivors_root", 32), ("flags", "flags"), ("proof", "proof32")]),
+    7: ("ConsistencyCheckResponse", [("client_id", "id"), ("session_id", 32), ("signature", 64)]),
+    8: ("UnmaskingRequest", [("session_id", 32), ("survivors", "ids"), ("dropped", "ids"), ("signatures", ("seq", "signer", 64, "window"))]),
+    9: ("UnmaskingResponse", [("client_id", "id"), ("session_id", 32), ("seed_shares", ("seq", "owner", 36, "n")), ("key_shares", ("seq", "owner", 36, "n"))]),
+    15: ("Abort", [("reason", "reason"), ("detail", "detail")]),
+}
+TAGS = {name: tag for tag, (name, _) in MESSAGES.items()}
+
+
+def max_window(p: dict) -> int:
+    """What a decoder bounds a window by from the parameters alone ("ConsistencyCheckRequest")."""
+    n = p["n_clients"]
+    if p["graph"] == "complete":
+        return n
+    h = p["neighbors"] if p["threat"] == "active" else p["neighbors"] // 2
+    return min(n, 2 * h + 1)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def take(self, size: int) -> bytes:
+        if size > len(self.data) - self.at:
+            raise ValueError("truncated field")
+        self.at += size
+        return self.data[self.at - size : self.at]
+
+    def u32(self) -> int:
+        return int.from_bytes(self.take(4), "little")
+
+    def left(self) -> int:
+        return len(self.data) - self.at
+
+    def id(self) -> int:
+        value = self.u32()
+        if not 1 <= value <= MAX_ID:
+            raise ValueError(f"id {value} outside 1..2^20")
+        return value
+
+    def count(self, bound: int, item: int) -> int:
+        count = self.u32()
+        if count > bound or count * item > self.left():
+            raise ValueError(f"count {count} above its bound or the bytes left")
+        return count
+
+    def var(self, bound: int) -> bytes:
+        size = self.u32()
+        if size > bound:
+            raise ValueError(f"length {size} above its bound {bound}")
+        return self.take(size)
+
+
+def _decode_advertise(r: _Reader) -> dict:
+    out = {"client_id": r.id(), "c_pk": r.take(32).hex(), "s_pk": r.take(32).hex()}
+    sig = r.var(64)
+    if len(sig) not in (0, 64):
+        raise ValueError("signature neither 0 nor 64 bytes")
+    out["signature"] = sig.hex()
+    return out
+
+
+def decode_message(data: bytes, p: dict) -> tuple[str, dict]:
+    """(type, fields as in codec.json) or ValueError (the SPEC's DecodeError) for every rule of "What a decoder checks"."""
+    r = _Reader(data)
+    version, tag = r.take(1)[0], r.take(1)[0]
+    if version != WIRE_VERSION or tag not in MESSAGES:
+        raise ValueError(f"version {version} or tag {tag} refused")
+    name, layout = MESSAGES[tag]
+    n, fields = p["n_clients"], {}
+    for field, kind in layout:
+        if kind == "id":
+            value = r.id()
+        elif isinstance(kind, int):
+            value = r.take(kind).hex()
+        elif kind == "signature":
+            value = _decode_advertise_sig(r)
+        elif kind == "m":
+            value = r.u32()
+            if not 1 <= value <= n:
+                raise ValueError(f"m = {value} outside 1..n")
+        elif kind == "start":
+            value = r.u32()
+            if value >= fields["m"]:
+                raise ValueError("start not below m")
+        elif kind == "entries":
+            count = r.count(fields["m"], 72)
+            value = [_decode_advertise(r) for _ in range(count)]
+            if len({x["client_id"] for x in value}) != count:
+                raise ValueError("two entries of one client_id")
+        elif kind in ("proof96", "proof32"):
+            size, bound = (96, 7680) if kind == "proof96" else (32, 2560)
+            raw = r.var(bound)
+            if len(raw) % size:
+                raise ValueError(f"proof not a multiple of {size}")
+            value = raw.hex()
+        elif kind == "masked":
+            size = packed_size(p["dim"], p["bits"])
+            if r.u32() != size:
+                raise ValueError("masked length is not packed_size(dim, bits)")
+            value = r.take(size).hex()
+        elif kind == "flags":
+            raw = r.var(-(-max_window(p) // 8))
+            if not raw:
+                raise ValueError("empty flags")
+            value = raw.hex()
+        elif kind == "ids":
+            count = r.count(n, 4)
+            value = [r.id() for _ in range(count)]
+            if any(a >= b for a, b in zip(value, value[1:])):
+                raise ValueError("ids not strictly increasing")
+        elif kind == "reason":
+            code = r.take(1)[0]
+            if code not in REASONS:
+                raise ValueError(f"unknown abort code {code}")
+            value = REASONS[code]
+        elif kind == "detail":
+            try:
+                value = r.var(256).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError("detail is not UTF-8") from None
+        else:
+            _, key, size, bound = kind
+            count = r.count(n if bound == "n" else max_window(p), 4 + size)
+            value = [{key: r.id(), _SEQ_ITEM[size]: r.take(size).hex()} for _ in range(count)]
+            if any(a[key] >= b[key] for a, b in zip(value, value[1:])):
+                raise ValueError(f"{field} not strictly increasing by {key}")
+        fields[field] = value
+    if r.left():
+        raise ValueError("trailing bytes")
+    if name == "ShareKeysResponse" and any(s["peer"] == fields["client_id"] for s in fields["shares"]):
+        raise ValueError("a share addressed to its own sender")
+    if name == "UnmaskingResponse" and {s["owner"] for s in fields["seed_shares"]} & {s["owner"] for s in fields["key_shares"]}:
+        raise ValueError("both shares of one owner")
+    return name, fields
+
+
+def _decode_advertise_sig(r: _Reader) -> str:
+    sig = r.var(64)
+    if len(sig) not in (0, 64):
+        raise ValueError("signature neither 0 nor 64 bytes")
+    return sig.hex()
+
+
+def _encode_advertise(e: dict) -> bytes:
+    sig = bytes.fromhex(e["signature"])
+    return _u(e["client_id"], 32) + bytes.fromhex(e["c_pk"]) + bytes.fromhex(e["s_pk"]) + _u(len(sig), 32) + sig
+
+
+def encode_message(name: str, fields: dict) -> bytes:
+    """The bytes of a message given as codec.json fields (no checks: the decoder is the judge)."""
+    tag = TAGS[name]
+    out = bytes([WIRE_VERSION, tag])
+    for field, kind in MESSAGES[tag][1]:
+        value = fields[field]
+        if kind in ("id", "m", "start"):
+            out += _u(value, 32)
+        elif isinstance(kind, int):
+            out += bytes.fromhex(value)
+        elif kind in ("signature", "proof96", "proof32", "masked", "flags"):
+            out += _u(len(value) // 2, 32) + bytes.fromhex(value)
+        elif kind == "entries":
+            out += _u(len(value), 32) + b"".join(_encode_advertise(x) for x in value)
+        elif kind == "ids":
+            out += _u(len(value), 32) + b"".join(_u(x, 32) for x in value)
+        elif kind == "reason":
+            out += bytes([next(c for c, r in REASONS.items() if r == value)])
+        elif kind == "detail":
+            raw = value.encode("utf-8")
+            out += _u(len(raw), 32) + raw
+        else:
+            _, key, size, _ = kind
+            out += _u(len(value), 32) + b"".join(_u(x[key], 32) + bytes.fromhex(x[_SEQ_ITEM[size]]) for x in value)
+    return out
+
+
+# ----------------------------------------------------------------- chapter "Protocol": bindings
+
+_GRAPH_CODE = {"complete": 1, "harary": 2}
+_THREAT_CODE = {"semi-honest": 1, "semi-malicious": 2, "active": 3}
+PHASES = ["advertise_keys", "share_keys", "masked_input", "consistency_check", "unmasking"]
+
+
+def _label(name: str) -> bytes:
+    return LABEL + name.encode("ascii") + b"\x00"
+
+
+def params_bytes(p: dict) -> bytes:
+    return (
+        _u(p["n_clients"], 32) + _u(p["dim"], 32) + _u(p["bits"], 8) + _u(_GRAPH_CODE[p["graph"]], 8)
+        + _u(p["neighbors"], 32) + _u(p["threshold"], 32) + _u(_THREAT_CODE[p["threat"]], 8) + _u(p["round_counter"], 64)
+    )
+
+
+def session_id(p: dict, graph_seed: bytes, m: int, root: bytes) -> bytes:
+    return hashlib.sha256(_label("session") + params_bytes(p) + graph_seed + _u(m, 32) + root).digest()
+
+
+def advertise_statement(p: dict, u: int, c_pk: bytes, s_pk: bytes) -> bytes:
+    return _label("advertise") + params_bytes(p) + _u(u, 32) + c_pk + s_pk
+
+
+def consistency_statement(sid: bytes, root: bytes) -> bytes:
+    return _label("consistency") + sid + root
+
+
+def seed_commitment(sid: bytes, u: int, b_u: bytes) -> bytes:
+    return hashlib.sha256(_label("seed-commitment") + sid + _u(u, 32) + b_u).digest()
+
+
+LOW_ORDER_PROBE = hashlib.sha256(_label("low-order-probe")).digest()
+
+
+def window_half(p: dict, m: int) -> int | None:
+    """The half-width of a client's R1 window for (P, m), None for the whole ring (table of R0)."""
+    k = p["neighbors"]
+    if p["graph"] == "harary" and p["threat"] == "active":
+        return k if 2 * k + 1 < m else None
+    if p["graph"] == "harary":
+        return k // 2 if m - 1 > k else None
+    return None
+
+
+def w2_half(p: dict, m: int) -> int | None:
+    k = p["neighbors"]
+    return k if p["graph"] == "harary" and 2 * k + 1 < m else None
+
+
+def ring_neighbours(p: dict, ring: list[int], pos: int) -> list[int]:
+    """N(u) of the client at ring position pos, ascending ("Neighbour graphs")."""
+    m, k = len(ring), p["neighbors"]
+    if p["graph"] == "harary" and m - 1 > k:
+        return sorted(ring[(pos + d) % m] for d in range(-k // 2, k // 2 + 1) if d)
+    return sorted(u for u in ring if u != ring[pos])
+
+
+def ring_window(m: int, pos: int, half: int | None) -> list[int]:
+    return list(range(m)) if half is None else window(pos, m, half)
+
+
+def pairwise_key(private: bytes, peer_public: bytes, purpose: str, sid: bytes, rnd: int, u: int, v: int) -> bytes:
+    shared = x25519(private, peer_public)
+    if shared == bytes(32):
+        raise ValueError("low-order peer key")
+    return derive_key(shared, purpose, sid, rnd, min(u, v), max(u, v))
+
+
+def share_ad(sid: bytes, sender: int, receiver: int) -> bytes:
+    return associated_data("share", sid, 1, sender, receiver)
+
+
+def retry_search(t: int, shares: dict[int, bytes], check, suspects: set[int]) -> tuple[bytes | None, list[bytes]]:
+    """Unmasking step 3: (the secret that passes ``check`` or None, every candidate interpolated in order).
+
+    Updates ``suspects`` as the SPEC says (a successful swap marks the holder it removed).
+    """
+    order = sorted(shares, key=lambda h: (h in suspects, h))
+    candidates: list[bytes] = []
+    tried: set[frozenset] = set()
+
+    def attempt(subset: list[int]) -> bytes | None:
+        tried.add(frozenset(subset))
+        try:
+            secret = shamir_reconstruct(subset, [shares[h] for h in subset], t)[0]
+        except ValueError:
+            return None  # out of range: a failed subset, not a candidate
+        candidates.append(secret)
+        return secret if check(secret) else None
+
+    first = order[:t]
+    if (found := attempt(first)) is not None:
+        return found, candidates
+    spares = [h for h in order if h not in first][:2]
+    for h in sorted(first, key=lambda h: h not in suspects):  # known suspects first, else in first's order
+        for spare in spares:
+            if (found := attempt([x for x in first if x != h] + [spare])) is not None:
+                suspects.add(h)
+                return found, candidates
+    for subset in itertools.islice(itertools.combinations(order, t), 32):
+        if frozenset(subset) not in tried and (found := attempt(list(subset))) is not None:
+            return found, candidates
+    return None, candidates
+
+
+# ----------------------------------------------------------------- chapter "Protocol": a whole round, re-run
+
+
+class _Round:
+    """One transcripts.json entry re-run from the SPEC: every party replayed alone against its peers' recorded messages.
+
+    A client answers the server message recorded for it, the server closes each phase over the client messages
+    recorded in it; each computed message must equal the recorded bytes, and every recorded message must decode
+    under "Wire format" and re-encode to itself.
+    """
+
+    def __init__(self, e: dict, report: Report) -> None:
+        self.e, self.report, self.p = e, report, e["params"]
+        self.where = f"transcripts/{e['id']}"
+        self.n, self.t, self.bits, self.dim = (self.p[x] for x in ("n_clients", "threshold", "bits", "dim"))
+        self.active = self.p["threat"] == "active"
+        rnd = e["random"]
+        self.draws = {who: [bytes.fromhex(x) for x in rnd.get(who, [])] for who in rnd}
+        identity = self.draws.get("identity", [])
+        self.identity = {u: identity[u - 1] for u in range(1, len(identity) + 1)}
+        self.pki = {u: ed25519_public(s) for u, s in self.identity.items()}
+        self.drop = {int(u): PHASES.index(ph) for u, ph in e["dropouts"].items()}
+        self.recorded: dict[tuple, dict] = {}
+        self.clients: dict[int, dict] = {}
+        self.accepted: set[int] = set()  # clients with at least one message accepted by the server
+        self.splits: dict[int, dict[int, bytes]] = {}  # owner -> holder -> its 72-byte share pair
+
+    def expect(self, what: str, ok: bool, detail: str = "") -> None:
+        self.report.expect(f"{self.where} {what}", ok, detail)
+
+    def draw(self, who: str, size: int) -> bytes:
+        value = self.draws[who].pop(0)
+        if len(value) != size:
+            raise ValueError(f"{who}'s draw is {len(value)} bytes, the SPEC's order wants {size}")
+        return value
+
+    # -- the recorded messages
+
+    def decode_all(self) -> None:
+        for i, msg in enumerate(self.e["messages"]):
+            raw = bytes.fromhex(msg["hex"])
+            what = f"message {i} ({msg['type']} {'to' if msg['direction'] == 'server_to_client' else 'of'} {msg['client']}) decodes"
+            try:
+                name, fields = decode_message(raw, self.p)
+                ok = name == msg["type"] and encode_message(name, fields) == raw
+                self.recorded[(msg["direction"], msg["client"], msg["phase"])] = fields
+                self.expect(what, ok, f"{name}")
+            except ValueError as exc:
+                self.expect(what, False, str(exc))
+
+    def compare(self, direction: str, u: int, phase: str, name: str, fields: dict) -> dict | None:
+        got = self.recorded.get((direction, u, phase))
+        want = encode_message(name, fields)
+        ok = got is not None and encode_message(name, got) == want
+        self.expect(f"{phase} {name} {'to' if direction == 'server_to_client' else 'of'} {u}", ok, "bytes differ from the re-derived message")
+        return got
+
+    # -- clients
+
+    def client_advertise(self, u: int) -> dict:
+        c = self.clients[u] = {"c_sk": self.draw(str(u), 32), "s_sk": self.draw(str(u), 32)}
+        c["c_pk"], c["s_pk"] = x25519(c["c_sk"], _BASE_POINT), x25519(c["s_sk"], _BASE_POINT)
+        sig = ed25519_sign(self.identity[u], advertise_statement(self.p, u, c["c_pk"], c["s_pk"])) if self.active else b""
+        return {"client_id": u, "c_pk": c["c_pk"].hex(), "s_pk": c["s_pk"].hex(), "signature": sig.hex()}
+
+    def client_share_keys(self, u: int, f: dict) -> dict:
+        c, p, t = self.clients[u], self.p, self.t
+        m, start, entries = f["m"], f["start"], f["entries"]
+        ids = [x["client_id"] for x in entries]
+        if any(v > self.n for v in ids) or m < t:
+            raise ValueError("R1 check 1: an id above n or m < t")
+        half = window_half(p, m)
+        if len(entries) != (m if half is None else 2 * half + 1):
+            raise ValueError("R1 check 1: window size")
+        index = ids.index(u) if half is None and start == 0 and u in ids else half
+        if index is None or ids[index] != u:
+            raise ValueError("R1 check 2: own entry not at the centre")
+        pos = (start + index) % m
+        own = entries[index]
+        if (own["c_pk"], own["s_pk"]) != (c["c_pk"].hex(), c["s_pk"].hex()):
+            raise ValueError("R1 check 3: own keys changed")
+        if len({x[key] for x in entries for key in ("c_pk", "s_pk")}) != 2 * len(entries):
+            raise ValueError("R1 check 4: public keys not distinct")
+        seed = bytes.fromhex(f["graph_seed"])
+        positions = [(start + i) % m for i in range(len(entries))]
+        items = []
+        for x in entries:
+            key = ring_key(seed, x["client_id"])
+            leaf = hashlib.sha256(b"\x00" + _u(x["client_id"], 32) + bytes.fromhex(x["c_pk"]) + bytes.fromhex(x["s_pk"])).digest()
+            items.append(key + key + leaf)
+        root = proof_root(m, positions, items, bytes.fromhex(f["proof"]), 96, _ordered_parent)
+        if self.active and not all(
+            ed25519_verifies(self.pki[x["client_id"]], advertise_statement(p, x["client_id"], bytes.fromhex(x["c_pk"]), bytes.fromhex(x["s_pk"])), bytes.fromhex(x["signature"]))
+            for x in entries
+        ):
+            raise ValueError("R1 check 6: a signature does not verify")
+        sid = session_id(p, seed, m, root)
+        at = dict(zip(positions, entries))
+        if p["graph"] == "harary" and m - 1 > p["neighbors"]:
+            nbrs = [at[(pos + d) % m] for d in range(-p["neighbors"] // 2, p["neighbors"] // 2 + 1) if d]
+        else:
+            nbrs = [x for x in entries if x["client_id"] != u]
+        nbrs.sort(key=lambda x: x["client_id"])
+        holders = sorted([u] + [x["client_id"] for x in nbrs])
+        if len(holders) < t:
+            raise ValueError("R1 check 7: too few holders")
+        b_u = self.draw(str(u), 32)
+        n_words = (t - 1) * 2 * 9
+        _, shares = shamir_split([b_u, c["s_sk"]], t, holders, self.draw(str(u), 8 * (n_words + n_words // 8 + 4)))
+        self.splits[u] = shares
+        out = []
+        c["k"], c["s_pk_of"] = {}, {}
+        for x in nbrs:
+            v = x["client_id"]
+            c["k"][v] = pairwise_key(c["c_sk"], bytes.fromhex(x["c_pk"]), "share-encryption", sid, 1, u, v)
+            c["s_pk_of"][v] = bytes.fromhex(x["s_pk"])
+            plaintext = _u(u, 32) + _u(v, 32) + shares[v]
+            out.append({"peer": v, "blob": aead_encrypt(c["k"][v], self.draw(str(u), 12), plaintext, share_ad(sid, u, v)).hex()})
+        c.update(sid=sid, m=m, pos=pos, at=at, positions=positions, window=ids, nbrs=[x["client_id"] for x in nbrs], b_u=b_u, held={u: shares[u]})
+        return {"client_id": u, "session_id": sid.hex(), "seed_commitment": seed_commitment(sid, u, b_u).hex(), "shares": out}
+
+    def client_masked_input(self, u: int, f: dict) -> dict:
+        c = self.clients[u]
+        if bytes.fromhex(f["session_id"]) != c["sid"]:
+            raise ValueError("R2: another session id")
+        c["A"] = []
+        for x in f["shares"]:
+            v = x["peer"]
+            if v not in c["nbrs"]:
+                raise ValueError("R2 check 1: not a neighbour")
+            plaintext = aead_decrypt(c["k"][v], bytes.fromhex(x["blob"]), share_ad(c["sid"], v, u))
+            if plaintext[:8] != _u(v, 32) + _u(u, 32):
+                raise ValueError("R2 check 3: plaintext ids")
+            shamir_values(plaintext[8:], 2)
+            self.expect(f"share of {v} for {u} decrypts to {v}'s Shamir shares", plaintext[8:] == self.splits.get(v, {}).get(u))
+            c["held"][v] = plaintext[8:]
+            c["A"].append(v)
+        if len(c["A"]) + 1 < self.t:
+            raise ValueError("R2: too few shares")
+        y = [(a + b) % 2**self.bits for a, b in zip(self.e["inputs"][u - 1], prg_mask(c["b_u"], c["sid"], self.dim, self.bits))]
+        for v in c["A"]:
+            s_uv = pairwise_key(c["s_sk"], c["s_pk_of"][v], "mask-seed", c["sid"], 2, u, v)
+            sign = 1 if u < v else -1
+            y = [(a + sign * b) % 2**self.bits for a, b in zip(y, prg_mask(s_uv, c["sid"], self.dim, self.bits))]
+        return {"client_id": u, "session_id": c["sid"].hex(), "masked": pack(y, self.bits).hex()}
+
+    def _holders_in_window(self, c: dict, x: int) -> set[int]:
+        """H(x) computed from the client's window (x in it)."""
+        m, k = c["m"], self.p["neighbors"]
+        pos_of = {e["client_id"]: q for q, e in c["at"].items()}
+        if self.p["graph"] == "harary" and m - 1 > k:
+            return {c["at"][(pos_of[x] + d) % m]["client_id"] for d in range(-k // 2, k // 2 + 1)}
+        return set(c["window"])
+
+    def client_consistency(self, u: int, f: dict) -> dict:
+        c = self.clients[u]
+        if bytes.fromhex(f["session_id"]) != c["sid"]:
+            raise ValueError("R3: another session id")
+        w, flags = len(c["window"]), bytes.fromhex(f["flags"])
+        if len(flags) != -(-w // 8) or int.from_bytes(flags, "little") >> w:
+            raise ValueError("R3 check 1: flags")
+        bit = [(flags[j // 8] >> (j % 8)) & 1 for j in range(w)]
+        if not bit[c["window"].index(u)]:
+            raise ValueError("R3 check 2: own flag is 0")
+        leaves = [hashlib.sha256(b"\x02" + _u(v, 32) + bytes([b])).digest() for v, b in zip(c["window"], bit)]
+        root = proof_root(c["m"], c["positions"], leaves, bytes.fromhex(f["proof"]), 32, _flag_parent)
+        if root.hex() != f["survivors_root"]:
+            raise ValueError("R3 check 3: the flag proof does not lead to survivors_root")
+        c["F"] = {v for v, b in zip(c["window"], bit) if b}
+        if len(self._holders_in_window(c, u) & c["F"]) < self.t:
+            raise ValueError("R3 check 4: fewer than t holders flagged")
+        c["root"] = root
+        sig = ed25519_sign(self.identity[u], consistency_statement(c["sid"], root))
+        return {"client_id": u, "session_id": c["sid"].hex(), "signature": sig.hex()}
+
+    def client_unmasking(self, u: int, f: dict) -> dict:
+        c = self.clients[u]
+        if bytes.fromhex(f["session_id"]) != c["sid"]:
+            raise ValueError("R4: another session id")
+        survivors, dropped = set(f["survivors"]), set(f["dropped"])
+        nbrs, A = set(c["nbrs"]), set(c["A"])
+        live = (survivors & A) | {u}
+        if self.active:
+            if survivors != (nbrs & c["F"]) | {u} or dropped & c["F"]:
+                raise ValueError("R4 rule a: the lists are not the flags signed")
+            signers = set()
+            for s in f["signatures"]:
+                statement = consistency_statement(c["sid"], c["root"])
+                if s["signer"] not in c["F"] or not ed25519_verifies(self.pki[s["signer"]], statement, bytes.fromhex(s["signature"])):
+                    raise ValueError("R4 rule b: a signature")
+                signers.add(s["signer"])
+            for x in live | dropped:
+                if len(signers & self._holders_in_window(c, x)) < self.t:
+                    raise ValueError(f"R4 rule d: quorum for {x}")
+        elif f["signatures"]:
+            raise ValueError("R4: signatures outside the active model")
+        if survivors & dropped or u in dropped or u not in survivors or not survivors <= nbrs | {u} or not dropped <= A:
+            raise ValueError("R4 rules 1-3")
+        if len(live) < self.t:
+            raise ValueError("R4 rule 4: too few live")
+        return {
+            "client_id": u, "session_id": c["sid"].hex(),
+            "seed_shares": [{"owner": v, "share": c["held"][v][:36].hex()} for v in sorted(live)],
+            "key_shares": [{"owner": v, "share": c["held"][v][36:].hex()} for v in sorted(dropped)],
+        }
+
+    # -- the server
+
+    def server_advertise(self, replies: dict[int, dict]) -> dict[int, tuple]:
+        s, seen = {}, set()
+        accepted = {}
+        for u, f in replies.items():
+            c_pk, s_pk = bytes.fromhex(f["c_pk"]), bytes.fromhex(f["s_pk"])
+            ok = f["client_id"] == u and c_pk != s_pk and not {c_pk, s_pk} & seen
+            ok = ok and x25519(LOW_ORDER_PROBE, c_pk) != bytes(32) and x25519(LOW_ORDER_PROBE, s_pk) != bytes(32)
+            sig = bytes.fromhex(f["signature"])
+            ok = ok and (ed25519_verifies(self.pki[u], advertise_statement(self.p, u, c_pk, s_pk), sig) if self.active else not sig)
+            self.expect(f"server accepts AdvertiseKeys of {u}", ok)
+            seen |= {c_pk, s_pk}
+            accepted[u] = f
+        if len(accepted) < self.t:
+            return self.abort("too_few_survivors", len(accepted))
+        seed = self.draw("server", 32)
+        ring = sorted(accepted, key=lambda v: ring_key(seed, v))
+        items = []
+        for v in ring:
+            key, f = ring_key(seed, v), accepted[v]
+            leaf = hashlib.sha256(b"\x00" + _u(v, 32) + bytes.fromhex(f["c_pk"]) + bytes.fromhex(f["s_pk"])).digest()
+            items.append(key + key + leaf)
+        levels = tree_levels(items, _ordered_parent)
+        m = len(ring)
+        self.srv = s
+        s.update(seed=seed, ring=ring, m=m, adv=accepted, sid=session_id(self.p, seed, m, levels[-1][0][-32:]))
+        s["pos"] = {v: q for q, v in enumerate(ring)}
+        s["N"] = {v: ring_neighbours(self.p, ring, s["pos"][v]) for v in ring}
+        out = {}
+        for v in sorted(ring):
+            positions = ring_window(m, s["pos"][v], window_half(self.p, m))
+            fields = {"graph_seed": seed.hex(), "m": m, "start": positions[0], "entries": [accepted[ring[q]] for q in positions], "proof": make_proof(levels, positions).hex()}
+            out[v] = ("ShareKeysRequest", fields)
+        return out
+
+    def server_share_keys(self, replies: dict[int, dict]) -> dict[int, tuple]:
+        s = self.srv
+        s["U2"], s["commitment"], blobs = [], {}, {}
+        for u, f in replies.items():
+            ok = f["client_id"] == u and u in s["adv"] and f["session_id"] == s["sid"].hex() and [x["peer"] for x in f["shares"]] == s["N"][u]
+            self.expect(f"server accepts ShareKeysResponse of {u}", ok)
+            s["U2"].append(u)
+            s["commitment"][u] = f["seed_commitment"]
+            blobs[u] = {x["peer"]: x["blob"] for x in f["shares"]}
+        if len(s["U2"]) < self.t:
+            return self.abort("too_few_survivors", len(s["U2"]))
+        return {
+            v: ("MaskedInputRequest", {"session_id": s["sid"].hex(), "shares": [{"peer": u, "blob": blobs[u][v]} for u in sorted(s["U2"]) if v in blobs[u]]})
+            for v in sorted(s["U2"])
+        }
+
+    def server_masked_input(self, replies: dict[int, dict]) -> dict[int, tuple]:
+        s = self.srv
+        s["U3"], s["masked"] = [], {}
+        for u, f in replies.items():
+            try:
+                words = unpack(bytes.fromhex(f["masked"]), self.dim, self.bits)
+                ok = f["client_id"] == u and u in s["U2"] and f["session_id"] == s["sid"].hex()
+            except ValueError:
+                ok, words = False, None
+            self.expect(f"server accepts MaskedInputResponse of {u}", ok)
+            s["U3"].append(u)
+            s["masked"][u] = words
+        if len(s["U3"]) < self.t:
+            return self.abort("too_few_survivors", len(s["U3"]))
+        if not self.active:
+            return self.unmasking_requests(sorted(s["U3"]), [])
+        flags = [v in s["U3"] for v in s["ring"]]
+        leaves = [hashlib.sha256(b"\x02" + _u(v, 32) + bytes([f])).digest() for v, f in zip(s["ring"], flags)]
+        levels = tree_levels(leaves, _flag_parent)
+        s["flag_root"] = levels[-1][0]
+        out = {}
+        for u in sorted(s["U3"]):
+            positions = ring_window(s["m"], s["pos"][u], w2_half(self.p, s["m"]))
+            bits = sum(flags[q] << j for j, q in enumerate(positions))
+            fields = {"session_id": s["sid"].hex(), "survivors_root": s["flag_root"].hex(),
+                      "flags": bits.to_bytes(-(-len(positions) // 8), "little").hex(), "proof": make_proof(levels, positions).hex()}
+            out[u] = ("ConsistencyCheckRequest", fields)
+        return out
+
+    def server_consistency(self, replies: dict[int, dict]) -> dict[int, tuple]:
+        s = self.srv
+        signers = {}
+        for u, f in replies.items():
+            statement = consistency_statement(s["sid"], s["flag_root"])
+            ok = f["client_id"] == u and u in s["U3"] and ed25519_verifies(self.pki[u], statement, bytes.fromhex(f["signature"]))
+            self.expect(f"server accepts ConsistencyCheckResponse of {u}", ok)
+            signers[u] = f["signature"]
+        if len(signers) < self.t:
+            return self.abort("too_few_survivors", len(signers))
+        out = {}
+        for u in sorted(signers):
+            w2 = {s["ring"][q] for q in ring_window(s["m"], s["pos"][u], w2_half(self.p, s["m"]))}
+            out[u] = self.unmasking_requests([u], [{"signer": v, "signature": signers[v]} for v in sorted(signers) if v in w2])[u]
+        return out
+
+    def unmasking_requests(self, recipients: list[int], signatures: list[dict]) -> dict[int, tuple]:
+        s = self.srv
+        U3, U2 = set(s["U3"]), set(s["U2"])
+        return {
+            u: ("UnmaskingRequest", {"session_id": s["sid"].hex(), "survivors": sorted((set(s["N"][u]) & U3) | {u}),
+                                     "dropped": sorted(set(s["N"][u]) & (U2 - U3)), "signatures": signatures})
+            for u in recipients
+        }
+
+    def server_unmasking(self, replies: dict[int, dict]) -> dict[int, tuple] | None:
+        s = self.srv
+        U3, U2 = set(s["U3"]), set(s["U2"])
+        seed_shares: dict[int, dict[int, bytes]] = {}
+        key_shares: dict[int, dict[int, bytes]] = {}
+        for u, f in replies.items():
+            ok = all(x["owner"] in (set(s["N"][u]) & U3) | {u} for x in f["seed_shares"])
+            ok = ok and all(x["owner"] in set(s["N"][u]) & (U2 - U3) for x in f["key_shares"])
+            self.expect(f"server accepts UnmaskingResponse of {u}", ok and f["session_id"] == s["sid"].hex())
+            for x in f["seed_shares"]:
+                seed_shares.setdefault(x["owner"], {})[u] = bytes.fromhex(x["share"])
+            for x in f["key_shares"]:
+                key_shares.setdefault(x["owner"], {})[u] = bytes.fromhex(x["share"])
+        secrets = {}
+        wanted = [(u, "seed", seed_shares) for u in sorted(U3)]
+        wanted += [(u, "key", key_shares) for u in sorted(U2 - U3) if set(s["N"][u]) & U3]
+        for u, kind, shares in wanted:
+            got = shares.get(u, {})
+            if len(got) < self.t:
+                return self.abort("too_few_survivors", len(got))
+            holders = sorted(got)[: self.t]
+            secret = shamir_reconstruct(holders, [got[h] for h in holders], self.t)[0]
+            if kind == "seed":
+                self.expect(f"rebuilt b_{u} matches its commitment", seed_commitment(s["sid"], u, secret).hex() == s["commitment"][u])
+            else:
+                self.expect(f"rebuilt s_sk_{u} gives its s_pk", x25519(secret, _BASE_POINT).hex() == s["adv"][u]["s_pk"])
+            secrets[(u, kind)] = secret
+        mod = 2**self.bits
+        acc = [sum(col) % mod for col in zip(*(s["masked"][u] for u in U3))]
+        for u in U3:
+            acc = [(a - b) % mod for a, b in zip(acc, prg_mask(secrets[(u, "seed")], s["sid"], self.dim, self.bits))]
+        for u in sorted(U2 - U3):
+            for v in sorted(set(s["N"][u]) & U3):
+                s_uv = pairwise_key(secrets[(u, "key")], bytes.fromhex(s["adv"][v]["s_pk"]), "mask-seed", s["sid"], 2, u, v)
+                sign = 1 if v < u else -1
+                acc = [(a - sign * b) % mod for a, b in zip(acc, prg_mask(s_uv, s["sid"], self.dim, self.bits))]
+        truth = [sum(col) % mod for col in zip(*(self.e["inputs"][u - 1] for u in U3))]
+        result = self.e["result"]
+        self.expect("unmasked sum equals the sum of the included inputs", acc == truth)
+        self.expect("result sum", result.get("sum") == acc, f"{result.get('sum')} != {acc}")
+        self.expect("result included/dropped", result.get("included") == sorted(U3) and result.get("dropped") == sorted(set(range(1, self.n + 1)) - U3))
+        return None
+
+    def abort(self, reason: str, count: int) -> dict[int, tuple]:
+        result = self.e["result"]
+        detail = result.get("detail", "")
+        self.expect("result aborted", result.get("aborted") == reason, f"{result.get('aborted')} != {reason}")
+        self.expect("abort detail names the count and the threshold", detail.startswith(f"{count} ") and detail.endswith(f"threshold t = {self.t}"), detail)
+        self.aborted = True
+        return {u: ("Abort", {"reason": reason, "detail": detail}) for u in sorted(self.accepted)}
+
+    # -- the run order of "Transcripts"
+
+    def run(self) -> None:
+        self.decode_all()
+        steps = {"advertise_keys": (self.client_advertise, self.server_advertise), "share_keys": (self.client_share_keys, self.server_share_keys),
+                 "masked_input": (self.client_masked_input, self.server_masked_input), "consistency_check": (self.client_consistency, self.server_consistency),
+                 "unmasking": (self.client_unmasking, self.server_unmasking)}
+        phases, sequence = self.e["phases"], []
+        targets, previous, self.aborted = list(range(1, self.n + 1)), None, False
+        for i, phase in enumerate(phases):
+            client_step, server_step = steps[phase]
+            replies = {}
+            for u in targets:
+                if self.drop.get(u, 99) <= PHASES.index(phase):
+                    continue
+                name = {"advertise_keys": "AdvertiseKeys", "share_keys": "ShareKeysResponse", "masked_input": "MaskedInputResponse",
+                        "consistency_check": "ConsistencyCheckResponse", "unmasking": "UnmaskingResponse"}[phase]
+                sequence.append(("client_to_server", u, phase, name))
+                try:
+                    incoming = None if previous is None else self.recorded[("server_to_client", u, previous)]
+                    fields = client_step(u) if incoming is None else client_step(u, incoming)
+                except (ValueError, KeyError) as exc:
+                    self.expect(f"{phase}: client {u} follows the SPEC", False, f"{type(exc).__name__}: {exc}")
+                    return
+                got = self.compare("client_to_server", u, phase, name, fields)
+                if got is not None:
+                    replies[u] = got
+                    self.accepted.add(u)
+            try:
+                out = server_step(replies)
+            except (ValueError, KeyError) as exc:
+                self.expect(f"{phase}: the server's close follows the SPEC", False, f"{type(exc).__name__}: {exc}")
+                return
+            for u, (name, fields) in sorted((out or {}).items()):
+                delivered = None
+                if name != "Abort" and i + 1 < len(phases):
+                    delivered = self.drop.get(u, 99) > PHASES.index(phases[i + 1])
+                sequence.append(("server_to_client", u, phase, name, delivered))
+                self.compare("server_to_client", u, phase, name, fields)
+            if self.aborted or out is None:
+                break
+            targets, previous = sorted(out), phase
+        recorded = [
+            (m["direction"], m["client"], m["phase"], m["type"]) + ((m["delivered"] if m["type"] != "Abort" else None,) if m["direction"] == "server_to_client" else ())
+            for m in self.e["messages"]
+        ]
+        self.expect("message order, recipients and delivery (run order of \"Transcripts\")", recorded == sequence,
+                    next((f"#{j}: {a} != {b}" for j, (a, b) in enumerate(zip(recorded, sequence)) if a != b), f"{len(recorded)} != {len(sequence)} messages"))
+        self.expect("every draw used", not any(self.draws.get(w) for w in self.draws if w != "identity"), "draws left over")
+
+
+def check_transcripts(data: dict, report: Report) -> None:
+    for e in data.get("generate", []):
+        _Round(e, report).run()
+
+
+
+# ----------------------------------------------------------------- checks of shamir, aead, packing, codec, reconstruction
+
+
+def _each(report: Report, entries: list, prefix: str, body) -> None:
+    """Run ``body(entry, where)`` for every entry; an exception fails that entry only."""
+    for e in entries:
+        where = f"{prefix}{e.get('id', '?')}"
+        try:
+            body(e, where)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            report.expect(where, False, f"{type(exc).__name__}: {exc}")
+
+
+def check_shamir(data: dict, report: Report) -> None:
+    def generate(e, where):
+        secrets, t, xs, random = [bytes.fromhex(x) for x in e["secrets"]], e["threshold"], e["xs"], _hex(e, "random")
+        n_coeffs = (t - 1) * len(secrets) * 9
+        report.expect(where + " draw size", len(random) == (8 * (n_coeffs + n_coeffs // 8 + 4) if t > 1 else 0), f"{len(random)} bytes")
+        coeffs, shares = shamir_split(secrets, t, xs, random)
+        report.expect(where + " coefficients", coeffs == [c for k in e["coefficients"] for j in k for c in j])
+        report.expect(where + " shares", [shares[x].hex() for x in xs] == e["shares"])
+        got = shamir_reconstruct(xs, [bytes.fromhex(x) for x in e["shares"]], t, len(secrets))
+        report.expect(where + " reconstructs", got == secrets)
+
+    def verify(e, where):
+        got = shamir_reconstruct(e["xs"], [bytes.fromhex(x) for x in e["shares"]], e["threshold"], len(e["secrets"]))
+        report.expect(where, [x.hex() for x in got] == e["secrets"])
+
+    def invalid(e, where):
+        op = e["operation"]
+        if op == "reconstruct":
+            thunk = lambda: shamir_reconstruct(e["xs"], [bytes.fromhex(x) for x in e["shares"]], e["threshold"], e["count"])
+        elif op == "shares_from_bytes":
+            thunk = lambda: shamir_values(_hex(e, "data"), e["count"])
+        else:
+            thunk = lambda: shamir_split([bytes.fromhex(x) for x in e["secrets"]], e["threshold"], e["xs"], bytes(8 * 64))
+        report.expect_refused(where, thunk, e["error"])
+
+    _each(report, data.get("generate", []), "shamir/", generate)
+    _each(report, data.get("verify", []), "shamir/verify/", verify)
+    _each(report, data.get("invalid", []), "shamir/invalid/", invalid)
+
+
+def check_aead(data: dict, report: Report) -> None:
+    def accepted(e, where):
+        key, ad, plaintext, blob = _hex(e, "key"), _hex(e, "associated_data"), _hex(e, "plaintext"), _hex(e, "blob")
+        report.expect(where + " blob", aead_encrypt(key, _hex(e, "nonce"), plaintext, ad) == blob)
+        report.expect(where + " length", len(blob) == len(plaintext) + 28)
+        report.expect(where + " decrypts", aead_decrypt(key, blob, ad) == plaintext)
+
+    def invalid(e, where):
+        key, ad = _hex(e, "key"), _hex(e, "associated_data")
+        if e["operation"] == "decrypt":
+            report.expect_refused(where, lambda: aead_decrypt(key, _hex(e, "blob"), ad), e["error"])
+        else:
+            report.expect_refused(where, lambda: aead_encrypt(key, _hex(e, "nonce"), _hex(e, "plaintext"), ad), e["error"])
+
+    _each(report, data.get("generate", []) + data.get("verify", []), "aead/", accepted)
+    _each(report, data.get("invalid", []), "aead/invalid/", invalid)
+
+
+def check_packing(data: dict, report: Report) -> None:
+    def accepted(e, where):
+        report.expect(where + " length", len(e["words"]) == e["length"])
+        report.expect(where + " pack", pack(e["words"], e["bits"]).hex() == e["packed"])
+        report.expect(where + " unpack", unpack(_hex(e, "packed"), e["length"], e["bits"]) == e["words"])
+
+    def invalid(e, where):
+        report.expect_refused(where, lambda: unpack(_hex(e, "packed"), e["length"], e["bits"]), e["error"])
+
+    _each(report, data.get("generate", []) + data.get("verify", []), "packing/", accepted)
+    _each(report, data.get("invalid", []), "packing/invalid/", invalid)
+
+
+def check_codec(data: dict, report: Report) -> None:
+    def accepted(e, where):
+        raw = _hex(e, "encoded")
+        report.expect(where + " tag", "tag" not in e or raw[1:2] == bytes([e["tag"]]))
+        report.expect(where + " encode", encode_message(e["type"], e["fields"]) == raw)
+        name, fields = decode_message(raw, e["params"])
+        report.expect(where + " decode", (name, fields) == (e["type"], e["fields"]), f"{name} {fields}")
+
+    def invalid(e, where):
+        try:
+            decode_message(_hex(e, "encoded"), e["params"])
+        except ValueError:
+            report.expect(where, e["error"] == "DecodeError", e["error"])
+        else:
+            report.expect(where, False, f"accepted ({e['what']})")
+
+    _each(report, data.get("generate", []) + data.get("verify", []), "codec/", accepted)
+    _each(report, data.get("invalid", []), "codec/invalid/", invalid)
+
+
+def check_reconstruction(data: dict, report: Report) -> None:
+    def generate(e, where):
+        suspects: set[int] = set()
+        for owner in e["owners"]:
+            shares = {int(h): bytes.fromhex(x) for h, x in e["shares"][str(owner)].items()}
+            report.expect(f"{where} holders of {owner}", sorted(shares) == sorted(e["holders"]))
+            commitment = e["commitments"][str(owner)]
+            found, candidates = retry_search(e["threshold"], shares, lambda s: hashlib.sha256(s).hexdigest() == commitment, suspects)
+            report.expect(f"{where} attempts of {owner}", [c.hex() for c in candidates] == e["attempts"][str(owner)],
+                          f"{len(candidates)} candidates, the vector lists {len(e['attempts'][str(owner)])}")
+            if found is None:
+                report.expect(f"{where} result", e["result"] == {"error": "RECONSTRUCTION_FAILED", "owner": owner}, str(e["result"]))
+                break
+            report.expect(f"{where} result of {owner}", e["result"].get(str(owner)) == found.hex())
+        report.expect(f"{where} suspects", sorted(suspects) == sorted(e["suspects"]), f"{sorted(suspects)} != {e['suspects']}")
+
+    _each(report, data.get("generate", []), "reconstruction/", generate)
+
+CHECKS = {
+    "kdf": check_kdf,
+    "prg": check_prg,
+    "x25519": check_x25519,
+    "graph": check_graph,
+    "merkle": check_merkle,
+    "transcripts": check_transcripts,
+    "shamir": check_shamir,
+    "aead": check_aead,
+    "packing": check_packing,
+    "codec": check_codec,
+    "reconstruction": check_reconstruction,
+}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vectors", type=pathlib.Path, default=DEFAULT_VECTORS)
+    parser.add_argument("--only", action="append", choices=sorted(CHECKS), help="check only this file (repeatable)")
     args = parser.parse_args(argv)
     report = Report()
     self_test(report)
     print(f"self-test: {report.checked} checks, {len(report.failures)} failed")
     for name, check in CHECKS.items():
+        if args.only and name not in args.only:
+            continue
         path = args.vectors / f"{name}.json"
         before_checked, before_failed = report.checked, len(report.failures)
         try:
