@@ -1,10 +1,20 @@
 """The in-process driver's clients: all in this process, or split over forked workers.
 
-A client pool answers one phase at a time: given the server's messages for
-the phase (bytes), it returns every client's reply (bytes), the ids whose
-reply was a rejection, and the seconds its clients spent. The driver feeds
-the replies to the server in ascending id order, so a pool of workers gives
-the server exactly the messages of the serial pool.
+A client pool answers one phase at a time. :meth:`LocalClients.answers` (and
+:meth:`ForkedClients.answers`) yields every targeted client's reply in
+ascending id order **as soon as it exists**, and the driver hands each one to
+the server before it asks for the next: the server gets exactly the serial
+pool's messages in the serial pool's order, whatever the pool, and a phase's
+replies are never all alive at once (at n = 1000, d = 1e5 the masked inputs
+alone would be 360 MB of fresh pages).
+
+A yielded reply is only valid until the generator is advanced: a forked
+pool's reply is a ``memoryview`` into a slot of shared memory that the
+worker rewrites later. The server copies what it keeps out of a message
+while it parses it (the codec's fields are ``bytes``), so nothing of a
+reply outlives :meth:`Server.receive`; the pool checks this on
+:meth:`ForkedClients.close`, where closing the arena fails with
+``BufferError`` if any view of it is still alive.
 
 :class:`ForkedClients` runs the clients in ``workers`` processes made with
 ``fork`` (each holds the clients ``u`` with ``u % workers == i`` and its
@@ -13,26 +23,27 @@ framed below; no object is pickled. Every worker draws its randomness from
 the OS CSPRNG, which a fork does not duplicate; a deterministic source would
 be copied into every worker, so :func:`make_pool` refuses one.
 
-Frames (little-endian): a request is ``u8 phase index`` then
-``u32 count`` then ``count x (u32 id, u32 length, bytes)``; a reply is
-``f64 client seconds`` then ``u32 count`` then
-``count x (u32 id, u8 kind, u32 length, bytes)`` with kind 1 = reply,
-2 = rejected (the bytes are the client's Abort, or empty), and after kind 2
-a ``u32 length, utf-8`` error text. A client that neither replies nor is
-rejected has no entry.
+Frames (little-endian). A request, driver to worker over the worker's pipe:
+``u8 phase index`` then ``u32 count`` then ``count x (u32 id, u32 length,
+bytes)``. Then, for every targeted client of the worker in ascending id
+order, one **entry** over the pipe, sent as soon as the client is done:
+``u32 id, u8 kind, f64 client seconds, u32 length, u32 slot``, then the
+reply's bytes if kind & 3 is 1 (inline), nothing if it is 2 (the reply is in
+arena slot ``slot``) or 0 (no reply: the client is gone or finished); if
+kind & 0x80 (rejected), then ``u32 length, utf-8`` error text (the reply, if
+any, is the client's Abort).
 
-Requests travel over the worker's pipe. A reply frame is written by the
-worker straight into its **reply arena**, a shared anonymous ``mmap`` made
-before the fork and sized for every one of its clients' largest reply (the
-masked input; at most 2 GiB), and the pipe then carries only ``u8 1, u64
-frame length``; a frame that does not fit goes over the pipe as ``u8 0``
-then the frame.
-So the masked vectors (most of a round's bytes) are written once by the
-worker and read once by the driver, which copies each reply out of the
-arena before the server sees it (the arena is rewritten next phase): no
-frame-sized buffers, no pipe traffic of the vectors. Only our own processes
-map the arena, and it holds only message bytes, parsed as untrusted like
-any other message.
+The **arena** is a shared anonymous ``mmap`` per worker, made before the
+fork: :data:`SLOTS` slots, each as large as the largest reply (the masked
+input). A reply of more than :data:`INLINE_MAX` bytes that fits a slot is
+written by the worker into the next slot, round robin, and the driver hands
+a view of that slot to the server; once the server returns, the driver
+writes one byte to the worker's **ack pipe**, and a worker takes a slot
+only when it holds an ack for it (it reads acks only when all its slots are
+taken). So the masked vectors are written once by the worker into the same
+few already-mapped pages, read once by the server, never copied by the
+driver, and never cross a pipe. Only our own processes map the arena, and it
+holds only message bytes, parsed as untrusted like any other message.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ import multiprocessing
 import os
 import struct
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from secagg.codec import encoded_size_masked_input
 from secagg.errors import RemoteProtocolError
@@ -50,20 +61,21 @@ from secagg.params import Params
 from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource
 from secagg.protocol.client import Client
 
-__all__ = ["ForkedClients", "LocalClients", "PhaseReplies", "make_pool"]
+__all__ = ["INLINE_MAX", "SLOTS", "Answer", "ForkedClients", "LocalClients", "make_pool"]
 
 _U32 = struct.Struct("<I")
-_ENTRY = struct.Struct("<II")
-_REPLY = struct.Struct("<IBI")
-_F64 = struct.Struct("<d")
-_HEAD = struct.Struct("<dI")  # a reply frame's header: client seconds, count
-_IN_ARENA = struct.Struct("<BQ")  # u8 1, u64 frame length: the frame is in the arena
-_ENTRY_SLACK = 64  # per-client arena bytes beyond the masked input (entry header, an abort's text)
-_MAX_ARENA = 2 << 30  # bytes of address space per worker at most; a larger frame's tail goes over the pipe
+_REQUEST = struct.Struct("<II")
+_ENTRY = struct.Struct("<IBdII")  # id, kind, client seconds, length, slot
+_NONE, _INLINE, _SLOT, _REJECTED = 0, 1, 2, 0x80
 
-PhaseReplies = tuple[list[tuple[int, bytes]], dict[int, str], float]
-"""``(replies ascending by id, {id: rejection text}, client seconds)``; a
-reply may be a ``memoryview`` into the frame a worker sent."""
+SLOTS = 4
+"""Arena slots per worker: how many large replies a worker may have written that the server has not read yet."""
+
+INLINE_MAX = 16384
+"""Replies up to this many bytes travel over the pipe inside their entry; larger ones through an arena slot."""
+
+Answer = tuple[int, "bytes | memoryview | None", "str | None", float]
+"""``(id, reply or None, rejection text or None, client seconds)``: one targeted client's answer to a phase."""
 
 
 class LocalClients:
@@ -86,42 +98,17 @@ class LocalClients:
             u: Client(u, params, input=inputs[u - 1], identity_key=keys.get(u), pki=pki, random=random) for u in ids
         }
 
-    def run_phase(
-        self, index: int, requests: Mapping[int, bytes] | None, progress: Callable[[int], None] | None = None
-    ) -> PhaseReplies:
-        """Answer one phase.
+    def answers(self, index: int, requests: Mapping[int, bytes] | None) -> Iterator[Answer]:
+        """Yield ``(id, reply or None, rejection text or None, seconds)`` per targeted client, ascending.
+
+        Each client runs when the previous answer has been consumed, so the
+        caller can hand a reply to the server before the next client makes
+        its own.
 
         Args:
             index: the phase's position in :data:`secagg.driver.PHASES`.
             requests: ``{id: the server's message}``, or None for the first
                 phase (every client starts).
-            progress: called with the count of clients done so far.
-
-        Returns:
-            The replies, rejections and client seconds of the phase.
-
-        Raises:
-            Nothing for a client's rejection: it is reported in the result.
-        """
-        replies: list[tuple[int, bytes]] = []
-        rejected: dict[int, str] = {}
-        seconds = 0.0
-        for done, (u, reply, error, spent) in enumerate(self.answers(index, requests), 1):
-            if progress is not None:
-                progress(done)
-            seconds += spent
-            if error is not None:
-                rejected[u] = error
-            if reply is not None:
-                replies.append((u, reply))
-        return replies, rejected, seconds
-
-    def answers(self, index: int, requests: Mapping[int, bytes] | None):
-        """Yield ``(id, reply or None, rejection text or None, seconds)`` per targeted client, ascending.
-
-        Args:
-            index: the phase's position in :data:`secagg.driver.PHASES`.
-            requests: as :meth:`run_phase`.
 
         Returns:
             A generator; a client that is gone or finished yields ``(id, None, None, 0.0)``.
@@ -142,16 +129,22 @@ class LocalClients:
             except RemoteProtocolError as exc:
                 reply = client.abort_message
                 error = str(exc)
-            yield u, reply, error, time.perf_counter() - t0
+            spent = time.perf_counter() - t0
+            yield u, reply, error, spent
+            del reply  # not kept alive while the next client makes its reply
 
-    def close(self) -> None:
-        """Nothing to release."""
+    def close(self, strict: bool = True) -> None:
+        """Nothing to release.
+
+        Args:
+            strict: unused (as :meth:`ForkedClients.close`).
+        """
 
 
 def _pack_requests(index: int, items: Sequence[tuple[int, bytes]]) -> bytes:
     parts = [bytes([index]), _U32.pack(len(items))]
     for u, data in items:
-        parts += [_ENTRY.pack(u, len(data)), data]
+        parts += [_REQUEST.pack(u, len(data)), data]
     return b"".join(parts)
 
 
@@ -159,98 +152,103 @@ def _unpack_requests(frame: bytes) -> tuple[int, dict[int, bytes] | None]:
     index = frame[0]
     (count,) = _U32.unpack_from(frame, 1)
     off, out = 5, {}
-    for _ in range(count):
-        u, length = _ENTRY.unpack_from(frame, off)
-        off += _ENTRY.size
-        out[u] = bytes(frame[off : off + length])
-        off += length
+    with memoryview(frame) as view:
+        for _ in range(count):
+            u, length = _REQUEST.unpack_from(view, off)
+            off += _REQUEST.size
+            out[u] = bytes(view[off : off + length])
+            off += length
     return index, (None if index == 0 else out)  # phase 0: every client starts
 
 
-def _unpack_replies(frame, length: int | None = None, *, copy: bool = False) -> PhaseReplies:
-    """Parse a reply frame (its first ``length`` bytes); replies are slices of it, or copies with ``copy``."""
-    length = len(frame) if length is None else length
-    with memoryview(frame) as whole:
-        view = whole[:length]
-        (seconds, count) = _HEAD.unpack_from(view, 0)
-        off = _HEAD.size
-        replies: list[tuple[int, bytes]] = []
-        rejected: dict[int, str] = {}
-        for _ in range(count):
-            u, kind, size = _REPLY.unpack_from(view, off)
-            off += _REPLY.size
-            if off + size > length:
-                raise RuntimeError("a client worker sent a truncated frame")
-            data = bytes(view[off : off + size]) if copy else view[off : off + size]
-            off += size
-            if kind == 2:
-                (tlen,) = _U32.unpack_from(view, off)
-                off += 4
-                rejected[u] = bytes(view[off : off + tlen]).decode("utf-8")
-                off += tlen
-            if kind == 1 or size:  # a rejected client may still have an Abort to send
-                replies.append((u, data))
-        if copy:
-            view.release()
-    return replies, rejected, seconds
+class _Slots:
+    """The worker's side of its arena: the next slot, and the acks that free slots."""
+
+    def __init__(self, arena: mmap.mmap, slot_size: int, acks: int) -> None:
+        self.arena, self.size, self.acks = arena, slot_size, acks
+        self.count = len(arena) // slot_size if slot_size else 0
+        self.free, self.next = self.count, 0
+
+    def fits(self, n: int) -> bool:
+        return INLINE_MAX < n <= self.size and self.count > 0
+
+    def put(self, data) -> int:
+        """Copy ``data`` into the next slot once it is free; return the slot. Raises EOFError if the driver is gone."""
+        while not self.free:
+            got = os.read(self.acks, 4096)  # blocks until the driver has released at least one slot
+            if not got:
+                raise EOFError
+            self.free += len(got)
+        slot = self.next
+        self.next = (slot + 1) % self.count
+        self.free -= 1
+        off = slot * self.size
+        self.arena[off : off + len(data)] = data
+        return slot
 
 
-def _write_replies(arena: mmap.mmap, pool: LocalClients, index: int, requests) -> bytes:
-    """Answer a phase into ``arena``; return the pipe message (the frame itself if it did not fit)."""
-    off, count, seconds, size = _HEAD.size, 0, 0.0, len(arena)
-    spill: list[bytes] | None = None  # the frame so far, once the arena is full
-    for u, reply, error, spent in pool.answers(index, requests):
-        seconds += spent
-        if reply is None and error is None:
-            continue
-        data = b"" if reply is None else reply
-        parts = [_REPLY.pack(u, 2 if error is not None else 1, len(data)), data]
-        if error is not None:
-            text = error.encode("utf-8")
-            parts += [_U32.pack(len(text)), text]
-        count += 1
-        need = sum(len(p) for p in parts)
-        if spill is None and off + need <= size:
-            for p in parts:
-                arena[off : off + len(p)] = p
-                off += len(p)
+def _entry(u: int, reply, error: str | None, spent: float, slots: _Slots) -> bytes:
+    """One entry (see the module docstring); a large reply goes into a slot first."""
+    size = 0 if reply is None else len(reply)
+    kind, slot, data = _NONE, 0, b""
+    if reply is not None:
+        if slots.fits(size):
+            kind, slot = _SLOT, slots.put(reply)
         else:
-            if spill is None:
-                spill = [bytes(arena[_HEAD.size : off])]
-            spill += parts
-    head = _HEAD.pack(seconds, count)
-    if spill is not None:
-        return b"\x00" + b"".join([head, *spill])
-    arena[: _HEAD.size] = head
-    return _IN_ARENA.pack(1, off)
+            kind, data = _INLINE, reply
+    parts = [_ENTRY.pack(u, kind | (_REJECTED if error is not None else 0), spent, size, slot), data]
+    if error is not None:
+        text = error.encode("utf-8")
+        parts += [_U32.pack(len(text)), text]
+    return b"".join(parts)
 
 
-def _worker(conn, arena: mmap.mmap, pool: LocalClients, inherited) -> None:  # pragma: no cover - runs in the forked child
-    # Close the driver's ends this child inherited (its own and earlier workers'): then the
-    # driver's exit, however abrupt, closes the last copy and this worker sees EOF and ends.
+def _worker(conn, slots: _Slots, pool: LocalClients, inherited, fds) -> None:  # pragma: no cover - runs in the forked child
+    # Close the driver's ends this child inherited (its own and earlier workers' pipes and ack write
+    # ends): then the driver's exit, however abrupt, closes the last copy and this worker sees EOF and ends.
     for other in inherited:
         other.close()
+    for fd in fds:
+        os.close(fd)
     try:
         while True:
             frame = conn.recv_bytes()
             if not frame:
                 return
             index, requests = _unpack_requests(frame)
-            conn.send_bytes(_write_replies(arena, pool, index, requests))
+            for u, reply, error, spent in pool.answers(index, requests):
+                conn.send_bytes(_entry(u, reply, error, spent, slots))
+                del reply
     except (EOFError, OSError):
         return
     finally:
         conn.close()
+        os.close(slots.acks)
 
 
-def _read_replies(arena: mmap.mmap, message: bytes) -> PhaseReplies:
-    """The driver's side of :func:`_write_replies`: each reply copied out of the arena (or the pipe message)."""
-    if message[:1] == b"\x00":
-        return _unpack_replies(memoryview(message)[1:])
-    (_, length) = _IN_ARENA.unpack(message)
-    if length > len(arena):
-        raise RuntimeError("a client worker announced a frame larger than its arena")
-    return _unpack_replies(arena, length, copy=True)  # copies: the worker rewrites the arena next phase
+def _read_entry(message: bytes, arena_view: memoryview, slot_size: int):
+    """The driver's side of :func:`_entry`: ``(id, kind, reply or None, error or None, seconds)``.
+
+    An inline reply is a view of ``message``; a slot reply a view of the arena.
+    """
+    u, kind, spent, size, slot = _ENTRY.unpack_from(message, 0)
+    off = _ENTRY.size
+    reply = None
+    where = kind & 3
+    if where == _INLINE:
+        if off + size > len(message):
+            raise RuntimeError("a client worker sent a truncated entry")
+        reply = memoryview(message)[off : off + size]
+        off += size
+    elif where == _SLOT:
+        if size > slot_size or (slot + 1) * slot_size > len(arena_view):
+            raise RuntimeError("a client worker named a slot outside its arena")
+        reply = arena_view[slot * slot_size : slot * slot_size + size]
+    error = None
+    if kind & _REJECTED:
+        (tlen,) = _U32.unpack_from(message, off)
+        error = bytes(message[off + 4 : off + 4 + tlen]).decode("utf-8")
+    return u, where, reply, error, spent
 
 
 class ForkedClients:
@@ -270,71 +268,102 @@ class ForkedClients:
         except ValueError:
             raise ValueError("workers > 1 needs the 'fork' start method (Linux, macOS)") from None
         self.workers = workers
+        self.n = params.n_clients
+        self.slot_size = encoded_size_masked_input(params)
         self.conns = []
+        self.acks: list[int] = []  # the write end of each worker's ack pipe
         self.procs = []
         self.arenas = []
+        self.views: list[memoryview] = []
         try:
             for i in range(workers):
                 ids = [u for u in range(1, params.n_clients + 1) if u % workers == i]
                 pool = LocalClients(params, inputs, keys, pki, DEFAULT_RANDOM, alive, ids)
                 # Shared between this process and the child; pages are only touched when written.
-                size = _HEAD.size + len(ids) * (encoded_size_masked_input(params) + _ENTRY_SLACK)
-                arena = mmap.mmap(-1, min(size, _MAX_ARENA))
+                arena = mmap.mmap(-1, SLOTS * self.slot_size)
                 self.arenas.append(arena)
+                ack_read, ack_write = os.pipe()
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker, args=(child, arena, pool, [*self.conns, parent]), daemon=True)
+                slots = _Slots(arena, self.slot_size, ack_read)
+                inherited = [*self.conns, parent]
+                proc = ctx.Process(target=_worker, args=(child, slots, pool, inherited, [*self.acks, ack_write]), daemon=True)
                 self.conns.append(parent)
-                proc.start()
-                child.close()
+                self.acks.append(ack_write)
+                try:
+                    proc.start()
+                finally:
+                    child.close()
+                    os.close(ack_read)
                 self.procs.append(proc)
+            self.views = [memoryview(a) for a in self.arenas]
         except BaseException:
             self.close()
             raise
 
-    def run_phase(
-        self, index: int, requests: Mapping[int, bytes] | None, progress: Callable[[int], None] | None = None
-    ) -> PhaseReplies:
-        """Answer one phase in parallel; same arguments and result as
-        :meth:`LocalClients.run_phase`, except that ``progress`` is called once,
-        when every worker is done, and client seconds are summed over workers.
+    def answers(self, index: int, requests: Mapping[int, bytes] | None) -> Iterator[Answer]:
+        """Answer one phase in parallel; yields as :meth:`LocalClients.answers` does, in ascending id order.
+
+        The workers run ahead (up to :data:`SLOTS` large replies each); each
+        answer is yielded as soon as its worker has sent it and the answers
+        of every smaller id have been consumed. A yielded reply is valid
+        until the generator is advanced.
 
         Raises:
-            RuntimeError: if a worker died.
+            RuntimeError: if a worker died or broke the framing.
         """
-        replies: list[tuple[int, bytes]] = []
-        rejected: dict[int, str] = {}
-        seconds = 0.0
+        w = self.workers
         try:
             for i, conn in enumerate(self.conns):
-                mine = [] if requests is None else sorted((u, d) for u, d in requests.items() if u % self.workers == i)
+                mine = [] if requests is None else sorted((u, d) for u, d in requests.items() if u % w == i)
                 conn.send_bytes(_pack_requests(index, mine))
-            messages = [conn.recv_bytes() for conn in self.conns]
+            targets = range(1, self.n + 1) if requests is None else sorted(requests)
+            for u in targets:
+                i = u % w
+                message = self.conns[i].recv_bytes()
+                got, where, reply, error, spent = _read_entry(message, self.views[i], self.slot_size)
+                if got != u:
+                    raise RuntimeError(f"a client worker answered for client {got} where {u} was due")
+                yield u, reply, error, spent
+                if reply is not None:
+                    reply.release()
+                if where == _SLOT:
+                    os.write(self.acks[i], b"\x01")  # the server is done with the slot
         except (EOFError, OSError):
             raise RuntimeError("a client worker process died") from None
-        for arena, message in zip(self.arenas, messages):
-            r, rej, s = _read_replies(arena, message)
-            replies += r
-            rejected.update(rej)
-            seconds += s
-        replies.sort()
-        if progress is not None:
-            progress(len(replies))
-        return replies, rejected, seconds
 
-    def close(self) -> None:
-        """Stop the workers."""
+    def close(self, strict: bool = True) -> None:
+        """Stop the workers and unmap the arenas.
+
+        Args:
+            strict: raise if an arena cannot be unmapped; False while another
+                error is on its way out (whose traceback may hold a reply).
+
+        Raises:
+            BufferError: with ``strict``, if a view of an arena is still alive
+                (something kept a reply past its phase; see the module docstring).
+        """
         for conn in self.conns:
             try:
                 conn.send_bytes(b"")
             except OSError:
                 pass
             conn.close()
+        for fd in self.acks:
+            os.close(fd)
+        self.acks = []
         for proc in self.procs:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
+        for view in self.views:
+            view.release()
+        self.views = []
         for arena in self.arenas:
-            arena.close()
+            try:
+                arena.close()
+            except BufferError:
+                if strict:
+                    raise
 
 
 def make_pool(params: Params, inputs, keys, pki, random: RandomSource, alive, workers: int):

@@ -266,26 +266,37 @@ def _run(params, inputs, schedule, encoder, random, progress, min_contributors=N
             name = phase.value
             by_phase["server"][name] = sum(len(m) for m in outbox.values())  # the requests that open this phase
             total = n if phase is Phase.ADVERTISE_KEYS else len(outbox)
-            replies, refused, t_client = pool.run_phase(
-                _ORDER[phase],
-                None if phase is Phase.ADVERTISE_KEYS else outbox,
-                None if progress is None else (lambda done, name=name, total=total: progress(name, done, total)),
-            )
-            rejected.update(refused)
-            by_phase["clients"][name] = sum(len(r) for _, r in replies)
+            t_client = t_server = 0.0
+            sent = 0
+            # Each reply goes to the server as soon as its client has made it (ascending ids, as the
+            # serial pool makes them): no phase's replies are ever all alive at once.
+            answers = pool.answers(_ORDER[phase], None if phase is Phase.ADVERTISE_KEYS else outbox)
+            for done, (u, reply, error, spent) in enumerate(answers, 1):
+                t_client += spent
+                if error is not None:
+                    rejected[u] = error
+                if reply is not None:
+                    sent += len(reply)
+                    t0 = time.perf_counter()
+                    try:
+                        server.receive(u, reply)
+                    except RemoteProtocolError as exc:
+                        rejected[u] = str(exc)
+                    t_server += time.perf_counter() - t0
+                del reply  # a forked pool's reply is a view of memory its worker rewrites
+                if progress is not None:
+                    progress(name, done, total)
+            by_phase["clients"][name] = sent
             t0 = time.perf_counter()
-            for u, reply in replies:
-                try:
-                    server.receive(u, reply)
-                except RemoteProtocolError as exc:
-                    rejected[u] = str(exc)
             outbox = server.advance()
-            seconds["server"][name] = time.perf_counter() - t0
+            seconds["server"][name] = t_server + time.perf_counter() - t0
             seconds["clients"][name] = t_client
             if isinstance(server.state, ServerAborted):
                 raise ProtocolAborted(server.state.reason, server.state.detail)
-    finally:
-        pool.close()
+    except BaseException:
+        pool.close(strict=False)  # do not hide the error behind a view its traceback may hold
+        raise
+    pool.close()
     by_phase["server"][name] += sum(len(m) for m in outbox.values())  # anything the last advance sends
     sent = {role: sum(v.values()) for role, v in by_phase.items()}
 

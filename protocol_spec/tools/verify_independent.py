@@ -30,7 +30,12 @@ imports nothing from ``secagg``. What it implements itself:
   client check of "Rounds" is applied, and the server's reconstruction and
   unmasking must give the recorded sum, which must equal the sum of the
   included clients' inputs mod 2^bits. Every mask is expanded in full (the
-  vectors have dim <= 9).
+  vectors have dim <= 9);
+* the checks of ``shamir.json`` (the sampler, shares, reconstruction and each
+  refusal's error class), ``aead.json``, ``packing.json``, ``codec.json``
+  (every message encoded and decoded, every invalid one refused) and
+  ``reconstruction.json`` (the retry search of "Unmasking" step 3: every
+  candidate in order, the suspects, the failure).
 
 Borrowed primitives (pyca/cryptography, named here so that nothing else is):
 single-block AES (ECB on counter blocks), AES-256-GCM (``AESGCM``) and
@@ -48,6 +53,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import itertools
 import json
 import math
 import pathlib
@@ -210,6 +216,14 @@ def prg_window(key: bytes, bits: int, offset: int, count: int) -> tuple[bytes, l
 # ----------------------------------------------------------------- checks
 
 
+class Refused(ValueError):
+    """A refusal carrying the SPEC's error name (InvalidShareError, InvalidCiphertext, ...)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+
+
 class Report:
     def __init__(self) -> None:
         self.checked = 0
@@ -219,6 +233,17 @@ class Report:
         self.checked += 1
         if not ok:
             self.failures.append(f"{where}: {detail}" if detail else where)
+
+    def expect_refused(self, where: str, thunk, error: str) -> None:
+        """thunk must raise ValueError; a Refused must carry the name ``error``, a plain ValueError stands for "ValueError"."""
+        try:
+            thunk()
+        except Refused as exc:
+            self.expect(where, exc.name == error, f"refused with {exc.name}, the vector says {error}")
+        except ValueError:
+            self.expect(where, error == "ValueError", f"refused with ValueError, the vector says {error}")
+        else:
+            self.expect(where, False, "accepted by the independent implementation")
 
     def expect_rejected(self, where: str, thunk) -> None:
         try:
@@ -632,10 +657,20 @@ def shamir_coefficients(random: bytes, count: int) -> list[int]:
     raise ValueError(f"{len(random)} random bytes give fewer than {count} coefficients")
 
 
+def _shamir_points(xs: list[int]) -> None:
+    if any(not 1 <= x <= PRIME - 1 for x in xs):
+        raise Refused("InvalidShareError", "point outside [1, p-1]")
+    if len(set(xs)) != len(xs):
+        raise Refused("DuplicateShareError", "two shares with the same point")
+
+
 def shamir_split(secrets: list[bytes], t: int, xs: list[int], random: bytes) -> tuple[list[int], dict[int, bytes]]:
     """Coefficients ([k-1][j][l] flattened) and each holder's share bytes (secret order, limb 0 first)."""
+    for secret in secrets:
+        _sized(secret, 32, "secret")
     if not 1 <= t <= len(xs):
         raise ValueError("bad threshold")
+    _shamir_points(xs)
     m = len(secrets)
     coeffs = shamir_coefficients(random, (t - 1) * m * 9) if t > 1 else []
     limbs = [shamir_limbs(s) for s in secrets]
@@ -652,21 +687,18 @@ def shamir_split(secrets: list[bytes], t: int, xs: list[int], random: bytes) -> 
 
 def shamir_values(share: bytes, count: int) -> list[list[int]]:
     if len(share) != SHARE_SIZE * count:
-        raise ValueError("share bytes of the wrong length")
+        raise Refused("InvalidShareError", "share bytes of the wrong length")
     values = [int.from_bytes(share[i : i + 4], "little") for i in range(0, len(share), 4)]
     if any(v >= PRIME for v in values):
-        raise ValueError("share value >= p")
+        raise Refused("InvalidShareError", "share value >= p")
     return [values[9 * j : 9 * j + 9] for j in range(count)]
 
 
 def shamir_reconstruct(xs: list[int], shares: list[bytes], t: int, count: int = 1) -> list[bytes]:
     """Lagrange at 0 over the first t points; ValueError on any rule of "Reconstruction"."""
-    if any(not 1 <= x <= PRIME - 1 for x in xs):
-        raise ValueError("point outside [1, p-1]")
-    if len(set(xs)) != len(xs):
-        raise ValueError("duplicate point")
+    _shamir_points(xs)
     if t < 1 or len(xs) < t:
-        raise ValueError("too few shares")
+        raise Refused("InsufficientSharesError", "fewer than t shares")
     xs, values = xs[:t], [shamir_values(s, count) for s in shares[:t]]
     weights = []
     for i, xi in enumerate(xs):
@@ -679,7 +711,7 @@ def shamir_reconstruct(xs: list[int], shares: list[bytes], t: int, count: int = 
     for j in range(count):
         limbs = [sum(w * v[j][l] for w, v in zip(weights, values)) % PRIME for l in range(9)]
         if any(x >= 2**30 for x in limbs[:8]) or limbs[8] >= 2**16:
-            raise ValueError("interpolated limb out of range")
+            raise Refused("InvalidShareError", "interpolated limb out of range")
         secrets.append(sum(x << (30 * l) for l, x in enumerate(limbs)).to_bytes(32, "little"))
     return secrets
 
@@ -696,11 +728,11 @@ def aead_decrypt(key: bytes, blob: bytes, ad: bytes) -> bytes:
     """The plaintext, or ValueError (the SPEC's InvalidCiphertext) on any failure."""
     _sized(key, 32, "key")
     if len(blob) < 28:
-        raise ValueError("blob shorter than 28 bytes")
+        raise Refused("InvalidCiphertext", "blob shorter than 28 bytes")
     try:
         return AESGCM(key).decrypt(blob[:12], blob[12:], ad)
     except InvalidTag:
-        raise ValueError("authentication failed") from None
+        raise Refused("InvalidCiphertext", "authentication failed") from None
 
 
 def ed25519_public(seed: bytes) -> bytes:
@@ -1009,6 +1041,39 @@ def pairwise_key(private: bytes, peer_public: bytes, purpose: str, sid: bytes, r
 
 def share_ad(sid: bytes, sender: int, receiver: int) -> bytes:
     return associated_data("share", sid, 1, sender, receiver)
+
+
+def retry_search(t: int, shares: dict[int, bytes], check, suspects: set[int]) -> tuple[bytes | None, list[bytes]]:
+    """Unmasking step 3: (the secret that passes ``check`` or None, every candidate interpolated in order).
+
+    Updates ``suspects`` as the SPEC says (a successful swap marks the holder it removed).
+    """
+    order = sorted(shares, key=lambda h: (h in suspects, h))
+    candidates: list[bytes] = []
+    tried: set[frozenset] = set()
+
+    def attempt(subset: list[int]) -> bytes | None:
+        tried.add(frozenset(subset))
+        try:
+            secret = shamir_reconstruct(subset, [shares[h] for h in subset], t)[0]
+        except ValueError:
+            return None  # out of range: a failed subset, not a candidate
+        candidates.append(secret)
+        return secret if check(secret) else None
+
+    first = order[:t]
+    if (found := attempt(first)) is not None:
+        return found, candidates
+    spares = [h for h in order if h not in first][:2]
+    for h in sorted(first, key=lambda h: h not in suspects):  # known suspects first, else in first's order
+        for spare in spares:
+            if (found := attempt([x for x in first if x != h] + [spare])) is not None:
+                suspects.add(h)
+                return found, candidates
+    for subset in itertools.islice(itertools.combinations(order, t), 32):
+        if frozenset(subset) not in tried and (found := attempt(list(subset))) is not None:
+            return found, candidates
+    return None, candidates
 
 
 # ----------------------------------------------------------------- chapter "Protocol": a whole round, re-run
@@ -1430,6 +1495,119 @@ def check_transcripts(data: dict, report: Report) -> None:
         _Round(e, report).run()
 
 
+
+# ----------------------------------------------------------------- checks of shamir, aead, packing, codec, reconstruction
+
+
+def _each(report: Report, entries: list, prefix: str, body) -> None:
+    """Run ``body(entry, where)`` for every entry; an exception fails that entry only."""
+    for e in entries:
+        where = f"{prefix}{e.get('id', '?')}"
+        try:
+            body(e, where)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            report.expect(where, False, f"{type(exc).__name__}: {exc}")
+
+
+def check_shamir(data: dict, report: Report) -> None:
+    def generate(e, where):
+        secrets, t, xs, random = [bytes.fromhex(x) for x in e["secrets"]], e["threshold"], e["xs"], _hex(e, "random")
+        n_coeffs = (t - 1) * len(secrets) * 9
+        report.expect(where + " draw size", len(random) == (8 * (n_coeffs + n_coeffs // 8 + 4) if t > 1 else 0), f"{len(random)} bytes")
+        coeffs, shares = shamir_split(secrets, t, xs, random)
+        report.expect(where + " coefficients", coeffs == [c for k in e["coefficients"] for j in k for c in j])
+        report.expect(where + " shares", [shares[x].hex() for x in xs] == e["shares"])
+        got = shamir_reconstruct(xs, [bytes.fromhex(x) for x in e["shares"]], t, len(secrets))
+        report.expect(where + " reconstructs", got == secrets)
+
+    def verify(e, where):
+        got = shamir_reconstruct(e["xs"], [bytes.fromhex(x) for x in e["shares"]], e["threshold"], len(e["secrets"]))
+        report.expect(where, [x.hex() for x in got] == e["secrets"])
+
+    def invalid(e, where):
+        op = e["operation"]
+        if op == "reconstruct":
+            thunk = lambda: shamir_reconstruct(e["xs"], [bytes.fromhex(x) for x in e["shares"]], e["threshold"], e["count"])
+        elif op == "shares_from_bytes":
+            thunk = lambda: shamir_values(_hex(e, "data"), e["count"])
+        else:
+            thunk = lambda: shamir_split([bytes.fromhex(x) for x in e["secrets"]], e["threshold"], e["xs"], bytes(8 * 64))
+        report.expect_refused(where, thunk, e["error"])
+
+    _each(report, data.get("generate", []), "shamir/", generate)
+    _each(report, data.get("verify", []), "shamir/verify/", verify)
+    _each(report, data.get("invalid", []), "shamir/invalid/", invalid)
+
+
+def check_aead(data: dict, report: Report) -> None:
+    def accepted(e, where):
+        key, ad, plaintext, blob = _hex(e, "key"), _hex(e, "associated_data"), _hex(e, "plaintext"), _hex(e, "blob")
+        report.expect(where + " blob", aead_encrypt(key, _hex(e, "nonce"), plaintext, ad) == blob)
+        report.expect(where + " length", len(blob) == len(plaintext) + 28)
+        report.expect(where + " decrypts", aead_decrypt(key, blob, ad) == plaintext)
+
+    def invalid(e, where):
+        key, ad = _hex(e, "key"), _hex(e, "associated_data")
+        if e["operation"] == "decrypt":
+            report.expect_refused(where, lambda: aead_decrypt(key, _hex(e, "blob"), ad), e["error"])
+        else:
+            report.expect_refused(where, lambda: aead_encrypt(key, _hex(e, "nonce"), _hex(e, "plaintext"), ad), e["error"])
+
+    _each(report, data.get("generate", []) + data.get("verify", []), "aead/", accepted)
+    _each(report, data.get("invalid", []), "aead/invalid/", invalid)
+
+
+def check_packing(data: dict, report: Report) -> None:
+    def accepted(e, where):
+        report.expect(where + " length", len(e["words"]) == e["length"])
+        report.expect(where + " pack", pack(e["words"], e["bits"]).hex() == e["packed"])
+        report.expect(where + " unpack", unpack(_hex(e, "packed"), e["length"], e["bits"]) == e["words"])
+
+    def invalid(e, where):
+        report.expect_refused(where, lambda: unpack(_hex(e, "packed"), e["length"], e["bits"]), e["error"])
+
+    _each(report, data.get("generate", []) + data.get("verify", []), "packing/", accepted)
+    _each(report, data.get("invalid", []), "packing/invalid/", invalid)
+
+
+def check_codec(data: dict, report: Report) -> None:
+    def accepted(e, where):
+        raw = _hex(e, "encoded")
+        report.expect(where + " tag", "tag" not in e or raw[1:2] == bytes([e["tag"]]))
+        report.expect(where + " encode", encode_message(e["type"], e["fields"]) == raw)
+        name, fields = decode_message(raw, e["params"])
+        report.expect(where + " decode", (name, fields) == (e["type"], e["fields"]), f"{name} {fields}")
+
+    def invalid(e, where):
+        try:
+            decode_message(_hex(e, "encoded"), e["params"])
+        except ValueError:
+            report.expect(where, e["error"] == "DecodeError", e["error"])
+        else:
+            report.expect(where, False, f"accepted ({e['what']})")
+
+    _each(report, data.get("generate", []) + data.get("verify", []), "codec/", accepted)
+    _each(report, data.get("invalid", []), "codec/invalid/", invalid)
+
+
+def check_reconstruction(data: dict, report: Report) -> None:
+    def generate(e, where):
+        suspects: set[int] = set()
+        for owner in e["owners"]:
+            shares = {int(h): bytes.fromhex(x) for h, x in e["shares"][str(owner)].items()}
+            report.expect(f"{where} holders of {owner}", sorted(shares) == sorted(e["holders"]))
+            commitment = e["commitments"][str(owner)]
+            found, candidates = retry_search(e["threshold"], shares, lambda s: hashlib.sha256(s).hexdigest() == commitment, suspects)
+            report.expect(f"{where} attempts of {owner}", [c.hex() for c in candidates] == e["attempts"][str(owner)],
+                          f"{len(candidates)} candidates, the vector lists {len(e['attempts'][str(owner)])}")
+            if found is None:
+                report.expect(f"{where} result", e["result"] == {"error": "RECONSTRUCTION_FAILED", "owner": owner}, str(e["result"]))
+                break
+            report.expect(f"{where} result of {owner}", e["result"].get(str(owner)) == found.hex())
+        report.expect(f"{where} suspects", sorted(suspects) == sorted(e["suspects"]), f"{sorted(suspects)} != {e['suspects']}")
+
+    _each(report, data.get("generate", []), "reconstruction/", generate)
+
 CHECKS = {
     "kdf": check_kdf,
     "prg": check_prg,
@@ -1438,6 +1616,11 @@ CHECKS = {
     "merkle": check_merkle,
     "encoding": check_encoding,
     "transcripts": check_transcripts,
+    "shamir": check_shamir,
+    "aead": check_aead,
+    "packing": check_packing,
+    "codec": check_codec,
+    "reconstruction": check_reconstruction,
 }
 
 

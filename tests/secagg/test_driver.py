@@ -262,49 +262,164 @@ def test_workers_must_be_a_positive_int(workers, error):
         secagg.secure_sum(ints(4, 4, 8), bits=8, workers=workers)
 
 
-class _FakePool:
-    """Stands in for LocalClients in the frame tests: fixed answers."""
-
-    def __init__(self, answers):
-        self._answers = answers
-
-    def answers(self, index, requests):
-        yield from self._answers
-
-
-@pytest.mark.parametrize("arena_size", [4096, 20])  # fits; does not fit (the frame goes over the pipe)
-def test_worker_frames_round_trip_replies_and_rejections(arena_size):
+def test_worker_entries_round_trip_replies_rejections_and_arena_slots():
     import mmap
+    import os
 
-    from secagg._clients import _pack_requests, _read_replies, _unpack_requests, _write_replies
+    from secagg._clients import _entry, _pack_requests, _read_entry, _Slots, _unpack_requests
 
     assert _unpack_requests(_pack_requests(0, [])) == (0, None)
     assert _unpack_requests(_pack_requests(2, [(3, b"ab"), (9, b"")])) == (2, {3: b"ab", 9: b""})
-    answers = [(1, b"x", None, 0.125), (2, None, None, 0.0), (4, b"yz", "bad \u00e9", 0.125), (6, None, "gone", 0.0)]
-    arena = mmap.mmap(-1, arena_size)
-    message = _write_replies(arena, _FakePool(answers), 2, {})
-    in_arena = arena_size == 4096
-    assert message[0] == (1 if in_arena else 0) and (len(message) == 9 or not in_arena)  # u8 1, u64 length
-    replies, rejected, seconds = _read_replies(arena, message)
-    assert [(u, bytes(r)) for u, r in replies] == [(1, b"x"), (4, b"yz")]
-    assert all(type(r) is bytes for _, r in replies) or not in_arena  # copied out of the arena
-    assert rejected == {4: "bad \u00e9", 6: "gone"} and seconds == 0.25
-    arena.close()  # no reply still holds a view of the arena
+    big = bytes(range(256)) * 80  # 20,480 bytes: more than INLINE_MAX, so it goes into a slot
+    arena = mmap.mmap(-1, 2 * len(big))
+    ack_read, ack_write = os.pipe()
+    slots = _Slots(arena, len(big), ack_read)
+    view = memoryview(arena)
+    try:
+        cases = [(1, b"x", None, 0.125), (2, None, None, 0.0), (4, b"yz", "bad \u00e9", 0.25), (6, None, "gone", 0.0)]
+        for u, reply, error, spent in cases:
+            got = _read_entry(_entry(u, reply, error, spent, slots), view, len(big))
+            assert (got[0], None if got[2] is None else bytes(got[2]), got[3], got[4]) == (u, reply, error, spent)
+            assert got[1] == (0 if reply is None else 1)  # no reply / inline
+        for slot in (0, 1):
+            u, where, reply, error, spent = _read_entry(_entry(7, big, None, 1.5, slots), view, len(big))
+            assert (u, where, bytes(reply), error, spent) == (7, 2, big, None, 1.5)
+            assert bytes(view[slot * len(big) : (slot + 1) * len(big)]) == big
+            reply.release()
+        assert slots.free == 0
+        os.write(ack_write, b"\x01")  # the driver releases slot 0: the next large reply takes it
+        _read_entry(_entry(8, big[::-1], None, 0.0, slots), view, len(big))
+        assert bytes(view[: len(big)]) == big[::-1] and slots.free == 0
+    finally:
+        view.release()
+        arena.close()
+        os.close(ack_read)
+        os.close(ack_write)
 
 
-def test_forked_workers_send_the_masked_inputs_through_the_arena_and_bigger_frames_over_the_pipe(monkeypatch):
+def test_a_worker_naming_a_slot_outside_its_arena_is_a_runtime_error():
+    import struct
+
+    from secagg._clients import _read_entry
+
+    bad = struct.pack("<IBdII", 3, 2, 0.0, 10, 5)  # slot 5 of a two-slot arena
+    with pytest.raises(RuntimeError, match="slot"):
+        _read_entry(bad, memoryview(bytearray(2 * 64)), 64)
+
+
+class _RecordingServer(Server):
+    """The driver's server, noting each message it gets (and optionally slow on masked inputs)."""
+
+    events: list = []
+    delay = 0.0
+
+    def receive(self, sender, data):
+        _RecordingServer.events.append(("server", self.phase.value, sender, type(data).__name__, len(data)))
+        if self.phase is Phase.MASKED_INPUT and _RecordingServer.delay:
+            import time
+
+            time.sleep(_RecordingServer.delay)
+        return super().receive(sender, data)
+
+
+@pytest.fixture
+def recording(monkeypatch):
+    import secagg.driver
+
+    _RecordingServer.events, _RecordingServer.delay = [], 0.0
+    monkeypatch.setattr(secagg.driver, "Server", _RecordingServer)
+    return _RecordingServer
+
+
+def test_the_serial_driver_hands_each_reply_to_the_server_before_the_next_client_runs(recording, monkeypatch):
     import secagg._clients as clients
 
-    seen = []
-    read = clients._read_replies
-    monkeypatch.setattr(clients, "_read_replies", lambda arena, message: seen.append(message[0]) or read(arena, message))
+    class Noting(Client):
+        def receive(self, data):
+            recording.events.append(("client", self.client_id))
+            return super().receive(data)
+
+    monkeypatch.setattr(clients, "Client", Noting)
+    schedule = {3: Phase.MASKED_INPUT}
+    result = secagg.secure_sum(ints(6, 8, 16), bits=16, neighbors=5, threshold=3, dropouts=schedule)
+    assert result.included == (1, 2, 4, 5, 6)
+    masked = [e for e in recording.events if e[0] == "client" or e[1] == "masked_input"]
+    start = masked.index(("client", 1), masked.index(("client", 1)) + 1)  # the MaskedInputRequests
+    steps = masked[start : start + 11]
+    assert [e[:3] if e[0] == "server" else e for e in steps] == [
+        ("client", 1), ("server", "masked_input", 1), ("client", 2), ("server", "masked_input", 2),
+        ("client", 4), ("server", "masked_input", 4), ("client", 5), ("server", "masked_input", 5),
+        ("client", 6), ("server", "masked_input", 6), ("client", 1),  # then the UnmaskingRequests
+    ]  # client 3 is gone: it makes nothing and the server gets nothing from it
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_server_gets_every_phase_in_ascending_ids_whatever_the_pool(recording, workers):
+    schedule = {2: Phase.SHARE_KEYS, 5: Phase.MASKED_INPUT, 7: Phase.UNMASKING}
+    secagg.secure_sum(ints(9, 16, 20), bits=20, neighbors=8, threshold=5, dropouts=schedule, workers=workers)
+    by_phase = {}
+    for _, phase, sender, _, _ in recording.events:
+        by_phase.setdefault(phase, []).append(sender)
+    assert by_phase == {
+        "advertise_keys": list(range(1, 10)),
+        "share_keys": [1, 3, 4, 5, 6, 7, 8, 9],
+        "masked_input": [1, 3, 4, 6, 7, 8, 9],
+        "unmasking": [1, 3, 4, 6, 8, 9],
+    }
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_time_inside_the_server_counts_as_server_seconds_not_client_seconds(recording, workers):
+    recording.delay = 0.05  # per masked input: 6 x 50 ms of server time
+    r = secagg.secure_sum(ints(6, 8, 16), bits=16, neighbors=5, threshold=3, workers=workers)
+    assert r.stats.seconds["server"]["masked_input"] >= 6 * 0.05
+    assert r.stats.seconds["clients"]["masked_input"] < 6 * 0.05 / 2
+
+
+def test_forked_workers_pass_large_replies_as_arena_views_through_few_slots(recording, monkeypatch):
+    import secagg._clients as clients
+
+    monkeypatch.setattr(clients, "INLINE_MAX", 64)  # masked inputs of 16 words x 20 bits go through the arena
+    monkeypatch.setattr(clients, "SLOTS", 1)  # each worker waits for the server to release its one slot
     vectors = ints(9, 16, 20, seed=3)
     result = secagg.secure_sum(vectors, bits=20, neighbors=8, threshold=5, workers=2)
     expected = sum(v.astype(np.uint64) for v in vectors) & np.uint64(2**20 - 1)
     np.testing.assert_array_equal(result.total.astype(np.uint64), expected)
-    # per phase and worker: keys (fit), encrypted shares and revealed shares of the complete graph (8 of them per
-    # client, more than a 16-word masked input: over the pipe), masked inputs (fit)
-    assert seen == [1, 1, 0, 0, 1, 1, 0, 0]
+    kinds = {(phase, kind) for _, phase, _, kind, _ in recording.events}
+    assert ("masked_input", "memoryview") in kinds  # handed over without a copy
+    # The server kept no view of an arena: ForkedClients.close() unmapped them (else BufferError).
+
+
+def test_a_server_keeps_no_view_of_a_message_it_was_given():
+    # What lets the forked pool hand the server views of its arena: after receive() returns, nothing
+    # of the server refers to the buffer (an mmap cannot be closed while a view of it is alive).
+    import mmap
+
+    h = Harness(make_params(5, t=3, dim=64, bits=20)).to_masked_input()
+    for u in sorted(h.outbox):
+        arena = mmap.mmap(-1, 4096)
+        reply = h.answer(u)
+        arena[: len(reply)] = reply
+        with memoryview(arena) as view:
+            h.server.receive(u, view[: len(reply)])
+        arena[:] = bytes(4096)  # as a worker rewriting the slot
+        arena.close()  # BufferError if the server had kept a view
+    h.advance()
+    assert h.finish().total.tolist() == h.expected(range(1, 6))
+    # The check can fail: a kept view makes close() refuse.
+    arena = mmap.mmap(-1, 16)
+    kept = memoryview(arena)[:8]
+    with pytest.raises(BufferError):
+        arena.close()
+    kept.release()
+    arena.close()
+
+
+def test_forked_workers_report_progress_for_every_client_as_it_is_answered():
+    calls = []
+    secagg.secure_sum(ints(5, 4, 8), bits=8, neighbors=4, threshold=3, workers=2, progress=lambda *a: calls.append(a))
+    phases = [p.value for p in Phase if p is not Phase.CONSISTENCY_CHECK]
+    assert calls == [(p, done, 5) for p in phases for done in range(1, 6)]
 
 
 def test_forked_workers_end_when_the_driver_side_vanishes_without_a_goodbye():

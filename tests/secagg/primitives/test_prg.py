@@ -233,3 +233,60 @@ def test_prg_invalid_vector_is_rejected(vector):
         assert vector["operation"] == "expand_mask"
         with raises_exactly(ERRORS[vector["error"]]):
             expand_mask(seed, **args)
+
+
+# ---------------------------------------------------------------------------- how the keystream is computed
+
+
+def _ctr_blocks(key: bytes, first: int, count: int) -> bytes:
+    # Counter blocks first .. first + count - 1 (128-bit big-endian) through raw AES: the definition.
+    ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return ecb.update(b"".join(j.to_bytes(16, "big") for j in range(first, first + count))) + ecb.finalize()
+
+
+@given(chunks=st.lists(st.integers(min_value=0, max_value=70), min_size=1, max_size=8), into=st.booleans())
+def test_the_keystream_is_aes_ctr_across_the_switch_from_the_ctr_head_to_the_gcm_stream(chunks, into):
+    # Bytes [0, 32) come from a CTR context, the rest from GCM's encryption stream: any chunking
+    # across byte 32 gives AES-256-CTR's bytes, through read and through read_into.
+    from secagg.primitives.prg import Keystream
+
+    key = bytes(range(100, 132))
+    ks = Keystream(key)
+    parts = []
+    for c in chunks:
+        if into:
+            out = bytearray(c)
+            ks.read_into(bytes(c), out)
+            parts.append(bytes(out))
+        else:
+            parts.append(ks.read(c))
+    total = sum(chunks)
+    assert b"".join(parts) == _ctr_blocks(key, 0, -(-total // 16) + 1)[:total]
+
+
+def test_a_long_keystream_is_aes_ctr_well_past_the_gcm_switch():
+    from secagg.primitives.prg import Keystream
+
+    key = bytes(range(7, 39))
+    ks, n = Keystream(key), 300_003
+    out = np.empty(n, dtype=np.uint8)
+    ks.read_into(np.zeros(5, dtype=np.uint8), out[:5])
+    ks.read_into(np.zeros(n - 5, dtype=np.uint8), out[5:])
+    expected = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor().update(bytes(n))
+    assert out.tobytes() == expected
+
+
+def test_past_two_to_the_36_bytes_the_keystream_continues_with_counter_block_two_to_the_32():
+    # GCM's 32-bit counter ends at block 2**32 - 1; reading across byte 2**36 must switch to a CTR
+    # context at block 2**32 (not wrap to block 0). The GCM context is replaced by a CTR context at
+    # block 2**32 - 1 here (a real one would need 64 GiB of keystream to get there).
+    from secagg.primitives import prg
+
+    key = bytes(range(50, 82))
+    ks = prg.Keystream(key)
+    ks._pos = prg._GCM_END - 16
+    ks._bulk = Cipher(algorithms.AES(key), modes.CTR((2**32 - 1).to_bytes(16, "big"))).encryptor()
+    out = np.empty(48, dtype=np.uint8)
+    ks.read_into(np.zeros(48, dtype=np.uint8), out)
+    assert out.tobytes() == _ctr_blocks(key, 2**32 - 1, 3)
+    assert ks.read(16) == _ctr_blocks(key, 2**32 + 2, 1)

@@ -240,3 +240,75 @@ def test_tampered_transcripts_touch_only_their_own_entries(tampered_transcripts)
         "n4-complete-bits-7-drop-before-unmasking", "n4-harary-k2-drop-before-share-keys",
         "n5-complete-abort-too-few-unmasking-responses", "n3-complete-drop-before-unmasking",
     }
+
+
+# shamir, aead, packing, codec, reconstruction: one tampered copy of each file, one run of the tool per file.
+
+
+def _set(family: str, entry_id: str, field: str, change):
+    def edit(data):
+        entry = _entry(data, family, entry_id)
+        entry[field] = change(entry[field])
+
+    return edit
+
+
+def _flip_hex_list(index: int):
+    return lambda values: [_flip_byte(v, 0) if i == index else v for i, v in enumerate(values)]
+
+
+def _first_valid_codec_message(data):
+    bad = _entry(data, "invalid", "trailing-byte-masked-input-response")
+    bad["encoded"] = _entry(data, "generate", "abort-empty-detail")["encoded"]  # an invalid entry that decodes
+
+
+TAMPERED = {
+    "shamir": [
+        _set("generate", "t3-n5-two-secrets", "shares", _flip_hex_list(2)),
+        _set("verify", "t4-sparse-large-xs", "secrets", _flip_hex_list(0)),
+        _set("invalid", "duplicate-x", "error", lambda _: "InsufficientSharesError"),  # the wrong error class
+    ],
+    "aead": [
+        _set("generate", "blob-0-plaintext-0-bytes", "blob", lambda b: _flip_byte(b, 20)),
+        _set("verify", "gcm-spec-test-case-16", "plaintext", lambda b: _flip_byte(b, 0)),
+    ],
+    "packing": [
+        _set("generate", "worked-example-bits4", "packed", lambda b: _flip_byte(b, 0)),
+        _set("invalid", "one-byte-short-bits3-len5", "packed", lambda b: "ff07"),  # now the right length, padding zero
+    ],
+    "codec": [
+        _set("generate", "masked-input-response", "encoded", lambda b: _flip_byte(b, 40)),
+        _set("verify", "survivors-count-n", "fields", lambda f: {**f, "dropped": [5]}),
+        _first_valid_codec_message,
+    ],
+    "reconstruction": [
+        _set("generate", "t3-of-6-two-bad-shares-need-the-subset-search", "attempts", lambda a: {k: v[:-2] + v[-1:] for k, v in a.items()}),
+        _set("generate", "t3-of-4-errors-cancel-and-blame-an-honest-holder", "suspects", lambda s: [3]),
+        _set("generate", "t3-of-4-too-many-bad-shares", "result", lambda r: {**r, "owner": 1}),
+    ],
+}
+EXPECTED = {
+    "shamir": ["shamir/t3-n5-two-secrets shares", "shamir/verify/t4-sparse-large-xs", "shamir/invalid/duplicate-x: refused with DuplicateShareError"],
+    "aead": ["aead/blob-0-plaintext-0-bytes blob", "aead/gcm-spec-test-case-16 blob"],
+    "packing": ["packing/worked-example-bits4 pack", "packing/invalid/one-byte-short-bits3-len5: accepted"],
+    "codec": ["codec/masked-input-response encode", "codec/survivors-count-n encode", "codec/invalid/trailing-byte-masked-input-response: accepted"],
+    "reconstruction": [
+        "reconstruction/t3-of-6-two-bad-shares-need-the-subset-search attempts of 4",
+        "reconstruction/t3-of-4-errors-cancel-and-blame-an-honest-holder suspects",
+        "reconstruction/t3-of-4-too-many-bad-shares result",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERED))
+def test_independent_verifier_checks_the_file(clean_run, name):
+    line = next(x for x in clean_run.stdout.splitlines() if x.startswith(f"{name}.json:"))
+    assert int(line.split()[1]) > 20 and line.endswith(" 0 failed")
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERED))
+def test_independent_verifier_reports_each_tampered_value(tmp_path, name):
+    lines = _tampered_run(tmp_path, name, TAMPERED[name])
+    for expected in EXPECTED[name]:
+        assert any(line.startswith(f"MISMATCH {expected}") for line in lines), (expected, lines)
+    assert len({line.split()[1].split(":")[0].split(" ")[0] for line in lines}) >= len(EXPECTED[name])
