@@ -29,7 +29,7 @@ graphs of SecAgg+, Bell et al., CCS 2020), its CKKS alternative, and the
 accounting of its differential-privacy layer, precisely enough for another
 team to build an interoperable implementation from the text alone. The test
 vectors in `protocol_spec/vectors/` pin the bytes; `protocol_spec/tools/
-verify_independent.py` re-derives the key-derivation and PRG vectors without
+verify_independent.py` re-derives every vector file from this text without
 importing the library.
 
 **Stability.** The wire format carries a version byte (currently 1). Within a

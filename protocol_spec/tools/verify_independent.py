@@ -3,7 +3,7 @@
 Written from the SPEC text (chapters "Conventions", "Key agreement and KDF",
 "AEAD and signatures", "Shamir secret sharing", "Fixed-point encoding and
 the bit budget", "PRG", "Masking and packing",
-"Parameters and graphs", "Wire format" and "Protocol") and the RFCs alone; it
+"Parameters and graphs", "Wire format", "Protocol" and "Client state") and the RFCs alone; it
 imports nothing from ``secagg``. What it implements itself:
 
 * HKDF-SHA256 from RFC 5869 with :mod:`hmac` and :mod:`hashlib` only;
@@ -35,7 +35,20 @@ imports nothing from ``secagg``. What it implements itself:
   refusal's error class), ``aead.json``, ``packing.json``, ``codec.json``
   (every message encoded and decoded, every invalid one refused) and
   ``reconstruction.json`` (the retry search of "Unmasking" step 3: every
-  candidate in order, the suspects, the failure).
+  candidate in order, the suspects, the failure);
+* the parameter finder of "Choosing k and t" (``finder.json``): the argument
+  rules and worst-case counts, rules 1-3 decided with exact integers and the
+  SPEC's tail bounds, every recorded field of each choice, and every smaller
+  even degree shown rejected (whole blocks at once from binary64 bounds on
+  ``a`` and ``z`` with a 1e-6 slack, single degrees exactly); the complete
+  graph where asked for or for the active model;
+* the client state of chapter "Client state" (``client_state.json``): a
+  decoder with every rule (and the SPEC's error name, ``DecodeError`` or
+  ``ValueError``) and an encoder; every recorded state re-encodes to itself,
+  and each client step is replayed from its ``before`` state alone (the round
+  code above, fed the step's recorded draws): the reply and the ``after``
+  state are re-derived byte for byte; client-side aborts refuse their lie
+  without drawing and store the aborted state and Abort message recorded.
 
 Borrowed primitives (pyca/cryptography, named here so that nothing else is):
 single-block AES (ECB on counter blocks), AES-256-GCM (``AESGCM``) and

@@ -36,6 +36,30 @@ def test_independent_verifier_accepts_every_vector(clean_run):
     assert last.endswith(", 0 failed") and passed > 150
 
 
+def test_independent_verifier_checks_every_vector_file(clean_run):
+    files = sorted(path.stem for path in VECTORS.glob("*.json"))
+    checked = sorted(line.split(".json:")[0] for line in clean_run.stdout.splitlines() if ".json: " in line)
+    assert checked == files
+    for line in clean_run.stdout.splitlines():
+        if ".json: " in line:
+            assert int(line.split()[1]) > 20 and line.endswith(" 0 failed"), line
+
+
+def test_vectors_readme_describes_every_file_and_its_fields():
+    readme = (VECTORS / "README.md").read_text(encoding="utf-8")
+    for path in VECTORS.glob("*.json"):
+        assert f"`{path.name}`" in readme, path.name
+    finder = readme[readme.index("- `finder.json`") :]
+    for field in ("n_clients", "dropout_rate", "adversarial_rate", "threat", "security_bits", "failure_bits",
+                  "complete_only", "choice", "graph", "neighbors", "threshold", "max_threshold",
+                  "adversarial_bound", "survivor_bound", "arguments", "error"):
+        assert f"`{field}`" in finder, field
+    state = readme[readme.index("### `client_state.json`") :]
+    for field in ("params", "client", "clients", "before", "message", "random", "reply", "after", "identity", "pki",
+                  "reason", "detail", "abort", "hex", "error", "round_counter"):
+        assert f"`{field}`" in state, field
+
+
 def test_independent_verifier_imports_nothing_from_secagg():
     text = VERIFIER.read_text(encoding="utf-8")
     assert "import secagg" not in text and "from secagg" not in text
