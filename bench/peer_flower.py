@@ -14,7 +14,12 @@ protobuf serde on every message), run in its own virtualenv with
 ``flwr==1.41.0`` (``python -m venv /work/venv-flwr141 &&
 /work/venv-flwr141/bin/pip install flwr==1.41.0``). The repeats interleave:
 ours, Flower's, ours, Flower's, ... so both see the same machine; the ratio
-is Flower's median over ours.
+is Flower's median over ours. Ours is timed after one untimed round of the
+same shape in the same process (a server runs many rounds; the first one
+in a process pays Numba's compile and the allocator's first touch, about
+0.4-0.6 s here); each Flower round runs in a fresh process, and its timer
+starts after Flower's imports; a warm-up would not help it (two rounds in
+one Flower process on 2026-12-05, machine loaded: 26.3 s, then 31.0 s).
 
 Run: ``.venv/bin/python bench/peer_flower.py [--repeats 3]
 [--flower-python /work/venv-flwr141/bin/python]
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--flower-script", default="/work/shared/peers/flower_round_bench.py")
     args = ap.parse_args(argv)
     vectors, drops = inputs(CLIENTS, DIM), dropped_ids(CLIENTS, DROPPED)
-    secure_sum(inputs(40, 64), clip=CLIP, precision=2 * CLIP / LEVELS, neighbors=NEIGHBORS, threshold=THRESHOLD)  # warm-up
+    ours_once(vectors, drops)  # warm-up at the timed shape: Numba's kernels and the allocator's first touch of ~1 GB
     ours, flower, errors = [], [], []
     for rep in range(args.repeats):
         seconds, err = ours_once(vectors, drops)
