@@ -2143,7 +2143,6 @@ def check_client_state(data: dict, report: Report) -> None:
                 phase = _NEXT_PHASE[msg_name]
                 want = encode_state(replay.state_after(u, phase, before["input"], reply), p, u)
                 report.expect(f"{at} after (phase {phase}) re-derived", want == raw_after, f"recorded phase {after['phase']}")
-            report.expect(f"{where} step {i} ran", any(i < len(s) for s in clients.values()))
         report.expect(f"{where} every client completed", all(decode_state(bytes.fromhex(s[-1]["after"]), p, u, identity[u])["phase"] == 5
                                                             for u, s in clients.items()))
 
