@@ -32,7 +32,8 @@ vectors in `protocol_spec/vectors/` pin the bytes; `protocol_spec/tools/
 verify_independent.py` re-derives every vector file from this text without
 importing the library.
 
-**Stability.** The wire format carries a version byte (currently 1). Within a
+**Stability.** The wire format carries a version byte (currently 3; chapter "Wire format" says what
+earlier versions' peers get). Within a
 version, no field changes meaning; new behaviour arrives as a new message or a
 new version. Derivation labels all start with `secagg/v1/`.
 
