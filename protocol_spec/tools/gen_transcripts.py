@@ -41,6 +41,8 @@ and ``dropped``, or ``aborted`` (the reason) and ``detail``.
 
 from __future__ import annotations
 
+import dataclasses
+import struct
 from collections import defaultdict
 
 import numpy as np
@@ -50,6 +52,7 @@ from secagg import codec
 from secagg.driver import PHASES, Phase
 from secagg.errors import RemoteProtocolError
 from secagg.params import Params, ThreatModel
+from secagg.primitives import shamir
 from secagg.primitives.sign import Ed25519SigningKey
 from secagg.primitives.words import word_dtype
 from secagg.protocol.client import Client
@@ -82,6 +85,7 @@ _N4B7 = _params(4, 9, t=2, bits=7, round_counter=2**64 - 1)
 _N4B62 = _params(4, 5, t=2, bits=62)  # 8-byte words (bits 33..62) on the wire and in the PRG
 _N5B40 = _params(5, 4, graph="harary", k=2, t=2, bits=40)
 _N11A4 = _params(11, 3, graph="harary", k=4, t=3, threat="active", round_counter=5)  # W2 = 9 of 11 positions
+_N5A = _params(5, 6, t=3, threat="active", round_counter=9)  # 2t > k + 1: t = 3 of 5 holders, two spares
 
 CASES = [
     ("n3-complete-no-dropout", _N3, {}),
@@ -127,6 +131,35 @@ CASES = [
     ("n5-harary-k2-bits-40-drop-before-masked-input", _N5B40, {1: "masked_input"}),
 ]
 
+# Rounds with corrupted shares (chapter "Protocol", Unmasking step 3), in the active model, where a client may
+# deviate: {client: [(field, owner, limb, delta)]} adds delta mod PRIME to that limb of the share of that owner's
+# secret ("seed_shares": b_owner, "key_shares": s_sk_owner) in the client's UnmaskingResponse.
+CORRUPT_CASES = [
+    # 4 holders of every secret; client 2's share of b_3 is in its first subset {1, 2, 3}: the swaps find it
+    # (2 becomes a suspect), and s_sk_5's first subset is then {1, 3, 4}, so its bad key share is never used.
+    (
+        "n5-active-corrupt-one-client-seed-and-key-share",
+        _N5A,
+        {5: "masked_input"},
+        {2: [("seed_shares", 3, 0, 0x12345), ("key_shares", 5, 0, 0x2468A)]},
+    ),
+    # 5 holders, t = 3: two bad shares of b_3 (as many as 5 - t, the most that leave t good ones) defeat every
+    # swap and are found by the subset search ({3, 4, 5}); client 1's bad share of b_4 is then found by a swap.
+    (
+        "n5-active-corrupt-two-clients-subset-search",
+        _N5A,
+        {},
+        {1: [("seed_shares", 3, 0, 0x12345), ("seed_shares", 4, 0, 0x54321)], 2: [("seed_shares", 3, 0, 0x2468A)]},
+    ),
+    # 4 holders, t = 3: two bad shares of b_2 leave 2 good ones; no subset passes, reconstruction_failed.
+    (
+        "n4-active-abort-corrupt-shares-beyond-the-retry-search",
+        _N4A,
+        {},
+        {1: [("seed_shares", 2, 0, 0x12345)], 3: [("seed_shares", 2, 0, 0x2468A)]},
+    ),
+]
+
 _ORDER = {p: i for i, p in enumerate(PHASES)}
 
 
@@ -151,8 +184,31 @@ class _Recording:
         return out
 
 
-def run(params_dict: dict, dropouts: dict[int, str], seed: bytes) -> dict:
+def corrupt_response(data: bytes, params: Params, changes) -> bytes:
+    """An UnmaskingResponse with ``delta`` added mod PRIME to one limb of each named share.
+
+    Args:
+        data: the honest UnmaskingResponse bytes.
+        params: the round's parameters.
+        changes: ``(field, owner, limb, delta)`` tuples, ``field`` ``"seed_shares"`` or ``"key_shares"``.
+
+    Returns:
+        The re-encoded message (still well-formed: every value stays below PRIME).
+    """
+    msg = codec.decode(data, params=params)
+    for field, owner, limb, delta in changes:
+        shares = list(getattr(msg, field))
+        i = next(j for j, s in enumerate(shares) if s.owner == owner)
+        values = list(struct.unpack("<9I", shares[i].share))
+        values[limb] = (values[limb] + delta) % shamir.PRIME
+        shares[i] = dataclasses.replace(shares[i], share=struct.pack("<9I", *values))
+        msg = dataclasses.replace(msg, **{field: tuple(shares)})
+    return codec.encode(msg)
+
+
+def run(params_dict: dict, dropouts: dict[int, str], seed: bytes, corrupt=None) -> dict:
     """Run one round in the documented order and return its transcript fields."""
+    corrupt = corrupt or {}
     params = Params(**params_dict)
     n = params.n_clients
     schedule = {u: Phase(p) for u, p in dropouts.items()}
@@ -193,6 +249,8 @@ def run(params_dict: dict, dropouts: dict[int, str], seed: bytes) -> dict:
                 raise AssertionError(f"honest client {u} aborted: {exc}") from None
             if reply is None:
                 continue
+            if phase is Phase.UNMASKING and u in corrupt:
+                reply = corrupt_response(reply, params, corrupt[u])
             messages.append(_msg("client_to_server", u, phase, reply, params))
             server.receive(u, reply)
         rnd.actor = "server"
@@ -238,7 +296,8 @@ def _msg(direction: str, u: int, phase: Phase, data: bytes, params: Params, deli
 
 def generate() -> dict:
     gen = []
-    for ident, params, dropouts in CASES:
+    for ident, params, dropouts, *corrupt in CASES + CORRUPT_CASES:
+        corrupt = corrupt[0] if corrupt else {}
         seed_text = f"secagg/vectors/transcripts/{ident}"
         seed = seed_text.encode()
         entry = {
@@ -248,7 +307,12 @@ def generate() -> dict:
             "seed_text": seed_text,
             "dropouts": {str(u): p for u, p in sorted(dropouts.items())},
         }
-        entry.update(run(params, dropouts, seed))
+        if corrupt:
+            entry["corrupt"] = {
+                str(u): [{"field": f, "owner": o, "limb": limb, "delta": d} for f, o, limb, d in changes]
+                for u, changes in sorted(corrupt.items())
+            }
+        entry.update(run(params, dropouts, seed, corrupt))
         gen.append(entry)
     return {
         "name": "transcripts",
