@@ -26,11 +26,15 @@ imports nothing from ``secagg``. What it implements itself:
   alone from its recorded draws against its peers' recorded messages (the run
   order of "Transcripts"), each message it would send is re-derived byte for
   byte (keys, signatures, session id, windows and multiproofs, encrypted
-  shares, masked inputs, flag tree, survivor lists, revealed shares), every
-  client check of "Rounds" is applied, and the server's reconstruction and
-  unmasking must give the recorded sum, which must equal the sum of the
-  included clients' inputs mod 2^bits. Every mask is expanded in full (the
-  vectors have dim <= 9);
+  shares, masked inputs, flag tree, survivor lists, revealed shares; a
+  client listed in the entry's ``corrupt`` sends the honest UnmaskingResponse
+  with the declared limb changes applied), every client check of "Rounds" is
+  applied, and the server's reconstruction (through the retry search of
+  "Unmasking" step 3, which must go past a secret's first subset exactly when
+  that subset holds a declared corrupted share) and unmasking must give the
+  recorded sum, which must equal the sum of the included clients' inputs mod
+  2^bits, or the recorded abort. Every mask is expanded in full (the vectors
+  have dim <= 9);
 * the checks of ``shamir.json`` (the sampler, shares, reconstruction and each
   refusal's error class), ``aead.json``, ``packing.json``, ``codec.json``
   (every message encoded and decoded, every invalid one refused) and
@@ -71,6 +75,7 @@ import json
 import math
 import pathlib
 import re
+import struct
 import sys
 from fractions import Fraction
 
@@ -1056,10 +1061,11 @@ def share_ad(sid: bytes, sender: int, receiver: int) -> bytes:
     return associated_data("share", sid, 1, sender, receiver)
 
 
-def retry_search(t: int, shares: dict[int, bytes], check, suspects: set[int]) -> tuple[bytes | None, list[bytes]]:
+def retry_search(t: int, shares: dict[int, bytes], check, suspects: set[int], subsets: list | None = None) -> tuple[bytes | None, list[bytes]]:
     """Unmasking step 3: (the secret that passes ``check`` or None, every candidate interpolated in order).
 
-    Updates ``suspects`` as the SPEC says (a successful swap marks the holder it removed).
+    Updates ``suspects`` as the SPEC says (a successful swap marks the holder it removed); appends every subset
+    interpolated, in order, to ``subsets`` if given.
     """
     order = sorted(shares, key=lambda h: (h in suspects, h))
     candidates: list[bytes] = []
@@ -1067,6 +1073,8 @@ def retry_search(t: int, shares: dict[int, bytes], check, suspects: set[int]) ->
 
     def attempt(subset: list[int]) -> bytes | None:
         tried.add(frozenset(subset))
+        if subsets is not None:
+            subsets.append(sorted(subset))
         try:
             secret = shamir_reconstruct(subset, [shares[h] for h in subset], t)[0]
         except ValueError:
@@ -1087,6 +1095,25 @@ def retry_search(t: int, shares: dict[int, bytes], check, suspects: set[int]) ->
         if frozenset(subset) not in tried and (found := attempt(list(subset))) is not None:
             return found, candidates
     return None, candidates
+
+
+def corrupt_shares(fields: dict, changes: list) -> dict:
+    """An UnmaskingResponse's fields with a transcript's declared ``corrupt`` changes applied.
+
+    Each change ``{field, owner, limb, delta}`` adds ``delta`` mod PRIME to one limb of the share of ``owner``
+    in ``seed_shares`` or ``key_shares``; a change naming no revealed share is an error.
+    """
+    out = {**fields, "seed_shares": [dict(x) for x in fields["seed_shares"]], "key_shares": [dict(x) for x in fields["key_shares"]]}
+    for ch in changes:
+        if ch["field"] not in ("seed_shares", "key_shares") or ch["limb"] not in range(9) or not isinstance(ch["delta"], int):
+            raise ValueError(f"corrupt: not a share change: {ch}")
+        item = next((x for x in out[ch["field"]] if x["owner"] == ch["owner"]), None)
+        if item is None:
+            raise ValueError(f"corrupt: no share of {ch['owner']} in {ch['field']}")
+        values = list(struct.unpack("<9I", bytes.fromhex(item["share"])))
+        values[ch["limb"]] = (values[ch["limb"]] + ch["delta"]) % PRIME
+        item["share"] = struct.pack("<9I", *values).hex()
+    return out
 
 
 # ----------------------------------------------------------------- chapter "Protocol": a whole round, re-run
@@ -1289,11 +1316,12 @@ class _Round:
             raise ValueError("R4 rules 1-3")
         if len(live) < self.t:
             raise ValueError("R4 rule 4: too few live")
-        return {
+        fields = {
             "client_id": u, "session_id": c["sid"].hex(),
             "seed_shares": [{"owner": v, "share": c["held"][v][:36].hex()} for v in sorted(live)],
             "key_shares": [{"owner": v, "share": c["held"][v][36:].hex()} for v in sorted(dropped)],
         }
+        return corrupt_shares(fields, self.e.get("corrupt", {}).get(str(u), []))
 
     # -- the server
 
@@ -1417,16 +1445,24 @@ class _Round:
         secrets = {}
         wanted = [(u, "seed", seed_shares) for u in sorted(U3)]
         wanted += [(u, "key", key_shares) for u in sorted(U2 - U3) if set(s["N"][u]) & U3]
+        for u, kind, shares in wanted:  # step 1: t shares of every secret
+            if len(shares.get(u, {})) < self.t:
+                return self.abort("too_few_survivors", len(shares.get(u, {})))
+        suspects: set[int] = set()  # step 3: carried from secret to secret, seeds first
         for u, kind, shares in wanted:
-            got = shares.get(u, {})
-            if len(got) < self.t:
-                return self.abort("too_few_survivors", len(got))
-            holders = sorted(got)[: self.t]
-            secret = shamir_reconstruct(holders, [got[h] for h in holders], self.t)[0]
             if kind == "seed":
-                self.expect(f"rebuilt b_{u} matches its commitment", seed_commitment(s["sid"], u, secret).hex() == s["commitment"][u])
+                check = lambda secret, u=u: seed_commitment(s["sid"], u, secret).hex() == s["commitment"][u]  # noqa: E731
             else:
-                self.expect(f"rebuilt s_sk_{u} gives its s_pk", x25519(secret, _BASE_POINT).hex() == s["adv"][u]["s_pk"])
+                check = lambda secret, u=u: x25519(secret, _BASE_POINT).hex() == s["adv"][u]["s_pk"]  # noqa: E731
+            tried: list[list[int]] = []
+            secret, _ = retry_search(self.t, shares[u], check, suspects, tried)
+            bad = {int(h) for h, changes in self.e.get("corrupt", {}).items()
+                   for ch in changes if (ch["field"], ch["owner"]) == (f"{kind}_shares", u)}
+            what = f"b_{u} (commitment)" if kind == "seed" else f"s_sk_{u} (s_pk)"
+            self.expect(f"rebuilt {what}: the first subset fails exactly when it holds a declared corrupted share",
+                        (len(tried) > 1 or secret is None) == bool(bad & set(tried[0])), f"subsets tried {tried}, corrupted holders {sorted(bad)}")
+            if secret is None:
+                return self.abort("reconstruction_failed", owner=u)
             secrets[(u, kind)] = secret
         mod = 2**self.bits
         acc = [sum(col) % mod for col in zip(*(s["masked"][u] for u in U3))]
@@ -1444,11 +1480,14 @@ class _Round:
         self.expect("result included/dropped", result.get("included") == sorted(U3) and result.get("dropped") == sorted(set(range(1, self.n + 1)) - U3))
         return None
 
-    def abort(self, reason: str, count: int) -> dict[int, tuple]:
+    def abort(self, reason: str, count: int | None = None, owner: int | None = None) -> dict[int, tuple]:
         result = self.e["result"]
         detail = result.get("detail", "")
         self.expect("result aborted", result.get("aborted") == reason, f"{result.get('aborted')} != {reason}")
-        self.expect("abort detail names the count and the threshold", detail.startswith(f"{count} ") and detail.endswith(f"threshold t = {self.t}"), detail)
+        if owner is None:
+            self.expect("abort detail names the count and the threshold", detail.startswith(f"{count} ") and detail.endswith(f"threshold t = {self.t}"), detail)
+        else:
+            self.expect("abort detail names the owner", f"client {owner}'s" in detail, detail)
         self.aborted = True
         return {u: ("Abort", {"reason": reason, "detail": detail}) for u in sorted(self.accepted)}
 
