@@ -28,6 +28,10 @@ randomness source (``protocol_spec/tools/detrandom.py``: call ``c`` of
 Fields: ``params``; ``seed`` (hex) and ``seed_text``; ``inputs`` (one vector
 per client, ``inputs[u-1]`` for client ``u``); ``dropouts`` (``{id: phase}``
 where the client vanishes before sending its message of that phase);
+``corrupt`` (only in the entries of ``CORRUPT_CASES``: ``{id: [{field, owner,
+limb, delta}]}``, the client's honest UnmaskingResponse has ``delta`` added
+mod PRIME to value ``limb`` of its share of ``owner``'s secret in ``field``,
+``seed_shares`` or ``key_shares``, before the server receives it);
 ``phases``; ``messages`` (``direction`` ``client_to_server`` or
 ``server_to_client``, ``client``, ``phase``, ``type``, ``hex``, and
 ``delivered`` for server messages); ``random``: every ``token_bytes`` output,

@@ -223,9 +223,26 @@ def _undecodable_message(data):
     msg["hex"] += "00"  # a trailing byte
 
 
+def _undeclared_corrupted_share(data):
+    entry = _entry(data, "generate", "n5-active-corrupt-one-client-seed-and-key-share")
+    # client 2 still sends its corrupted key share of 5, but only its seed-share change stays declared
+    entry["corrupt"]["2"] = [ch for ch in entry["corrupt"]["2"] if ch["field"] != "key_shares"]
+
+
+def _wrong_sum_after_retry(data):
+    result = _entry(data, "generate", "n5-active-corrupt-two-clients-subset-search")["result"]
+    result["sum"][0] = (result["sum"][0] + 1) % 2**16
+
+
+def _wrong_failed_owner(data):
+    result = _entry(data, "generate", "n4-active-abort-corrupt-shares-beyond-the-retry-search")["result"]
+    result["detail"] = result["detail"].replace("client 2's", "client 3's")
+
+
 @pytest.fixture(scope="module")
 def tampered_transcripts(tmp_path_factory) -> list[str]:
-    edits = [_wrong_sum, _changed_blob, _changed_flag_root, _changed_seed_draw, _wrong_delivery, _wrong_abort_threshold, _undecodable_message]
+    edits = [_wrong_sum, _changed_blob, _changed_flag_root, _changed_seed_draw, _wrong_delivery, _wrong_abort_threshold, _undecodable_message,
+             _undeclared_corrupted_share, _wrong_sum_after_retry, _wrong_failed_owner]
     return _tampered_run(tmp_path_factory.mktemp("transcripts"), "transcripts", edits)
 
 
@@ -257,12 +274,26 @@ def test_independent_verifier_reports_a_message_that_does_not_decode(tampered_tr
     assert _mismatch(tampered_transcripts, "transcripts/n3-complete-drop-before-unmasking", "UnmaskingRequest to 1) decodes")
 
 
+def test_independent_verifier_reports_a_corrupted_share_not_declared_in_corrupt(tampered_transcripts):
+    assert _mismatch(tampered_transcripts, "transcripts/n5-active-corrupt-one-client-seed-and-key-share", "unmasking UnmaskingResponse of 2: bytes differ")
+
+
+def test_independent_verifier_reports_a_wrong_sum_after_the_retry_search(tampered_transcripts):
+    assert _mismatch(tampered_transcripts, "transcripts/n5-active-corrupt-two-clients-subset-search", "result sum")
+
+
+def test_independent_verifier_reports_a_reconstruction_failure_blamed_on_another_owner(tampered_transcripts):
+    assert _mismatch(tampered_transcripts, "transcripts/n4-active-abort-corrupt-shares-beyond-the-retry-search", "abort detail names the owner")
+
+
 def test_tampered_transcripts_touch_only_their_own_entries(tampered_transcripts):
     touched = {line.split()[1].split("/")[1] for line in tampered_transcripts}
     assert touched == {
         "n8-harary-k4-drop-before-masked-input", "n5-harary-k2-no-dropout", "n11-active-harary-k4-drop-before-masked-input",
         "n4-complete-bits-7-drop-before-unmasking", "n4-harary-k2-drop-before-share-keys",
         "n5-complete-abort-too-few-unmasking-responses", "n3-complete-drop-before-unmasking",
+        "n5-active-corrupt-one-client-seed-and-key-share", "n5-active-corrupt-two-clients-subset-search",
+        "n4-active-abort-corrupt-shares-beyond-the-retry-search",
     }
 
 

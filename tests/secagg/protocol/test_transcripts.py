@@ -14,10 +14,16 @@ Each vector of ``transcripts.json`` is checked four ways:
 * the session id, seed commitments, encrypted shares and masked inputs are
   re-derived from the chapter's formulas with ``hashlib`` and pyca primitives
   (plus the library's PRG and Shamir, which have their own vectors).
+
+A client listed in an entry's ``corrupt`` sends its honest UnmaskingResponse
+with the declared limb changes applied (``apply_corrupt``); the server's retry
+search (chapter "Protocol", Unmasking step 3) must still give the exact sum, or
+the recorded ``reconstruction_failed``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import struct
 
@@ -29,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secagg.codec import decode, encode
-from secagg.errors import AbortReason
+from secagg.errors import AbortReason, InvalidShareError
 from secagg.messages import (
     Abort,
     AdvertiseKeys,
@@ -75,6 +81,22 @@ class Replay:
         return out
 
 
+def apply_corrupt(v: dict, u: int, data: bytes, p: Params) -> bytes:
+    """Client ``u``'s UnmaskingResponse with the entry's declared changes: ``delta`` added mod p to one limb of a share."""
+    changes = v.get("corrupt", {}).get(str(u), [])
+    if not changes:
+        return data
+    msg = decode(data, params=p)
+    for ch in changes:
+        shares = list(getattr(msg, ch["field"]))
+        i = next(j for j, s in enumerate(shares) if s.owner == ch["owner"])
+        values = list(struct.unpack("<9I", shares[i].share))
+        values[ch["limb"]] = (values[ch["limb"]] + ch["delta"]) % shamir.PRIME
+        shares[i] = dataclasses.replace(shares[i], share=struct.pack("<9I", *values))
+        msg = dataclasses.replace(msg, **{ch["field"]: tuple(shares)})
+    return encode(msg)
+
+
 def _identities(v: dict, random) -> tuple[dict[int, Ed25519SigningKey], dict[int, bytes] | None]:
     p = Params(**v["params"])
     if p.threat.value != "active":
@@ -107,6 +129,8 @@ def run_round(v: dict) -> tuple[list[tuple], dict]:
             if not alive(u, ph) or clients[u].finished:
                 continue
             reply = clients[u].start() if i == 0 else clients[u].receive(outbox[u])
+            if reply is not None and ph == "unmasking":
+                reply = apply_corrupt(v, u, reply, p)
             if reply is not None:
                 log.append(("client_to_server", u, ph, reply.hex(), None))
                 server.receive(u, reply)
@@ -174,6 +198,8 @@ def test_each_fresh_client_fed_its_recorded_server_messages_emits_its_recorded_r
             for data in received:
                 reply = client.receive(unhex(data))
                 if reply is not None:
+                    if isinstance(decode(reply, params=p), UnmaskingResponse):
+                        reply = apply_corrupt(v, u, reply, p)
                     replies.append(reply.hex())
         assert replies == sent
         assert replay.used == len(replay.draws)
@@ -200,7 +226,9 @@ def test_the_recorded_sum_is_the_plain_sum_of_the_included_inputs(v):
         m["client"] for m in v["messages"] if m["type"] == "MaskedInputResponse" and m["direction"] == "client_to_server"
     )
     if "aborted" in r:
-        assert AbortReason(r["aborted"]) is AbortReason.TOO_FEW_SURVIVORS
+        # too few answers, or (only with a declared corruption) no subset of shares passing the check
+        want = AbortReason.RECONSTRUCTION_FAILED if "corrupt" in v else AbortReason.TOO_FEW_SURVIVORS
+        assert AbortReason(r["aborted"]) is want
         aborts = [m for m in v["messages"] if m["type"] == "Abort"]
         assert [m["client"] for m in aborts] == list(range(1, p.n_clients + 1))
         assert not any(m["delivered"] for m in aborts)
@@ -223,6 +251,12 @@ def test_the_transcripts_cover_every_size_graph_threat_model_and_dropout_phase()
         e["params"]["threat"] == "active" and "consistency_check" in e["dropouts"].values() for e in entries
     )
     assert any("aborted" in e["result"] for e in entries)
+    # corrupted shares in an UnmaskingResponse: one corrupting client, two, and one corruption past the retry search
+    corrupting = [e for e in entries if "corrupt" in e]
+    assert any(len(e["corrupt"]) == 1 and "sum" in e["result"] for e in corrupting)
+    assert any(len(e["corrupt"]) >= 2 and "sum" in e["result"] for e in corrupting)
+    assert any(e["result"].get("aborted") == "reconstruction_failed" for e in corrupting)
+    assert any(ch["field"] == "key_shares" for e in corrupting for changes in e["corrupt"].values() for ch in changes)
     # pinned since wire version 2: a Harary graph with k >= 4, moduli other than 2^16, a non-zero round counter
     assert any(e["params"]["graph"] == "harary" and e["params"]["neighbors"] >= 4 for e in entries)
     assert {e["params"]["bits"] for e in entries} >= {7, 16, 32}
@@ -368,3 +402,109 @@ def test_unmasking_requests_and_responses_follow_the_client_rules(v):
     for m in v["messages"]:
         if m["type"] == "Abort":
             assert decode(unhex(m["hex"]), params=p) == Abort(reason=AbortReason(v["result"]["aborted"]), detail=v["result"]["detail"])
+
+
+# --------------------------------------------------------------------------- corrupted shares (Unmasking step 3)
+
+CORRUPT_CASES = [v for v in CASES if "corrupt" in v.values[0]]
+
+
+def _unmasking_responses(v: dict) -> dict[int, bytes]:
+    return {m["client"]: unhex(m["hex"]) for m in v["messages"] if m["type"] == "UnmaskingResponse"}
+
+
+def _server_fed(v: dict, responses: dict[int, bytes]):
+    """A fresh server fed the recorded messages, with ``responses`` in place of the recorded UnmaskingResponses."""
+    p = Params(**v["params"])
+    _, pki = _identities(v, Replay(v["random"].get("identity", [])))
+    server = Server(p, pki=pki, random=Replay(v["random"]["server"]))
+    for ph in v["phases"]:
+        for m in v["messages"]:
+            if m["phase"] == ph and m["direction"] == "client_to_server":
+                server.receive(m["client"], responses.get(m["client"], unhex(m["hex"])) if ph == "unmasking" else unhex(m["hex"]))
+        server.advance()
+    return server
+
+
+def _honest_responses(v: dict) -> dict[int, bytes]:
+    """Every UnmaskingResponse as its client computes it (each client replayed alone, no corruption applied)."""
+    p = Params(**v["params"])
+    keys, pki = _identities(v, Replay(v["random"].get("identity", [])))
+    out = {}
+    for u in _unmasking_responses(v):
+        client = Client(u, p, input=_array(v["inputs"][u - 1], p), identity_key=keys.get(u), pki=pki,
+                        random=Replay(v["random"][str(u)]))
+        client.start()
+        for m in v["messages"]:
+            if m["client"] == u and m["direction"] == "server_to_client" and m["delivered"]:
+                reply = client.receive(unhex(m["hex"]))
+        out[u] = reply
+    return out
+
+
+def test_there_are_corrupted_transcripts():
+    assert len(CORRUPT_CASES) >= 3
+
+
+@pytest.mark.parametrize("v", CORRUPT_CASES)
+def test_a_corrupting_client_changes_only_the_declared_limbs_of_its_unmasking_response(v):
+    p = Params(**v["params"])
+    recorded, honest = _unmasking_responses(v), _honest_responses(v)
+    for u in recorded:
+        got, want = decode(recorded[u], params=p), decode(honest[u], params=p)
+        declared = {(ch["field"], ch["owner"], ch["limb"]) for ch in v["corrupt"].get(str(u), [])}
+        changed = set()
+        for field in ("seed_shares", "key_shares"):
+            assert [s.owner for s in getattr(got, field)] == [s.owner for s in getattr(want, field)]
+            for a, b in zip(getattr(got, field), getattr(want, field)):
+                for limb, (x, y) in enumerate(zip(struct.unpack("<9I", a.share), struct.unpack("<9I", b.share))):
+                    if x != y:
+                        changed.add((field, a.owner, limb))
+        assert changed == declared, u
+        assert (got.client_id, got.session_id) == (want.client_id, want.session_id)
+
+
+@pytest.mark.parametrize("v", CORRUPT_CASES)
+def test_with_the_honest_responses_the_same_round_completes_with_the_plain_sum(v):
+    # the corruption is what the retry search had to overcome (or what made the round abort): the same round with
+    # every client honest gives the plain sum over the same survivors, and the recorded result agrees where it completed
+    p = Params(**v["params"])
+    server = _server_fed(v, _honest_responses(v))
+    assert isinstance(server.state, ServerCompleted)
+    included = list(server.state.included)
+    plain = [sum(v["inputs"][u - 1][i] for u in included) % 2**p.bits for i in range(p.dim)]
+    assert [int(x) for x in server.state.total] == plain
+    if "sum" in v["result"]:
+        assert v["result"]["sum"] == plain and v["result"]["included"] == included
+
+
+@pytest.mark.parametrize("v", CORRUPT_CASES)
+def test_every_declared_corrupted_share_gives_a_candidate_the_server_rejects(v):
+    # each declared change alone, with t - 1 honest shares of the same secret, interpolates either an invalid
+    # secret or one that fails the server's check (another seed; for a key, another X25519 public key, so the
+    # change is not confined to the bits that clamping ignores)
+    p = Params(**v["params"])
+    honest = _honest_responses(v)
+    for u, changes in v["corrupt"].items():
+        for ch in changes:
+            shares = {w: s.share for w, data in honest.items() for s in getattr(decode(data, params=p), ch["field"]) if s.owner == ch["owner"]}
+            bad = getattr(decode(apply_corrupt({"corrupt": {u: [ch]}}, int(u), honest[int(u)], p), params=p), ch["field"])
+            others = [h for h in sorted(shares) if h != int(u)][: p.threshold - 1]
+            truth = _interpolate(sorted(shares)[: p.threshold], shares)
+            try:
+                got = _interpolate(sorted([*others, int(u)]), {**shares, int(u): next(s.share for s in bad if s.owner == ch["owner"])})
+            except InvalidShareError:
+                continue
+            if ch["field"] == "seed_shares":
+                assert got != truth
+            else:
+                assert _public(got) != _public(truth)
+
+
+def _interpolate(holders: list[int], shares: dict[int, bytes]) -> bytes:
+    ys = np.stack([shamir.shares_from_bytes(shares[h], 1) for h in holders])
+    return shamir.reconstruct(holders, ys, threshold=len(holders))[0]
+
+
+def _public(private: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
