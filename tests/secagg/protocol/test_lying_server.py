@@ -651,8 +651,8 @@ def test_sparse_active_ring_of_k_plus_1_gives_both_secrets_with_2t_minus_k_minus
 
     Fewer corrupted clients suffice when the server also puts honest clients in the ring it picks: a ring of
     k + 1 = 5 (so every H(.) is the whole ring) with the victim w, honest g1, honest g2, g3 and ONE corrupted
-    client c (2t - k - 1 = 1, while a random ring of 12 gives no client more than a = 0 corrupted holders
-    with rule 2b's t = k/2 + 1). Two roots: w and g1 see everyone alive and g2, g3 see w dropped; c signs
+    client c (2t - k - 1 = 1; t = 3 is rule 2b's threshold for a = 0, and w's place in the true ring of 12
+    plays no part). Two roots: w and g1 see everyone alive and g2, g3 see w dropped; c signs
     both. Each root has t = 3 signers, so {w, g1, c} reveal b_w and {g2, g3, c} reveal s_sk_w: the
     theorem's premise 2t > k + 1 + c_w fails (6 > 6), and w's input comes out of w's masked input.
     """
@@ -697,3 +697,20 @@ def test_complete_graph_active_refuses_the_fake_ring_a_rule_2b_adversary_could_f
     ring = spec_ring(seed, [a for u, a in h.adverts().items() if u in (1, 2)])
     lie = codec.encode(forge_share_keys(seed, ring, 0, 2))
     assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, lie, later=[h.outbox[1]], detail="2 clients advertised keys, threshold t = 4")
+
+
+def test_the_same_two_root_ring_without_a_corrupted_client_is_refused_by_the_quorum():
+    """The contrast (SPEC.md, same paragraph): with |C| = 0 < min(t - 1, 2t - k - 1) = 1 the split of five
+    honest clients into {w, g1} (everyone alive) and {g2, g3, g4} (w dropped) leaves the first root with
+    two signers, below t = 3: w and g1 refuse to reveal anything of w."""
+    w, g1, g2, g3, g4 = 1, 2, 3, 4, 5
+    h = _fake_session("no corrupted", [w, g1, g2, g3, g4])
+    h.step()
+    h.step()
+    everyone, without_w = (w, g1, g2, g3, g4), (g1, g2, g3, g4)
+    for u in (g2, g3, g4):
+        h.outbox[u] = codec.encode(forge_consistency(h, u, without_w))
+    sigs = {u: decode(h.params, h.answer(u)).signature for u in everyone}
+    for u in (w, g1):
+        bad = codec.encode(unmasking_for(h, u, everyone, {v: sigs[v] for v in (w, g1)}))
+        assert_aborted(h, u, AbortReason.TOO_FEW_SURVIVORS, bad, later=[bad], detail="2 consistency signatures")
