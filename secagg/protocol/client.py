@@ -136,7 +136,9 @@ def _share_keys(ctx: _Context, st: ClientR0AdvertiseKeys, msg: ShareKeysRequest)
     by_id = {a.client_id: a for a in entries}
     seed = random_bytes(ctx.random, shamir.SECRET_SIZE)
     shares = shamir.split([seed, st.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
-    by_holder = {h: shamir.shares_to_bytes(shares[row]) for row, h in enumerate(holders)}
+    pair = 2 * shamir.SHARE_SIZE  # one holder's shares of (seed, s_sk), in split's holder-major order
+    flat = shamir.shares_to_bytes(shares.reshape(-1, shamir.LIMBS))  # one range check for every holder's pair
+    by_holder = {h: flat[row * pair : (row + 1) * pair] for row, h in enumerate(holders)}
     share_keys = {v: _pair(session.share_key, st.c_keys, by_id[v].c_pk, sid, me, v) for v in neighbors}
     out = tuple(
         AddressedShare(peer=v, blob=session.seal_share(share_keys[v], sid, me, v, by_holder[v], ctx.random)) for v in neighbors
@@ -171,7 +173,7 @@ def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest)
         _require(v in st.share_keys, AbortReason.INCONSISTENT, f"share from client {v}, who is not a neighbour")
         body = session.open_share(st.share_keys[v], st.sid, v, me, entry.blob)
         try:
-            shamir.shares_from_bytes(body, 2)
+            shamir.check_shares(body, 2)
         except InvalidShareError:
             raise AbortSignal(AbortReason.MALFORMED, f"share from client {v} is not a valid share") from None
         held[v] = body
