@@ -220,17 +220,13 @@ def _write_advertise(w: _Writer, a: AdvertiseKeys) -> None:
 
 
 def _write_addressed(w: _Writer, shares: tuple[AddressedShare, ...]) -> None:
-    w.u32(len(shares))
-    for s in shares:
-        w.u32(s.peer)
-        w.raw(s.blob)
+    pack = _U32.pack
+    w.parts.append(pack(len(shares)) + b"".join([pack(s.peer) + s.blob for s in shares]))
 
 
 def _write_revealed(w: _Writer, shares: tuple[RevealedShare, ...]) -> None:
-    w.u32(len(shares))
-    for s in shares:
-        w.u32(s.owner)
-        w.raw(s.share)
+    pack = _U32.pack
+    w.parts.append(pack(len(shares)) + b"".join([pack(s.owner) + s.share for s in shares]))
 
 
 def encoded_size_masked_input(params: Params) -> int:
