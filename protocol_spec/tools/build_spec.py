@@ -29,10 +29,11 @@ graphs of SecAgg+, Bell et al., CCS 2020), its CKKS alternative, and the
 accounting of its differential-privacy layer, precisely enough for another
 team to build an interoperable implementation from the text alone. The test
 vectors in `protocol_spec/vectors/` pin the bytes; `protocol_spec/tools/
-verify_independent.py` re-derives the key-derivation and PRG vectors without
+verify_independent.py` re-derives every vector file from this text without
 importing the library.
 
-**Stability.** The wire format carries a version byte (currently 1). Within a
+**Stability.** The wire format carries a version byte (currently 3; chapter "Wire format" says what
+earlier versions' peers get). Within a
 version, no field changes meaning; new behaviour arrives as a new message or a
 new version. Derivation labels all start with `secagg/v1/`.
 

@@ -151,6 +151,8 @@ def _tamper(kind: str, msg):
         first = msg.shares[0]
         blob = first.blob[:-1] + bytes([first.blob[-1] ^ 1])
         return dataclasses.replace(msg, shares=(dataclasses.replace(first, blob=blob), *msg.shares[1:]))
+    if kind == "every-share-withheld":  # fewer than t - 1 live holders besides itself: too few survivors
+        return dataclasses.replace(msg, shares=())
     if kind == "every-flag-cleared":  # client 1's own flag among them (wire v3: flags of its window)
         return dataclasses.replace(msg, flags=bytes(len(msg.flags)))
     if kind == "survivor-also-dropped":
@@ -159,11 +161,11 @@ def _tamper(kind: str, msg):
     raise ValueError(kind)
 
 
-_ABORTS = {  # message type of the step -> the lie
-    "ShareKeysRequest": "window-ends-swapped",
-    "MaskedInputRequest": "share-blob-flipped",
-    "ConsistencyCheckRequest": "every-flag-cleared",
-    "UnmaskingRequest": "survivor-also-dropped",
+_ABORTS = {  # message type of the step -> the lies, one vector each
+    "ShareKeysRequest": ("window-ends-swapped",),
+    "MaskedInputRequest": ("share-blob-flipped", "every-share-withheld"),
+    "ConsistencyCheckRequest": ("every-flag-cleared",),
+    "UnmaskingRequest": ("survivor-also-dropped",),
 }
 
 
@@ -182,30 +184,33 @@ def _client_aborts(entries: list[dict]) -> list[dict]:
             if step["message"] is None:
                 continue
             msg = codec.decode(bytes.fromhex(step["message"]), params=params)
-            kind = _ABORTS[type(msg).__name__]
-            bad = codec.encode(_tamper(kind, msg))
-            client = Client.from_state(bytes.fromhex(step["before"]), 1, params, random=_NoDraws(), **kw)
-            try:
-                client.receive(bad)
-            except RemoteProtocolError as e:
-                reason, detail = e.reason, e.detail
-            else:
-                raise AssertionError(f"{entry['id']}: client 1 accepted {kind}")
-            out.append(
-                {
-                    "id": f"{entry['id']}/{type(msg).__name__}/{kind}",
-                    "params": entry["params"],
-                    "client": 1,
-                    **({"identity": entry["identity"]["1"], "pki": entry["pki"]} if kw else {}),
-                    "before": step["before"],
-                    "message": bad.hex(),
-                    "reason": reason.name,
-                    "detail": detail,
-                    "abort": client.abort_message.hex(),
-                    "after": client.to_state().hex(),
-                }
-            )
+            for kind in _ABORTS[type(msg).__name__]:
+                out.append(_client_abort(entry, params, kw, step, msg, kind))
     return out
+
+
+def _client_abort(entry: dict, params: Params, kw: dict, step: dict, msg, kind: str) -> dict:
+    """One client-side abort vector: client 1 restored from ``step``'s before state, given ``msg`` with ``kind``."""
+    bad = codec.encode(_tamper(kind, msg))
+    client = Client.from_state(bytes.fromhex(step["before"]), 1, params, random=_NoDraws(), **kw)
+    try:
+        client.receive(bad)
+    except RemoteProtocolError as e:
+        reason, detail = e.reason, e.detail
+    else:
+        raise AssertionError(f"{entry['id']}: client 1 accepted {kind}")
+    return {
+        "id": f"{entry['id']}/{type(msg).__name__}/{kind}",
+        "params": entry["params"],
+        "client": 1,
+        **({"identity": entry["identity"]["1"], "pki": entry["pki"]} if kw else {}),
+        "before": step["before"],
+        "message": bad.hex(),
+        "reason": reason.name,
+        "detail": detail,
+        "abort": client.abort_message.hex(),
+        "after": client.to_state().hex(),
+    }
 
 
 def generate() -> dict:

@@ -183,7 +183,7 @@ def _messages() -> list[tuple[str, object]]:
                 key_shares=(RevealedShare(owner=3, share=_share(3, 2)),),
             ),
         ),
-        ("abort-too-few-survivors", Abort(reason=AbortReason.TOO_FEW_SURVIVORS, detail="2 masked inputs, threshold 3")),
+        ("abort-too-few-survivors", Abort(reason=AbortReason.TOO_FEW_SURVIVORS, detail="2 masked inputs, threshold t = 3")),
         ("abort-empty-detail", Abort(reason=AbortReason.PEER_ABORTED)),
         ("abort-utf8-detail", Abort(reason=AbortReason.LOCAL, detail="données ✓")),
     ] + [(f"abort-code-{ABORT_CODES[r]}-{r.value}", Abort(reason=r, detail=r.value)) for r in AbortReason]

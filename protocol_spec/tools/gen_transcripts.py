@@ -79,6 +79,8 @@ _N4A = _params(4, 6, t=3, threat="active", round_counter=7)
 _N8H4 = _params(8, 6, graph="harary", k=4, t=3)
 _N4B32 = _params(4, 5, t=2, bits=32)
 _N4B7 = _params(4, 9, t=2, bits=7, round_counter=2**64 - 1)
+_N4B62 = _params(4, 5, t=2, bits=62)  # 8-byte words (bits 33..62) on the wire and in the PRG
+_N5B40 = _params(5, 4, graph="harary", k=2, t=2, bits=40)
 _N11A4 = _params(11, 3, graph="harary", k=4, t=3, threat="active", round_counter=5)  # W2 = 9 of 11 positions
 
 CASES = [
@@ -121,6 +123,8 @@ CASES = [
     ("n11-active-harary-k4-no-dropout", _N11A4, {}),
     ("n11-active-harary-k4-drop-before-masked-input", _N11A4, {6: "masked_input"}),
     ("n11-active-harary-k4-drop-before-consistency-check", _N11A4, {3: "consistency_check"}),
+    ("n4-complete-bits-62-drop-before-masked-input", _N4B62, {3: "masked_input"}),
+    ("n5-harary-k2-bits-40-drop-before-masked-input", _N5B40, {1: "masked_input"}),
 ]
 
 _ORDER = {p: i for i, p in enumerate(PHASES)}

@@ -3,7 +3,7 @@
 Written from the SPEC text (chapters "Conventions", "Key agreement and KDF",
 "AEAD and signatures", "Shamir secret sharing", "Fixed-point encoding and
 the bit budget", "PRG", "Masking and packing",
-"Parameters and graphs", "Wire format" and "Protocol") and the RFCs alone; it
+"Parameters and graphs", "Wire format", "Protocol" and "Client state") and the RFCs alone; it
 imports nothing from ``secagg``. What it implements itself:
 
 * HKDF-SHA256 from RFC 5869 with :mod:`hmac` and :mod:`hashlib` only;
@@ -35,7 +35,20 @@ imports nothing from ``secagg``. What it implements itself:
   refusal's error class), ``aead.json``, ``packing.json``, ``codec.json``
   (every message encoded and decoded, every invalid one refused) and
   ``reconstruction.json`` (the retry search of "Unmasking" step 3: every
-  candidate in order, the suspects, the failure).
+  candidate in order, the suspects, the failure);
+* the parameter finder of "Choosing k and t" (``finder.json``): the argument
+  rules and worst-case counts, rules 1-3 decided with exact integers and the
+  SPEC's tail bounds, every recorded field of each choice, and every smaller
+  even degree shown rejected (whole blocks at once from binary64 bounds on
+  ``a`` and ``z`` with a 1e-6 slack, single degrees exactly); the complete
+  graph where asked for or for the active model;
+* the client state of chapter "Client state" (``client_state.json``): a
+  decoder with every rule (and the SPEC's error name, ``DecodeError`` or
+  ``ValueError``) and an encoder; every recorded state re-encodes to itself,
+  and each client step is replayed from its ``before`` state alone (the round
+  code above, fed the step's recorded draws): the reply and the ``after``
+  state are re-derived byte for byte; client-side aborts refuse their lie
+  without drawing and store the aborted state and Abort message recorded.
 
 Borrowed primitives (pyca/cryptography, named here so that nothing else is):
 single-block AES (ECB on counter blocks), AES-256-GCM (``AESGCM``) and
@@ -1608,6 +1621,565 @@ def check_reconstruction(data: dict, report: Report) -> None:
 
     _each(report, data.get("generate", []), "reconstruction/", generate)
 
+
+# ----------------------------------------------------------------- chapter "Parameters and graphs": the parameter finder
+
+FINDER_THREATS = ("semi-honest", "semi-malicious", "active")
+FINDER_TOLERANCE = 1e-9  # binary64, in the worst-case counts and the feasibility test
+FINDER_SLACK = 1e-6  # relative; this tool's floating-point bounds only ever decide with this much to spare
+
+
+def _finder_int(name: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Refused("TypeError", f"{name} must be an int")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} = {value} outside [{lo}, {hi}]")
+    return value
+
+
+def _finder_rate(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Refused("TypeError", f"{name} must be a real number")
+    value = float(value)
+    if not 0.0 <= value < 1.0:  # NaN fails too
+        raise ValueError(f"{name} = {value} outside [0, 1)")
+    return value
+
+
+def finder_arguments(args: dict) -> tuple[int, float, float, str, int, int]:
+    """The finder's argument rules in the SPEC's order: (n, delta, alpha, threat, s, f) or the SPEC's error."""
+    n = _finder_int("n_clients", args["n_clients"], 2, 2**20)
+    delta = _finder_rate("dropout_rate", args["dropout_rate"])
+    alpha = _finder_rate("adversarial_rate", args["adversarial_rate"])
+    threat = args["threat"]
+    if not isinstance(threat, str):
+        raise Refused("TypeError", "threat must be a string")
+    if threat not in FINDER_THREATS:
+        raise ValueError(f"unknown threat {threat!r}")
+    s = _finder_int("security_bits", args.get("security_bits", 40), 1, 128)
+    f = _finder_int("failure_bits", args.get("failure_bits", 20), 1, 64)
+    total = alpha + delta if threat == "semi-honest" else alpha + 2 * delta
+    if total > 0.9 + FINDER_TOLERANCE:
+        raise ValueError(f"infeasible rates: {total}")
+    return n, delta, alpha, threat, s, f
+
+
+def worst_case(rate: float, n: int) -> int:
+    return min(n - 1, math.floor(rate * n + FINDER_TOLERANCE))
+
+
+def _hg_range(N: int, K: int, h: int, lo: int, hi: int) -> tuple[int, int]:
+    return max(lo, 0, h - (N - K)), min(hi, K, h)
+
+
+def hg_count(N: int, K: int, h: int, lo: int, hi: int) -> int:
+    """sum_{lo <= j <= hi} C(K, j) C(N - K, h - j), exactly."""
+    lo, hi = _hg_range(N, K, h, lo, hi)
+    if lo > hi:
+        return 0
+    term = math.comb(K, lo) * math.comb(N - K, h - lo)
+    total = term
+    for j in range(lo, hi):
+        term = term * (K - j) * (h - j) // ((j + 1) * (N - K - h + j + 1))
+        total += term
+    return total
+
+
+def hg_tail_bound(N: int, K: int, h: int, lo: int, hi: int, upper: bool) -> int:
+    """The tail count of "Exactness": exact up to 256 terms, else first term / (1 - r) rounded up (r < 1)."""
+    lo, hi = _hg_range(N, K, h, lo, hi)
+    if hi - lo + 1 <= 256:
+        return hg_count(N, K, h, lo, hi)
+    j = lo if upper else hi
+    first = math.comb(K, j) * math.comb(N - K, h - j)
+    if upper:  # T(lo + 1) / T(lo)
+        num, den = (K - lo) * (h - lo), (lo + 1) * (N - K - h + lo + 1)
+    else:  # T(hi - 1) / T(hi)
+        num, den = hi * (N - K - h + hi), (K - hi + 1) * (h - hi + 1)
+    if num >= den:
+        return hg_count(N, K, h, lo, hi)
+    return -(-first * den // (den - num))
+
+
+def _log_pmf(N: int, K: int, h: int, j: int) -> float:
+    lg = math.lgamma
+    return (lg(K + 1) - lg(j + 1) - lg(K - j + 1) + lg(N - K + 1) - lg(h - j + 1) - lg(N - K - h + j + 1)
+            - lg(N + 1) + lg(h + 1) + lg(N - h + 1))
+
+
+def hg_tail_float(N: int, K: int, h: int, x: int, upper: bool) -> float:
+    """P[X >= x] (upper) or P[X <= x] for X ~ HG(N, K, h) in binary64: lgamma for the first term, then term ratios."""
+    jmin, jmax = max(0, h - (N - K)), min(K, h)
+    j = max(x, jmin) if upper else min(x, jmax)
+    if j > jmax or j < jmin:
+        return 0.0
+    log_scale, term, total = _log_pmf(N, K, h, j), 1.0, 1.0
+    while j != (jmax if upper else jmin):
+        if upper:
+            num, den = (K - j) * (h - j), (j + 1) * (N - K - h + j + 1)
+            j += 1
+        else:
+            num, den = j * (N - K - h + j), (K - j + 1) * (h - j + 1)
+            j -= 1
+        term *= num / den
+        total += term
+        if total > 1e200:
+            term, total, log_scale = term * 1e-200, total * 1e-200, log_scale + 200 * math.log(10)
+        if num < den and term < total * 1e-18:  # past the mode: the rest is below 1e-15 of the sum
+            break
+    value = log_scale + math.log(total)
+    return math.exp(min(value, 0.0)) if value > -745 else 0.0
+
+
+class FinderRules:
+    """The three rules of "Choosing k and t" for one (n, A, D, threat, s, f): exact, and float bounds for skipping."""
+
+    def __init__(self, n: int, A: int, D: int, threat: str, s: int, f: int) -> None:
+        self.n, self.A, self.D, self.threat, self.s, self.f = n, A, D, threat, s, f
+        self.B, self.H = min(A + D, n), n - A
+        self._p1: dict[int, Fraction] = {}
+
+    # rule 1
+    def p1(self, k: int) -> Fraction:
+        if k not in self._p1:
+            n, B = self.n, self.B
+            exact = Fraction(0) if B < k or k >= n - 1 else Fraction(n * (n - k - 1) * math.perm(B, k), 2 * math.perm(n, k))
+            self._p1[k] = exact
+        return self._p1[k]
+
+    def rule1(self, k: int) -> bool:
+        return self.p1(k) <= Fraction(1, 2**self.s)
+
+    def rule1_log2(self, k: int) -> float:
+        n, B = self.n, self.B
+        if B < k or k >= n - 1:
+            return -math.inf
+        lg = math.lgamma
+        return (math.log(n) + math.log(n - k - 1) - math.log(2) + lg(B + 1) - lg(B - k + 1) - lg(n + 1) + lg(n - k + 1)) / math.log(2)
+
+    # rule 2: a
+    def rule2_ok(self, k: int, x: int) -> bool:
+        M = self.s + 64
+        p1 = self.p1(k)
+        P = -(-(p1.numerator << M) // p1.denominator)
+        tail = hg_tail_bound(self.n - 1, self.A, k, x + 1, k, upper=True)
+        return (self.H * tail) << M <= math.comb(self.n - 1, k) * ((1 << 64) - P)
+
+    def a_lower(self, k: int) -> int:
+        """<= the true min x with H P[Y > x] <= 2^-s (so <= a for every degree >= k): float, with slack."""
+        target = 2.0**-self.s * (1 + FINDER_SLACK)
+        ok = lambda x: self.H * hg_tail_float(self.n - 1, self.A, k, x + 1, upper=True) <= target
+        lo, hi = 0, k  # ok(k): the tail above k is empty
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
+        return lo
+
+    def a_exact(self, k: int) -> int:
+        a = self.a_lower(k)
+        while not self.rule2_ok(k, a):
+            a += 1
+        while a > 0 and self.rule2_ok(k, a - 1):
+            a -= 1
+        return a
+
+    # rule 3: z
+    def rule3_ok(self, k: int, z: int) -> bool:
+        N, n, D = self.n - 1, self.n, self.D
+        dropped = hg_tail_bound(N, n - D, k, 0, z - 1, upper=False)
+        alive = hg_tail_bound(N, n - D - 1, k, 0, z - 2, upper=False)
+        return (D * dropped + (n - D) * alive) << self.f < math.comb(N, k)
+
+    def z_upper(self, k: int) -> int:
+        """>= the true max t <= k + 1 with F(t) < 2^-f (so >= z for every degree <= k): float, with slack."""
+        if self.D == 0:
+            return k + 1
+        N, n, D = self.n - 1, self.n, self.D
+        target = 2.0**-self.f * (1 + FINDER_SLACK)
+        ok = lambda t: (D * hg_tail_float(N, n - D, k, t - 1, upper=False)
+                        + (n - D) * hg_tail_float(N, n - D - 1, k, t - 2, upper=False)) < target
+        lo, hi = 0, k + 1  # ok(0): both tails empty
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+        return lo
+
+    def z_exact(self, k: int) -> int:
+        if self.D == 0:
+            return k + 1
+        z = min(self.z_upper(k), k + 1)
+        while z > 0 and not self.rule3_ok(k, z):
+            z -= 1
+        while z < k + 1 and self.rule3_ok(k, z + 1):
+            z += 1
+        return z
+
+    def t_lo(self, k: int, a: int) -> int:
+        return max(2, a + 1) if self.threat == "semi-honest" else max(2, (k + 1 + a) // 2 + 1)
+
+    def exact(self, k: int) -> dict | None:
+        """The choice for degree k (every field of finder.json), or None when k is rejected."""
+        if k < self.n - 1 and not self.rule1(k):
+            return None
+        a, z = self.a_exact(k), self.z_exact(k)
+        t_lo, t_hi = self.t_lo(k, a), min(z, k + 1)
+        if t_lo > t_hi:
+            return None
+        return {"neighbors": k, "threshold": t_lo, "max_threshold": t_hi, "adversarial_bound": a, "survivor_bound": z}
+
+    def rule1_passes(self, k: int) -> bool:
+        bound = self.rule1_log2(k) + self.s
+        if abs(bound) > 1e-6:
+            return bound < 0
+        return self.rule1(k)
+
+    def first_accepted(self) -> int | None:
+        """The least even k < n - 1 that every rule accepts, None if there is none, shown by rejecting all below it.
+
+        p1 falls as k grows, so rule 1 fails on a prefix of the degrees, found by bisection. Past it the degrees
+        are split into blocks, lowest first: a block [k1, k2] is rejected at once when the smallest threshold rule 2
+        allows at k1 (a, without p1, only grows with k) exceeds the largest rule 3 allows at k2 (z only grows
+        with k), both from binary64 bounds with a 1e-6 relative slack; a single degree that this does not reject
+        is decided by the exact rules.
+        """
+        kmax = (self.n - 2) // 2 * 2
+        lo, hi = 2, kmax + 2  # the first even k passing rule 1 is in [lo, hi]; hi = kmax + 2: none
+        while lo < hi:
+            mid = (lo + hi) // 4 * 2
+            lo, hi = (lo, mid) if self.rule1_passes(mid) else (mid + 2, hi)
+        stack = [(lo, kmax)]
+        while stack:
+            k1, k2 = stack.pop()
+            if k1 > k2 or self.t_lo(k1, self.a_lower(k1)) > min(self.z_upper(k2), k2 + 1):
+                continue
+            if k1 == k2:
+                if self.exact(k1) is not None:
+                    return k1
+                continue
+            mid = (k1 + k2) // 4 * 2
+            stack += [(mid + 2, k2), (k1, mid)]  # the lower half first
+        return None
+
+
+def finder_choice(args: dict) -> dict:
+    """The ``choice`` finder.json records for these arguments (or the SPEC's refusal), re-derived."""
+    n, delta, alpha, threat, s, f = finder_arguments(args)
+    rules = FinderRules(n, worst_case(alpha, n), worst_case(delta, n), threat, s, f)
+    if not args.get("complete_only") and threat != "active":
+        k = rules.first_accepted()
+        if k is not None:
+            return {"graph": "harary", **rules.exact(k)}
+    choice = rules.exact(n - 1)
+    if choice is None:
+        raise ValueError("even the complete graph fails")
+    return {"graph": "complete", **choice}
+
+
+def check_finder(data: dict, report: Report) -> None:
+    args_of = ("n_clients", "dropout_rate", "adversarial_rate", "threat", "security_bits", "failure_bits", "complete_only")
+
+    def generate(e, where):
+        got = finder_choice({x: e[x] for x in args_of})
+        for field, want in e["choice"].items():
+            report.expect(f"{where} {field}", got.get(field) == want, f"{got.get(field)} != {want}")
+        report.expect(f"{where} fields", sorted(got) == sorted(e["choice"]), f"{sorted(got)}")
+
+    def invalid(e, where):
+        try:
+            finder_choice(e["arguments"])
+        except Refused as exc:
+            report.expect(where, exc.name == e["error"], f"refused with {exc.name}, the vector says {e['error']}")
+        except ValueError:
+            report.expect(where, e["error"] == "ValueError", f"refused with ValueError, the vector says {e['error']}")
+        else:
+            report.expect(where, False, "accepted by the independent implementation")
+
+    _each(report, data.get("generate", []) + data.get("verify", []), "finder/", generate)
+    _each(report, data.get("invalid", []), "finder/invalid/", invalid)
+
+# ----------------------------------------------------------------- chapter "Client state" (state version 3)
+
+STATE_MAGIC = b"secagg/v1/client-state\x00"
+STATE_VERSION = 3
+STATE_MAX_DETAIL = 1024
+_PAIR = 2 * SHARE_SIZE
+
+
+class _Foreign(Exception):
+    """A state of another client or other parameters: the SPEC's ValueError, not a DecodeError."""
+
+
+def _state_params(p: dict) -> dict:
+    return {"round_counter": 0, **p}
+
+
+def _state_window_shape(p: dict, m: int) -> tuple[int, int | None]:
+    """(count, centre) of the window a client stores: the R1 window of (params, m); centre None for the whole ring."""
+    half = window_half(p, m)
+    return (m, None) if half is None else (2 * half + 1, half)
+
+
+def _state_neighbours(p: dict, m: int, start: int, window_ids: list[int], pos: int) -> list[int]:
+    """N(u) recomputed from the stored window, as in R1 step 7."""
+    if p["graph"] == "harary" and m - 1 > p["neighbors"]:
+        half = p["neighbors"] // 2
+        return sorted(window_ids[(pos + d - start) % m] for d in range(-half, half + 1) if d)
+    me = window_ids[(pos - start) % m]
+    return sorted(v for v in window_ids if v != me)
+
+
+def _state_ids(r: _Reader, bound: int, n: int, what: str) -> list[int]:
+    count = r.count(bound, 4)
+    ids = [r.u32() for _ in range(count)]
+    if any(b <= a for a, b in zip(ids, ids[1:])) or (ids and not 1 <= ids[0] <= ids[-1] <= n):
+        raise ValueError(f"{what}: not strictly increasing ids in [1, n]")
+    return ids
+
+
+def _state_pair(r: _Reader) -> bytes:
+    pair = r.take(_PAIR)
+    shamir_values(pair, 2)  # a limb >= PRIME is refused
+    return pair
+
+
+def _decode_state(data: bytes, p: dict, me: int, identity: bytes | None) -> dict:
+    r, n = _Reader(data), p["n_clients"]
+    if r.take(len(STATE_MAGIC)) != STATE_MAGIC:
+        raise ValueError("bad magic")
+    if (version := r.take(1)[0]) != STATE_VERSION:
+        raise ValueError(f"state version {version}")
+    if r.take(27) != params_bytes(p):
+        raise _Foreign("the state was made under other parameters")
+    if (owner := r.u32()) != me:
+        raise _Foreign(f"the state of client {owner}")
+    phase, has_input = r.take(1)[0], r.take(1)[0]
+    if phase > 6 or has_input > 1:
+        raise ValueError(f"phase {phase} or input flag {has_input}")
+    s: dict = {"phase": phase, "input": unpack(r.take(packed_size(p["dim"], p["bits"])), p["dim"], p["bits"]) if has_input else None}
+    if phase == 1:
+        s["c_sk"], s["s_sk"] = r.take(32), r.take(32)
+        s["signature"] = r.var(64)
+        active = p["threat"] == "active"
+        if len(s["signature"]) != (64 if active else 0):
+            raise ValueError("signature length")
+        c_pk, s_pk = x25519(s["c_sk"], _BASE_POINT), x25519(s["s_sk"], _BASE_POINT)
+        if active and s["signature"] != ed25519_sign(identity, advertise_statement(p, me, c_pk, s_pk)):
+            raise _Foreign("the advertised keys were signed by another identity")
+    elif phase == 6:
+        code, announce = r.take(1)[0], r.take(1)[0]
+        if code not in REASONS or announce > 1:
+            raise ValueError(f"abort reason code {code} or announce flag {announce}")
+        s.update(reason=REASONS[code], announce=announce, detail=r.var(STATE_MAX_DETAIL).decode("utf-8"))
+    elif phase in (2, 3, 4):
+        s["sid"] = r.take(32)
+        s["m"] = m = r.u32()
+        if not p["threshold"] <= m <= n:
+            raise ValueError(f"m = {m}")
+        s["start"] = start = r.u32()
+        if start >= m:
+            raise ValueError("start >= m")
+        count, centre = _state_window_shape(p, m)
+        ids = [r.u32() for _ in range(r.count(count, 4))]
+        if len(ids) != count or len(set(ids)) != count or not all(1 <= v <= n for v in ids):
+            raise ValueError("window: not count distinct ids in [1, n]")
+        if centre is None and (start != 0 or me not in ids):
+            raise ValueError("whole-ring window: start != 0 or own id missing")
+        if centre is not None and ids[centre] != me:
+            raise ValueError("own id not at the window's centre")
+        s["window"], s["pos"] = ids, (start + ids.index(me)) % m
+        s["nbrs"] = nbrs = _state_neighbours(p, m, start, ids, s["pos"])
+        if phase == 2:
+            if 64 * len(nbrs) > r.left():
+                raise ValueError("truncated: neighbour keys")
+            s["peers"] = {v: (r.take(32), r.take(32)) for v in nbrs}
+            s["s_sk"], s["b_u"], s["own"] = r.take(32), r.take(32), _state_pair(r)
+        else:
+            s["A"] = A = _state_ids(r, n, n, "A")
+            if not set(A) <= set(nbrs):
+                raise ValueError("A is not a subset of N(u)")
+            if (1 + len(A)) * _PAIR > r.left():
+                raise ValueError("truncated: held shares")
+            s["own"] = _state_pair(r)
+            s["held"] = {v: _state_pair(r) for v in A}
+            if phase == 4:
+                if p["threat"] != "active":
+                    raise ValueError("phase 4 outside the active model")
+                s["S"] = S = _state_ids(r, n, n, "S")
+                if not set(S) <= set(ids) or me not in S:
+                    raise ValueError("S is not a subset of the window holding u")
+                s["root"] = r.take(32)
+    if r.left():
+        raise ValueError("trailing bytes")
+    return s
+
+
+def decode_state(data: bytes, p: dict, me: int, identity: bytes | None = None) -> dict:
+    """The fields of a client state, or the SPEC's refusal: Refused("DecodeError") or a plain ValueError."""
+    try:
+        return _decode_state(data, _state_params(p), me, identity)
+    except _Foreign as exc:
+        raise ValueError(str(exc)) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused("DecodeError", str(exc)) from None
+
+
+def encode_state(s: dict, p: dict, me: int) -> bytes:
+    p = _state_params(p)
+    out = STATE_MAGIC + bytes([STATE_VERSION]) + params_bytes(p) + _u(me, 32) + bytes([s["phase"]])
+    out += b"\x00" if s["input"] is None else b"\x01" + pack(s["input"], p["bits"])
+    ids = lambda xs: _u(len(xs), 32) + b"".join(_u(x, 32) for x in xs)
+    if s["phase"] == 1:
+        out += s["c_sk"] + s["s_sk"] + _u(len(s["signature"]), 32) + s["signature"]
+    elif s["phase"] == 6:
+        detail = s["detail"].encode("utf-8")
+        out += bytes([next(c for c, r in REASONS.items() if r == s["reason"]), s["announce"]]) + _u(len(detail), 32) + detail
+    elif s["phase"] in (2, 3, 4):
+        out += s["sid"] + _u(s["m"], 32) + _u(s["start"], 32) + ids(s["window"])
+        if s["phase"] == 2:
+            out += b"".join(s["peers"][v][0] + s["peers"][v][1] for v in s["nbrs"]) + s["s_sk"] + s["b_u"] + s["own"]
+        else:
+            out += ids(s["A"]) + s["own"] + b"".join(s["held"][v] for v in s["A"])
+            if s["phase"] == 4:
+                out += ids(s["S"]) + s["root"]
+    return out
+
+
+class _ClientReplay(_Round):
+    """The clients of one client_state.json round, each step restored from its recorded ``before`` state alone."""
+
+    def __init__(self, e: dict, report: Report, where: str) -> None:
+        p = _state_params(e["params"])
+        super().__init__({"id": e["id"], "params": p, "random": {}, "dropouts": {}, "inputs": []}, report)
+        self.where = where
+        self.identity = {int(u): bytes.fromhex(x) for u, x in e.get("identity", {}).items()}
+        self.pki = {u: ed25519_public(x) for u, x in self.identity.items()}
+        for u, x in e.get("pki", {}).items():
+            if int(u) in self.identity:
+                self.expect(f"pki of {u} is its identity's public key", self.pki[int(u)].hex() == x)
+
+    def restore(self, u: int, s: dict) -> None:
+        """The client's working values from its decoded state (what a restored client knows)."""
+        c: dict = {}
+        if s["phase"] == 1:
+            c.update(c_sk=s["c_sk"], s_sk=s["s_sk"], c_pk=x25519(s["c_sk"], _BASE_POINT), s_pk=x25519(s["s_sk"], _BASE_POINT))
+        if s["phase"] in (2, 3, 4):
+            m, start, ids = s["m"], s["start"], s["window"]
+            positions = [(start + i) % m for i in range(len(ids))]
+            c.update(sid=s["sid"], m=m, start=start, pos=s["pos"], window=ids, nbrs=s["nbrs"], positions=positions,
+                     at={q: {"client_id": v} for q, v in zip(positions, ids)}, held={u: s["own"]})
+        if s["phase"] == 2:
+            c.update(s_sk=s["s_sk"], b_u=s["b_u"], k={v: s["peers"][v][1] for v in s["nbrs"]},
+                     s_pk_of={v: s["peers"][v][0] for v in s["nbrs"]})
+        if s["phase"] in (3, 4):
+            c.update(A=s["A"], held={u: s["own"], **s["held"]})
+        if s["phase"] == 4:
+            c.update(F=set(s["S"]), root=s["root"])
+        self.clients[u] = c
+
+    def state_after(self, u: int, phase: int, x: list[int] | None, reply: dict | None) -> dict:
+        """The state the SPEC says the client stores after a step, from its working values."""
+        c, s = self.clients[u], {"phase": phase, "input": x}
+        if phase == 1:
+            s.update(c_sk=c["c_sk"], s_sk=c["s_sk"], signature=bytes.fromhex(reply["signature"]))
+        if phase in (2, 3, 4):
+            s.update(sid=c["sid"], m=c["m"], start=c["positions"][0], window=c["window"], nbrs=c["nbrs"], own=c["held"][u])
+        if phase == 2:
+            s.update(peers={v: (c["s_pk_of"][v], c["k"][v]) for v in c["nbrs"]}, s_sk=c["s_sk"], b_u=c["b_u"])
+        if phase in (3, 4):
+            s.update(A=sorted(c["A"]), held={v: c["held"][v] for v in c["A"]})
+        if phase == 4:
+            s.update(S=sorted(c["F"]), root=c["root"])
+        return s
+
+    def step(self, u: int, before: dict, message: bytes | None) -> tuple[str, dict]:
+        """Run the client's handler for ``message`` (None: start) from ``before``: (reply type, reply fields)."""
+        self.restore(u, before)
+        if message is None:
+            if before["phase"] != 0:
+                raise ValueError("start() from a state that is not phase 0")
+            return "AdvertiseKeys", self.client_advertise(u)
+        name, f = decode_message(message, self.p)
+        handler, phase = {  # the phase whose state accepts the message (chapter "State machines")
+            "ShareKeysRequest": (self.client_share_keys, 1), "MaskedInputRequest": (self.client_masked_input, 2),
+            "ConsistencyCheckRequest": (self.client_consistency, 3), "UnmaskingRequest": (self.client_unmasking, 4 if self.active else 3),
+        }[name]
+        if before["phase"] != phase:
+            raise ValueError(f"{name} in phase {before['phase']}: out of round")
+        if name == "MaskedInputRequest":  # the input the state carries
+            self.e["inputs"] = [before["input"]] * self.n
+        return name.replace("Request", "Response"), handler(u, f)
+
+
+_NEXT_PHASE = {None: 1, "ShareKeysRequest": 2, "MaskedInputRequest": 3, "ConsistencyCheckRequest": 4, "UnmaskingRequest": 5}
+
+
+def check_client_state(data: dict, report: Report) -> None:
+    def generate(e, where):
+        p, replay = e["params"], _ClientReplay(e, report, where)
+        clients = {int(u): steps for u, steps in e["clients"].items()}
+        identity = {u: replay.identity.get(u) for u in clients}
+        report.expect(f"{where} clients", sorted(clients) == list(range(1, p["n_clients"] + 1)))
+        for i in range(max(len(s) for s in clients.values())):
+            for u, steps in sorted(clients.items()):
+                if i >= len(steps):
+                    continue
+                st, at = steps[i], f"{where} client {u} step {i}"
+                raw_before, raw_after = bytes.fromhex(st["before"]), bytes.fromhex(st["after"])
+                before = decode_state(raw_before, p, u, identity[u])
+                after = decode_state(raw_after, p, u, identity[u])
+                for label, raw, s in (("before", raw_before, before), ("after", raw_after, after)):
+                    report.expect(f"{at} {label} re-encodes", encode_state(s, p, u) == raw)
+                if i == 0:
+                    report.expect(f"{at} starts in phase 0", before["phase"] == 0)
+                else:
+                    report.expect(f"{at} before is the previous after", st["before"] == steps[i - 1]["after"])
+                report.expect(f"{at} input kept", after["input"] == before["input"])
+                replay.draws[str(u)] = [bytes.fromhex(x) for x in st["random"]]
+                message = None if st["message"] is None else bytes.fromhex(st["message"])
+                name, reply = replay.step(u, before, message)
+                report.expect(f"{at} every draw used", not replay.draws[str(u)], f"{len(replay.draws[str(u)])} left")
+                report.expect(f"{at} reply", st["reply"] is not None and encode_message(name, reply).hex() == st["reply"])
+                msg_name = None if message is None else decode_message(message, replay.p)[0]
+                phase = _NEXT_PHASE[msg_name]
+                want = encode_state(replay.state_after(u, phase, before["input"], reply), p, u)
+                report.expect(f"{at} after (phase {phase}) re-derived", want == raw_after, f"recorded phase {after['phase']}")
+        report.expect(f"{where} every client completed", all(decode_state(bytes.fromhex(s[-1]["after"]), p, u, identity[u])["phase"] == 5
+                                                            for u, s in clients.items()))
+
+    def verify(e, where):
+        p, u = e["params"], e["client"]
+        replay = _ClientReplay({**e, "identity": {str(u): e["identity"]} if "identity" in e else {}}, report, where)
+        replay.pki = {int(v): bytes.fromhex(x) for v, x in e.get("pki", {}).items()}
+        identity = bytes.fromhex(e["identity"]) if "identity" in e else None
+        raw_before, raw_after = _hex(e, "before"), _hex(e, "after")
+        before, after = decode_state(raw_before, p, u, identity), decode_state(raw_after, p, u, identity)
+        report.expect(f"{where} before re-encodes", encode_state(before, p, u) == raw_before)
+        report.expect(f"{where} after re-encodes", encode_state(after, p, u) == raw_after)
+        replay.draws[str(u)] = []
+        try:
+            replay.step(u, before, _hex(e, "message"))
+        except IndexError:
+            report.expect(f"{where} refused without drawing", False, "the client drew randomness")
+        except ValueError:
+            report.expect(f"{where} refused", True)
+        else:
+            report.expect(f"{where} refused", False, "the independent client accepts the message")
+        reason = e["reason"].lower()
+        report.expect(f"{where} reason is a SPEC reason", reason in REASONS.values(), e["reason"])
+        aborted = {"phase": 6, "input": before["input"], "reason": reason, "announce": 1, "detail": e["detail"]}
+        report.expect(f"{where} after is the aborted state", encode_state(aborted, p, u) == raw_after)
+        detail = e["detail"].encode("utf-8")[:256].decode("utf-8", errors="ignore")
+        report.expect(f"{where} abort message", encode_message("Abort", {"reason": reason, "detail": detail}).hex() == e["abort"])
+
+    def invalid(e, where):
+        identity = bytes.fromhex(e["identity"]) if "identity" in e else None
+        report.expect_refused(where, lambda: decode_state(_hex(e, "hex"), e["params"], e["client"], identity), e["error"])
+
+    _each(report, data.get("generate", []), "client_state/", generate)
+    _each(report, data.get("verify", []), "client_state/verify/", verify)
+    _each(report, data.get("invalid", []), "client_state/invalid/", invalid)
+
+
 CHECKS = {
     "kdf": check_kdf,
     "prg": check_prg,
@@ -1621,6 +2193,8 @@ CHECKS = {
     "packing": check_packing,
     "codec": check_codec,
     "reconstruction": check_reconstruction,
+    "finder": check_finder,
+    "client_state": check_client_state,
 }
 
 

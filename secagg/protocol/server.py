@@ -102,7 +102,7 @@ def _reject(ok: bool, reason: AbortReason, detail: str) -> None:
 def _enough(ctx: _Context, count: int, what: str) -> None:
     t, m = ctx.params.threshold, ctx.min_contributors
     if count < m:
-        need = f"threshold t = {t}" if m == t else f"required m = max(t, min_contributors) = {m} (threshold t = {t})"
+        need = f"threshold t = {t}" if m == t else f"required r = max(t, min_contributors) = {m} (threshold t = {t})"
         raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{count} {what}, {need}")
 
 

@@ -74,6 +74,9 @@ def test_googles_semi_malicious_threshold_exposes_one_client_far_above_2_to_the_
     A = math.floor(Fraction(str(adversarial)) * n)
     assert _one_client(n, A, fcp_k, 2 * fcp_t - fcp_k - 1) > Fraction(1, 2**20)  # 2^-14.0 and 0.196
     assert _one_client(n, A, fcp_k, 2 * fcp_t - fcp_k) == 0  # fcp's count: impossible, hence its choice
+    ours = find_parameters(n_clients=n, dropout_rate=dropout, adversarial_rate=adversarial, threat=M)
+    k, t = ours.neighbors, ours.threshold  # our choice on the same row, with the own share counted
+    assert n * _one_client(n, A, k, 2 * t - k - 1) <= Fraction(1, 2**40)
 
 
 @pytest.mark.parametrize(
@@ -84,3 +87,7 @@ def test_googles_semi_malicious_threshold_fails_its_own_union_bound_once_the_own
     A = math.floor(Fraction(str(adversarial)) * n)
     assert n * _one_client(n, A, fcp_k, 2 * fcp_t - fcp_k - 1) > Fraction(1, 2**41)
     assert n * _one_client(n, A, fcp_k, 2 * fcp_t - fcp_k) <= Fraction(1, 2**41)
+    dropout = next(row[2] for row in FCP_TABLE if row[:2] == (n, adversarial) and row[3] == M and row[4] == fcp_k)
+    ours = find_parameters(n_clients=n, dropout_rate=dropout, adversarial_rate=adversarial, threat=M)
+    k, t = ours.neighbors, ours.threshold  # our choice on the same row meets the corrected count's bound
+    assert n * _one_client(n, A, k, 2 * t - k - 1) <= Fraction(1, 2**40)

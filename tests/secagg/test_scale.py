@@ -91,6 +91,6 @@ def test_every_too_few_detail_names_the_shamir_threshold_and_never_calls_m_the_t
     for detail, t, m in details:
         assert f"threshold t = {t}" in detail, detail
         if m is not None and m > t:
-            assert f"required m = max(t, min_contributors) = {m}" in detail, detail
+            assert f"required r = max(t, min_contributors) = {m}" in detail, detail
         else:
-            assert "required m" not in detail, detail
+            assert "required r" not in detail, detail

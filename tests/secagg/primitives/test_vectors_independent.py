@@ -36,6 +36,30 @@ def test_independent_verifier_accepts_every_vector(clean_run):
     assert last.endswith(", 0 failed") and passed > 150
 
 
+def test_independent_verifier_checks_every_vector_file(clean_run):
+    files = sorted(path.stem for path in VECTORS.glob("*.json"))
+    checked = sorted(line.split(".json:")[0] for line in clean_run.stdout.splitlines() if ".json: " in line)
+    assert checked == files
+    for line in clean_run.stdout.splitlines():
+        if ".json: " in line:
+            assert int(line.split()[1]) > 20 and line.endswith(" 0 failed"), line
+
+
+def test_vectors_readme_describes_every_file_and_its_fields():
+    readme = (VECTORS / "README.md").read_text(encoding="utf-8")
+    for path in VECTORS.glob("*.json"):
+        assert f"`{path.name}`" in readme, path.name
+    finder = readme[readme.index("- `finder.json`") :]
+    for field in ("n_clients", "dropout_rate", "adversarial_rate", "threat", "security_bits", "failure_bits",
+                  "complete_only", "choice", "graph", "neighbors", "threshold", "max_threshold",
+                  "adversarial_bound", "survivor_bound", "arguments", "error"):
+        assert f"`{field}`" in finder, field
+    state = readme[readme.index("### `client_state.json`") :]
+    for field in ("params", "client", "clients", "before", "message", "random", "reply", "after", "identity", "pki",
+                  "reason", "detail", "abort", "hex", "error", "round_counter"):
+        assert f"`{field}`" in state, field
+
+
 def test_independent_verifier_imports_nothing_from_secagg():
     text = VERIFIER.read_text(encoding="utf-8")
     assert "import secagg" not in text and "from secagg" not in text
@@ -262,6 +286,56 @@ def _first_valid_codec_message(data):
     bad["encoded"] = _entry(data, "generate", "abort-empty-detail")["encoded"]  # an invalid entry that decodes
 
 
+def _set_choice(entry_id: str, field: str, change):
+    def edit(data):
+        choice = _entry(data, "generate", entry_id)["choice"]
+        choice[field] = change(choice[field])
+
+    return edit
+
+
+def _feasible_rates(data):
+    bad = _entry(data, "invalid", "semi-honest-sum-above-0.9")
+    bad["arguments"]["adversarial_rate"] = 0.4  # 0.5 + 0.4 = 0.9: feasible, so the finder answers
+
+
+def _state_step(data, entry_id: str, client: str, step: int) -> dict:
+    return _entry(data, "generate", entry_id)["clients"][client][step]
+
+
+def _changed_share_key(data):
+    step = _state_step(data, "n3-complete", "1", 1)  # the phase-2 state after ShareKeys
+    step["after"] = _flip_byte(step["after"], 66 + 32 + 12 + 12 + 40)  # inside k_uv of the first neighbour
+
+
+def _wrong_state_version(data):
+    step = _state_step(data, "n5-harary-k2", "2", 2)
+    raw = bytearray(bytes.fromhex(step["before"]))
+    raw[23] = 2  # state version 2
+    step["before"] = raw.hex()
+
+
+def _other_identity_signature(data):
+    step = _state_step(data, "n4-active", "3", 1)  # the phase-1 state: its last byte ends the signature
+    step["before"] = _flip_byte(step["before"], len(step["before"]) // 2 - 1)
+
+
+def _honest_message_in_abort_vector(data):
+    bad = _entry(data, "verify", "n5-harary-k2/MaskedInputRequest/share-blob-flipped")
+    bad["message"] = _state_step(data, "n5-harary-k2", "1", 2)["message"]  # the untampered request
+
+
+def _valid_state_in_invalid_entry(data):
+    _entry(data, "invalid", "truncated")["hex"] = _state_step(data, "n3-complete", "1", 1)["after"]
+
+
+def _version_3_in_invalid_entry(data):
+    bad = _entry(data, "invalid", "version 4")
+    raw = bytearray(bytes.fromhex(bad["hex"]))
+    raw[23] = 3
+    bad["hex"] = raw.hex()
+
+
 TAMPERED = {
     "shamir": [
         _set("generate", "t3-n5-two-secrets", "shares", _flip_hex_list(2)),
@@ -286,6 +360,26 @@ TAMPERED = {
         _set("generate", "t3-of-4-errors-cancel-and-blame-an-honest-holder", "suspects", lambda s: [3]),
         _set("generate", "t3-of-4-too-many-bad-shares", "result", lambda r: {**r, "owner": 1}),
     ],
+    "finder": [
+        _set_choice("n1000-d0.1-a0.05-semi-honest-s40-f20", "neighbors", lambda k: k + 2),  # accepted, but not the smallest
+        _set_choice("n65535-d0.1-a0.05-semi-honest-s40-f20", "neighbors", lambda k: k - 1),  # off by one
+        _set_choice("n10000-d0.1-a0.05-semi-honest-s80-f30", "threshold", lambda t: t + 1),
+        _set_choice("n1000000-d0.3-a0.3-semi-malicious-s40-f20", "adversarial_bound", lambda a: a - 1),
+        _set_choice("n100000-d0.1-a0.1-semi-malicious-s40-f20", "survivor_bound", lambda z: z + 1),
+        _set_choice("n1000-d0.1-a0.05-active-s40-f20", "graph", lambda g: "harary"),
+        _set("invalid", "n-float", "error", lambda _: "ValueError"),  # the wrong error class
+        _feasible_rates,
+    ],
+    "client_state": [
+        _changed_share_key,
+        _wrong_state_version,
+        _other_identity_signature,
+        _honest_message_in_abort_vector,
+        _set("verify", "n4-active/ConsistencyCheckRequest/every-flag-cleared", "reason", lambda _: "AUTHENTICATION"),
+        _valid_state_in_invalid_entry,
+        _version_3_in_invalid_entry,
+        _set("invalid", "another client's state", "error", lambda _: "DecodeError"),
+    ],
 }
 EXPECTED = {
     "shamir": ["shamir/t3-n5-two-secrets shares", "shamir/verify/t4-sparse-large-xs", "shamir/invalid/duplicate-x: refused with DuplicateShareError"],
@@ -296,6 +390,26 @@ EXPECTED = {
         "reconstruction/t3-of-6-two-bad-shares-need-the-subset-search attempts of 4",
         "reconstruction/t3-of-4-errors-cancel-and-blame-an-honest-holder suspects",
         "reconstruction/t3-of-4-too-many-bad-shares result",
+    ],
+    "finder": [
+        "finder/n1000-d0.1-a0.05-semi-honest-s40-f20 neighbors",
+        "finder/n65535-d0.1-a0.05-semi-honest-s40-f20 neighbors",
+        "finder/n10000-d0.1-a0.05-semi-honest-s80-f30 threshold",
+        "finder/n1000000-d0.3-a0.3-semi-malicious-s40-f20 adversarial_bound",
+        "finder/n100000-d0.1-a0.1-semi-malicious-s40-f20 survivor_bound",
+        "finder/n1000-d0.1-a0.05-active-s40-f20 graph",
+        "finder/invalid/n-float: refused with TypeError",
+        "finder/invalid/semi-honest-sum-above-0.9: accepted",
+    ],
+    "client_state": [
+        "client_state/n3-complete client 1 step 1 after (phase 2) re-derived",
+        "client_state/n5-harary-k2: Refused: DecodeError: state version 2",
+        "client_state/n4-active: ValueError: the advertised keys were signed by another identity",
+        "client_state/verify/n5-harary-k2/MaskedInputRequest/share-blob-flipped refused: the independent client accepts",
+        "client_state/verify/n4-active/ConsistencyCheckRequest/every-flag-cleared after is the aborted state",
+        "client_state/invalid/truncated: accepted",
+        "client_state/invalid/version 4: accepted",
+        "client_state/invalid/another client's state: refused with ValueError",
     ],
 }
 
