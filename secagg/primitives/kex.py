@@ -204,6 +204,26 @@ def agree(private: X25519KeyPair, peer_public: bytes) -> bytes:
     return shared
 
 
+def _agree_derive(private: X25519KeyPair, peer_public: bytes, session_id: bytes, info: bytes) -> bytes:
+    # derive_key(agree(private, peer_public), ...) for callers that checked every argument already
+    # (session._pair_keys: an X25519KeyPair; a 32-byte peer key from a decoded message; a 32-byte
+    # session id; info = kdf_info(...) of checked fields). The all-zero (low-order) refusal is agree's,
+    # unchanged: it is a property of the result, not of the arguments.
+    peer = _PEERS.get(peer_public)
+    if peer is None:
+        peer = X25519PublicKey.from_public_bytes(peer_public)
+        if len(_PEERS) >= _MAX_PEERS:
+            _PEERS.clear()
+        _PEERS[peer_public] = peer
+    try:
+        shared = private._private.exchange(peer)
+    except ValueError:
+        raise InvalidKey("X25519 produced the all-zero shared secret (low-order public key)") from None
+    if hmac.compare_digest(shared, _ZERO_SECRET):
+        raise InvalidKey("X25519 produced the all-zero shared secret (low-order public key)")
+    return hkdf_sha256(shared, salt=session_id, info=info)
+
+
 _PROBE: X25519KeyPair | None = None
 
 

@@ -35,7 +35,6 @@ import numpy as np
 from secagg import codec
 from secagg.errors import (
     AbortReason,
-    InvalidKey,
     InvalidShareError,
     InvalidSignature,
     LocalProtocolError,
@@ -139,7 +138,7 @@ def _share_keys(ctx: _Context, st: ClientR0AdvertiseKeys, msg: ShareKeysRequest)
     pair = 2 * shamir.SHARE_SIZE  # one holder's shares of (seed, s_sk), in split's holder-major order
     flat = shamir.shares_to_bytes(shares.reshape(-1, shamir.LIMBS))  # one range check for every holder's pair
     by_holder = {h: flat[row * pair : (row + 1) * pair] for row, h in enumerate(holders)}
-    share_keys = {v: _pair(session.share_key, st.c_keys, by_id[v].c_pk, sid, me, v) for v in neighbors}
+    share_keys = session._pair_keys(st.c_keys, {v: by_id[v].c_pk for v in neighbors}, sid, me, kex.PURPOSE_SHARE_ENCRYPTION, 1)
     out = tuple(
         AddressedShare(peer=v, blob=session.seal_share(share_keys[v], sid, me, v, by_holder[v], ctx.random)) for v in neighbors
     )
@@ -153,13 +152,6 @@ def _check_entries(entries: Sequence[AdvertiseKeys], mine: AdvertiseKeys, own: A
     _require((mine.c_pk, mine.s_pk) == (own.c_pk, own.s_pk), AbortReason.INCONSISTENT, "own advertised keys did not come back unchanged")
     keys = [a.c_pk for a in entries] + [a.s_pk for a in entries]
     _require(len(set(keys)) == len(keys), AbortReason.INCONSISTENT, "two advertised public keys are equal")
-
-
-def _pair(derive: Callable[..., bytes], own: kex.X25519KeyPair, peer_pk: bytes, sid: bytes, u: int, v: int) -> bytes:
-    try:
-        return derive(own, peer_pk, sid, u, v)
-    except InvalidKey:
-        raise AbortSignal(AbortReason.MALFORMED, f"client {v} advertised an invalid key") from None
 
 
 def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest):
@@ -179,7 +171,7 @@ def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest)
         held[v] = body
     alive = tuple(sorted(v for v in held if v != me))
     _require(len(alive) + 1 >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(alive) + 1} live share holders, threshold t = {p.threshold}")
-    seeds = [_pair(session.mask_seed, st.s_keys, st.peers[v], st.sid, me, v) for v in alive]
+    seeds = list(session._pair_keys(st.s_keys, {v: st.peers[v] for v in alive}, st.sid, me, kex.PURPOSE_MASK_SEED, 2).values())
     signs = [session.pair_sign(me, v) for v in alive]
     masked = mask_input(ctx.input, bits=p.bits, session_id=st.sid, self_seed=st.seed, pair_seeds=seeds, pair_signs=signs)
     reply = MaskedInputResponse(client_id=me, session_id=st.sid, masked=pack(masked, p.bits))
