@@ -183,8 +183,10 @@ class Params:
                 with a threshold meeting the same bounds) or ``"harary"`` (a
                 Harary graph or an error; in the active model with the
                 semi-malicious rules, whose rule 2b it shares: SPEC.md,
-                "Threat models", says what a sparse active round guarantees);
-                or a :class:`GraphKind`.
+                "Threat models", says what a sparse active round guarantees,
+                and that a server with ``min(t - 1, 2t - k - 1)`` corrupted
+                clients can isolate any one input by showing its victim a
+                ring of its choosing); or a :class:`GraphKind`.
             round_counter: as the field of the same name.
 
         Returns:

@@ -224,10 +224,9 @@ def _unmask_active(ctx: _Context, st: ClientR3ConsistencyCheck, msg: UnmaskingRe
             raise AbortSignal(AbortReason.AUTHENTICATION, f"bad consistency signature of client {s.signer}") from None
     live, dropped = _unmask_rules(ctx, st, msg)
     signers = {s.signer for s in msg.signatures}
-    t, index = p.threshold, {v: j for j, v in enumerate(window)}
-    for owner in (*live, *dropped):
-        holders = session.window_holders(p, m, st.start, window, (st.start + index[owner]) % m)
-        quorum = len(signers.intersection(holders))
+    t, index, owners = p.threshold, {v: j for j, v in enumerate(window)}, (*live, *dropped)
+    quorums = session.window_holder_counts(p, m, st.start, window, [(st.start + index[v]) % m for v in owners], signers)
+    for owner, quorum in zip(owners, quorums):  # O(|W2|) in all: one prefix count, not a holder set per owner
         _require(quorum >= t, AbortReason.TOO_FEW_SURVIVORS, f"{quorum} consistency signatures among the holders of client {owner}, threshold t = {t}")
     return _reveal(ctx, st, live, dropped)
 

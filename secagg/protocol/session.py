@@ -56,6 +56,7 @@ __all__ = [
     "unpack_flags",
     "verified_window_root",
     "verify_key_signatures",
+    "window_holder_counts",
     "window_holders",
     "window_neighbors",
     "window_of",
@@ -321,6 +322,56 @@ def window_holders(params: Params, m: int, start: int, window: Sequence[int], po
     """
     me = window[(position - start) % m]
     return tuple(sorted((*window_neighbors(params, m, start, window, position), me)))
+
+
+def window_holder_counts(
+    params: Params, m: int, start: int, window: Sequence[int], positions: Sequence[int], marked: Iterable[int]
+) -> list[int]:
+    """Return ``|marked ∩ H(x)|`` for the client ``x`` at each ring position, in O(len(window) + len(positions)).
+
+    The same numbers as ``len(set(marked).intersection(window_holders(params, m,
+    start, window, q)))`` for each ``q`` (and the same IndexError for a position
+    whose holders the window does not hold), without building any holder set:
+    one prefix count of the marked ids over the window, then each count is the
+    marks in at most two runs of window indices (the positions ``q - k/2 ..
+    q + k/2`` modulo ``m``), or every mark in the window when ``H(x)`` is the
+    whole window (the complete graph, or ``m - 1 <= k``).
+
+    Args:
+        params: the round parameters.
+        m: the number of participants.
+        start: the ring position of ``window[0]``.
+        window: the ids at ring positions ``start, start + 1, ... (mod m)``, distinct.
+        positions: ring positions, each with its holders inside the window.
+        marked: the ids to count (e.g. the signers of a root).
+
+    Returns:
+        One count per position, in the order of ``positions``.
+
+    Raises:
+        IndexError: if the window is too short for a position (a caller bug).
+    """
+    marked = set(marked)
+    prefix = [0]
+    for v in window:
+        prefix.append(prefix[-1] + (v in marked))
+    size = len(window)
+    whole = params.graph is GraphKind.COMPLETE or m - 1 <= params.neighbors
+    half = params.neighbors // 2
+    out = []
+    for q in positions:
+        j = (q - start) % m
+        if whole:
+            if j >= size:
+                raise IndexError(f"ring position {q} is outside the window")
+            out.append(prefix[size])
+            continue
+        lo, hi = j - half, j + half
+        runs = ((m + lo, m - 1), (0, hi)) if lo < 0 else ((lo, m - 1), (0, hi - m)) if hi >= m else ((lo, hi),)
+        if any(b >= size for _, b in runs):
+            raise IndexError(f"the holders of ring position {q} reach outside the window")
+        out.append(sum(prefix[b + 1] - prefix[a] for a, b in runs))
+    return out
 
 
 def seed_commitment(sid: bytes, client_id: int, seed: bytes) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from secagg import codec
@@ -21,14 +22,16 @@ from secagg.messages import (
     Signature,
     UnmaskingRequest,
 )
-from secagg.primitives import kex, sign
+from secagg.primitives import kex, shamir, sign
+from secagg.primitives.masking import accumulate_packed, mask_input
 from secagg.primitives.sign import Ed25519SigningKey
+from secagg.primitives.words import word_dtype
 from secagg.protocol import session
 from secagg.protocol.client import Client, ClientAborted, ClientCompleted, ClientR1ShareKeys, ClientR3ConsistencyCheck
 from secagg.protocol.server import Server, ServerCompleted
 from tests.detrandom import DeterministicRandom
-from tests.secagg.protocol.conftest import Harness, decode, flip, forge_share_keys, make_params, rewrite
-from tests.secagg.protocol.flag_forge import flag_root, forge_consistency, local_lists, ring_of
+from tests.secagg.protocol.conftest import Harness, decode, flip, forge_share_keys, make_params, rewrite, spec_ring
+from tests.secagg.protocol.flag_forge import flag_root, forge_consistency, local_lists, ring_of, unmasking_for
 from tests.secagg.protocol.test_client_rules import assert_aborted
 
 ACTIVE = dict(t=4, threat="active", dim=5, bits=24)
@@ -561,3 +564,153 @@ def test_a_sibling_range_lie_is_refused_or_is_another_session():
             assert sid != honest
             outcomes.append("other session")
     assert "other session" in outcomes  # some lies pass every ordering check: only the hash catches them
+
+
+# --------------------------------------------------------------------------- sparse active: a ring of the server's choosing
+#
+# Documented limitations (SPEC.md, "Threat models", active, "A ring of the server's choosing"): on a Harary
+# graph a client sees only its window of the ring, so the server may show it a ring made of clients it picked.
+# The tests play the lie with the real client code for everyone (the corrupted clients run it too; the
+# adversary reads their states) and recover one honest input exactly from what that client sent.
+
+FAKE = dict(k=4, t=3, threat="active", dim=5, bits=24)  # Harary(4) over 12, t = 3: 2t > k + 1, rule 2b with a = 0
+
+
+def _fake_session(seed: str, members) -> Harness:
+    """The session the server runs with ``members`` only (its own honest code over the ring of its choice)."""
+    return Harness(make_params(12, **FAKE), seed=seed).to_share_keys(advertise=members)
+
+
+def _masked(h: Harness, u: int) -> np.ndarray:
+    y = np.zeros(h.params.dim, dtype=word_dtype(h.params.bits))
+    accumulate_packed(y, decode(h.params, h.replies["MaskedInputResponse"][u]).masked, bits=h.params.bits)
+    return y
+
+
+def _secret(half: dict[int, bytes], t: int) -> bytes:
+    """Shamir-reconstruct one secret from ``{holder id: its SHARE_SIZE-byte share}`` (first t used)."""
+    xs = sorted(half)[:t]
+    ys = np.stack([shamir.shares_from_bytes(half[v], 1) for v in xs])
+    return shamir.reconstruct(xs, ys, threshold=t)[0]
+
+
+def _unmask(h: Harness, u: int, sid: bytes, seed: bytes, pair_seeds: dict[int, bytes]) -> list[int]:
+    """``y_u - PRG(b_u) - sum of u's pair masks``: ``u``'s input, if the secrets are right."""
+    p = h.params
+    zero = np.zeros(p.dim, dtype=word_dtype(p.bits))
+    peers = sorted(pair_seeds)
+    mask = mask_input(zero, bits=p.bits, session_id=sid, self_seed=seed, pair_seeds=[pair_seeds[v] for v in peers],
+                      pair_signs=[session.pair_sign(u, v) for v in peers])
+    return [(int(a) - int(b)) % (1 << p.bits) for a, b in zip(_masked(h, u), mask)]
+
+
+def _revealed(h: Harness, holders, owner: int, kind: str) -> dict[int, bytes]:
+    """``{holder: its revealed share of owner's b (kind "seed_shares") or s_sk ("key_shares")}`` from the replies."""
+    out = {}
+    for u in holders:
+        response = decode(h.params, h.replies["UnmaskingResponse"][u])
+        out.update({u: r.share for r in getattr(response, kind) if r.owner == owner})
+    return out
+
+
+@pytest.mark.parametrize("corrupted", [2, 5], ids=["t-1: H(x) is the whole ring", "k+1: a Harary ring, H(x) 5 of 6"])
+def test_sparse_active_fake_ring_isolates_one_input_documented_limitation(corrupted):
+    """A LIMITATION, not a guarantee: SPEC.md, "Threat models", active, "A ring of the server's choosing".
+
+    The server shows honest client x a ring of x and ``corrupted >= t - 1`` corrupted clients (their own
+    signed keys, its own Merkle root and session id) while the other honest clients run a round of their own.
+    x checks only ``m >= t``, every holder of x is corrupted, and x's input comes out of x's own masked input
+    with x's own share of b_x and the corrupted holders' shares and mask keys: x completes without a complaint.
+    """
+    x, bad = 1, list(range(2, 2 + corrupted))
+    h = _fake_session("fake ring", [x, *bad])
+    assert h.request(x).m == corrupted + 1 >= h.params.threshold  # x's only check on the ring's size
+    h.deliver()
+    s_keys = {c: h.clients[c].state.s_keys for c in bad}  # the corrupted clients' R1 states: the adversary's
+    h.advance()
+    alive = [s.peer for s in h.request(x).shares]  # whose shares the server forwarded to x: x masks with them
+    assert set(alive) <= set(bad) and len(alive) >= h.params.threshold - 1
+    h.step()  # masked inputs
+    h.step()  # consistency check: every signer of x's root is x or corrupted
+    h.deliver()
+    assert isinstance(h.clients[x].state, ClientCompleted)
+    sid = decode(h.params, h.replies["MaskedInputResponse"][x]).session_id
+    b_shares = _revealed(h, (x, *bad), x, "seed_shares")  # x flagged 1: x and its corrupted holders reveal b_x
+    assert x in b_shares and len(b_shares) >= h.params.threshold
+    s_pk_x = h.adverts()[x].s_pk
+    pair = {c: session.mask_seed(s_keys[c], s_pk_x, sid, c, x) for c in alive}
+    assert _unmask(h, x, sid, _secret(b_shares, h.params.threshold), pair) == h.inputs[x].tolist()
+    # Meanwhile the other honest clients finish a round of their own, which x simply missed.
+    rest = Harness(make_params(12, **FAKE), seed="fake ring")
+    result = rest.to_unmasking(advertise=[u for u in rest.ids if u != x]).finish()
+    assert x not in result.included and result.total.tolist() == rest.expected(result.included)
+
+
+def test_sparse_active_ring_of_k_plus_1_gives_both_secrets_with_2t_minus_k_minus_1_corrupted_documented_limitation():
+    """A LIMITATION, not a guarantee: SPEC.md, "Threat models", active, "A ring of the server's choosing".
+
+    Fewer corrupted clients suffice when the server also puts honest clients in the ring it picks: a ring of
+    k + 1 = 5 (so every H(.) is the whole ring) with the victim w, honest g1, honest g2, g3 and ONE corrupted
+    client c (2t - k - 1 = 1; t = 3 is rule 2b's threshold for a = 0, and w's place in the true ring of 12
+    plays no part). Two roots: w and g1 see everyone alive and g2, g3 see w dropped; c signs
+    both. Each root has t = 3 signers, so {w, g1, c} reveal b_w and {g2, g3, c} reveal s_sk_w: the
+    theorem's premise 2t > k + 1 + c_w fails (6 > 6), and w's input comes out of w's masked input.
+    """
+    w, g1, g2, g3, c = 1, 2, 3, 4, 5
+    h = _fake_session("both secrets", [w, g1, g2, g3, c])
+    assert h.request(w).m == 5 == h.params.neighbors + 1
+    h.step()
+    assert sorted(s.peer for s in h.request(w).shares) == [g1, g2, g3, c]  # w masks with all four
+    h.step()  # masked inputs; outbox: the honest ConsistencyCheckRequests (everyone alive)
+    everyone, without_w = (w, g1, g2, g3, c), (g1, g2, g3, c)
+    for u in (g2, g3):
+        h.outbox[u] = codec.encode(forge_consistency(h, u, without_w))
+    sigs = {u: decode(h.params, h.answer(u)).signature for u in (w, g1, g2, g3)}
+    sid = h.clients[w].state.sid
+    key_c = h.signing_keys[c]  # the corrupted client signs both roots
+    sig_all = {w: sigs[w], g1: sigs[g1], c: key_c.sign(session.consistency_statement(sid, flag_root(ring_of(h), everyone)))}
+    sig_drop = {g2: sigs[g2], g3: sigs[g3], c: key_c.sign(session.consistency_statement(sid, flag_root(ring_of(h), without_w)))}
+    held_c = h.clients[c].state.held  # c's own decrypted shares (its R2 state)
+    for u in (w, g1):
+        h.answer(u, codec.encode(unmasking_for(h, u, everyone, sig_all)))
+    for u in (g2, g3):
+        h.answer(u, codec.encode(unmasking_for(h, u, without_w, sig_drop)))
+    assert all(isinstance(h.clients[u].state, ClientCompleted) for u in (w, g1, g2, g3))
+    half = shamir.SHARE_SIZE
+    b_w = _secret(_revealed(h, (w, g1), w, "seed_shares") | {c: held_c[w][:half]}, 3)
+    s_sk_w = _secret(_revealed(h, (g2, g3), w, "key_shares") | {c: held_c[w][half:]}, 3)
+    s_keys_w = kex.X25519KeyPair.from_private_bytes(s_sk_w)
+    assert s_keys_w.public_bytes == h.adverts()[w].s_pk
+    adverts = h.adverts()
+    pair = {v: session.mask_seed(s_keys_w, adverts[v].s_pk, sid, w, v) for v in (g1, g2, g3, c)}
+    assert _unmask(h, w, sid, b_w, pair) == h.inputs[w].tolist()
+    # The honest helpers' inputs stay hidden: b and s_sk of each came from one root only.
+    assert not _revealed(h, (w, g1, g2, g3), g1, "key_shares")
+
+
+def test_complete_graph_active_refuses_the_fake_ring_a_rule_2b_adversary_could_fill():
+    """The contrast (SPEC.md, same paragraph): on the complete graph the ring is every participant and rule 2b
+    reads 2t > n + a with a = every corrupted client, so t - 1 >= a: a ring of x and the corrupted clients is
+    below t. Standard active cohort n = 6, t = 4 (a <= 1): x and one corrupted client are refused."""
+    h = active("complete fake ring").to_share_keys()
+    seed = h.request(1).graph_seed
+    ring = spec_ring(seed, [a for u, a in h.adverts().items() if u in (1, 2)])
+    lie = codec.encode(forge_share_keys(seed, ring, 0, 2))
+    assert_aborted(h, 1, AbortReason.TOO_FEW_SURVIVORS, lie, later=[h.outbox[1]], detail="2 clients advertised keys, threshold t = 4")
+
+
+def test_the_same_two_root_ring_without_a_corrupted_client_is_refused_by_the_quorum():
+    """The contrast (SPEC.md, same paragraph): with |C| = 0 < min(t - 1, 2t - k - 1) = 1 the split of five
+    honest clients into {w, g1} (everyone alive) and {g2, g3, g4} (w dropped) leaves the first root with
+    two signers, below t = 3: w and g1 refuse to reveal anything of w."""
+    w, g1, g2, g3, g4 = 1, 2, 3, 4, 5
+    h = _fake_session("no corrupted", [w, g1, g2, g3, g4])
+    h.step()
+    h.step()
+    everyone, without_w = (w, g1, g2, g3, g4), (g1, g2, g3, g4)
+    for u in (g2, g3, g4):
+        h.outbox[u] = codec.encode(forge_consistency(h, u, without_w))
+    sigs = {u: decode(h.params, h.answer(u)).signature for u in everyone}
+    for u in (w, g1):
+        bad = codec.encode(unmasking_for(h, u, everyone, {v: sigs[v] for v in (w, g1)}))
+        assert_aborted(h, u, AbortReason.TOO_FEW_SURVIVORS, bad, later=[bad], detail="2 consistency signatures")
