@@ -3,8 +3,9 @@
 One serial round (:func:`secagg.secure_sum`, every client in this process,
 10% of the clients dropping, spread over ShareKeys, MaskedInput and
 Unmasking) is run with three counters installed: every X25519 agreement
-(:func:`secagg.primitives.kex.agree`), every AES-CTR mask PRG with the bytes
-it is keyed for (``AESCTRPrg._setup``, which every mask PRG goes through), and
+(:func:`secagg.primitives.kex.agree`, and ``kex._agree_derive``, through which the
+clients' pair keys go), every AES-CTR mask PRG with the bytes
+it is keyed for (``prg._mask_keystreams``, which keys every mask's keystream), and
 every HKDF derivation (those PRG keys plus :func:`secagg.primitives.kex.derive_key`).
 In the same run, side by side, the primitives are timed alone: one agreement
 through ``cryptography`` (median of 2,000), AES-256-CTR keystream over 64 MiB
@@ -84,7 +85,7 @@ def hkdf_seconds(samples: int = 20000) -> float:
 def measure(n: int, d: int, dropout: float = 0.1, repeats: int = 1) -> dict:
     """``repeats`` counted rounds (median time) plus the primitive timings, side by side."""
     counts = {"agree": 0, "keystream_bytes": 0, "hkdf": 0}
-    agree, derive, setup = kex.agree, kex.derive_key, prg.AESCTRPrg._setup
+    agree, derive, streams, pair = kex.agree, kex.derive_key, prg._mask_keystreams, kex._agree_derive
 
     def counted_agree(*args, **kwargs):
         counts["agree"] += 1
@@ -94,15 +95,21 @@ def measure(n: int, d: int, dropout: float = 0.1, repeats: int = 1) -> dict:
         counts["hkdf"] += 1
         return derive(*args, **kwargs)
 
-    def counted_setup(self, key, length, bits):
-        counts["keystream_bytes"] += length * (4 if bits <= 32 else 8)
-        counts["hkdf"] += 1  # the PRG key it was given
-        setup(self, key, length, bits)
+    def counted_pair(*args, **kwargs):  # the clients' pair keys: one agreement and one derivation each
+        counts["agree"] += 1
+        counts["hkdf"] += 1
+        return pair(*args, **kwargs)
+
+    def counted_streams(seeds, session_id, length, bits):
+        counts["keystream_bytes"] += len(seeds) * length * (4 if bits <= 32 else 8)
+        counts["hkdf"] += len(seeds)  # one PRG key per seed
+        return streams(seeds, session_id, length, bits)
 
     vectors = inputs(n, d, seed=n)
     dropouts = schedule(n, dropout)
     times = []
-    kex.agree, kex.derive_key, prg.AESCTRPrg._setup = counted_agree, counted_derive, counted_setup
+    kex.agree, kex.derive_key, prg._mask_keystreams = counted_agree, counted_derive, counted_streams
+    kex._agree_derive = counted_pair
     try:
         for _ in range(repeats):
             for key in counts:
@@ -111,7 +118,8 @@ def measure(n: int, d: int, dropout: float = 0.1, repeats: int = 1) -> dict:
             result = secure_sum(vectors, bits=BITS, dropouts=dropouts, dropout_rate=dropout)
             times.append(time.perf_counter() - t0)
     finally:
-        kex.agree, kex.derive_key, prg.AESCTRPrg._setup = agree, derive, setup
+        kex.agree, kex.derive_key, prg._mask_keystreams = agree, derive, streams
+        kex._agree_derive = pair
     whole = statistics.median(times)
     t_agree = agreement_seconds()
     aes = aes_ctr_bytes_per_second(engine="gcm")

@@ -38,6 +38,8 @@ True
 
 from __future__ import annotations
 
+import itertools
+import operator
 import struct
 
 from secagg.errors import AbortReason, DecodeError
@@ -47,6 +49,7 @@ from secagg.messages import (
     FLAG_ITEM_SIZE,
     FLAG_ROOT_SIZE,
     KEY_SIZE,
+    MAX_CLIENT_ID,
     MAX_DETAIL,
     MAX_FLAG_PROOF_BYTES,
     MAX_PROOF_BYTES,
@@ -68,6 +71,7 @@ from secagg.messages import (
     Signature,
     UnmaskingRequest,
     UnmaskingResponse,
+    _unchecked,
 )
 from secagg.params import Params
 from secagg.primitives.masking import packed_size
@@ -216,17 +220,13 @@ def _write_advertise(w: _Writer, a: AdvertiseKeys) -> None:
 
 
 def _write_addressed(w: _Writer, shares: tuple[AddressedShare, ...]) -> None:
-    w.u32(len(shares))
-    for s in shares:
-        w.u32(s.peer)
-        w.raw(s.blob)
+    pack = _U32.pack
+    w.parts.append(pack(len(shares)) + b"".join([pack(s.peer) + s.blob for s in shares]))
 
 
 def _write_revealed(w: _Writer, shares: tuple[RevealedShare, ...]) -> None:
-    w.u32(len(shares))
-    for s in shares:
-        w.u32(s.owner)
-        w.raw(s.share)
+    pack = _U32.pack
+    w.parts.append(pack(len(shares)) + b"".join([pack(s.owner) + s.share for s in shares]))
 
 
 def encoded_size_masked_input(params: Params) -> int:
@@ -274,6 +274,8 @@ def max_window(params: Params) -> int:
 
 
 class _Reader:
+    """A bounds-checked cursor over bytes (the client-state codec's reader; :func:`decode` reads inline)."""
+
     __slots__ = ("data", "pos")
 
     def __init__(self, data: bytes) -> None:
@@ -294,7 +296,11 @@ class _Reader:
         return self.raw(1, what)[0]
 
     def u32(self, what: str) -> int:
-        return _U32.unpack(self.raw(4, what))[0]
+        if self.pos + 4 > len(self.data):
+            raise DecodeError(f"truncated: {what} needs 4 bytes, {self.remaining()} left")
+        (v,) = _U32.unpack_from(self.data, self.pos)
+        self.pos += 4
+        return v
 
     def count(self, what: str, limit: int, item_size: int) -> int:
         n = self.u32(f"{what} count")
@@ -321,6 +327,260 @@ class _Reader:
             raise DecodeError(f"{self.remaining()} trailing bytes")
 
 
+# The decoder proper reads fields with precompiled structs straight from the buffer. Every read is
+# preceded by a bounds check against `end` (counts: count <= limit and count * item size <= bytes
+# left, before any item is read), and every invariant of a message's __post_init__ is checked on
+# the decoded values here; the per-edge messages (and the messages that hold them) are then built
+# through messages._unchecked, which skips only the re-run of those checks. Types need no
+# check: struct gives ints and bytes, the code below gives tuples.
+
+_u32_at = _U32.unpack_from
+_ADVERTISE_HEAD = struct.Struct(f"<I{KEY_SIZE}s{KEY_SIZE}sI")  # client_id, c_pk, s_pk, signature length
+_ADDRESSED = struct.Struct(f"<I{ENCRYPTED_SHARE_SIZE}s")
+_REVEALED = struct.Struct(f"<I{SHARE_SIZE}s")
+_SIGNATURE_ENTRY = struct.Struct(f"<I{SIGNATURE_SIZE}s")
+_ID_SID = struct.Struct(f"<I{SESSION_ID_SIZE}s")
+_SKR_HEAD = struct.Struct("<32sII")  # graph_seed, m, start
+_new_advertise = _unchecked(AdvertiseKeys)
+_new_addressed = _unchecked(AddressedShare)
+_new_revealed = _unchecked(RevealedShare)
+_new_signature = _unchecked(Signature)
+_new_share_keys_request = _unchecked(ShareKeysRequest)
+_new_share_keys_response = _unchecked(ShareKeysResponse)
+_new_masked_input_request = _unchecked(MaskedInputRequest)
+_new_unmasking_request = _unchecked(UnmaskingRequest)
+_new_unmasking_response = _unchecked(UnmaskingResponse)
+
+
+def _truncated(what: str, n: int, left: int) -> DecodeError:
+    return DecodeError(f"truncated: {what} needs {n} bytes, {left} left")
+
+
+def _bad_id(cls: str, field: str, value: int) -> DecodeError:
+    return DecodeError(f"{cls}: {field} must be in [1, {MAX_CLIENT_ID}], got {value}")
+
+
+def _read_u32(buf, pos: int, end: int, what: str) -> int:
+    if pos + 4 > end:
+        raise _truncated(what, 4, end - pos)
+    return _u32_at(buf, pos)[0]
+
+
+def _read_raw(buf, pos: int, end: int, n: int, what: str) -> bytes:
+    if pos + n > end:
+        raise _truncated(what, n, end - pos)
+    return bytes(buf[pos : pos + n])  # bytes(b) is b itself for a bytes buffer: no second copy
+
+
+def _read_count(buf, pos: int, end: int, what: str, limit: int, item_size: int) -> int:
+    n = _read_u32(buf, pos, end, f"{what} count")
+    if n > limit:
+        raise DecodeError(f"{what}: count {n} exceeds the limit {limit}")
+    if n * item_size > end - pos - 4:
+        raise DecodeError(f"truncated: {n} {what} need {n * item_size} bytes, {end - pos - 4} left")
+    return n
+
+
+def _read_length(buf, pos: int, end: int, what: str, limit: int) -> int:
+    n = _read_u32(buf, pos, end, f"{what} length")
+    if n > limit:
+        raise DecodeError(f"{what}: length {n} exceeds the limit {limit}")
+    if n > end - pos - 4:
+        raise _truncated(what, n, end - pos - 4)
+    return n
+
+
+def _check_sorted_ids(cls: str, what: str, ids) -> None:
+    """MessageClass.__post_init__'s id checks of a sorted list: each in [1, MAX_CLIENT_ID], strictly increasing."""
+    if ids and (ids[0] < 1 or ids[-1] > MAX_CLIENT_ID or not all(map(operator.lt, ids, ids[1:]))):
+        if not all(map(operator.lt, ids, ids[1:])):
+            raise DecodeError(f"{cls}: {what} must be sorted (strictly increasing, no repeats)")
+        raise DecodeError(f"{cls}: {what} entries must be in [1, {MAX_CLIENT_ID}]")
+
+
+def _read_advertise_entries(buf, pos: int, end: int, count: int, cls: str) -> tuple[tuple[AdvertiseKeys, ...], int]:
+    out = []
+    for _ in range(count):
+        if pos + _ADVERTISE_SIZE > end:  # signatures of earlier entries may have used the bytes the count check saw
+            raise _truncated("AdvertiseKeys", _ADVERTISE_SIZE, end - pos)
+        cid, c_pk, s_pk, siglen = _ADVERTISE_HEAD.unpack_from(buf, pos)
+        pos += _ADVERTISE_SIZE
+        if siglen:
+            if siglen != SIGNATURE_SIZE:
+                raise DecodeError(f"signature: length {siglen}, expected 0 or {SIGNATURE_SIZE}")
+            signature = _read_raw(buf, pos, end, SIGNATURE_SIZE, "signature")
+            pos += SIGNATURE_SIZE
+        else:
+            signature = b""
+        if not 1 <= cid <= MAX_CLIENT_ID:  # AdvertiseKeys.__post_init__; keys are 32 bytes by the struct
+            raise _bad_id(cls, "client_id", cid)
+        out.append(_new_advertise(cid, c_pk, s_pk, signature))
+    return tuple(out), pos
+
+
+def _read_addressed(buf, pos: int, end: int, n: int, cls: str) -> tuple[tuple[AddressedShare, ...], int]:
+    count = _read_count(buf, pos, end, "shares", n, _ADDRESSED_SIZE)
+    pos += 4
+    stop = pos + count * _ADDRESSED_SIZE  # within the buffer: checked by _read_count
+    items = list(_ADDRESSED.iter_unpack(buf[pos:stop]))
+    peers = [peer for peer, _ in items]
+    _check_sorted_ids(cls, "shares (by peer)", peers)  # AddressedShare's id range + the message's order rule
+    return tuple(itertools.starmap(_new_addressed, items)), stop
+
+
+def _read_revealed(buf, pos: int, end: int, n: int, cls: str, what: str) -> tuple[tuple[RevealedShare, ...], int]:
+    count = _read_count(buf, pos, end, "revealed shares", n, _REVEALED_SIZE)
+    pos += 4
+    stop = pos + count * _REVEALED_SIZE
+    items = list(_REVEALED.iter_unpack(buf[pos:stop]))
+    _check_sorted_ids(cls, f"{what} (by owner)", [owner for owner, _ in items])
+    return tuple(itertools.starmap(_new_revealed, items)), stop
+
+
+def _decode_advertise(buf, pos: int, end: int, params: Params):
+    entries, pos = _read_advertise_entries(buf, pos, end, 1, "AdvertiseKeys")
+    return entries[0], pos
+
+
+def _decode_share_keys_request(buf, pos: int, end: int, params: Params):
+    n = params.n_clients
+    if pos + _SKR_HEAD.size > end:
+        raise _truncated("graph_seed, m, start", _SKR_HEAD.size, end - pos)
+    seed, m, start = _SKR_HEAD.unpack_from(buf, pos)
+    pos += _SKR_HEAD.size
+    if not 1 <= m <= n:  # n <= MAX_CLIENT_ID (Params), so also ShareKeysRequest's own rule
+        raise DecodeError(f"m = {m} participants, expected 1..n_clients={n}")
+    if start >= m:
+        raise DecodeError(f"start = {start}, expected below m = {m}")
+    count = _read_count(buf, pos, end, "entries", m, _ADVERTISE_SIZE)  # count <= m: the message's rule too
+    entries, pos = _read_advertise_entries(buf, pos + 4, end, count, "ShareKeysRequest")
+    if len({e.client_id for e in entries}) != count:
+        raise DecodeError("ShareKeysRequest: entries must name distinct clients")
+    size = _read_length(buf, pos, end, "proof", MAX_PROOF_BYTES)
+    if size % PROOF_ITEM_SIZE:
+        raise DecodeError(f"proof: length {size} is not a multiple of {PROOF_ITEM_SIZE}")
+    proof = bytes(buf[pos + 4 : pos + 4 + size])
+    return _new_share_keys_request(seed, m, start, entries, proof), pos + 4 + size
+
+
+def _read_id_sid(buf, pos: int, end: int, cls: str) -> tuple[int, bytes]:
+    if pos + _ID_SID.size > end:
+        raise _truncated("client_id, session_id", _ID_SID.size, end - pos)
+    cid, sid = _ID_SID.unpack_from(buf, pos)
+    if not 1 <= cid <= MAX_CLIENT_ID:
+        raise _bad_id(cls, "client_id", cid)
+    return cid, sid
+
+
+def _decode_share_keys_response(buf, pos: int, end: int, params: Params):
+    cid, sid = _read_id_sid(buf, pos, end, "ShareKeysResponse")
+    commitment = _read_raw(buf, pos + _ID_SID.size, end, 32, "seed_commitment")
+    shares, pos = _read_addressed(buf, pos + _ID_SID.size + 32, end, params.n_clients, "ShareKeysResponse")
+    if any(s.peer == cid for s in shares):
+        raise DecodeError("ShareKeysResponse: a client does not send a share to itself")
+    return _new_share_keys_response(cid, sid, commitment, shares), pos
+
+
+def _decode_masked_input_request(buf, pos: int, end: int, params: Params):
+    sid = _read_raw(buf, pos, end, SESSION_ID_SIZE, "session_id")
+    shares, pos = _read_addressed(buf, pos + SESSION_ID_SIZE, end, params.n_clients, "MaskedInputRequest")
+    return _new_masked_input_request(sid, shares), pos
+
+
+def _decode_masked_input_response(buf, pos: int, end: int, params: Params):
+    cid = _read_u32(buf, pos, end, "client_id")
+    sid = _read_raw(buf, pos + 4, end, SESSION_ID_SIZE, "session_id")
+    pos += 4 + SESSION_ID_SIZE
+    size, expected = _read_u32(buf, pos, end, "masked length"), packed_size(params.dim, params.bits)
+    if size != expected:
+        raise DecodeError(f"masked: length {size}, expected {expected}")
+    masked = _read_raw(buf, pos + 4, end, size, "masked")
+    return MaskedInputResponse(client_id=cid, session_id=sid, masked=masked), pos + 4 + size
+
+
+def _decode_consistency_request(buf, pos: int, end: int, params: Params):
+    sid = _read_raw(buf, pos, end, SESSION_ID_SIZE, "session_id")
+    root = _read_raw(buf, pos + SESSION_ID_SIZE, end, FLAG_ROOT_SIZE, "survivors_root")
+    pos += SESSION_ID_SIZE + FLAG_ROOT_SIZE
+    size = _read_length(buf, pos, end, "flags", (max_window(params) + 7) // 8)
+    if not size:
+        raise DecodeError("flags: empty (a window holds at least the receiver)")
+    flags = bytes(buf[pos + 4 : pos + 4 + size])
+    pos += 4 + size
+    size = _read_length(buf, pos, end, "proof", MAX_FLAG_PROOF_BYTES)
+    if size % FLAG_ITEM_SIZE:
+        raise DecodeError(f"proof: length {size} is not a multiple of {FLAG_ITEM_SIZE}")
+    proof = bytes(buf[pos + 4 : pos + 4 + size])
+    return ConsistencyCheckRequest(session_id=sid, survivors_root=root, flags=flags, proof=proof), pos + 4 + size
+
+
+def _decode_consistency_response(buf, pos: int, end: int, params: Params):
+    cid = _read_u32(buf, pos, end, "client_id")
+    sid = _read_raw(buf, pos + 4, end, SESSION_ID_SIZE, "session_id")
+    signature = _read_raw(buf, pos + 4 + SESSION_ID_SIZE, end, SIGNATURE_SIZE, "signature")
+    msg = ConsistencyCheckResponse(client_id=cid, session_id=sid, signature=signature)
+    return msg, pos + 4 + SESSION_ID_SIZE + SIGNATURE_SIZE
+
+
+def _read_ids(buf, pos: int, end: int, what: str, limit: int) -> tuple[tuple[int, ...], int]:
+    count = _read_count(buf, pos, end, what, limit, 4)
+    ids = struct.unpack_from(f"<{count}I", buf, pos + 4)
+    _check_sorted_ids("UnmaskingRequest", what, ids)
+    return ids, pos + 4 + 4 * count
+
+
+def _decode_unmasking_request(buf, pos: int, end: int, params: Params):
+    n = params.n_clients
+    sid = _read_raw(buf, pos, end, SESSION_ID_SIZE, "session_id")
+    survivors, pos = _read_ids(buf, pos + SESSION_ID_SIZE, end, "survivors", n)
+    dropped, pos = _read_ids(buf, pos, end, "dropped", n)
+    count = _read_count(buf, pos, end, "signatures", max_window(params), _SIGNATURE_ENTRY_SIZE)
+    pos += 4
+    stop = pos + count * _SIGNATURE_ENTRY_SIZE
+    items = list(_SIGNATURE_ENTRY.iter_unpack(buf[pos:stop]))
+    _check_sorted_ids("UnmaskingRequest", "signatures (by signer)", [signer for signer, _ in items])
+    signatures = tuple(itertools.starmap(_new_signature, items))
+    return _new_unmasking_request(sid, survivors, dropped, signatures), stop
+
+
+def _decode_unmasking_response(buf, pos: int, end: int, params: Params):
+    n = params.n_clients
+    cid, sid = _read_id_sid(buf, pos, end, "UnmaskingResponse")
+    seed_shares, pos = _read_revealed(buf, pos + _ID_SID.size, end, n, "UnmaskingResponse", "seed_shares")
+    key_shares, pos = _read_revealed(buf, pos, end, n, "UnmaskingResponse", "key_shares")
+    both = {s.owner for s in seed_shares}.intersection([s.owner for s in key_shares])
+    if both:
+        raise DecodeError(f"UnmaskingResponse: both shares of the same client revealed: {sorted(both)[:8]}")
+    return _new_unmasking_response(cid, sid, seed_shares, key_shares), pos
+
+
+def _decode_abort(buf, pos: int, end: int, params: Params):
+    code = _read_raw(buf, pos, end, 1, "reason")[0]
+    reason = _REASON_BY_CODE.get(code)
+    if reason is None:
+        raise DecodeError(f"unknown abort reason code {code}")
+    size = _read_length(buf, pos + 1, end, "detail", MAX_DETAIL)
+    try:
+        text = bytes(buf[pos + 5 : pos + 5 + size]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("abort detail is not UTF-8") from None
+    return Abort(reason=reason, detail=text), pos + 5 + size
+
+
+_DECODERS = {
+    TAGS[AdvertiseKeys]: _decode_advertise,
+    TAGS[ShareKeysRequest]: _decode_share_keys_request,
+    TAGS[ShareKeysResponse]: _decode_share_keys_response,
+    TAGS[MaskedInputRequest]: _decode_masked_input_request,
+    TAGS[MaskedInputResponse]: _decode_masked_input_response,
+    TAGS[ConsistencyCheckRequest]: _decode_consistency_request,
+    TAGS[ConsistencyCheckResponse]: _decode_consistency_response,
+    TAGS[UnmaskingRequest]: _decode_unmasking_request,
+    TAGS[UnmaskingResponse]: _decode_unmasking_response,
+    TAGS[Abort]: _decode_abort,
+}
+
+
 def decode(data: bytes, *, params: Params) -> Message:
     """Parse wire bytes into a message, checking every bound against ``params``.
 
@@ -336,111 +596,29 @@ def decode(data: bytes, *, params: Params) -> Message:
             beyond its bound, an invalid field, or trailing bytes.
         TypeError: if ``data`` is not bytes-like.
     """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
+    if type(data) is bytes:
+        buf = data
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        buf = memoryview(data)
+        if buf.ndim != 1 or buf.format != "B" or not buf.c_contiguous:
+            buf = buf.tobytes()
+    else:
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    r = _Reader(memoryview(data))
-    version = r.u8("version")
+    end = len(buf)
+    if end < 2:
+        if end and buf[0] != VERSION:
+            raise DecodeError(f"unsupported wire version {buf[0]} (this codec speaks {VERSION}; upgrade the peer)")
+        raise _truncated("version" if not end else "tag", 1, 0)
+    version, tag = buf[0], buf[1]
     if version != VERSION:
         raise DecodeError(f"unsupported wire version {version} (this codec speaks {VERSION}; upgrade the peer)")
-    tag = r.u8("tag")
-    cls = _BY_TAG.get(tag)
-    if cls is None:
+    decoder = _DECODERS.get(tag)
+    if decoder is None:
         raise DecodeError(f"unknown message tag {tag}")
-    n = params.n_clients
     try:
-        if cls is AdvertiseKeys:
-            msg: Message = _read_advertise(r)
-        elif cls is ShareKeysRequest:
-            seed = r.raw(32, "graph_seed")
-            m = r.u32("m")
-            if not 1 <= m <= n:
-                raise DecodeError(f"m = {m} participants, expected 1..n_clients={n}")
-            start = r.u32("start")
-            if start >= m:
-                raise DecodeError(f"start = {start}, expected below m = {m}")
-            count = r.count("entries", m, _ADVERTISE_SIZE)
-            entries = tuple(_read_advertise(r) for _ in range(count))
-            proof = r.var("proof", limit=MAX_PROOF_BYTES)
-            if len(proof) % PROOF_ITEM_SIZE:
-                raise DecodeError(f"proof: length {len(proof)} is not a multiple of {PROOF_ITEM_SIZE}")
-            msg = ShareKeysRequest(graph_seed=seed, m=m, start=start, entries=entries, proof=proof)
-        elif cls is ShareKeysResponse:
-            msg = ShareKeysResponse(
-                client_id=r.u32("client_id"),
-                session_id=r.raw(SESSION_ID_SIZE, "session_id"),
-                seed_commitment=r.raw(32, "seed_commitment"),
-                shares=_read_addressed(r, n),
-            )
-        elif cls is MaskedInputRequest:
-            msg = MaskedInputRequest(session_id=r.raw(SESSION_ID_SIZE, "session_id"), shares=_read_addressed(r, n))
-        elif cls is MaskedInputResponse:
-            cid = r.u32("client_id")
-            sid = r.raw(SESSION_ID_SIZE, "session_id")
-            masked = r.var("masked", allowed=(packed_size(params.dim, params.bits),))
-            msg = MaskedInputResponse(client_id=cid, session_id=sid, masked=masked)
-        elif cls is ConsistencyCheckRequest:
-            sid = r.raw(SESSION_ID_SIZE, "session_id")
-            root = r.raw(FLAG_ROOT_SIZE, "survivors_root")
-            flags = r.var("flags", limit=(max_window(params) + 7) // 8)
-            if not flags:
-                raise DecodeError("flags: empty (a window holds at least the receiver)")
-            proof = r.var("proof", limit=MAX_FLAG_PROOF_BYTES)
-            if len(proof) % FLAG_ITEM_SIZE:
-                raise DecodeError(f"proof: length {len(proof)} is not a multiple of {FLAG_ITEM_SIZE}")
-            msg = ConsistencyCheckRequest(session_id=sid, survivors_root=root, flags=flags, proof=proof)
-        elif cls is ConsistencyCheckResponse:
-            msg = ConsistencyCheckResponse(
-                client_id=r.u32("client_id"),
-                session_id=r.raw(SESSION_ID_SIZE, "session_id"),
-                signature=r.raw(SIGNATURE_SIZE, "signature"),
-            )
-        elif cls is UnmaskingRequest:
-            sid = r.raw(SESSION_ID_SIZE, "session_id")
-            survivors = r.ids("survivors", n)
-            dropped = r.ids("dropped", n)
-            count = r.count("signatures", max_window(params), _SIGNATURE_ENTRY_SIZE)
-            sigs = tuple(
-                Signature(signer=r.u32("signer"), signature=r.raw(SIGNATURE_SIZE, "signature")) for _ in range(count)
-            )
-            msg = UnmaskingRequest(session_id=sid, survivors=survivors, dropped=dropped, signatures=sigs)
-        elif cls is UnmaskingResponse:
-            msg = UnmaskingResponse(
-                client_id=r.u32("client_id"),
-                session_id=r.raw(SESSION_ID_SIZE, "session_id"),
-                seed_shares=_read_revealed(r, n),
-                key_shares=_read_revealed(r, n),
-            )
-        else:  # Abort
-            code = r.u8("reason")
-            reason = _REASON_BY_CODE.get(code)
-            if reason is None:
-                raise DecodeError(f"unknown abort reason code {code}")
-            detail = r.var("detail", limit=MAX_DETAIL)
-            try:
-                text = detail.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DecodeError("abort detail is not UTF-8") from None
-            msg = Abort(reason=reason, detail=text)
-    except (TypeError, ValueError) as exc:  # a field failed the message's own validation
-        raise DecodeError(f"{cls.__name__}: {exc}") from None
-    r.done()
+        msg, pos = decoder(buf, 2, end, params)
+    except (TypeError, ValueError) as exc:  # a field failed a checked constructor's validation
+        raise DecodeError(f"{_BY_TAG[tag].__name__}: {exc}") from None
+    if pos != end:
+        raise DecodeError(f"{end - pos} trailing bytes")
     return msg
-
-
-def _read_advertise(r: _Reader) -> AdvertiseKeys:
-    return AdvertiseKeys(
-        client_id=r.u32("client_id"),
-        c_pk=r.raw(KEY_SIZE, "c_pk"),
-        s_pk=r.raw(KEY_SIZE, "s_pk"),
-        signature=r.var("signature", allowed=(0, SIGNATURE_SIZE)),
-    )
-
-
-def _read_addressed(r: _Reader, n: int) -> tuple[AddressedShare, ...]:
-    count = r.count("shares", n, _ADDRESSED_SIZE)
-    return tuple(AddressedShare(peer=r.u32("peer"), blob=r.raw(ENCRYPTED_SHARE_SIZE, "blob")) for _ in range(count))
-
-
-def _read_revealed(r: _Reader, n: int) -> tuple[RevealedShare, ...]:
-    count = r.count("revealed shares", n, _REVEALED_SIZE)
-    return tuple(RevealedShare(owner=r.u32("owner"), share=r.raw(SHARE_SIZE, "share")) for _ in range(count))

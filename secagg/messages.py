@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from collections.abc import Callable
 from typing import Union
 
 from secagg.errors import AbortReason
@@ -448,6 +449,53 @@ class Abort:
             raise TypeError(f"detail must be str, got {type(self.detail).__name__}")
         if len(self.detail.encode("utf-8")) > MAX_DETAIL:
             raise ValueError(f"detail must be at most {MAX_DETAIL} UTF-8 bytes")
+
+
+def _unchecked(cls: type) -> Callable[..., object]:
+    """Return a positional constructor of the message class ``cls`` that skips ``__post_init__``.
+
+    Private to :mod:`secagg.codec`: its decoder reads every field, checks
+    every invariant that ``cls.__post_init__`` checks (and the bounds of the
+    round's parameters) on the values themselves, and only then builds the
+    message through this path, so re-running the checks on already-checked
+    values is the only thing skipped. The values go in in the order of
+    ``dataclasses.fields(cls)``; the object is the same (equal, hashable,
+    frozen) as the checked constructor's. Anything else builds messages
+    through the checked keyword constructors.
+    """
+    new = object.__new__
+    setters = tuple(cls.__dict__[f.name].__set__ for f in dataclasses.fields(cls))  # the slots' descriptors
+    if len(setters) == 2:
+        set_a, set_b = setters
+
+        def build(a, b):
+            obj = new(cls)
+            set_a(obj, a)
+            set_b(obj, b)
+            return obj
+
+    elif len(setters) == 4:
+        set_a, set_b, set_c, set_d = setters
+
+        def build(a, b, c, d):
+            obj = new(cls)
+            set_a(obj, a)
+            set_b(obj, b)
+            set_c(obj, c)
+            set_d(obj, d)
+            return obj
+
+    else:
+
+        def build(*values):
+            if len(values) != len(setters):
+                raise TypeError(f"{cls.__name__} takes {len(setters)} values, got {len(values)}")
+            obj = new(cls)
+            for setter, value in zip(setters, values):
+                setter(obj, value)
+            return obj
+
+    return build
 
 
 Message = Union[

@@ -22,6 +22,8 @@ Every decryption failure raises the one opaque
 
 from __future__ import annotations
 
+import struct
+
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -39,6 +41,7 @@ TAG_SIZE = 16
 OVERHEAD = NONCE_SIZE + TAG_SIZE
 
 _FAILURE = "ciphertext failed to authenticate"
+_ROUND_PAIR = struct.Struct("<BII")  # u8(round) || u32le(sender) || u32le(receiver)
 _AD_PREFIXES: dict[str, bytes] = {}
 """``{purpose: b"secagg/v1/" || purpose || 0x00}`` for purposes that passed the checks (at most 64 kept)."""
 
@@ -84,6 +87,11 @@ def associated_data(*, purpose: str, session_id: bytes, round: int, sender: int,
         session_id = as_bytes("session_id", session_id)
     if len(session_id) != SESSION_ID_SIZE:
         raise ValueError(f"session_id must be {SESSION_ID_SIZE} bytes, got {len(session_id)}")
+    if (
+        type(round) is int and type(sender) is int and type(receiver) is int
+        and 0 <= round <= 0xFF and 0 <= sender <= 0xFFFFFFFF and 0 <= receiver <= 0xFFFFFFFF
+    ):  # check_uint's common case for all three at once (the same rule), then one pack
+        return prefix + session_id + _ROUND_PAIR.pack(round, sender, receiver)
     return (
         prefix
         + session_id

@@ -74,8 +74,14 @@ def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int = 32) -> by
         ValueError: if ``length`` is outside ``[1, MAX_LENGTH]``.
     """
     if type(ikm) is bytes and type(salt) is bytes and type(info) is bytes and length == _HASH_LEN and type(length) is int:
-        # The protocol's every call (32-byte keys): one extract from the cached salt, one expand block.
-        return _hmac(_extract(salt, ikm), info + b"\x01")
+        # The protocol's every call (32-byte keys): one extract from the cached salt, one expand block
+        # (_extract and _hmac inlined).
+        keyed = _SALTS.get(salt) or _salted(salt)
+        h = keyed.copy()
+        h.update(ikm)
+        h = hmac.HMAC(h.finalize(), _SHA256)
+        h.update(info + b"\x01")
+        return h.finalize()
     for name, value in (("ikm", ikm), ("salt", salt), ("info", info)):
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise TypeError(f"{name} must be bytes, got {type(value).__name__}")

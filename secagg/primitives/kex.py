@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import struct
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
@@ -70,6 +71,7 @@ _PEERS: dict[bytes, X25519PublicKey] = {}
 """Loaded peer public keys by their raw bytes (public values; at most :data:`_MAX_PEERS` kept). In a
 simulated round every key is loaded by each of its owner's neighbours: one load instead of k."""
 _MAX_PEERS = 1 << 15
+_ROUND_PAIR = struct.Struct("<BII")  # u8(round) || u32le(sender) || u32le(receiver)
 _INFO_PREFIXES: dict[str, bytes] = {}
 """``{purpose: b"secagg/v1/" || purpose || 0x00}`` for purposes that passed the checks (at most 64 kept)."""
 
@@ -202,6 +204,26 @@ def agree(private: X25519KeyPair, peer_public: bytes) -> bytes:
     return shared
 
 
+def _agree_derive(private: X25519KeyPair, peer_public: bytes, session_id: bytes, info: bytes) -> bytes:
+    # derive_key(agree(private, peer_public), ...) for callers that checked every argument already
+    # (session._pair_keys: an X25519KeyPair; a 32-byte peer key from a decoded message; a 32-byte
+    # session id; info = kdf_info(...) of checked fields). The all-zero (low-order) refusal is agree's,
+    # unchanged: it is a property of the result, not of the arguments.
+    peer = _PEERS.get(peer_public)
+    if peer is None:
+        peer = X25519PublicKey.from_public_bytes(peer_public)
+        if len(_PEERS) >= _MAX_PEERS:
+            _PEERS.clear()
+        _PEERS[peer_public] = peer
+    try:
+        shared = private._private.exchange(peer)
+    except ValueError:
+        raise InvalidKey("X25519 produced the all-zero shared secret (low-order public key)") from None
+    if hmac.compare_digest(shared, _ZERO_SECRET):
+        raise InvalidKey("X25519 produced the all-zero shared secret (low-order public key)")
+    return hkdf_sha256(shared, salt=session_id, info=info)
+
+
 _PROBE: X25519KeyPair | None = None
 
 
@@ -252,8 +274,14 @@ def kdf_info(*, purpose: str, round: int, sender: int, receiver: int) -> bytes:
         ValueError: if the purpose is malformed or reserved, or an integer is
             out of range.
     """
+    prefix = _info_prefix(purpose)
+    if (
+        type(round) is int and type(sender) is int and type(receiver) is int
+        and 0 <= round <= 0xFF and 0 <= sender <= 0xFFFFFFFF and 0 <= receiver <= 0xFFFFFFFF
+    ):  # check_uint's common case for all three at once (the same rule), then one pack
+        return prefix + _ROUND_PAIR.pack(round, sender, receiver)
     return (
-        _info_prefix(purpose)
+        prefix
         + check_uint("round", round, 8).to_bytes(1, "little")
         + check_uint("sender", sender, 32).to_bytes(4, "little")
         + check_uint("receiver", receiver, 32).to_bytes(4, "little")

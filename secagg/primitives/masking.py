@@ -15,8 +15,8 @@ every stored value stays reduced.
 
 :func:`add_masks` is fused: no mask is ever expanded to full length. It walks
 the accumulator in chunks of at most :data:`CHUNK_BYTES`; for each chunk the
-masks' AES-CTR keystreams (one :class:`~secagg.primitives.prg.AESCTRPrg` per
-seed, all advancing in lockstep) are written :data:`MAX_ROWS` at a time into
+masks' AES-CTR keystreams (one per seed, the bytes of
+:class:`~secagg.primitives.prg.AESCTRPrg`, all advancing in lockstep) are written :data:`MAX_ROWS` at a time into
 a small per-thread scratch buffer, and one Numba call adds the positive rows,
 subtracts the negative rows and reduces, while the accumulator chunk and the
 rows are still in cache. Plain NumPy
@@ -40,7 +40,8 @@ import numba
 import numpy as np
 
 from secagg.primitives.packing import check_accumulator, pack, packed_size, unpack, unpack_add_into
-from secagg.primitives.prg import SEED_SIZE, AESCTRPrg, prg_key
+from secagg.primitives import prg
+from secagg.primitives.prg import SEED_SIZE, prg_key
 from secagg.primitives.words import check_bits, modulus_mask, word_dtype
 
 __all__ = [
@@ -224,7 +225,9 @@ def add_masks(
     sid = bytes(session_id)
     order = [j for j in range(len(seeds)) if signs[j] > 0] + [j for j in range(len(seeds)) if signs[j] < 0]
     npos = len(seeds) - signs.count(-1)
-    prgs = [AESCTRPrg._checked(bytes(seeds[j]), sid, n, bits) for j in order]  # every argument checked above
+    # Every argument is checked above, and the loop below reads exactly n words from each stream
+    # (AESCTRPrg's cap for length n): the keystreams of AESCTRPrg(seed, sid, n, bits), without that layer.
+    streams = prg._mask_keystreams([bytes(seeds[j]) for j in order], sid, n, bits)
     dtype = word_dtype(bits)
     wsize = dtype.itemsize
     width = max(1, CHUNK_BYTES // wsize)
@@ -232,15 +235,19 @@ def add_masks(
     rows = buf.view(dtype)
     chunks = -(-n // width)
     chunk = -(-n // chunks)  # equal chunks, no small tail
+    writers = [stream.read_into for stream in streams]
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         nbytes = (hi - lo) * wsize
         z = zeros[:nbytes]
-        for g in range(0, len(prgs), MAX_ROWS):
-            group = prgs[g : g + MAX_ROWS]
-            for prg, row in zip(group, buf):
-                prg.keystream_into(z, row[:nbytes])
+        outs = [row[:nbytes] for row in buf]
+        for g in range(0, len(writers), MAX_ROWS):
+            group = writers[g : g + MAX_ROWS]
+            for write, out in zip(group, outs):
+                write(z, out)
             _add_rows(acc, lo, hi, rows[: len(group)], min(max(npos - g, 0), len(group)), mask)
+        if not lo:  # past every stream's head: straight to each one's bulk engine (the same bytes)
+            writers = prg._bulk_writers(streams)
 
 
 def mask_input(

@@ -89,10 +89,31 @@ def prg_key(seed: bytes, *, session_id: bytes, length: int, bits: int) -> bytes:
     return _derive(seed, session_id, length, bits)
 
 
+def _info(length: int, bits: int) -> bytes:
+    return PRG_LABEL + b"\x00" + length.to_bytes(8, "little") + bits.to_bytes(1, "little")
+
+
 def _derive(seed: bytes, session_id: bytes, length: int, bits: int) -> bytes:
     # prg_key without the checks: for callers that validated every argument already.
-    info = PRG_LABEL + b"\x00" + length.to_bytes(8, "little") + bits.to_bytes(1, "little")
-    return hkdf_sha256(seed, salt=session_id, info=info)
+    return hkdf_sha256(seed, salt=session_id, info=_info(length, bits))
+
+
+def _mask_keystreams(seeds: list[bytes], session_id: bytes, length: int, bits: int) -> list[Keystream]:
+    # The keystreams of AESCTRPrg(seed, session_id=session_id, length=length, bits=bits) for each seed
+    # (the same key, so the same bytes), without the AESCTRPrg layer: for masking.add_masks, which has
+    # checked every argument (seeds: bytes of SEED_SIZE; session_id: SESSION_ID_SIZE bytes; length: int
+    # in [1, MAX_LENGTH]; bits: int in [1, 62]) and reads exactly `length` words from each stream,
+    # which is AESCTRPrg's cap, so the cap's check per read is not needed.
+    info = _info(length, bits)
+    return [Keystream(hkdf_sha256(seed, salt=session_id, info=info)) for seed in seeds]
+
+
+def _bulk_writers(streams: list[Keystream]) -> list:
+    # For add_masks once every stream has read its first chunk: the callable that writes each stream's
+    # next bytes, which is what read_into calls from byte 32 up to byte 2**36 (the GCM context's
+    # update_into). A mask stream never reaches 2**36: it reads at most MAX_LENGTH * 8 = 2**34 bytes.
+    # A stream still in its head (a first chunk of at most 32 bytes) keeps read_into.
+    return [s.read_into if s._bulk is None or s._pos < _GCM_START else s._bulk.update_into for s in streams]
 
 
 class Keystream:
@@ -175,6 +196,13 @@ class Keystream:
         if bulk is not None and self._pos + n <= _GCM_END:  # the steady state: one call
             bulk.update_into(zeros, out)
             self._pos += n
+            return
+        if not self._pos and _GCM_START < n <= _GCM_END:  # a first read past the head: what _contexts does, unrolled
+            with memoryview(zeros) as zv, memoryview(out) as ov:
+                self._head.update_into(zv[:_GCM_START], ov[:_GCM_START])
+                self._bulk = bulk = Cipher(self._algorithm, _GCM_ZERO).encryptor()
+                bulk.update_into(zv[_GCM_START:n], ov[_GCM_START:n])
+            self._pos = n
             return
         done = 0
         with memoryview(zeros) as zv, memoryview(out) as ov:

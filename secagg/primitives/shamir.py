@@ -48,6 +48,8 @@ __all__ = [
     "SECRET_SIZE",
     "SHARE_SIZE",
     "Lagrange",
+    "check_shares",
+    "interpolate",
     "reconstruct",
     "shares_from_bytes",
     "shares_to_bytes",
@@ -119,24 +121,34 @@ def _limbs_from_secrets(secrets: Sequence[bytes]) -> np.ndarray:
     return words.view("<u4").reshape(m, LIMBS).astype(np.uint64)
 
 
+def _limbs_out_of_range(limbs: np.ndarray) -> np.ndarray:
+    """``(m,)`` bool: which rows of ``(m, LIMBS)`` limbs no secret has (a limb ``>= 2**30``, top limb ``>= 2**16``)."""
+    return (limbs[:, : LIMBS - 1] >> np.uint64(LIMB_BITS)).any(axis=1) | (
+        limbs[:, LIMBS - 1] >> np.uint64(_TOP_BITS)
+    ).astype(bool)
+
+
+def _bytes_from_limbs(limbs: np.ndarray) -> bytes:
+    """The ``m`` 32-byte secrets of ``(m, LIMBS)`` in-range limbs, concatenated."""
+    m = limbs.shape[0]
+    octets = limbs.astype("<u4").view(np.uint8).reshape(m, LIMBS, 4)
+    bits = np.unpackbits(octets, axis=2, bitorder="little")[:, :, :LIMB_BITS].reshape(m, LIMBS * LIMB_BITS)
+    return np.packbits(bits[:, : 8 * SECRET_SIZE], axis=1, bitorder="little").tobytes()
+
+
 def _secrets_from_limbs(limbs: np.ndarray) -> list[bytes]:
     """Inverse of :func:`_limbs_from_secrets`; refuses limbs that no secret has."""
     m = limbs.shape[0]
     if m == 0:
         return []
-    too_big = (limbs[:, : LIMBS - 1] >> np.uint64(LIMB_BITS)).any(axis=1) | (
-        limbs[:, LIMBS - 1] >> np.uint64(_TOP_BITS)
-    ).astype(bool)
+    too_big = _limbs_out_of_range(limbs)
     if too_big.any():
         bad = np.flatnonzero(too_big)
         raise InvalidShareError(
             f"inconsistent shares: secrets {bad[:8].tolist()} interpolate to limbs outside "
             f"[0, 2**{LIMB_BITS}) (top limb [0, 2**{_TOP_BITS}))"
         )
-    octets = limbs.astype("<u4").view(np.uint8).reshape(m, LIMBS, 4)
-    bits = np.unpackbits(octets, axis=2, bitorder="little")[:, :, :LIMB_BITS].reshape(m, LIMBS * LIMB_BITS)
-    packed = np.packbits(bits[:, : 8 * SECRET_SIZE], axis=1, bitorder="little")
-    flat = packed.tobytes()
+    flat = _bytes_from_limbs(limbs)
     return [flat[SECRET_SIZE * j : SECRET_SIZE * (j + 1)] for j in range(m)]
 
 
@@ -228,6 +240,45 @@ def shares_to_bytes(shares: np.ndarray) -> bytes:
     return arr.tobytes() if arr.dtype == _U4 else arr.astype(_U4).tobytes()
 
 
+def check_shares(data: bytes, count: int) -> None:
+    """Check ``count`` shares written by :func:`shares_to_bytes` without decoding them.
+
+    The same checks as :func:`shares_from_bytes` (which calls this), for a
+    caller that keeps the bytes.
+
+    Args:
+        data: exactly ``count * SHARE_SIZE`` bytes (``bytes``, ``bytearray`` or
+            ``memoryview``).
+        count: the number of shares expected (>= 0).
+
+    Raises:
+        TypeError: ``data`` is not bytes-like or ``count`` is not an int.
+        ValueError: ``count`` is negative.
+        InvalidShareError: ``len(data) != count * SHARE_SIZE``, or a limb
+            ``>= PRIME``.
+    """
+    if type(data) is bytes and type(count) is int and 0 <= count <= _SMALL:
+        # The common case (a protocol message's one or two shares), without NumPy.
+        if len(data) != count * SHARE_SIZE:
+            raise InvalidShareError(f"expected {count} x {SHARE_SIZE} = {count * SHARE_SIZE} share bytes, got {len(data)}")
+        if count and max(_LIMB_WORDS.unpack(data) if count == 2 else memoryview(data).cast("I")) >= PRIME:
+            limb = max(memoryview(data).cast("I"))
+            raise InvalidShareError(f"a share limb is {limb}, outside the field [0, {PRIME})")
+        return
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
+        raise TypeError(f"count must be an int, got {type(count).__name__}")
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    size = memoryview(data).nbytes
+    if size != count * SHARE_SIZE:
+        raise InvalidShareError(f"expected {count} x {SHARE_SIZE} = {count * SHARE_SIZE} share bytes, got {size}")
+    top = int(np.frombuffer(data, dtype="<u4").max()) if size else 0
+    if top >= PRIME:
+        raise InvalidShareError(f"a share limb is {top}, outside the field [0, {PRIME})")
+
+
 def shares_from_bytes(data: bytes, count: int) -> np.ndarray:
     """Decode ``count`` shares written by :func:`shares_to_bytes`.
 
@@ -247,27 +298,8 @@ def shares_from_bytes(data: bytes, count: int) -> np.ndarray:
         InvalidShareError: ``len(data) != count * SHARE_SIZE``, or a limb
             ``>= PRIME``.
     """
-    if type(data) is bytes and type(count) is int and 0 <= count <= _SMALL:
-        # The common case (a protocol message's one or two shares), without NumPy reductions.
-        if len(data) != count * SHARE_SIZE:
-            raise InvalidShareError(f"expected {count} x {SHARE_SIZE} = {count * SHARE_SIZE} share bytes, got {len(data)}")
-        if count and max(_LIMB_WORDS.unpack(data) if count == 2 else memoryview(data).cast("I")) >= PRIME:
-            limb = max(memoryview(data).cast("I"))
-            raise InvalidShareError(f"a share limb is {limb}, outside the field [0, {PRIME})")
-        return np.frombuffer(data, dtype="<u4").reshape(count, LIMBS).copy()
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
-        raise TypeError(f"count must be an int, got {type(count).__name__}")
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    size = memoryview(data).nbytes
-    if size != count * SHARE_SIZE:
-        raise InvalidShareError(f"expected {count} x {SHARE_SIZE} = {count * SHARE_SIZE} share bytes, got {size}")
-    out = np.frombuffer(data, dtype="<u4").astype(np.uint32).reshape(int(count), LIMBS)
-    if out.size and int(out.max()) >= PRIME:
-        raise InvalidShareError(f"a share limb is {int(out.max())}, outside the field [0, {PRIME})")
-    return out
+    check_shares(data, count)
+    return np.frombuffer(data, dtype="<u4").reshape(int(count), LIMBS).copy()
 
 
 class Lagrange:
@@ -352,6 +384,54 @@ class Lagrange:
 
     def __repr__(self) -> str:
         return f"Lagrange(xs={list(self.xs)!r})"
+
+
+def interpolate(weights: np.ndarray, ys: np.ndarray) -> list[bytes | None]:
+    """Interpolate ``m`` secrets at 0, each from its own shares and weights, in one NumPy pass.
+
+    Secret ``j`` is ``sum_i weights[j, i] * ys[j, i] mod PRIME``, limb by
+    limb: what ``Lagrange(xs_j).reconstruct`` gives when ``weights[j]`` is
+    ``Lagrange(xs_j).coefficients`` and ``ys[j]`` the shares of the holders
+    ``xs_j`` in the same order; the holder sets may differ from secret to
+    secret. A secret that :meth:`Lagrange.reconstruct` would refuse is
+    ``None`` here, and the others are still returned.
+
+    Args:
+        weights: integer array of shape ``(m, t)``, values in ``[0, PRIME)``.
+        ys: integer array of shape ``(m, t, LIMBS)``.
+
+    Returns:
+        ``m`` entries: the 32-byte secret, or ``None`` where a share value
+        is outside ``[0, PRIME)`` or the interpolated limbs fall outside
+        their range (inconsistent shares, see :meth:`Lagrange.reconstruct`).
+
+    Raises:
+        TypeError: ``weights`` or ``ys`` is not an integer array.
+        ValueError: the shapes do not match, or a weight is outside
+            ``[0, PRIME)``.
+
+    Warning:
+        As for :meth:`Lagrange.reconstruct`: the range check is not an
+        integrity check; compare each secret with its commitment.
+    """
+    w, arr = np.asarray(weights), np.asarray(ys)
+    if w.dtype.kind not in "iu" or arr.dtype.kind not in "iu":
+        raise TypeError(f"weights and ys must be integer arrays, got dtypes {w.dtype} and {arr.dtype}")
+    if w.ndim != 2 or arr.ndim != 3 or arr.shape[:2] != w.shape or arr.shape[2] != LIMBS:
+        raise ValueError(f"weights must have shape (m, t) and ys (m, t, {LIMBS}), got {w.shape} and {arr.shape}")
+    m = arr.shape[0]
+    if m == 0:
+        return []
+    if w.size and (int(w.min()) < 0 or int(w.max()) >= PRIME):
+        raise ValueError(f"weights must be in [0, {PRIME}), got [{int(w.min())}, {int(w.max())}]")
+    bad = (arr < 0).any(axis=(1, 2)) | (arr >= PRIME).any(axis=(1, 2)) if arr.dtype.kind == "i" else (arr >= PRIME).any(axis=(1, 2))
+    # weight * y < 2**62 for in-range values; every product is reduced, so a sum of t terms stays
+    # below 2**63. Rows with out-of-range values are computed (wrapping) and then discarded.
+    products = arr.astype(np.uint64) * w.astype(np.uint64)[:, :, None] % _P64
+    limbs = products.sum(axis=1, dtype=np.uint64) % _P64
+    bad |= _limbs_out_of_range(limbs)
+    flat = _bytes_from_limbs(limbs)
+    return [None if bad[j] else flat[SECRET_SIZE * j : SECRET_SIZE * (j + 1)] for j in range(m)]
 
 
 def reconstruct(xs: Sequence[int], ys: np.ndarray, *, threshold: int) -> list[bytes]:

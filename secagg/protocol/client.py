@@ -35,7 +35,6 @@ import numpy as np
 from secagg import codec
 from secagg.errors import (
     AbortReason,
-    InvalidKey,
     InvalidShareError,
     InvalidSignature,
     LocalProtocolError,
@@ -136,8 +135,10 @@ def _share_keys(ctx: _Context, st: ClientR0AdvertiseKeys, msg: ShareKeysRequest)
     by_id = {a.client_id: a for a in entries}
     seed = random_bytes(ctx.random, shamir.SECRET_SIZE)
     shares = shamir.split([seed, st.s_keys.private_bytes()], threshold=p.threshold, xs=holders, random=ctx.random)
-    by_holder = {h: shamir.shares_to_bytes(shares[row]) for row, h in enumerate(holders)}
-    share_keys = {v: _pair(session.share_key, st.c_keys, by_id[v].c_pk, sid, me, v) for v in neighbors}
+    pair = 2 * shamir.SHARE_SIZE  # one holder's shares of (seed, s_sk), in split's holder-major order
+    flat = shamir.shares_to_bytes(shares.reshape(-1, shamir.LIMBS))  # one range check for every holder's pair
+    by_holder = {h: flat[row * pair : (row + 1) * pair] for row, h in enumerate(holders)}
+    share_keys = session._pair_keys(st.c_keys, {v: by_id[v].c_pk for v in neighbors}, sid, me, kex.PURPOSE_SHARE_ENCRYPTION, 1)
     out = tuple(
         AddressedShare(peer=v, blob=session.seal_share(share_keys[v], sid, me, v, by_holder[v], ctx.random)) for v in neighbors
     )
@@ -153,13 +154,6 @@ def _check_entries(entries: Sequence[AdvertiseKeys], mine: AdvertiseKeys, own: A
     _require(len(set(keys)) == len(keys), AbortReason.INCONSISTENT, "two advertised public keys are equal")
 
 
-def _pair(derive: Callable[..., bytes], own: kex.X25519KeyPair, peer_pk: bytes, sid: bytes, u: int, v: int) -> bytes:
-    try:
-        return derive(own, peer_pk, sid, u, v)
-    except InvalidKey:
-        raise AbortSignal(AbortReason.MALFORMED, f"client {v} advertised an invalid key") from None
-
-
 def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest):
     """R1 -> R2: open the neighbours' shares and send the masked input."""
     p, me = ctx.params, ctx.client_id
@@ -171,13 +165,13 @@ def _masked_input(ctx: _Context, st: ClientR1ShareKeys, msg: MaskedInputRequest)
         _require(v in st.share_keys, AbortReason.INCONSISTENT, f"share from client {v}, who is not a neighbour")
         body = session.open_share(st.share_keys[v], st.sid, v, me, entry.blob)
         try:
-            shamir.shares_from_bytes(body, 2)
+            shamir.check_shares(body, 2)
         except InvalidShareError:
             raise AbortSignal(AbortReason.MALFORMED, f"share from client {v} is not a valid share") from None
         held[v] = body
     alive = tuple(sorted(v for v in held if v != me))
     _require(len(alive) + 1 >= p.threshold, AbortReason.TOO_FEW_SURVIVORS, f"{len(alive) + 1} live share holders, threshold t = {p.threshold}")
-    seeds = [_pair(session.mask_seed, st.s_keys, st.peers[v], st.sid, me, v) for v in alive]
+    seeds = list(session._pair_keys(st.s_keys, {v: st.peers[v] for v in alive}, st.sid, me, kex.PURPOSE_MASK_SEED, 2).values())
     signs = [session.pair_sign(me, v) for v in alive]
     masked = mask_input(ctx.input, bits=p.bits, session_id=st.sid, self_seed=st.seed, pair_seeds=seeds, pair_signs=signs)
     reply = MaskedInputResponse(client_id=me, session_id=st.sid, masked=pack(masked, p.bits))

@@ -8,6 +8,7 @@ last from then on (SPEC.md, chapter "Protocol", section "Unmasking").
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 
@@ -57,18 +58,39 @@ def reconstruct_all(threshold, shares_by_owner, check, what, suspects: set[int] 
         ordered = sorted(by_holder, key=lambda h: (h in suspects, h))
         groups[tuple(sorted(ordered[:threshold]))].append(owner)
     out: dict[int, bytes] = {}
-    for xs, owners in groups.items():
-        ys = np.stack([np.stack([shares_by_owner[o][x] for o in owners]) for x in xs])  # (t, m, LIMBS)
+    if not groups:
+        return out
+    # Every first subset in one NumPy pass: owner j's t shares and its group's weights, group by group.
+    weights_of: dict[tuple[int, ...], tuple[int, ...] | None] = {}
+    for xs in groups:
         try:
-            secrets = shamir.Lagrange(xs).reconstruct(ys)
+            weights_of[xs] = _weights(xs)
         except InvalidShareError:
-            secrets = [None] * len(owners)
-        for owner, secret in zip(owners, secrets):
+            weights_of[xs] = None
+    valid = [(xs, owners) for xs, owners in groups.items() if weights_of[xs] is not None]
+    first: dict[int, bytes | None] = {}
+    if valid:
+        owners_in_order = [o for _, owners in valid for o in owners]
+        ys = np.stack([shares_by_owner[o][x] for xs, owners in valid for o in owners for x in xs])
+        weights = np.array([weights_of[xs] for xs, owners in valid for _ in owners], dtype=np.uint64)
+        ys = ys.reshape(len(owners_in_order), threshold, *ys.shape[1:])
+        first = dict(zip(owners_in_order, shamir.interpolate(weights, ys)))
+    for xs, owners in groups.items():
+        # A group fails for all its owners if it fails for one, as one Lagrange.reconstruct of the group did.
+        failed = weights_of[xs] is None or any(first[o] is None for o in owners)
+        for owner in owners:
+            secret = None if failed else first[owner]
             if secret is not None and _safe_check(check, owner, secret):
                 out[owner] = secret
             else:
                 out[owner] = _retry(threshold, owner, shares_by_owner[owner], check, what, skip=xs, suspects=suspects)
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _weights(xs: tuple[int, ...]) -> tuple[int, ...]:
+    """The Lagrange weights at 0 of one holder set (public values; cached by the set)."""
+    return shamir.Lagrange(xs).coefficients
 
 
 def _safe_check(check, owner, secret) -> bool:

@@ -296,15 +296,16 @@ def _take_unmasking(ctx: _Context, st: ServerR4Unmasking, sender: int, msg: Unma
     nbrs = st.sess.neighbor_sets[sender]
     _reject({s.owner for s in msg.seed_shares} <= (nbrs & st.u3) | {sender}, AbortReason.INCONSISTENT, f"client {sender} revealed seed shares it was not asked for")
     _reject({s.owner for s in msg.key_shares} <= nbrs & st.dropped, AbortReason.INCONSISTENT, f"client {sender} revealed key shares it was not asked for")
-    try:
-        seeds = [(s.owner, shamir.shares_from_bytes(s.share, 1)[0]) for s in msg.seed_shares]
-        keys = [(s.owner, shamir.shares_from_bytes(s.share, 1)[0]) for s in msg.key_shares]
+    revealed = msg.seed_shares + msg.key_shares
+    try:  # every share is SHARE_SIZE bytes (RevealedShare), so one parse checks each of them
+        rows = shamir.shares_from_bytes(b"".join(s.share for s in revealed), len(revealed))
     except InvalidShareError:
         raise RemoteProtocolError(AbortReason.MALFORMED, f"client {sender} sent an invalid share") from None
-    for owner, share in seeds:
-        st.seed_shares.setdefault(owner, {})[sender] = share
-    for owner, share in keys:
-        st.key_shares.setdefault(owner, {})[sender] = share
+    split = len(msg.seed_shares)
+    for s, share in zip(msg.seed_shares, rows[:split]):
+        st.seed_shares.setdefault(s.owner, {})[sender] = share
+    for s, share in zip(msg.key_shares, rows[split:]):
+        st.key_shares.setdefault(s.owner, {})[sender] = share
     st.responded[sender] = True
 
 

@@ -30,7 +30,7 @@ import hashlib
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 
-from secagg.errors import AbortReason, InvalidCiphertext, InvalidSignature, ProofError
+from secagg.errors import AbortReason, InvalidCiphertext, InvalidKey, InvalidSignature, ProofError
 from secagg.kinds import GraphKind, ThreatModel
 from secagg.messages import AdvertiseKeys, ShareKeysRequest
 from secagg.params import Params
@@ -436,6 +436,35 @@ def mask_seed(own: kex.X25519KeyPair, peer_s_pk: bytes, sid: bytes, u: int, v: i
 def _pair_key(own: kex.X25519KeyPair, peer_pk: bytes, sid: bytes, u: int, v: int, purpose: str, round: int) -> bytes:
     shared = kex.agree(own, peer_pk)
     return kex.derive_key(shared, purpose=purpose, session_id=sid, round=round, sender=min(u, v), receiver=max(u, v))
+
+
+def _pair_keys(own: kex.X25519KeyPair, peer_keys: Mapping[int, bytes], sid: bytes, me: int, purpose: str, round: int) -> dict[int, bytes]:
+    """:func:`share_key` / :func:`mask_seed` of ``me`` with every peer, for the client's state machine.
+
+    The same keys, without re-checking arguments the caller has checked:
+    ``own`` is the client's own key pair, each peer key came from a decoded
+    AdvertiseKeys (32 bytes), ``sid`` is a session id (32 bytes), and ``me``
+    and the peers are ids in ``1..n`` (:func:`kex.kdf_info` checks the one
+    info prefix and the round; each pair's ids are packed as it packs them).
+
+    Raises:
+        AbortSignal: MALFORMED naming the first peer (in ``peer_keys`` order)
+            whose key gives the all-zero secret, as the client's per-pair
+            wrapper did.
+    """
+    head = kex.kdf_info(purpose=purpose, round=round, sender=0, receiver=0)[:-8]  # checked: prefix || u8(round)
+    pair = _ID_PAIR.pack
+    out = {}
+    for v, pk in peer_keys.items():
+        info = head + (pair(me, v) if me < v else pair(v, me))  # (min, max), as share_key / mask_seed
+        try:
+            out[v] = kex._agree_derive(own, pk, sid, info)
+        except InvalidKey:
+            raise AbortSignal(AbortReason.MALFORMED, f"client {v} advertised an invalid key") from None
+    return out
+
+
+_ID_PAIR = struct.Struct("<II")
 
 
 def share_associated_data(sid: bytes, sender: int, receiver: int) -> bytes:

@@ -712,3 +712,205 @@ def test_codec_vectors_cover_every_message_type_and_abort_code():
     gen = vectors.load("codec")["generate"]
     assert {v["type"] for v in gen} == {cls.__name__ for cls in MESSAGE_TYPES}
     assert {v["fields"]["reason"] for v in gen if v["type"] == "Abort"} == {r.value for r in AbortReason}
+
+
+# --------------------------------------------------------------------------- the decoder's unchecked constructors
+# The decoder checks every __post_init__ rule itself and builds the per-edge messages through
+# messages._unchecked (no re-run of the checks). These tests hold it to the checked constructors.
+
+
+def _rebuild(m):
+    """The same message built again through the checked keyword constructors, nested entries included."""
+    fields = {}
+    for f in dataclasses.fields(m):
+        value = getattr(m, f.name)
+        if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+            value = tuple(_rebuild(e) for e in value)
+        fields[f.name] = value
+    return type(m)(**fields)
+
+
+@given(CASES, st.data())
+def test_whatever_the_decoder_accepts_the_checked_constructors_accept_and_build_equal(case, data):
+    p, m = case
+    buf = bytearray(encode(m))
+    for _ in range(data.draw(st.integers(0, 3), label="corruptions")):
+        pos = data.draw(st.integers(0, len(buf) - 1), label="position")
+        buf[pos] = data.draw(st.integers(0, 255), label="byte")
+    try:
+        out = decode(bytes(buf), params=p)
+    except DecodeError:
+        return
+    again = _rebuild(out)  # raises TypeError/ValueError if the decoder let an invalid field through
+    assert again == out and hash(again) == hash(out)
+    for f in dataclasses.fields(out):
+        assert type(getattr(out, f.name)) is type(getattr(again, f.name))
+
+
+@given(CASES)
+def test_the_unchecked_constructors_build_what_the_checked_ones_build(case):
+    from secagg.messages import _unchecked
+
+    _, m = case
+    parts = [getattr(m, f.name) for f in dataclasses.fields(m)]
+    fast = _unchecked(type(m))(*parts)
+    assert fast == m and hash(fast) == hash(m) and repr(fast) == repr(m)
+    first = dataclasses.fields(fast)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(fast, first, getattr(m, first))
+
+
+def test_the_unchecked_constructors_take_exactly_the_fields():
+    from secagg.messages import _unchecked
+
+    with pytest.raises(TypeError):
+        _unchecked(AddressedShare)(1)
+    with pytest.raises(TypeError):
+        _unchecked(AdvertiseKeys)(1, bytes(32), bytes(32))
+    with pytest.raises(TypeError):
+        _unchecked(UnmaskingResponse)(1, SID, ())
+    with pytest.raises(TypeError):
+        _unchecked(ShareKeysRequest)(SID, 1, 0, ())
+
+
+_SHARE = bytes(SHARE_SIZE)
+_BLOB = bytes(ENCRYPTED_SHARE_SIZE)
+
+
+def _revealed(owners) -> bytes:
+    return u32(len(owners)) + b"".join(u32(o) + _SHARE for o in owners)
+
+
+def _addressed(peers) -> bytes:
+    return u32(len(peers)) + b"".join(u32(v) + _BLOB for v in peers)
+
+
+# Each entry breaks one rule that a message's __post_init__ checks and the decoder now checks itself.
+BROKEN_RULES = {
+    "revealed owner 0": bytes((VERSION, 9)) + u32(1) + SID + _revealed([0]) + _revealed([]),
+    "revealed owner above 2**20": bytes((VERSION, 9)) + u32(1) + SID + _revealed([]) + _revealed([2**20 + 1]),
+    "seed shares unsorted": bytes((VERSION, 9)) + u32(1) + SID + _revealed([3, 2]) + _revealed([]),
+    "key shares repeated": bytes((VERSION, 9)) + u32(1) + SID + _revealed([]) + _revealed([2, 2]),
+    "both shares of one owner": bytes((VERSION, 9)) + u32(1) + SID + _revealed([2]) + _revealed([2]),
+    "unmasking response from client 0": bytes((VERSION, 9)) + u32(0) + SID + _revealed([]) + _revealed([]),
+    "share-keys response from 2**20 + 1": bytes((VERSION, 3)) + u32(2**20 + 1) + SID + SID + _addressed([]),
+    "share-keys share to self": bytes((VERSION, 3)) + u32(2) + SID + SID + _addressed([1, 2]),
+    "share-keys peers unsorted": bytes((VERSION, 3)) + u32(1) + SID + SID + _addressed([3, 2]),
+    "masked-input peer 0": bytes((VERSION, 4)) + SID + _addressed([0]),
+    "masked-input peer above 2**20": bytes((VERSION, 4)) + SID + _addressed([2**20 + 1]),
+    "masked-input peers repeated": bytes((VERSION, 4)) + SID + _addressed([2, 2]),
+    "dropped unsorted": bytes((VERSION, 8)) + SID + u32(0) + u32(2) + u32(3) + u32(1) + u32(0),
+    "dropped above 2**20": bytes((VERSION, 8)) + SID + u32(0) + u32(1) + u32(2**20 + 1) + u32(0),
+    "signer above 2**20": bytes((VERSION, 8)) + SID + u32(0) + u32(0) + u32(1) + u32(2**20 + 1) + bytes(64),
+    "signers repeated": bytes((VERSION, 8)) + SID + u32(0) + u32(0) + u32(2) + (u32(2) + bytes(64)) * 2,
+    "entry id above 2**20": bytes((VERSION, 2)) + SID + u32(1) + u32(0) + u32(1) + u32(2**20 + 1) + bytes(64) + u32(0) + u32(0),
+    "entry signature of 63 bytes": bytes((VERSION, 2)) + SID + u32(1) + u32(0) + u32(1) + _ADV + u32(63) + bytes(63) + u32(0),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(BROKEN_RULES))
+def test_the_decoder_refuses_every_rule_the_message_constructors_check(rule):
+    data = BROKEN_RULES[rule]
+    with pytest.raises(DecodeError):
+        decode(data, params=P5)
+
+
+def test_the_same_shapes_with_every_rule_kept_decode():
+    good = {
+        "revealed": bytes((VERSION, 9)) + u32(1) + SID + _revealed([2, 3]) + _revealed([4]),
+        "share-keys": bytes((VERSION, 3)) + u32(2) + SID + SID + _addressed([1, 3]),
+        "masked-input": bytes((VERSION, 4)) + SID + _addressed([1, 2**20]),
+        "unmasking": bytes((VERSION, 8)) + SID + u32(1) + u32(1) + u32(2) + u32(2) + u32(3) + u32(1) + u32(2) + bytes(64),
+        "entries": bytes((VERSION, 2)) + SID + u32(1) + u32(0) + u32(1) + u32(2**20) + bytes(64) + u32(64) + bytes(64) + u32(0),
+    }
+    for data in good.values():
+        m = decode(data, params=P5)
+        assert encode(m) == data and _rebuild(m) == m
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview, "strided", "uint32"])
+def test_decode_takes_any_byte_buffer_and_returns_fields_as_bytes(kind):
+    import array
+
+    m = UnmaskingResponse(
+        client_id=2, session_id=SID, seed_shares=(RevealedShare(owner=1, share=bytes(range(36))),), key_shares=()
+    )
+    data = encode(m)
+    if kind == "strided":
+        doubled = bytearray(2 * len(data))
+        doubled[::2] = data
+        buf = memoryview(doubled)[::2]
+    elif kind == "uint32":
+        padded = data + bytes(-len(data) % 4)
+        buf = memoryview(array.array("I", padded))
+        with pytest.raises(DecodeError, match="trailing"):  # the padding bytes
+            decode(buf, params=P5)
+        buf = memoryview(array.array("B", data)).cast("B")
+    else:
+        buf = kind(data)
+    out = decode(buf, params=P5)
+    assert out == m
+    assert type(out.session_id) is bytes and type(out.seed_shares[0].share) is bytes
+
+
+ANY_ID = st.sampled_from([0, 1, 2, 3, 5, 2**20, 2**20 + 1, 2**32 - 1])
+
+
+@st.composite
+def raw_id_message(draw):
+    """(wire bytes, a thunk that builds the same message through the checked constructors): ids drawn
+    from a set with invalid values, lists in any order and with repeats; counts within the bounds of P5."""
+    n = P5.n_clients
+    ids = st.lists(ANY_ID, max_size=n)
+    kind = draw(st.sampled_from(["advertise", "entries", "share-keys", "masked-input", "unmasking-request", "unmasking-response"]))
+    sid = draw(KEY)
+    if kind == "advertise":
+        cid, sig = draw(ANY_ID), draw(st.sampled_from([b"", bytes(64)]))
+        data = bytes((VERSION, 1)) + u32(cid) + sid + sid + u32(len(sig)) + sig
+        return data, lambda: AdvertiseKeys(client_id=cid, c_pk=sid, s_pk=sid, signature=sig)
+    if kind == "entries":
+        m = draw(st.integers(1, n))
+        entry_ids = draw(st.lists(ANY_ID, max_size=m))
+        start = draw(st.integers(0, m - 1))
+        body = b"".join(u32(i) + sid + sid + u32(0) for i in entry_ids)
+        data = bytes((VERSION, 2)) + sid + u32(m) + u32(start) + u32(len(entry_ids)) + body + u32(0)
+        return data, lambda: ShareKeysRequest(
+            graph_seed=sid, m=m, start=start, entries=tuple(AdvertiseKeys(client_id=i, c_pk=sid, s_pk=sid) for i in entry_ids), proof=b""
+        )
+    if kind in ("share-keys", "masked-input"):
+        cid, peers = draw(ANY_ID), draw(ids)
+        shares = u32(len(peers)) + b"".join(u32(v) + _BLOB for v in peers)
+        built = lambda: tuple(AddressedShare(peer=v, blob=_BLOB) for v in peers)  # noqa: E731
+        if kind == "masked-input":
+            return bytes((VERSION, 4)) + sid + shares, lambda: MaskedInputRequest(session_id=sid, shares=built())
+        data = bytes((VERSION, 3)) + u32(cid) + sid + sid + shares
+        return data, lambda: ShareKeysResponse(client_id=cid, session_id=sid, seed_commitment=sid, shares=built())
+    if kind == "unmasking-request":
+        survivors, dropped = draw(ids), draw(ids)
+        signers = draw(st.lists(ANY_ID, max_size=max_window(P5)))
+        data = bytes((VERSION, 8)) + sid + u32(len(survivors)) + b"".join(map(u32, survivors))
+        data += u32(len(dropped)) + b"".join(map(u32, dropped))
+        data += u32(len(signers)) + b"".join(u32(s) + bytes(64) for s in signers)
+        return data, lambda: UnmaskingRequest(
+            session_id=sid, survivors=tuple(survivors), dropped=tuple(dropped),
+            signatures=tuple(Signature(signer=s, signature=bytes(64)) for s in signers),
+        )
+    cid, seed, key = draw(ANY_ID), draw(ids), draw(ids)
+    data = bytes((VERSION, 9)) + u32(cid) + sid + _revealed(seed) + _revealed(key)
+    return data, lambda: UnmaskingResponse(
+        client_id=cid, session_id=sid,
+        seed_shares=tuple(RevealedShare(owner=o, share=_SHARE) for o in seed),
+        key_shares=tuple(RevealedShare(owner=o, share=_SHARE) for o in key),
+    )
+
+
+@given(raw_id_message())
+def test_the_decoder_accepts_exactly_what_the_checked_constructors_accept(case):
+    data, build = case
+    try:
+        expected = build()
+    except (TypeError, ValueError):
+        with pytest.raises(DecodeError):
+            decode(data, params=P5)
+        return
+    assert decode(data, params=P5) == expected

@@ -262,3 +262,43 @@ def test_kdf_generate_vector_reproduces(vector):
 def test_kdf_invalid_vector_is_rejected(vector):
     with raises_exactly(ERRORS[vector["error"]]):
         derive_key(unhex(vector["shared_secret"]), **_kdf_fields(vector))
+
+
+# ---------------------------------------------------------------------------- kdf_info's one-pack path
+
+
+def _info_by_fields(purpose: str, round, sender, receiver) -> bytes:
+    """kdf_info as three separate check_uint fields (the path for any argument outside the one-pack case)."""
+    from secagg.primitives.kex import LABEL_PREFIX, check_uint
+
+    return (
+        LABEL_PREFIX + purpose.encode() + b"\x00"
+        + check_uint("round", round, 8).to_bytes(1, "little")
+        + check_uint("sender", sender, 32).to_bytes(4, "little")
+        + check_uint("receiver", receiver, 32).to_bytes(4, "little")
+    )
+
+
+FIELD = st.one_of(
+    st.integers(-2, 2**32 + 1),
+    st.sampled_from([0, 255, 256, 2**32 - 1, 2**32, True, False, 1.0, "1", None]),
+)
+
+
+@given(round=FIELD, sender=FIELD, receiver=FIELD)
+def test_kdf_info_and_associated_data_give_the_field_by_field_bytes_or_its_error(round, sender, receiver):
+    from secagg.primitives.aead import associated_data
+    from secagg.primitives.kex import kdf_info
+
+    sid = bytes(range(32))
+    try:
+        expected = _info_by_fields("mask-seed", round, sender, receiver)
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            kdf_info(purpose="mask-seed", round=round, sender=sender, receiver=receiver)
+        with pytest.raises(type(exc)):
+            associated_data(purpose="share", session_id=sid, round=round, sender=sender, receiver=receiver)
+        return
+    assert kdf_info(purpose="mask-seed", round=round, sender=sender, receiver=receiver) == expected
+    ad = associated_data(purpose="share", session_id=sid, round=round, sender=sender, receiver=receiver)
+    assert ad == b"secagg/v1/share\x00" + sid + expected[-9:]

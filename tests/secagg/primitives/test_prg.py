@@ -290,3 +290,30 @@ def test_past_two_to_the_36_bytes_the_keystream_continues_with_counter_block_two
     ks.read_into(np.zeros(48, dtype=np.uint8), out)
     assert out.tobytes() == _ctr_blocks(key, 2**32 - 1, 3)
     assert ks.read(16) == _ctr_blocks(key, 2**32 + 2, 1)
+
+
+@given(
+    length=st.integers(1, 3000),
+    bits=st.integers(1, 62),
+    first=st.integers(0, 100),
+    seeds=st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=3),
+)
+def test_mask_keystreams_and_their_bulk_writers_give_the_aesctrprg_bytes(length, bits, first, seeds):
+    # add_masks' path: the keystream of AESCTRPrg(seed, ...) without that layer, then after a first
+    # read the bulk writer; the bytes are the checked path's.
+    from secagg.primitives import prg
+
+    sid = bytes(range(32))
+    streams = prg._mask_keystreams(seeds, sid, length, bits)
+    total = length * (4 if bits <= 32 else 8)
+    first = min(first, total)
+    outs = [np.empty(total, dtype=np.uint8) for _ in seeds]
+    for s, out in zip(streams, outs):
+        s.read_into(np.zeros(first, dtype=np.uint8), out[:first])
+    for write, out in zip(prg._bulk_writers(streams), outs):
+        write(np.zeros(total - first, dtype=np.uint8), out[first:])
+    for seed, out in zip(seeds, outs):
+        checked = AESCTRPrg(seed, session_id=sid, length=length, bits=bits)
+        expected = np.empty(total, dtype=np.uint8)
+        checked.keystream_into(np.zeros(total, dtype=np.uint8), expected)
+        assert out.tobytes() == expected.tobytes()

@@ -17,6 +17,7 @@ from secagg.primitives.shamir import (
     SECRET_SIZE,
     SHARE_SIZE,
     Lagrange,
+    check_shares,
     reconstruct,
     shares_from_bytes,
     shares_to_bytes,
@@ -452,3 +453,103 @@ def test_lagrange_coefficients_equal_the_textbook_product(xs):
                 num, den = num * xk % PRIME, den * (xk - xi) % PRIME
         expected.append(num * pow(den, -1, PRIME) % PRIME)
     assert Lagrange(xs).coefficients == tuple(expected)
+
+
+# ---------------------------------------------------------------------------- batch paths: check_shares, interpolate
+
+
+@given(
+    data=st.binary(max_size=3 * SHARE_SIZE + 2),
+    count=st.integers(-1, 4),
+    high=st.lists(st.integers(0, 2**32 - 1), max_size=3),
+    kind=st.sampled_from([bytes, bytearray, memoryview]),
+)
+def test_check_shares_accepts_and_refuses_exactly_what_shares_from_bytes_does(data, count, high, kind):
+    raw = bytearray(data)
+    for i, limb in enumerate(high):  # some limbs at or above PRIME, some below
+        if 4 * i + 4 <= len(raw):
+            raw[4 * i : 4 * i + 4] = limb.to_bytes(4, "little")
+    buf = kind(bytes(raw))
+    try:
+        expected = shares_from_bytes(buf, count)
+    except (InvalidShareError, ValueError, TypeError) as exc:
+        with pytest.raises(type(exc)):
+            check_shares(buf, count)
+        return
+    check_shares(buf, count)
+    assert expected.shape == (count, LIMBS)
+
+
+def test_check_shares_refuses_non_bytes_and_non_int_counts():
+    with pytest.raises(TypeError):
+        check_shares([0] * SHARE_SIZE, 1)
+    with pytest.raises(TypeError):
+        check_shares(bytes(SHARE_SIZE), 1.0)
+    with pytest.raises(ValueError):
+        check_shares(b"", -1)
+    with pytest.raises(InvalidShareError):
+        check_shares((PRIME).to_bytes(4, "little") + bytes(SHARE_SIZE - 4), 1)
+    check_shares((PRIME - 1).to_bytes(4, "little") + bytes(SHARE_SIZE - 4), 1)
+
+
+@st.composite
+def _interpolation_case(draw):
+    t = draw(st.integers(1, 6))
+    m = draw(st.integers(1, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    secrets = [rng.bytes(SECRET_SIZE) for _ in range(m)]
+    holders = draw(st.lists(st.integers(1, 40), min_size=t, max_size=t + 3, unique=True))
+    shares = split(secrets, threshold=t, xs=holders, random=DeterministicRandom(rng.bytes(8)))
+    # each secret its own holder subset of size t, some rows corrupted
+    subsets, ys = [], []
+    for j in range(m):
+        rows = sorted(draw(st.lists(st.sampled_from(range(len(holders))), min_size=t, max_size=t, unique=True)))
+        y = shares[rows, j].astype(np.uint64)
+        if draw(st.booleans()):
+            y[draw(st.integers(0, t - 1)), draw(st.integers(0, LIMBS - 1))] = draw(st.sampled_from([0, 1, PRIME - 1, PRIME, 2**32 - 1]))
+        subsets.append([holders[r] for r in rows])
+        ys.append(y)
+    return secrets, subsets, np.stack(ys)
+
+
+@given(_interpolation_case())
+def test_interpolate_gives_each_secret_what_its_own_lagrange_reconstruct_gives(case):
+    from secagg.primitives.shamir import interpolate
+
+    secrets, subsets, ys = case
+    weights = np.array([Lagrange(xs).coefficients for xs in subsets], dtype=np.uint64)
+    got = interpolate(weights, ys)
+    for j, xs in enumerate(subsets):
+        try:
+            expected = Lagrange(xs).reconstruct(ys[j][:, None, :])[0]
+        except InvalidShareError:
+            expected = None
+        assert got[j] == expected
+
+
+def test_interpolate_of_uncorrupted_shares_gives_the_secrets_back():
+    from secagg.primitives.shamir import interpolate
+
+    rng = np.random.default_rng(5)
+    secrets = [rng.bytes(32) for _ in range(4)]
+    shares = split(secrets, threshold=3, xs=[1, 2, 3, 4, 5], random=DeterministicRandom(b"interp"))
+    subsets = [[1, 2, 3], [2, 4, 5], [1, 3, 5], [3, 4, 5]]
+    ys = np.stack([shares[[x - 1 for x in xs], j] for j, xs in enumerate(subsets)])
+    weights = np.array([Lagrange(xs).coefficients for xs in subsets])
+    assert interpolate(weights, ys) == secrets
+    assert interpolate(np.zeros((0, 3), dtype=np.uint64), np.zeros((0, 3, LIMBS), dtype=np.uint32)) == []
+
+
+def test_interpolate_refuses_bad_shapes_dtypes_and_weights():
+    from secagg.primitives.shamir import interpolate
+
+    w, ys = np.ones((2, 3), dtype=np.uint64), np.zeros((2, 3, LIMBS), dtype=np.uint32)
+    with pytest.raises(ValueError):
+        interpolate(w[:, :2], ys)
+    with pytest.raises(ValueError):
+        interpolate(w, ys[:, :, :8])
+    with pytest.raises(TypeError):
+        interpolate(w.astype(float), ys)
+    with pytest.raises(ValueError):
+        interpolate(np.full((2, 3), PRIME, dtype=np.uint64), ys)
+    assert interpolate(w, ys.astype(np.int64) - 1) == [None, None]  # negative share values
