@@ -28,10 +28,13 @@ single-holder swaps of the first subset, before giving up."""
 def reconstruct_all(threshold, shares_by_owner, check, what, suspects: set[int] | None = None) -> dict[int, bytes]:
     """Reconstruct one secret per owner from exactly ``threshold`` shares.
 
-    Owners whose first ``threshold`` holders coincide share one Lagrange
-    object. Holders in ``suspects`` (found to have sent a bad share) are used
-    last. A secret that fails ``check`` is retried with other subsets, and a
-    holder whose removal fixes it joins ``suspects``.
+    Owners are taken in ascending order; owners whose first ``threshold``
+    holders coincide share one set of Lagrange weights. Holders in
+    ``suspects`` (found to have sent a bad share) are used last, also those
+    found on an earlier owner's secret. A secret that fails ``check`` (or
+    whose own interpolation is out of range) is retried with other subsets,
+    and a holder whose removal fixes it joins ``suspects`` (SPEC.md, chapter
+    "Protocol", Unmasking steps 2-3).
 
     Args:
         threshold: shares per reconstruction.
@@ -75,16 +78,30 @@ def reconstruct_all(threshold, shares_by_owner, check, what, suspects: set[int] 
         weights = np.array([weights_of[xs] for xs, owners in valid for _ in owners], dtype=np.uint64)
         ys = ys.reshape(len(owners_in_order), threshold, *ys.shape[1:])
         first = dict(zip(owners_in_order, shamir.interpolate(weights, ys)))
-    for xs, owners in groups.items():
-        # A group fails for all its owners if it fails for one, as one Lagrange.reconstruct of the group did.
-        failed = weights_of[xs] is None or any(first[o] is None for o in owners)
-        for owner in owners:
-            secret = None if failed else first[owner]
-            if secret is not None and _safe_check(check, owner, secret):
-                out[owner] = secret
+    subset_of = {o: xs for xs, owners in groups.items() for o in owners}
+    for owner in sorted(shares_by_owner):  # ascending owners; a suspect found now is used last for the later ones
+        by_holder, xs = shares_by_owner[owner], subset_of[owner]
+        if suspects:
+            now = tuple(sorted(sorted(by_holder, key=lambda h: (h in suspects, h))[:threshold]))
+            if now != xs:  # a suspect found on an earlier secret moved this one's first subset
+                xs, secret = now, _interpolate_one(now, by_holder)
             else:
-                out[owner] = _retry(threshold, owner, shares_by_owner[owner], check, what, skip=xs, suspects=suspects)
+                secret = first.get(owner)
+        else:
+            secret = first.get(owner)  # None: this owner's own interpolation is out of range (or its weights)
+        if secret is not None and _safe_check(check, owner, secret):
+            out[owner] = secret
+        else:
+            out[owner] = _retry(threshold, owner, by_holder, check, what, skip=xs, suspects=suspects)
     return out
+
+
+def _interpolate_one(xs: tuple[int, ...], by_holder) -> bytes | None:
+    """One secret from the shares of holders ``xs``; None when the interpolation is out of range."""
+    try:
+        return shamir.Lagrange(xs).reconstruct(np.stack([by_holder[x][None, :] for x in xs]))[0]
+    except InvalidShareError:
+        return None
 
 
 @functools.lru_cache(maxsize=1024)

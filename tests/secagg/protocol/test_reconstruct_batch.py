@@ -1,15 +1,16 @@
-"""reconstruct_all's first pass (every owner's first subset in one NumPy pass) against the group-by-group pass.
+"""reconstruct_all's one-pass first subsets against SPEC 31's step-by-step definition (Unmasking, steps 2-3).
 
-The reference below is the first pass as it was: one ``Lagrange(xs).reconstruct`` per group of
-owners whose first ``t`` holders coincide, a group failing as a whole. The retry search after a
-failure is the library's own in both (``reconstruct._retry``), so the two must agree on every
-secret, every candidate checked, in order, and every suspect.
+The reference reconstructs one secret at a time, owners ascending: its first subset is the ``t``
+smallest holders in (suspect, id) order *with the suspects found so far* (a suspect found on one
+secret is used last for every later secret), one ``Lagrange(xs).reconstruct`` per secret (an
+out-of-range interpolation fails that secret only), then the library's retry search
+(``reconstruct._retry``). The batched pass must agree on every secret, every candidate checked, in
+order, and every suspect.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 
 import numpy as np
 from hypothesis import given
@@ -23,24 +24,21 @@ from tests.detrandom import DeterministicRandom
 
 
 def _reference(threshold, shares_by_owner, check, what, suspects):
-    groups = defaultdict(list)
     for owner, by_holder in shares_by_owner.items():
         if len(by_holder) < threshold:
             raise AbortSignal(reconstruct.AbortReason.TOO_FEW_SURVIVORS, "too few")
-        ordered = sorted(by_holder, key=lambda h: (h in suspects, h))
-        groups[tuple(sorted(ordered[:threshold]))].append(owner)
     out = {}
-    for xs, owners in groups.items():
-        ys = np.stack([np.stack([shares_by_owner[o][x] for o in owners]) for x in xs])
+    for owner in sorted(shares_by_owner):
+        by_holder = shares_by_owner[owner]
+        xs = tuple(sorted(sorted(by_holder, key=lambda h: (h in suspects, h))[:threshold]))
         try:
-            secrets = shamir.Lagrange(xs).reconstruct(ys)
+            secret = shamir.Lagrange(xs).reconstruct(np.stack([by_holder[x][None, :] for x in xs]))[0]
         except InvalidShareError:
-            secrets = [None] * len(owners)
-        for owner, secret in zip(owners, secrets):
-            if secret is not None and reconstruct._safe_check(check, owner, secret):
-                out[owner] = secret
-            else:
-                out[owner] = reconstruct._retry(threshold, owner, shares_by_owner[owner], check, what, skip=xs, suspects=suspects)
+            secret = None
+        if secret is not None and reconstruct._safe_check(check, owner, secret):
+            out[owner] = secret
+        else:
+            out[owner] = reconstruct._retry(threshold, owner, by_holder, check, what, skip=xs, suspects=suspects)
     return out
 
 
@@ -68,7 +66,7 @@ def _round(draw):
 
 
 @given(_round())
-def test_the_one_pass_first_subsets_give_the_same_secrets_candidates_and_suspects(case):
+def test_the_one_pass_first_subsets_follow_the_spec_secret_by_secret(case):
     t, secrets, shares, suspects = case
     commitments = {o: hashlib.sha256(s).digest() for o, s in secrets.items()}
     results = []
@@ -86,3 +84,26 @@ def test_the_one_pass_first_subsets_give_the_same_secrets_candidates_and_suspect
             out = ("abort", a.reason)
         results.append((out, tried, mine))
     assert results[0] == results[1]
+
+
+def test_a_suspect_found_on_one_secret_moves_a_later_secrets_first_subset():
+    # holders 1..4, t = 2; owner 5's share from holder 1 is bad, found by a swap (holder 1 a suspect); owner 6's
+    # share from holder 1 is bad too: its first subset must already leave holder 1 out ({2, 3}), so no further
+    # candidate is tried for it (the up-front pass used {1, 2}, failed, and swapped again)
+    rng = DeterministicRandom(7)
+    secrets = {5: rng.token_bytes(32), 6: rng.token_bytes(32)}
+    shares = {}
+    for o, secret in secrets.items():
+        rows = shamir.split([secret], threshold=2, xs=[1, 2, 3, 4], random=rng)
+        shares[o] = {h: rows[i, 0].copy() for i, h in enumerate([1, 2, 3, 4])}
+        shares[o][1][0] = (int(shares[o][1][0]) + 1) % shamir.PRIME
+    tried = []
+
+    def check(owner, secret):
+        tried.append(owner)
+        return secret == secrets[owner]
+
+    suspects: set[int] = set()
+    assert reconstruct.reconstruct_all(2, shares, check, "seed", suspects) == secrets
+    assert suspects == {1}
+    assert tried.count(6) == 1
