@@ -12,9 +12,10 @@ Body fields, in the order the dataclass declares them:
 * ``bytes``     u32le length | bytes   (AdvertiseKeys.signature: 0 or 64;
                 MaskedInputResponse.masked: exactly packed_size(dim, bits))
 * ``str``       u32le length | UTF-8   (Abort.detail, at most 256 bytes)
-* sequence      u32le count | items    (count <= n_clients, checked together
-                with count * item size <= remaining bytes BEFORE any item is read;
-                ShareKeysRequest.entries: count <= m <= n_clients)
+* sequence      u32le count | items    (count <= max_holders: n_clients, or k + 1
+                on a Harary graph; checked together with count * item size <=
+                remaining bytes BEFORE any item is read; ShareKeysRequest.entries:
+                count <= min(m, max_window), m <= n_clients)
 * proof         u32le length | bytes   (ShareKeysRequest.proof: a multiple of 96,
                 at most 7,680 bytes; ConsistencyCheckRequest.proof: a multiple
                 of 32, at most 2,560 bytes)
@@ -76,7 +77,7 @@ from secagg.messages import (
 from secagg.params import Params
 from secagg.primitives.masking import packed_size
 
-__all__ = ["ABORT_CODES", "TAGS", "VERSION", "decode", "encode", "encoded_size_masked_input", "max_window"]
+__all__ = ["ABORT_CODES", "TAGS", "VERSION", "decode", "encode", "encoded_size_masked_input", "max_holders", "max_window"]
 
 VERSION = 3
 """The wire version. Version 3 (the ShareKeysRequest carries a window of the
@@ -270,6 +271,26 @@ def max_window(params: Params) -> int:
     return min(params.n_clients, 2 * half + 1)
 
 
+def max_holders(params: Params) -> int:
+    """Return the most clients a per-neighbour list of one message can name: a client's holder set.
+
+    The decoder's bound for share lists and survivor/dropped lists (SPEC.md,
+    "Wire format"): ``n`` for the complete graph, ``min(n, k + 1)`` (the
+    client and its ``k`` neighbours) for a Harary graph, in every threat model.
+
+    Args:
+        params: the round parameters.
+
+    Returns:
+        ``n`` for the complete graph, else ``min(n, k + 1)``.
+
+    Raises: nothing of its own (a :class:`Params` is valid by construction).
+    """
+    if params.graph is GraphKind.COMPLETE:
+        return params.n_clients
+    return min(params.n_clients, params.neighbors + 1)
+
+
 # ------------------------------------------------------------------------ reader
 
 
@@ -452,7 +473,7 @@ def _decode_share_keys_request(buf, pos: int, end: int, params: Params):
         raise DecodeError(f"m = {m} participants, expected 1..n_clients={n}")
     if start >= m:
         raise DecodeError(f"start = {start}, expected below m = {m}")
-    count = _read_count(buf, pos, end, "entries", m, _ADVERTISE_SIZE)  # count <= m: the message's rule too
+    count = _read_count(buf, pos, end, "entries", min(m, max_window(params)), _ADVERTISE_SIZE)  # count <= m: its own rule too
     entries, pos = _read_advertise_entries(buf, pos + 4, end, count, "ShareKeysRequest")
     if len({e.client_id for e in entries}) != count:
         raise DecodeError("ShareKeysRequest: entries must name distinct clients")
@@ -475,7 +496,7 @@ def _read_id_sid(buf, pos: int, end: int, cls: str) -> tuple[int, bytes]:
 def _decode_share_keys_response(buf, pos: int, end: int, params: Params):
     cid, sid = _read_id_sid(buf, pos, end, "ShareKeysResponse")
     commitment = _read_raw(buf, pos + _ID_SID.size, end, 32, "seed_commitment")
-    shares, pos = _read_addressed(buf, pos + _ID_SID.size + 32, end, params.n_clients, "ShareKeysResponse")
+    shares, pos = _read_addressed(buf, pos + _ID_SID.size + 32, end, max_holders(params), "ShareKeysResponse")
     if any(s.peer == cid for s in shares):
         raise DecodeError("ShareKeysResponse: a client does not send a share to itself")
     return _new_share_keys_response(cid, sid, commitment, shares), pos
@@ -483,7 +504,7 @@ def _decode_share_keys_response(buf, pos: int, end: int, params: Params):
 
 def _decode_masked_input_request(buf, pos: int, end: int, params: Params):
     sid = _read_raw(buf, pos, end, SESSION_ID_SIZE, "session_id")
-    shares, pos = _read_addressed(buf, pos + SESSION_ID_SIZE, end, params.n_clients, "MaskedInputRequest")
+    shares, pos = _read_addressed(buf, pos + SESSION_ID_SIZE, end, max_holders(params), "MaskedInputRequest")
     return _new_masked_input_request(sid, shares), pos
 
 
@@ -530,7 +551,7 @@ def _read_ids(buf, pos: int, end: int, what: str, limit: int) -> tuple[tuple[int
 
 
 def _decode_unmasking_request(buf, pos: int, end: int, params: Params):
-    n = params.n_clients
+    n = max_holders(params)
     sid = _read_raw(buf, pos, end, SESSION_ID_SIZE, "session_id")
     survivors, pos = _read_ids(buf, pos + SESSION_ID_SIZE, end, "survivors", n)
     dropped, pos = _read_ids(buf, pos, end, "dropped", n)
@@ -544,7 +565,7 @@ def _decode_unmasking_request(buf, pos: int, end: int, params: Params):
 
 
 def _decode_unmasking_response(buf, pos: int, end: int, params: Params):
-    n = params.n_clients
+    n = max_holders(params)
     cid, sid = _read_id_sid(buf, pos, end, "UnmaskingResponse")
     seed_shares, pos = _read_revealed(buf, pos + _ID_SID.size, end, n, "UnmaskingResponse", "seed_shares")
     key_shares, pos = _read_revealed(buf, pos, end, n, "UnmaskingResponse", "key_shares")

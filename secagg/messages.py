@@ -51,7 +51,6 @@ __all__ = [
     "MAX_FLAG_PROOF_BYTES",
     "MAX_CLIENT_ID",
     "MAX_PROOF_BYTES",
-    "MAX_PROOF_HASHES",
     "MAX_PROOF_ITEMS",
     "PROOF_ITEM_SIZE",
     "SESSION_ID_SIZE",
@@ -79,7 +78,6 @@ SHARE_PLAINTEXT_SIZE = 4 + 4 + 2 * SHARE_SIZE  # u32 sender, u32 receiver, share
 ENCRYPTED_SHARE_SIZE = NONCE_SIZE + SHARE_PLAINTEXT_SIZE + TAG_SIZE  # nonce || ciphertext || tag
 MAX_CLIENT_ID = MAX_CLIENTS  # 2**20: ids travel as u32le, the bound is the protocol's
 MAX_DETAIL = 256
-MAX_PROOF_HASHES = 20  # Merkle depth for up to 2**20 participants (wire versions 1 and 2)
 PROOF_ITEM_SIZE = ORDERED_ITEM_SIZE  # one ordered-tree node in a multiproof: lo (32) || hi (32) || hash (32)
 MAX_PROOF_ITEMS = MAX_WINDOW_PROOF_ITEMS  # a window (at most two ring ranges) needs <= 4 siblings per level: 80
 MAX_PROOF_BYTES = PROOF_ITEM_SIZE * MAX_PROOF_ITEMS  # 7,680

@@ -57,6 +57,8 @@ PARAMS = {
     "threat": "semi-honest",
 }
 N = PARAMS["n_clients"]
+# The parameters of the entries that pin the Harary bounds (max_holders = max_window = k + 1 = 5 < n).
+HARARY_PARAMS = {**PARAMS, "n_clients": 20, "graph": "harary", "neighbors": 4}
 MASKED_LEN = 12
 
 SID = bytes([0x5E]) * 32
@@ -259,8 +261,8 @@ def _adv_bytes(cid: int, sig: bytes = b"") -> bytes:
 def _invalid(gen: list[dict]) -> list[dict]:
     out: list[dict] = []
 
-    def bad(ident: str, data: bytes, what: str) -> None:
-        out.append({"id": ident, "params": PARAMS, "encoded": data.hex(), "what": what, "error": "DecodeError"})
+    def bad(ident: str, data: bytes, what: str, params: dict = PARAMS) -> None:
+        out.append({"id": ident, "params": params, "encoded": data.hex(), "what": what, "error": "DecodeError"})
 
     for e in gen:
         data = bytes.fromhex(e["encoded"])
@@ -383,6 +385,36 @@ def _invalid(gen: list[dict]) -> list[dict]:
         "signatures by 2 then 1",
     )
     bad("signer-zero", um + _ids((1,)) + _ids(()) + _u32(1) + _u32(0) + _sig(0), "signature by client 0")
+
+    # a Harary round (n = 20, k = 4): a holder set has k + 1 = 5 clients and a window 5 positions, so one more
+    # is refused by the count alone, whatever n allows
+    h, hn = HARARY_PARAMS, HARARY_PARAMS["neighbors"] + 1
+    bad("harary-survivors-k-plus-2", um + _ids(range(1, hn + 2)) + _ids(()) + _u32(0), f"{hn + 1} survivors, k = 4", h)
+    bad("harary-dropped-k-plus-2", um + _ids((1,)) + _ids(range(2, hn + 3)) + _u32(0), f"{hn + 1} dropped, k = 4", h)
+    bad(
+        "harary-shares-k-plus-2",
+        _head(MaskedInputRequest) + SID + _u32(hn + 1) + b"".join(_u32(u) + _blob(u, 9) for u in range(1, hn + 2)),
+        f"{hn + 1} addressed shares, k = 4",
+        h,
+    )
+    bad(
+        "harary-response-shares-k-plus-2",
+        skr + _u32(hn + 1) + b"".join(_u32(u) + _blob(2, u) for u in range(3, hn + 4)),
+        f"{hn + 1} shares sent, k = 4",
+        h,
+    )
+    bad(
+        "harary-seed-shares-k-plus-2",
+        _head(UnmaskingResponse) + _u32(2) + SID + _u32(hn + 1) + b"".join(_u32(u) + _share(u, 2) for u in range(1, hn + 2)) + _u32(0),
+        f"{hn + 1} seed shares revealed, k = 4",
+        h,
+    )
+    bad(
+        "harary-entries-window-plus-1",
+        skq + _u32(20) + _u32(0) + _u32(hn + 1) + b"".join(_adv_bytes(u) for u in range(1, hn + 2)) + _u32(0),
+        f"{hn + 1} window entries with m = 20, k = 4 (window {hn})",
+        h,
+    )
     return out
 
 

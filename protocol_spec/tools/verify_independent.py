@@ -828,6 +828,12 @@ def max_window(p: dict) -> int:
     return min(n, 2 * h + 1)
 
 
+def max_holders(p: dict) -> int:
+    """What a decoder bounds share and survivor lists by: a holder set, n (complete) or min(n, k + 1) ("Wire format")."""
+    n = p["n_clients"]
+    return n if p["graph"] == "complete" else min(n, p["neighbors"] + 1)
+
+
 class _Reader:
     def __init__(self, data: bytes) -> None:
         self.data, self.at = data, 0
@@ -896,7 +902,7 @@ def decode_message(data: bytes, p: dict) -> tuple[str, dict]:
             if value >= fields["m"]:
                 raise ValueError("start not below m")
         elif kind == "entries":
-            count = r.count(fields["m"], 72)
+            count = r.count(min(fields["m"], max_window(p)), 72)
             value = [_decode_advertise(r) for _ in range(count)]
             if len({x["client_id"] for x in value}) != count:
                 raise ValueError("two entries of one client_id")
@@ -917,7 +923,7 @@ def decode_message(data: bytes, p: dict) -> tuple[str, dict]:
                 raise ValueError("empty flags")
             value = raw.hex()
         elif kind == "ids":
-            count = r.count(n, 4)
+            count = r.count(max_holders(p), 4)
             value = [r.id() for _ in range(count)]
             if any(a >= b for a, b in zip(value, value[1:])):
                 raise ValueError("ids not strictly increasing")
@@ -933,7 +939,7 @@ def decode_message(data: bytes, p: dict) -> tuple[str, dict]:
                 raise ValueError("detail is not UTF-8") from None
         else:
             _, key, size, bound = kind
-            count = r.count(n if bound == "n" else max_window(p), 4 + size)
+            count = r.count(max_holders(p) if bound == "n" else max_window(p), 4 + size)
             value = [{key: r.id(), _SEQ_ITEM[size]: r.take(size).hex()} for _ in range(count)]
             if any(a[key] >= b[key] for a, b in zip(value, value[1:])):
                 raise ValueError(f"{field} not strictly increasing by {key}")

@@ -63,6 +63,17 @@ def assert_aborted(h: Harness, u: int, reason: AbortReason, data: bytes, *, late
         assert decode(h.params, client.abort_message) == abort
 
 
+def assert_refused_unchanged(h: Harness, u: int, data: bytes, detail: str) -> None:
+    """Client ``u``'s decoder refuses ``data`` (malformed) and the client's state does not move."""
+    client = h.clients[u]
+    before = client.state
+    with pytest.raises(RemoteProtocolError) as info:
+        h.answer(u, data)
+    assert info.value.reason is AbortReason.MALFORMED
+    assert detail in str(info.value)
+    assert client.state is before and not client.finished
+
+
 def tampered(h: Harness, u: int, **changes) -> bytes:
     return rewrite(h.params, h.outbox[u], **changes)
 
@@ -123,7 +134,14 @@ def test_unmasking_request_naming_a_non_neighbour_as_survivor_aborts_inconsisten
     h = Harness(make_params(8, k=2, t=2), seed="stranger").to_unmasking()
     req = h.request(1)
     stranger = min(set(range(2, 9)) - set(req.survivors) - set(req.dropped))
+    # a survivor list longer than a holder set (k + 1 = 3) is refused by the decoder already
+    assert len(req.survivors) == 3
     bad = tampered(h, 1, survivors=tuple(sorted((*req.survivors, stranger))))
+    assert_refused_unchanged(h, 1, bad, "survivors: count 4 exceeds the limit 3")
+    # within the count, a stranger in place of a neighbour is the client's rule
+    neighbour = max(v for v in req.survivors if v != 1)
+    survivors = tuple(sorted((*(v for v in req.survivors if v != neighbour), stranger)))
+    bad = tampered(h, 1, survivors=survivors)
     assert_aborted(h, 1, AbortReason.INCONSISTENT, bad, later=[h.outbox[1]], detail="non-neighbours")
 
 
@@ -354,11 +372,18 @@ def test_a_client_off_the_centre_of_its_window_aborts_inconsistent():
         assert_aborted(g, 1, AbortReason.INCONSISTENT, forged(g, 1, start=start), later=[g.outbox[1]], detail="centre")
 
 
-@pytest.mark.parametrize("count", [3, 4, 6, 7])
+@pytest.mark.parametrize("count", [3, 4])
 def test_a_window_of_the_wrong_size_aborts_inconsistent(count):
     h = harary_window()
     start = (ring_position(h, 1) - count // 2) % 12
     assert_aborted(h, 1, AbortReason.INCONSISTENT, forged(h, 1, start=start, count=count), later=[h.outbox[1]], detail="window of 5")
+
+
+@pytest.mark.parametrize("count", [6, 7])
+def test_a_window_longer_than_max_window_is_refused_by_the_decoder(count):
+    h = harary_window()
+    start = (ring_position(h, 1) - count // 2) % 12
+    assert_refused_unchanged(h, 1, forged(h, 1, start=start, count=count), f"entries: count {count} exceeds the limit 5")
 
 
 @pytest.mark.parametrize("index", [0, 1, 3, 4])

@@ -297,7 +297,13 @@ def test_unmasking_response_revealing_a_share_of_a_non_neighbour_is_inconsistent
     holders = {s.owner for s in msg.seed_shares}
     stranger = min(set(range(1, 9)) - holders)
     extra = RevealedShare(owner=stranger, share=msg.seed_shares[0].share)
+    # one more owner than a holder set has (k + 1 = 3) is refused by the decoder already
     seeds = tuple(sorted((*msg.seed_shares, extra), key=lambda s: s.owner))
+    assert len(seeds) > 3
+    rejected(h, 1, rewrite(h.params, data, seed_shares=seeds), AbortReason.MALFORMED)
+    # within the count, a stranger in place of a neighbour is the server's rule
+    kept = [s for s in msg.seed_shares if s.owner == 1]
+    seeds = tuple(sorted((*kept, extra), key=lambda s: s.owner))
     rejected(h, 1, rewrite(h.params, data, seed_shares=seeds), AbortReason.INCONSISTENT)
 
 
