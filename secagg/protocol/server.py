@@ -314,17 +314,24 @@ def _close_unmasking(ctx: _Context, st: ServerR4Unmasking):
     p, sess = ctx.params, st.sess
     suspects: set[int] = set()  # holders caught sending a bad share, used last from then on
     survivors = sorted(st.u3)
+    needed = sorted(u for u in st.dropped if sess.neighbor_sets[u] & st.u3)  # masks some survivor holds
+    seed_shares = {u: st.seed_shares.get(u, {}) for u in survivors}
+    key_shares = {u: st.key_shares.get(u, {}) for u in needed}
+    # Step 1 before steps 2-3: too few shares of any secret, seed or key, aborts before a secret is rebuilt.
+    for what, shares in (("self-mask seed", seed_shares), ("mask key", key_shares)):
+        for u, by_holder in shares.items():
+            if len(by_holder) < p.threshold:
+                raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(by_holder)} shares of client {u}'s {what}, threshold t = {p.threshold}")
     seeds = reconstruct_all(
         p.threshold,
-        {u: st.seed_shares.get(u, {}) for u in survivors},
+        seed_shares,
         lambda u, secret: session.seed_commitment(sess.sid, u, secret) == st.commitments[u],
         "self-mask seed",
         suspects,
     )
-    needed = sorted(u for u in st.dropped if sess.neighbor_sets[u] & st.u3)  # masks some survivor holds
     keys = reconstruct_all(
         p.threshold,
-        {u: st.key_shares.get(u, {}) for u in needed},
+        key_shares,
         lambda u, secret: kex.X25519KeyPair.from_private_bytes(secret).public_bytes == sess.advertised[u].s_pk,
         "mask key",
         suspects,

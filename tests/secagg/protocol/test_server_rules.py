@@ -539,3 +539,17 @@ def test_client_advertising_a_low_order_key_cannot_make_its_honest_neighbours_ab
     result = h.complete()
     assert result.included == (1, 3, 4, 5, 6)
     assert result.total.tolist() == h.expected((1, 3, 4, 5, 6))
+
+
+def test_too_few_shares_of_a_key_aborts_too_few_survivors_before_a_bad_seed_is_rebuilt():
+    # SPEC "Unmasking" step 1 (and verify_independent): fewer than t shares of ANY secret aborts
+    # too_few_survivors before any secret is rebuilt. Holder 1 sends a corrupted share of 4's seed and
+    # no key shares: every seed has exactly t = 3 shares (4's cannot be rebuilt), 6's key only 2.
+    h = at_unmasking_with_dropout("too-few-key-bad-seed")
+    msg = decode(h.params, corrupt_reply(h, 1, 4, "seed", "plus-one"))
+    h.server.receive(1, codec.encode(dataclasses.replace(msg, key_shares=())))
+    h.deliver([2, 3])  # 4 and 5 vanish
+    out = h.advance()
+    assert isinstance(h.server.state, ServerAborted)
+    assert h.server.state.reason is AbortReason.TOO_FEW_SURVIVORS, h.server.state.detail
+    assert {decode(h.params, m).reason for m in out.values()} == {AbortReason.TOO_FEW_SURVIVORS}
