@@ -18,11 +18,31 @@ from secagg.errors import AbortReason, InvalidShareError
 from secagg.primitives import shamir
 from secagg.protocol._abort import AbortSignal
 
-__all__ = ["MAX_SUBSET_ATTEMPTS", "reconstruct_all"]
+__all__ = ["MAX_SUBSET_ATTEMPTS", "reconstruct_all", "require_shares"]
 
 MAX_SUBSET_ATTEMPTS = 32
 """How many further share subsets the server tries per secret, after the
 single-holder swaps of the first subset, before giving up."""
+
+
+def require_shares(threshold: int, shares_by_owner: dict[int, dict], what: str) -> None:
+    """Unmasking step 1 (SPEC.md, chapter "Protocol"): every owner has ``threshold`` shares.
+
+    Args:
+        threshold: shares per reconstruction.
+        shares_by_owner: ``{owner: {holder: share}}``.
+        what: the secret's name, for abort details.
+
+    Raises:
+        AbortSignal: TOO_FEW_SURVIVORS for the first owner, in iteration
+            order, with fewer than ``threshold`` shares.
+    """
+    for owner, by_holder in shares_by_owner.items():
+        if len(by_holder) < threshold:
+            raise AbortSignal(
+                AbortReason.TOO_FEW_SURVIVORS,
+                f"{len(by_holder)} shares of client {owner}'s {what}, threshold t = {threshold}",
+            )
 
 
 def reconstruct_all(threshold, shares_by_owner, check, what, suspects: set[int] | None = None) -> dict[int, bytes]:
@@ -51,13 +71,9 @@ def reconstruct_all(threshold, shares_by_owner, check, what, suspects: set[int] 
             an owner, RECONSTRUCTION_FAILED when no tried subset passes ``check``.
     """
     suspects = set() if suspects is None else suspects
+    require_shares(threshold, shares_by_owner, what)
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for owner, by_holder in shares_by_owner.items():
-        if len(by_holder) < threshold:
-            raise AbortSignal(
-                AbortReason.TOO_FEW_SURVIVORS,
-                f"{len(by_holder)} shares of client {owner}'s {what}, threshold t = {threshold}",
-            )
         ordered = sorted(by_holder, key=lambda h: (h in suspects, h))
         groups[tuple(sorted(ordered[:threshold]))].append(owner)
     out: dict[int, bytes] = {}

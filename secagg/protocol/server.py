@@ -53,7 +53,7 @@ from secagg.primitives.randomness import DEFAULT_RANDOM, RandomSource, random_by
 from secagg.primitives.words import word_dtype
 from secagg.protocol import session
 from secagg.protocol._abort import AbortSignal, encode_abort
-from secagg.protocol.reconstruct import MAX_SUBSET_ATTEMPTS, reconstruct_all
+from secagg.protocol.reconstruct import MAX_SUBSET_ATTEMPTS, reconstruct_all, require_shares
 from secagg.protocol.server_states import (
     ServerAborted,
     ServerCompleted,
@@ -318,10 +318,8 @@ def _close_unmasking(ctx: _Context, st: ServerR4Unmasking):
     seed_shares = {u: st.seed_shares.get(u, {}) for u in survivors}
     key_shares = {u: st.key_shares.get(u, {}) for u in needed}
     # Step 1 before steps 2-3: too few shares of any secret, seed or key, aborts before a secret is rebuilt.
-    for what, shares in (("self-mask seed", seed_shares), ("mask key", key_shares)):
-        for u, by_holder in shares.items():
-            if len(by_holder) < p.threshold:
-                raise AbortSignal(AbortReason.TOO_FEW_SURVIVORS, f"{len(by_holder)} shares of client {u}'s {what}, threshold t = {p.threshold}")
+    require_shares(p.threshold, seed_shares, "self-mask seed")
+    require_shares(p.threshold, key_shares, "mask key")
     seeds = reconstruct_all(
         p.threshold,
         seed_shares,
